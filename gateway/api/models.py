@@ -1,0 +1,156 @@
+"""Request and response bodies of the admin API: typed, validated by msgspec."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from gateway.problems import Problem
+
+__all__ = [
+    "AttemptOut",
+    "DeliveryDetail",
+    "DeliveryOut",
+    "Page",
+    "SubscriberCreated",
+    "SubscriberIn",
+    "SubscriberOut",
+    "SubscriberPatch",
+    "decode_body",
+]
+
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")]
+Url = Annotated[str, Meta(min_length=8, max_length=2048)]
+Glob = Annotated[str, Meta(min_length=1, max_length=200)]
+SourceName = Annotated[str, Meta(min_length=1, max_length=63)]
+HeaderMap = Annotated[dict[str, Annotated[str, Meta(max_length=4096)]], Meta(max_length=32)]
+Timeout = Annotated[float, Meta(gt=0, le=300)]
+Attempts = Annotated[int, Meta(ge=1, le=100)]
+Seconds = Annotated[float, Meta(gt=0, le=7 * 86400)]
+InFlight = Annotated[int, Meta(ge=1, le=10_000)]
+Rate = Annotated[float, Meta(gt=0, le=100_000)]
+
+
+class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SubscriberIn(_In):
+    name: Name
+    url: Url
+    description: Annotated[str, Meta(max_length=1000)] | None = None
+    sources: Annotated[list[SourceName], Meta(max_length=100)] = []
+    event_types: Annotated[list[Glob], Meta(max_length=100)] = []
+    headers: HeaderMap = {}
+    timeout_seconds: Timeout | None = None
+    max_attempts: Attempts | None = None
+    backoff_base_seconds: Seconds | None = None
+    backoff_cap_seconds: Seconds | None = None
+    max_in_flight: InFlight | None = None
+    rate_limit_per_second: Rate | None = None
+    ordered: bool = False
+
+
+class SubscriberPatch(_In):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    description: Annotated[str, Meta(max_length=1000)] | msgspec.UnsetType | None = msgspec.UNSET
+    sources: Annotated[list[SourceName], Meta(max_length=100)] | msgspec.UnsetType = msgspec.UNSET
+    event_types: Annotated[list[Glob], Meta(max_length=100)] | msgspec.UnsetType = msgspec.UNSET
+    headers: HeaderMap | msgspec.UnsetType = msgspec.UNSET
+    timeout_seconds: Timeout | msgspec.UnsetType | None = msgspec.UNSET
+    max_attempts: Attempts | msgspec.UnsetType | None = msgspec.UNSET
+    backoff_base_seconds: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+    backoff_cap_seconds: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+    max_in_flight: InFlight | msgspec.UnsetType | None = msgspec.UNSET
+    rate_limit_per_second: Rate | msgspec.UnsetType | None = msgspec.UNSET
+    ordered: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class SubscriberOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    url: str
+    description: str | None
+    sources: list[str]
+    event_types: list[str]
+    headers: dict[str, str]
+    timeout_seconds: float | None
+    max_attempts: int | None
+    backoff_base_seconds: float | None
+    backoff_cap_seconds: float | None
+    max_in_flight: int | None
+    rate_limit_per_second: float | None
+    ordered: bool
+    state: Literal["active", "paused", "disabled"]
+    state_reason: str | None
+    managed_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriberCreated(SubscriberOut, kw_only=True):
+    secret: str
+
+
+class AttemptOut(msgspec.Struct, kw_only=True):
+    attempt: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    outcome: str
+    error: str | None
+    response_snippet: str | None
+
+
+class DeliveryOut(msgspec.Struct, kw_only=True):
+    id: str
+    event_id: str
+    subscriber_id: str
+    subscriber_name: str
+    source: str
+    event_type: str | None
+    status: str
+    attempts: int
+    total_attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class DeliveryDetail(DeliveryOut, kw_only=True):
+    attempt_log: list[AttemptOut]
+
+
+class Page(msgspec.Struct, kw_only=True):
+    data: list[Any]
+    next_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+def decode_body(raw: bytes, model: type[T]) -> T:
+    """Decode a JSON request body into ``model``; a 422 problem names the failing field."""
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = (
+            message.rsplit(" - at `$", 1)[-1].rstrip("`").lstrip(".")
+            if " - at `$" in message
+            else None
+        )
+        reason = message.split(" - at `$")[0]
+        errors = [{"field": field or "", "message": reason}]
+        raise Problem(
+            422, f"{field or 'body'}: {reason}", kind="validation", errors=errors
+        ) from None
+    except msgspec.DecodeError:
+        raise Problem(400, "the body is not valid JSON", kind="invalid-json") from None

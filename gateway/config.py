@@ -1,0 +1,347 @@
+"""Typed, frozen configuration: TOML file plus ``GATEWAY_<SECTION>__<KEY>`` overrides.
+
+Every value is validated once at load; an invalid config raises :class:`ConfigError`
+naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+__all__ = [
+    "AdminConfig",
+    "ApiConfig",
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "DeliveryConfig",
+    "IngressConfig",
+    "LogConfig",
+    "SourceConfig",
+    "WriterConfig",
+    "load_config",
+]
+
+ENV_PREFIX = "GATEWAY_"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+Scheme = Literal[
+    "hmac",
+    "shopify",
+    "woocommerce",
+    "github",
+    "stripe",
+    "standard-webhooks",
+    "basic",
+    "api-key",
+    "none",
+]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file, the key and the reason."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class IngressConfig(_Section, frozen=True):
+    host: str = "0.0.0.0"  # noqa: S104 - the public listener
+    port: int = 8080
+    max_body_bytes: int = 1024 * 1024
+    ack_timeout_seconds: float = 10.0
+    retry_after_seconds: int = 5
+    header_timeout_seconds: float = 10.0
+    keepalive_timeout_seconds: float = 75.0
+
+
+class AdminConfig(_Section, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8081
+
+
+class DatabaseConfig(_Section, frozen=True):
+    url: str | None = None
+    data_dir: str = ".gateway"
+    pool_min: int = 2
+    pool_max: int = 10
+    connect_timeout_seconds: float = 5.0
+    command_timeout_seconds: float = 30.0
+    migrate_on_start: bool | None = None  # default: only for the embedded database
+
+
+class WriterConfig(_Section, frozen=True):
+    batch_max: int = 256
+    batch_wait_ms: float = 2.0
+    queue_size: int = 10_000
+
+
+class DeliveryConfig(_Section, frozen=True):
+    enabled: bool = True
+    concurrency: int = 64
+    claim_batch: int = 64
+    poll_interval_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    timeout_seconds: float = 15.0
+    connect_timeout_seconds: float = 5.0
+    max_attempts: int = 10
+    backoff_base_seconds: float = 5.0
+    backoff_cap_seconds: float = 3600.0
+    response_snippet_bytes: int = 2048
+    grace_seconds: float = 25.0
+    allowed_private_cidrs: tuple[str, ...] = ()
+    user_agent: str = "webhook-gateway"
+
+
+class ApiConfig(_Section, frozen=True):
+    jwt_secret: str | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: float = 30.0
+
+
+class LogConfig(_Section, frozen=True):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class SourceConfig(_Section, frozen=True):
+    """One sender: how its requests are verified and where its ids come from.
+
+    ``event_id``, ``event_type`` and ``ordering_key`` name a header, or a JSON pointer
+    into the body when they start with ``/``.
+    """
+
+    name: str
+    scheme: Scheme = "hmac"
+    secret: str | None = None
+    secrets: tuple[str, ...] = ()
+    signature_header: str | None = None
+    algorithm: Literal["sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    signature_prefix: str = ""
+    timestamp_header: str | None = None
+    tolerance_seconds: int = 300
+    event_id: str | None = None
+    event_type: str | None = None
+    ordering_key: str | None = None
+    allowed_cidrs: tuple[str, ...] = ()
+    max_body_bytes: int | None = None
+    content_types: tuple[str, ...] = ()
+
+    @property
+    def all_secrets(self) -> tuple[str, ...]:
+        """The current secret first, then any others still accepted (rotation)."""
+        return ((self.secret,) if self.secret else ()) + self.secrets
+
+
+class Config(_Section, frozen=True):
+    ingress: IngressConfig = msgspec.field(default_factory=IngressConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
+    writer: WriterConfig = msgspec.field(default_factory=WriterConfig)
+    delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
+    api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+    log: LogConfig = msgspec.field(default_factory=LogConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    source_file: str = "<defaults>"
+
+    def source(self, name: str) -> SourceConfig | None:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        return None
+
+    def with_database_url(self, url: str) -> Config:
+        return msgspec.structs.replace(
+            self, database=msgspec.structs.replace(self.database, url=url)
+        )
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Load, merge and validate the configuration.
+
+    ``path`` falls back to ``$GATEWAY_CONFIG``; with neither, built-in defaults apply.
+    """
+    env = os.environ if env is None else env
+    chosen = path if path is not None else env.get("GATEWAY_CONFIG")
+    file = str(chosen) if chosen else "<defaults>"
+    raw: dict[str, Any] = _read_toml(Path(chosen)) if chosen else {}
+    raw = _expand(raw, env, file, "")
+    origins = _apply_env(raw, env)
+    raw["source_file"] = file
+    try:
+        config = msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        key, reason = _split_validation_error(str(exc))
+        where = origins.get(key.split("[")[0], file)
+        raise ConfigError(where, key, reason) from None
+    _validate(config, file)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"cannot be read: {exc.strerror}") from None
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, env: Mapping[str, str], file: str, key: str) -> Any:
+    """Replace ``${NAME}`` in string values with the environment variable NAME.
+
+    This keeps secrets out of the file (Kubernetes injects them from a Secret); an
+    unset variable is an error, never an empty string.
+    """
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(file, key or "-", f"environment variable {name} is not set")
+            return env[name]
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env, file, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, file, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Merge ``GATEWAY_SECTION__KEY`` variables into ``raw``; return key -> env var name."""
+    origins: dict[str, str] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if not section or not key or section in {"sources", "source_file"}:
+            continue
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            continue
+        target[key] = _env_value(value)
+        origins[f"{section}.{key}"] = f"${name}"
+    return origins
+
+
+def _env_value(value: str) -> Any:
+    """Read an env value as a TOML value (numbers, booleans, arrays); else a plain string."""
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+_PATH_RE = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _split_validation_error(message: str) -> tuple[str, str]:
+    match = _PATH_RE.match(message)
+    assert match is not None
+    path = (match.group("path") or "").lstrip(".")
+    reason = match.group("reason").replace("`", "")
+    if reason.startswith("Object contains unknown field"):
+        field = reason.rsplit(" ", 1)[-1]
+        path = f"{path}.{field}" if path else field
+        reason = "unknown key"
+    return path or "-", reason
+
+
+def _validate(config: Config, file: str) -> None:
+    def fail(key: str, reason: str) -> None:
+        raise ConfigError(file, key, reason)
+
+    for section, port in (("ingress", config.ingress.port), ("admin", config.admin.port)):
+        if not 0 <= port <= 65535:
+            fail(f"{section}.port", "must be between 0 and 65535")
+    if config.database.url is not None:
+        _validate_database_url(config.database.url, file)
+    if config.database.pool_min < 1 or config.database.pool_max < config.database.pool_min:
+        fail("database.pool_max", "needs 1 <= pool_min <= pool_max")
+    if config.writer.batch_max < 1 or config.writer.queue_size < 1:
+        fail("writer.batch_max", "batch_max and queue_size must be positive")
+    delivery = config.delivery
+    if delivery.max_attempts < 1:
+        fail("delivery.max_attempts", "must be at least 1")
+    if (
+        delivery.backoff_base_seconds <= 0
+        or delivery.backoff_cap_seconds < delivery.backoff_base_seconds
+    ):
+        fail(
+            "delivery.backoff_cap_seconds", "needs 0 < backoff_base_seconds <= backoff_cap_seconds"
+        )
+    if delivery.concurrency < 1 or delivery.claim_batch < 1:
+        fail("delivery.concurrency", "concurrency and claim_batch must be positive")
+    if delivery.lease_seconds <= delivery.timeout_seconds:
+        fail("delivery.lease_seconds", "must be longer than delivery.timeout_seconds")
+    for i, cidr in enumerate(delivery.allowed_private_cidrs):
+        _validate_cidr(cidr, file, f"delivery.allowed_private_cidrs[{i}]")
+    if config.api.jwt_secret is not None and len(config.api.jwt_secret) < 32:
+        fail("api.jwt_secret", "must be at least 32 characters (or unset to use a generated key)")
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        _validate_source(source, file, f"sources[{i}]")
+        if source.name in seen:
+            fail(f"sources[{i}].name", f"duplicate source name {source.name!r}")
+        seen.add(source.name)
+
+
+def _validate_database_url(url: str, file: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigError(file, "database.url", "must be a postgresql:// URL")
+    if not parts.netloc and "host=" not in parts.query:
+        raise ConfigError(file, "database.url", "names no host")
+
+
+def _validate_cidr(value: str, file: str, key: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ConfigError(file, key, f"{value!r} is not a CIDR") from None
+
+
+def _validate_source(source: SourceConfig, file: str, key: str) -> None:
+    if not SLUG.match(source.name):
+        raise ConfigError(file, f"{key}.name", "must be a lowercase slug (a-z, 0-9, '-', '_')")
+    secrets = source.all_secrets
+    if source.scheme != "none":
+        if not secrets:
+            raise ConfigError(file, f"{key}.secret", f"scheme {source.scheme!r} needs a secret")
+        if any(not s.strip() for s in secrets):
+            raise ConfigError(file, f"{key}.secret", "an empty secret is never accepted")
+    if source.scheme == "hmac" and not source.signature_header:
+        raise ConfigError(file, f"{key}.signature_header", "scheme 'hmac' needs signature_header")
+    if source.max_body_bytes is not None and source.max_body_bytes < 1:
+        raise ConfigError(file, f"{key}.max_body_bytes", "must be positive")
+    for i, cidr in enumerate(source.allowed_cidrs):
+        _validate_cidr(cidr, file, f"{key}.allowed_cidrs[{i}]")

@@ -1,0 +1,121 @@
+"""The one outbound HTTP client: pooled keep-alive, no redirects, bounded reads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+from yarl import URL
+
+from gateway.delivery.ssrf import AddressBlocked, AddressPolicy, GuardedResolver
+from gateway.store.records import AttemptResult
+
+__all__ = ["OutboundClient"]
+
+
+class OutboundClient:
+    """Posts deliveries. One ``ClientSession`` per process, connections reused per host."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        max_connections: int = 256,
+        connect_timeout: float = 5.0,
+        snippet_bytes: int = 2048,
+        user_agent: str = "webhook-gateway",
+    ) -> None:
+        self.policy = policy
+        self.connect_timeout = connect_timeout
+        self.snippet_bytes = snippet_bytes
+        connector = aiohttp.TCPConnector(
+            limit=max_connections,
+            limit_per_host=0,
+            resolver=GuardedResolver(policy),
+            ttl_dns_cache=60,
+            enable_cleanup_closed=True,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": user_agent},
+            auto_decompress=False,
+            skip_auto_headers=("Content-Type",),
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> AttemptResult:
+        """Send one attempt; never raises for network or HTTP failures."""
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+
+        def result(outcome: str, **kw: object) -> AttemptResult:
+            ms = (time.perf_counter() - t0) * 1000
+            return AttemptResult(started_at, ms, outcome, **kw)  # type: ignore[arg-type]
+
+        try:
+            self.policy.check(URL(url).host or "")
+            client_timeout = aiohttp.ClientTimeout(
+                total=timeout, sock_connect=min(self.connect_timeout, timeout)
+            )
+            async with self.session.post(
+                url, data=body, headers=headers, allow_redirects=False, timeout=client_timeout
+            ) as response:
+                snippet = await self._snippet(response)
+                status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except AddressBlocked as exc:
+            return result("blocked", error=str(exc))
+        except TimeoutError:
+            return result("timeout", error=f"no response within {timeout:g}s")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return result("connection_error", error=_describe(exc))
+        if 200 <= status < 300:
+            return result("success", status_code=status, response_snippet=snippet)
+        outcome = "redirect" if 300 <= status < 400 else "http_error"
+        return result(
+            outcome,
+            status_code=status,
+            error=f"HTTP {status}",
+            response_snippet=snippet,
+            retry_after_seconds=retry_after,
+        )
+
+    async def _snippet(self, response: aiohttp.ClientResponse) -> str | None:
+        """Read at most ``snippet_bytes`` of the answer; the rest is not downloaded."""
+        try:
+            data = await asyncio.wait_for(response.content.read(self.snippet_bytes), 5.0)
+        except (TimeoutError, aiohttp.ClientError):
+            return None
+        return data.decode("utf-8", "replace") if data else None
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, AddressBlocked):
+        return str(cause)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,73 @@
+"""Batches the results of attempts into one transaction every few milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.store import StoreError
+from gateway.store import deliveries as store
+from gateway.store.database import Database
+from gateway.store.records import Settlement
+
+__all__ = ["Settler"]
+
+log = logging.getLogger("gateway.delivery")
+
+
+class Settler:
+    """Collects settlements and writes them in batches (attempt rows + state updates).
+
+    If the database is away the batch is kept and retried; should the process die
+    first, the leases expire and the deliveries are tried again (at least once).
+    """
+
+    def __init__(self, db: Database, *, batch_max: int = 256, wait_seconds: float = 0.005) -> None:
+        self.db = db
+        self.batch_max = batch_max
+        self.wait_seconds = wait_seconds
+        self._pending: list[Settlement] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="settler")
+
+    def add(self, settlement: Settlement) -> None:
+        self._pending.append(settlement)
+        self._ready.set()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write what is left (within ``timeout``) and stop."""
+        self._closing = True
+        self._ready.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                log.warning("settler could not write %d results", len(self._pending))
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while True:
+            await self._ready.wait()
+            if not self._closing and len(self._pending) < self.batch_max:
+                await asyncio.sleep(self.wait_seconds)
+            batch = self._pending[: self.batch_max]
+            if not batch:
+                self._ready.clear()
+                if self._closing:
+                    return
+                continue
+            try:
+                await store.settle(self.db, batch)
+            except StoreError as exc:
+                log.warning("could not record %d attempts: %s", len(batch), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.05
+            del self._pending[: len(batch)]
+            if not self._pending:
+                self._ready.clear()

@@ -1,0 +1,50 @@
+"""Scheme ``woocommerce``: ``X-WC-Webhook-Signature``, base64 HMAC-SHA256 of the raw body.
+
+When a webhook is created, WooCommerce first sends an unsigned, form-encoded ping
+(``webhook_id=N``) and disables the webhook unless it is answered 200; see
+:func:`is_woocommerce_ping`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from gateway.config import SourceConfig
+from gateway.ingress.schemes.common import Preset, secret_keys
+from gateway.ingress.schemes.generic import HmacVerifier
+
+__all__ = ["PRESET", "SIGNATURE_HEADER", "build", "is_woocommerce_ping"]
+
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+
+PRESET = Preset(
+    signature_header=SIGNATURE_HEADER,
+    event_id="X-WC-Webhook-Delivery-ID",
+    event_type="X-WC-Webhook-Topic",
+)
+
+_PING_BODY = re.compile(rb"webhook_id=[0-9]{1,20}")
+_PING_TYPES = frozenset({"", "application/x-www-form-urlencoded", "application/octet-stream"})
+
+
+def build(source: SourceConfig) -> HmacVerifier:
+    """The verifier for a WooCommerce source."""
+    return HmacVerifier(
+        header=source.signature_header or SIGNATURE_HEADER,
+        keys=secret_keys(source),
+        encoding="base64",
+    )
+
+
+def is_woocommerce_ping(headers: Mapping[str, str], body: bytes, content_type: str | None) -> bool:
+    """Whether this request is the unsigned creation ping, to answer 200 without storing.
+
+    It is one only when there is no signature header and the body is exactly
+    ``webhook_id=<digits>``, sent form-encoded (or with no declared type, which aiohttp
+    reports as ``application/octet-stream``).
+    """
+    if headers.get(SIGNATURE_HEADER) is not None:
+        return False
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    return mime in _PING_TYPES and _PING_BODY.fullmatch(body.strip()) is not None

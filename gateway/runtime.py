@@ -1,0 +1,174 @@
+"""Start and stop a gateway process: database, writer, dispatcher, listeners, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from aiohttp import web
+
+from gateway import __version__
+from gateway.api.auth import Authenticator, jwt_secret
+from gateway.api.state import ApiState
+from gateway.app import build_admin_app, build_ingress_app
+from gateway.config import Config
+from gateway.delivery.client import OutboundClient
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.ssrf import AddressPolicy
+from gateway.embedded import EmbeddedDatabase, start_embedded
+from gateway.health import HealthState
+from gateway.ingress.routes import IngressState, Source
+from gateway.ingress.schemes import apply_preset, build_verifier
+from gateway.ingress.writer import GroupCommitWriter
+from gateway.observability import Metrics
+from gateway.store import StoreUnavailable
+from gateway.store.bootstrap import ensure_database
+from gateway.store.database import Database
+from gateway.store.migrate import head_revision, upgrade_to_head
+
+__all__ = ["Role", "open_database", "run", "serve"]
+
+Role = Literal["all", "ingress", "worker", "api"]
+log = logging.getLogger("gateway")
+
+
+@contextlib.asynccontextmanager
+async def open_database(config: Config, *, migrate: bool | None = None) -> AsyncIterator[Database]:
+    """Connect (starting the embedded server when no URL is set), migrating if asked.
+
+    ``migrate=None`` follows ``database.migrate_on_start``, which defaults to migrating
+    the embedded database only: a shared database is migrated by ``webhook-gateway
+    migrate`` (a Helm hook), so replicas never race on schema changes.
+    """
+    embedded: EmbeddedDatabase | None = None
+    url = config.database.url
+    if url is None:
+        embedded = await asyncio.to_thread(start_embedded, config.database.data_dir)
+        await ensure_database(embedded.server_url, "webhook_gateway")
+        url = embedded.url
+    if migrate is None:
+        migrate = config.database.migrate_on_start
+        migrate = embedded is not None if migrate is None else migrate
+    try:
+        if migrate:
+            await upgrade_to_head(url)
+        db = await _connect(config, url)
+        try:
+            yield db
+        finally:
+            await db.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _connect(config: Config, url: str) -> Database:
+    """Connect, waiting for the database while it is not up yet (logged every try)."""
+    delay = 0.5
+    while True:
+        try:
+            return await Database.connect(
+                url,
+                min_size=config.database.pool_min,
+                max_size=config.database.pool_max,
+                connect_timeout=config.database.connect_timeout_seconds,
+                command_timeout=config.database.command_timeout_seconds,
+            )
+        except StoreUnavailable as exc:
+            log.warning("database not reachable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _sources(config: Config) -> dict[str, Source]:
+    sources = {}
+    for declared in config.sources:
+        source = apply_preset(declared)
+        sources[source.name] = Source(source, build_verifier(source))
+    return sources
+
+
+async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then shut down in order without losing anything."""
+    metrics = Metrics(__version__)
+    sources = _sources(config)
+    async with open_database(config) as db:
+        runners: list[web.AppRunner] = []
+        dispatcher: Dispatcher | None = None
+        client: OutboundClient | None = None
+        writer: GroupCommitWriter | None = None
+        components = {}
+        policy = AddressPolicy(config.delivery.allowed_private_cidrs)
+        if role in ("all", "worker") and config.delivery.enabled:
+            client = OutboundClient(
+                policy,
+                max_connections=config.delivery.concurrency * 2,
+                connect_timeout=config.delivery.connect_timeout_seconds,
+                snippet_bytes=config.delivery.response_snippet_bytes,
+                user_agent=f"{config.delivery.user_agent}/{__version__}",
+            )
+            dispatcher = Dispatcher(db, client, config.delivery, metrics)
+            dispatcher.start()
+            components["dispatcher"] = lambda: dispatcher is not None and dispatcher.running
+        if role in ("all", "ingress"):
+            writer = GroupCommitWriter(
+                db, config.writer, metrics, dispatcher.wake if dispatcher else lambda: None
+            )
+            writer.start()
+            components["writer"] = lambda: writer is not None and writer.running
+            ingress = build_ingress_app(IngressState(config.ingress, sources, writer, metrics))
+            runners.append(
+                await _listen(ingress, config.ingress.host, config.ingress.port, "ingress")
+            )
+        api = None
+        authenticator = None
+        if role in ("all", "worker", "api"):
+            api = ApiState(config, db, policy, metrics)
+            authenticator = Authenticator(config.api, jwt_secret(config))
+        health = HealthState(db, metrics, head_revision(), components)
+        admin = build_admin_app(health, api, authenticator)
+        admin_runner = await _listen(admin, config.admin.host, config.admin.port, "admin")
+        log.info("webhook-gateway %s serving (role %s)", __version__, role)
+        await stop.wait()
+        log.info("shutting down")
+        for runner in runners:  # stop taking webhooks; answer the ones already read
+            await runner.cleanup()
+        if writer is not None:
+            await writer.close()
+        if dispatcher is not None:
+            await dispatcher.stop(config.delivery.grace_seconds)
+        if client is not None:
+            await client.close()
+        await admin_runner.cleanup()
+    log.info("stopped")
+
+
+async def _listen(app: web.Application, host: str, port: int, name: str) -> web.AppRunner:
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=15.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    await site.start()
+    log.info("%s listening on %s:%s", name, host, port)
+    return runner
+
+
+def run(config: Config, role: Role) -> None:
+    """Blocking entry point of ``webhook-gateway serve``: uvloop, signal handling."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, role, stop)
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -1,0 +1,116 @@
+"""The connection pool, and the one place driver errors become store errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gateway.store.errors import Conflict, StoreError, StoreUnavailable
+from gateway.store.sql import QUERIES
+
+__all__ = ["Connection", "Database", "StoreError", "translate_errors"]
+
+Connection = asyncpg.Connection
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
+@contextlib.contextmanager
+def translate_errors() -> Any:
+    """Map asyncpg and socket errors to the store's own exceptions."""
+    try:
+        yield
+    except asyncpg.exceptions.UniqueViolationError as exc:
+        raise Conflict(f"already exists ({exc.constraint_name})") from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"database error: {exc.sqlstate} {type(exc).__name__}") from exc
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        format="text",
+    )
+
+
+class Database:
+    """An asyncpg pool that runs named queries from ``queries.sql``."""
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self.pool = pool
+        self.url = url
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 30.0,
+    ) -> Database:
+        with translate_errors():
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+                init=_init_connection,
+                server_settings={"application_name": "webhook-gateway"},
+            )
+        return cls(pool, url)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        with translate_errors():
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn
+
+    async def fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
+        with translate_errors():
+            rows: list[asyncpg.Record] = await self.pool.fetch(QUERIES[name], *args)
+            return rows
+
+    async def fetchrow(self, name: str, *args: Any) -> asyncpg.Record | None:
+        with translate_errors():
+            return await self.pool.fetchrow(QUERIES[name], *args)
+
+    async def fetchval(self, name: str, *args: Any) -> Any:
+        with translate_errors():
+            return await self.pool.fetchval(QUERIES[name], *args)
+
+    async def listen(self, channel: str, callback: Any) -> asyncpg.Connection:
+        """A dedicated connection listening on ``channel``; the caller closes it."""
+        with translate_errors():
+            conn: asyncpg.Connection = await asyncpg.connect(
+                self.url, timeout=5.0, server_settings={"application_name": "gateway-listen"}
+            )
+            await conn.add_listener(channel, callback)
+            return conn
+
+    @property
+    def in_use(self) -> int:
+        return int(self.pool.get_size()) - int(self.pool.get_idle_size())

@@ -1,0 +1,30 @@
+"""Storage errors. Driver exceptions are translated into these at the store boundary.
+
+StoreError
+├── StoreUnavailable   the database cannot be reached right now (retry later)
+├── NotFound           no row with that id
+└── Conflict           a unique constraint or a state guard refused the change
+"""
+
+from __future__ import annotations
+
+__all__ = ["Conflict", "NotFound", "StoreError", "StoreUnavailable"]
+
+
+class StoreError(Exception):
+    """A storage operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class StoreUnavailable(StoreError):
+    """The database is unreachable."""
+
+
+class NotFound(StoreError):
+    """No such record."""
+
+
+class Conflict(StoreError):
+    """The change conflicts with the stored state."""

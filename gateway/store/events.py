@@ -1,0 +1,68 @@
+"""Events: the group-commit insert with its fan-out, and look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.store.database import Database
+from gateway.store.errors import NotFound
+from gateway.store.records import Event, IngestEvent, IngestResult
+from gateway.store.sql import QUERIES
+
+__all__ = ["get_event", "insert_batch"]
+
+
+async def insert_batch(
+    db: Database, batch: Sequence[IngestEvent]
+) -> tuple[list[IngestResult], int]:
+    """Store ``batch`` and its deliveries in one transaction; notify the dispatchers.
+
+    Returns one result per input (in order) and the number of deliveries created.
+    A duplicate (same source and external id, in the database or earlier in the batch)
+    gets the id of the stored event and creates nothing.
+    """
+    columns = list(zip(*[_columns(e) for e in batch], strict=True))
+    async with db.transaction() as conn:
+        row = await conn.fetchrow(QUERIES["insert_events"], *map(list, columns))
+        assert row is not None
+        inserted = set(row["inserted_ids"] or ())
+        deliveries = int(row["deliveries"])
+        missing = [e for e in batch if e.id not in inserted]
+        existing: dict[tuple[str, str], str] = {}
+        if missing:
+            rows = await conn.fetch(
+                QUERIES["find_events_by_external_id"],
+                [e.source for e in missing],
+                [e.external_id for e in missing],
+            )
+            existing = {(r["source"], r["external_id"]): r["id"] for r in rows}
+        if deliveries:
+            await conn.execute(QUERIES["notify_deliveries"])
+    results = [
+        IngestResult(event.id, False)
+        if event.id in inserted
+        else IngestResult(existing[(event.source, event.external_id)], True)
+        for event in batch
+    ]
+    return results, deliveries
+
+
+def _columns(e: IngestEvent) -> tuple[object, ...]:
+    return (
+        e.id,
+        e.source,
+        e.external_id,
+        e.event_type,
+        e.ordering_key,
+        e.content_type,
+        e.headers_json,
+        e.body,
+    )
+
+
+async def get_event(db: Database, event_id: str) -> Event:
+    row = await db.fetchrow("get_event", event_id)
+    if row is None:
+        raise NotFound(f"no event {event_id}")
+    result: Event = Event.from_row(row)
+    return result

@@ -1,0 +1,202 @@
+"""Frozen records that cross the store boundary; rows never leave ``store/``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = [
+    "Attempt",
+    "AttemptResult",
+    "ClaimedDelivery",
+    "Delivery",
+    "Event",
+    "IngestEvent",
+    "IngestResult",
+    "Settlement",
+    "Subscriber",
+    "SubscriberSpec",
+]
+
+DeliveryStatus = Literal["pending", "in_flight", "succeeded", "dead", "cancelled"]
+SubscriberState = Literal["active", "paused", "disabled"]
+
+
+def _from_row(cls: Any, row: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in dict(row).items() if k in names})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IngestEvent:
+    """An inbound event, verified, waiting to be stored."""
+
+    id: str
+    source: str
+    external_id: str
+    event_type: str | None
+    ordering_key: str | None
+    content_type: str | None
+    headers_json: str
+    body: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IngestResult:
+    event_id: str
+    duplicate: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    source: str
+    external_id: str
+    event_type: str | None
+    ordering_key: str | None
+    received_at: datetime
+    content_type: str | None
+    headers: dict[str, str]
+    body: bytes
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubscriberSpec:
+    """What a caller sets on a subscriber (create and update)."""
+
+    name: str
+    url: str
+    description: str | None = None
+    sources: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    timeout_seconds: float | None = None
+    max_attempts: int | None = None
+    backoff_base_seconds: float | None = None
+    backoff_cap_seconds: float | None = None
+    max_in_flight: int | None = None
+    rate_limit_per_second: float | None = None
+    ordered: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: str
+    name: str
+    url: str
+    description: str | None
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    sources: list[str]
+    event_types: list[str]
+    headers: dict[str, str]
+    timeout_seconds: float | None
+    max_attempts: int | None
+    backoff_base_seconds: float | None
+    backoff_cap_seconds: float | None
+    max_in_flight: int | None
+    rate_limit_per_second: float | None
+    ordered: bool
+    state: SubscriberState
+    state_reason: str | None
+    managed_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery this process holds the lease on, with all it needs to send it."""
+
+    id: str
+    event_id: str
+    subscriber_id: str
+    subscriber_name: str
+    attempts: int
+    total_attempts: int
+    source: str
+    event_type: str | None
+    received_at: datetime
+    content_type: str | None
+    body: bytes
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    subscriber_headers: dict[str, str]
+    timeout_seconds: float | None
+    max_attempts: int | None
+    backoff_base_seconds: float | None
+    backoff_cap_seconds: float | None
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one HTTP attempt produced."""
+
+    started_at: datetime
+    duration_ms: float
+    outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
+    status_code: int | None = None
+    error: str | None = None
+    response_snippet: str | None = None
+    retry_after_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "success"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a claimed delivery ends this round: its attempt and its next state."""
+
+    delivery_id: str
+    lease_token: str
+    attempt: int
+    result: AttemptResult
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    attempt: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    outcome: str
+    error: str | None
+    response_snippet: str | None
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    event_id: str
+    subscriber_id: str
+    subscriber_name: str
+    source: str
+    event_type: str | None
+    status: DeliveryStatus
+    attempts: int
+    total_attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    from_row = classmethod(_from_row)

@@ -1,0 +1,89 @@
+"""Storing events: dedup by a unique index, fan-out in the same transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from gateway.store import StoreError
+from gateway.store import deliveries as deliveries_store
+from gateway.store.database import Database
+from gateway.store.events import insert_batch
+from tests.integration.factories import event, subscriber
+
+
+async def test_new_events_fan_out_to_every_matching_subscriber_in_the_same_commit(
+    db: Database,
+) -> None:
+    everything = await subscriber(db, "all")
+    orders = await subscriber(db, "orders", event_types=("orders/*",))
+    other_source = await subscriber(db, "github-only", sources=("github",))
+    refunds = await subscriber(db, "refunds", event_types=("refunds/*",))
+
+    results, created = await insert_batch(
+        db, [event("o-1"), event("o-2", event_type="refunds/create")]
+    )
+
+    assert created == 4
+    by_event = {}
+    for result in results:
+        rows = await deliveries_store.list_deliveries(db, event_id=result.event_id)
+        by_event[result.event_id] = {d.subscriber_id for d in rows}
+    first, second = (r.event_id for r in results)
+    assert by_event[first] == {everything.id, orders.id}
+    assert by_event[second] == {everything.id, refunds.id}
+    assert other_source.id not in by_event[first] | by_event[second]
+
+
+async def test_a_duplicate_gets_the_first_event_id_and_creates_no_delivery(db: Database) -> None:
+    await subscriber(db)
+    [first], created_first = await insert_batch(db, [event("dup")])
+    [again], created_again = await insert_batch(db, [event("dup")])
+
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.event_id == first.event_id
+    assert (created_first, created_again) == (1, 0)
+
+
+async def test_copies_inside_one_batch_store_one_event(db: Database) -> None:
+    await subscriber(db)
+    results, created = await insert_batch(db, [event("same"), event("same"), event("other")])
+    assert [r.duplicate for r in results] == [False, True, False]
+    assert results[0].event_id == results[1].event_id
+    assert created == 2
+
+
+async def test_the_same_id_from_another_source_is_a_different_event(db: Database) -> None:
+    results, _ = await insert_batch(db, [event("42", source="shop"), event("42", source="github")])
+    assert [r.duplicate for r in results] == [False, False]
+
+
+async def test_concurrent_copies_on_separate_connections_store_exactly_one_event(
+    database_url: str,
+) -> None:
+    pools = [await Database.connect(database_url, min_size=1, max_size=4) for _ in range(3)]
+    try:
+        await subscriber(pools[0])
+        batches = [insert_batch(pools[i % 3], [event("race")]) for i in range(30)]
+        outcomes = await asyncio.gather(*batches)
+        results = [r for batch, _ in outcomes for r in batch]
+        created = sum(n for _, n in outcomes)
+        assert sum(not r.duplicate for r in results) == 1
+        assert len({r.event_id for r in results}) == 1
+        assert created == 1
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_a_failing_batch_stores_neither_events_nor_deliveries(db: Database) -> None:
+    await subscriber(db)
+    good = event("good")
+    broken = dataclasses.replace(event("broken"), headers_json="not json")
+    with pytest.raises(StoreError):
+        await insert_batch(db, [good, broken])
+    assert await deliveries_store.list_deliveries(db) == []
+    [stored], _ = await insert_batch(db, [good])
+    assert stored.duplicate is False

@@ -1,0 +1,1 @@
+"""Shared test helpers: a real PostgreSQL, real senders and subscribers on loopback."""

@@ -1,0 +1,134 @@
+"""The real ``webhook-gateway serve`` in a subprocess, on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLI = [sys.executable, "-m", "gateway"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(config: dict[str, Any]) -> str:
+    """Sections of scalars, plus ``sources`` as an array of tables."""
+    lines: list[str] = []
+    for section, values in config.items():
+        if section == "sources":
+            for source in values:
+                lines.append("[[sources]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in source.items()]
+            continue
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+class GatewayProcess:
+    """Writes a config, starts ``serve``, waits for ``/readyz``; stops with a signal."""
+
+    def __init__(self, tmp_path: Path, config: dict[str, Any], role: str = "all") -> None:
+        self.ingress_port = free_port()
+        self.admin_port = free_port()
+        config = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+        config.setdefault("ingress", {}).update(host="127.0.0.1", port=self.ingress_port)
+        config.setdefault("admin", {}).update(host="127.0.0.1", port=self.admin_port)
+        config.setdefault("database", {}).setdefault("data_dir", str(tmp_path / "data"))
+        config.setdefault("api", {}).setdefault("jwt_secret", "test-jwt-secret-" + "x" * 32)
+        self.config_path = tmp_path / "gateway.toml"
+        self.config_path.write_text(to_toml(config))
+        self.log_path = tmp_path / "gateway.log"
+        self.role = role
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ingress(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    @property
+    def admin(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self, timeout: float = 60.0) -> GatewayProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*CLI, "serve", "--config", str(self.config_path), "--role", self.role],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"gateway exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(f"{self.admin}/readyz", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"gateway not ready within {timeout}s:\n{self.logs()}")
+
+    def token(self, scope: str = "admin") -> str:
+        result = run_cli("token", "create", "--config", str(self.config_path), "--scope", scope)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            pytest.fail(f"gateway did not stop within {timeout}s:\n{self.logs()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
