@@ -1,0 +1,1 @@
+"""Outbound deliveries: dispatcher, HTTP client with SSRF guard, signing, backoff."""

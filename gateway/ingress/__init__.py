@@ -1,0 +1,1 @@
+"""Inbound HTTP: routes, verification schemes, allowlists, limits and the group-commit writer."""
