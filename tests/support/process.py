@@ -66,7 +66,16 @@ def run_cli(
 class GatewayProcess:
     """Writes a config, starts ``serve``, waits for ``/readyz``; stops with a signal."""
 
-    def __init__(self, tmp_path: Path, config: dict[str, Any], role: str = "all") -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        config: dict[str, Any],
+        role: str = "all",
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.command = command or CLI
+        self.env = env
         self.ingress_port = free_port()
         self.admin_port = free_port()
         config = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
@@ -91,9 +100,10 @@ class GatewayProcess:
     def start(self, timeout: float = 60.0) -> GatewayProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*CLI, "serve", "--config", str(self.config_path), "--role", self.role],
+                [*self.command, "serve", "--config", str(self.config_path), "--role", self.role],
                 stdout=log,
                 stderr=log,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

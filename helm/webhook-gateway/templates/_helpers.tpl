@@ -1,0 +1,475 @@
+{{/*
+Names and labels.
+*/}}
+{{- define "wg.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wg.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wg.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels; call with (dict "ctx" $ "component" "ingress") or without component. */}}
+{{- define "wg.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "wg.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "wg.labels" -}}
+helm.sh/chart: {{ include "wg.chart" .ctx }}
+{{ include "wg.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: webhook-gateway
+{{- end -}}
+
+{{/* Marks the pods that run `serve` (not the migrations Job). */}}
+{{- define "wg.serverLabel" -}}
+webhook-gateway/server: "true"
+{{- end -}}
+
+{{- define "wg.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "wg.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wg.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Roles. wg.roles: the Deployments of the current mode, as a JSON list.
+wg.adminRole: the role whose pods serve /api/v1 behind the admin Service.
+wg.publicRole: the role whose pods serve the public webhook endpoint.
+*/}}
+{{- define "wg.roles" -}}
+{{- if eq .Values.mode "all" -}}
+{{- list "all" | toJson -}}
+{{- else if .Values.roles.api.enabled -}}
+{{- list "ingress" "worker" "api" | toJson -}}
+{{- else -}}
+{{- list "ingress" "worker" | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wg.adminRole" -}}
+{{- if eq .Values.mode "all" -}}all{{- else if .Values.roles.api.enabled -}}api{{- else -}}worker{{- end -}}
+{{- end -}}
+
+{{- define "wg.publicRole" -}}
+{{- if eq .Values.mode "all" -}}all{{- else -}}ingress{{- end -}}
+{{- end -}}
+
+{{/* Fixed paths and ports (the image and the probes rely on them). */}}
+{{- define "wg.configDir" -}}/etc/webhook-gateway{{- end -}}
+{{- define "wg.configPath" -}}/etc/webhook-gateway/config.toml{{- end -}}
+{{- define "wg.dataDir" -}}/var/lib/webhook-gateway{{- end -}}
+
+{{/*
+Seconds Kubernetes waits for a pod to stop: the program's drain plus a margin.
+*/}}
+{{- define "wg.terminationGracePeriodSeconds" -}}
+{{- $drain := 25.0 -}}
+{{- with .Values.config.delivery -}}
+{{- if hasKey . "grace_seconds" -}}{{- $drain = float64 .grace_seconds -}}{{- end -}}
+{{- end -}}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds -}}
+{{- add (ceil $drain | int64) (int64 .Values.drainMarginSeconds) -}}
+{{- else -}}
+{{- if le (float64 .Values.terminationGracePeriodSeconds) $drain -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be longer than config.delivery.grace_seconds (%v), or pods are killed mid-drain" .Values.terminationGracePeriodSeconds $drain) -}}
+{{- end -}}
+{{- int64 .Values.terminationGracePeriodSeconds -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Secrets.
+
+wg.sourceEnvName: the environment variable that carries a source's secret.
+wg.sourceSecrets: for one source (dict "ctx" $ "source" $src), JSON with
+  secret   - the TOML value of `secret` ("${VAR}"), if any
+  secrets  - the TOML values of `secrets`
+  stored   - {VAR: value} to keep in the chart's Secret
+  existing - [VAR] to read from .Values.existingSecret
+*/}}
+{{- define "wg.sourceEnvName" -}}
+{{- printf "GATEWAY_SOURCE_%s_SECRET" (. | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{- define "wg.sourceSecrets" -}}
+{{- $ctx := .ctx -}}
+{{- $src := .source -}}
+{{- $var := include "wg.sourceEnvName" $src.name -}}
+{{- $ref := "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" -}}
+{{- $out := dict "secrets" (list) "stored" (dict) "existing" (list) -}}
+{{- if $src.secret -}}
+  {{- if regexMatch $ref $src.secret -}}
+    {{- $_ := set $out "secret" $src.secret -}}
+  {{- else if $ctx.Values.existingSecret -}}
+    {{- fail (printf "sources: %q has a plain secret, but existingSecret is set: put it in that Secret under %s and leave sources[].secret empty" $src.name $var) -}}
+  {{- else -}}
+    {{- $_ := set $out.stored $var $src.secret -}}
+    {{- $_ := set $out "secret" (printf "${%s}" $var) -}}
+  {{- end -}}
+{{- else if and (ne (default "hmac" $src.scheme) "none") (not $src.secrets) -}}
+  {{- if $ctx.Values.existingSecret -}}
+    {{- $_ := set $out "existing" (list $var) -}}
+    {{- $_ := set $out "secret" (printf "${%s}" $var) -}}
+  {{- else -}}
+    {{- fail (printf "sources: %q (scheme %s) needs a secret: set sources[].secret, or existingSecret with the key %s" $src.name (default "hmac" $src.scheme) $var) -}}
+  {{- end -}}
+{{- end -}}
+{{- range $i, $s := default (list) $src.secrets -}}
+  {{- if regexMatch $ref $s -}}
+    {{- $_ := set $out "secrets" (append $out.secrets $s) -}}
+  {{- else if $ctx.Values.existingSecret -}}
+    {{- fail (printf "sources: %q has plain secrets, but existingSecret is set: reference them as \"${VAR}\" and supply VAR with extraEnv" $src.name) -}}
+  {{- else -}}
+    {{- $v := printf "%s_%d" $var (add1 $i) -}}
+    {{- $_ := set $out.stored $v $s -}}
+    {{- $_ := set $out "secrets" (append $out.secrets (printf "${%s}" $v)) -}}
+  {{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Every source secret, merged: JSON {"stored": {...}, "existing": [...]} */}}
+{{- define "wg.allSourceSecrets" -}}
+{{- $stored := dict -}}
+{{- $existing := list -}}
+{{- range $src := .Values.sources -}}
+  {{- $s := include "wg.sourceSecrets" (dict "ctx" $ "source" $src) | fromJson -}}
+  {{- $stored = merge $stored $s.stored -}}
+  {{- $existing = concat $existing $s.existing -}}
+{{- end -}}
+{{- toJson (dict "stored" $stored "existing" $existing) -}}
+{{- end -}}
+
+{{/* The chart Secret's data that comes from values (everything but the JWT key). */}}
+{{- define "wg.storedSecretData" -}}
+{{- $data := dict -}}
+{{- if and .Values.database.url (not .Values.database.existingSecret) -}}
+{{- $_ := set $data "GATEWAY_DATABASE__URL" .Values.database.url -}}
+{{- end -}}
+{{- $sources := include "wg.allSourceSecrets" . | fromJson -}}
+{{- toJson (merge $data $sources.stored) -}}
+{{- end -}}
+
+{{/* The JWT key: the value given, else the one already in the cluster, else a new one. */}}
+{{- define "wg.jwtSecret" -}}
+{{- if .Values.api.jwtSecret -}}
+{{- .Values.api.jwtSecret -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "wg.fullname" .) -}}
+{{- $data := dig "data" (dict) ($existing | default (dict)) -}}
+{{- if hasKey $data "GATEWAY_API__JWT_SECRET" -}}
+{{- index $data "GATEWAY_API__JWT_SECRET" | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 64 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Pod environment; call with (dict "ctx" $ "secretName" NAME "jwt" BOOL). Values the chart
+stores come from the Secret NAME; the rest from the Secrets the user manages.
+*/}}
+{{- define "wg.env" -}}
+{{- $ctx := .ctx -}}
+{{- $v := $ctx.Values -}}
+- name: GATEWAY_CONFIG
+  value: {{ include "wg.configPath" $ctx }}
+- name: GATEWAY_DATABASE__URL
+  valueFrom:
+    secretKeyRef:
+{{- if $v.database.existingSecret }}
+      name: {{ $v.database.existingSecret }}
+      key: {{ $v.database.existingSecretKey }}
+{{- else if $v.existingSecret }}
+      name: {{ $v.existingSecret }}
+      key: GATEWAY_DATABASE__URL
+{{- else }}
+      name: {{ .secretName }}
+      key: GATEWAY_DATABASE__URL
+{{- end }}
+{{- if .jwt }}
+- name: GATEWAY_API__JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "wg.fullname" $ctx) $v.existingSecret }}
+      key: GATEWAY_API__JWT_SECRET
+{{- end }}
+{{- $sources := include "wg.allSourceSecrets" $ctx | fromJson }}
+{{- range $name := keys $sources.stored | sortAlpha }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.secretName }}
+      key: {{ $name }}
+{{- end }}
+{{- range $name := $sources.existing }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.existingSecret }}
+      key: {{ $name }}
+{{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Config TOML.
+
+wg.tomlKey / wg.tomlValue write one key or value. Helm reads every number as a float,
+so whole numbers are written as integers (the program accepts them for float keys too).
+*/}}
+{{- define "wg.tomlKey" -}}
+{{- if regexMatch "^[A-Za-z0-9_-]+$" . -}}{{ . }}{{- else -}}{{ toJson . }}{{- end -}}
+{{- end -}}
+
+{{- define "wg.tomlValue" -}}
+{{- $v := . -}}
+{{- if kindIs "string" $v -}}
+{{- toJson $v -}}
+{{- else if kindIs "bool" $v -}}
+{{- ternary "true" "false" $v -}}
+{{- else if kindIs "float64" $v -}}
+{{- if eq $v (floor $v) -}}{{- int64 $v -}}{{- else -}}{{- $v -}}{{- end -}}
+{{- else if or (kindIs "int" $v) (kindIs "int64" $v) (kindIs "int32" $v) (kindIs "uint64" $v) -}}
+{{- $v -}}
+{{- else if kindIs "slice" $v -}}
+[{{- range $i, $e := $v -}}{{- if $i }}, {{ end -}}{{- include "wg.tomlValue" $e -}}{{- end -}}]
+{{- else if kindIs "map" $v -}}
+{ {{- range $i, $k := keys $v | sortAlpha -}}{{- if $i }},{{ end }} {{ include "wg.tomlKey" $k }} = {{ include "wg.tomlValue" (get $v $k) -}}{{- end }} }
+{{- else -}}
+{{- fail (printf "config: cannot write %v (%s) as TOML" $v (kindOf $v)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wg.tomlTable" -}}
+{{- range $k := keys . | sortAlpha }}
+{{- $val := get $ $k }}
+{{- if not (kindIs "invalid" $val) }}
+{{ include "wg.tomlKey" $k }} = {{ include "wg.tomlValue" $val }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "wg.configToml" -}}
+# webhook-gateway configuration, rendered by the Helm chart from .Values.config and
+# .Values.sources. Secrets arrive as ${VAR} from the environment; the database URL and
+# the JWT key as GATEWAY_DATABASE__URL and GATEWAY_API__JWT_SECRET.
+{{- $chartOwned := dict
+  "ingress" (dict "host" "0.0.0.0" "port" 8080)
+  "admin" (dict "host" "0.0.0.0" "port" 8081)
+  "database" (dict "data_dir" (include "wg.dataDir" .) "migrate_on_start" false)
+}}
+{{- range $section := list "ingress" "admin" "database" "writer" "delivery" "api" "log" }}
+{{- $user := get $.Values.config $section | default (dict) }}
+{{- $table := merge (deepCopy (get $chartOwned $section | default (dict))) (deepCopy $user) }}
+
+[{{ $section }}]
+{{- include "wg.tomlTable" $table }}
+{{- end }}
+{{- range $src := .Values.sources }}
+{{- $secrets := include "wg.sourceSecrets" (dict "ctx" $ "source" $src) | fromJson }}
+
+[[sources]]
+name = {{ toJson $src.name }}
+{{- include "wg.tomlTable" (omit $src "name" "secret" "secrets") }}
+{{- with $secrets.secret }}
+secret = {{ toJson . }}
+{{- end }}
+{{- with $secrets.secrets }}
+secrets = {{ include "wg.tomlValue" . }}
+{{- end }}
+{{- end }}
+{{ end -}}
+
+{{/*
+Checks that values.schema.json cannot express.
+*/}}
+{{- define "wg.validate" -}}
+{{- if and (not .Values.database.url) (not .Values.database.existingSecret) (not .Values.existingSecret) -}}
+{{- fail "a database URL is required: set database.url, database.existingSecret (e.g. CloudNativePG's <cluster>-app Secret) or existingSecret" -}}
+{{- end -}}
+{{- if and .Values.existingSecret .Values.database.url -}}
+{{- fail "database.url is ignored when existingSecret is set: put the URL in that Secret under GATEWAY_DATABASE__URL (or use database.existingSecret)" -}}
+{{- end -}}
+{{- if and .Values.existingSecret .Values.api.jwtSecret -}}
+{{- fail "api.jwtSecret is ignored when existingSecret is set: put the key in that Secret under GATEWAY_API__JWT_SECRET" -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $src := .Values.sources -}}
+{{- $var := include "wg.sourceEnvName" $src.name -}}
+{{- if hasKey $seen $var -}}
+{{- fail (printf "sources: %q and %q both map to the environment variable %s" (get $seen $var) $src.name $var) -}}
+{{- end -}}
+{{- $_ := set $seen $var $src.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The container of a server pod; call with (dict "ctx" $ "role" ROLE).
+*/}}
+{{- define "wg.podSpec" -}}
+{{- $ctx := .ctx -}}
+{{- $v := $ctx.Values -}}
+{{- $role := .role -}}
+{{- $r := get $v.roles $role -}}
+{{- $public := or (eq $role "ingress") (eq $role "all") -}}
+serviceAccountName: {{ include "wg.serviceAccountName" $ctx }}
+automountServiceAccountToken: {{ $v.serviceAccount.automountServiceAccountToken }}
+enableServiceLinks: false
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+securityContext:
+  {{- toYaml $v.podSecurityContext | nindent 2 }}
+terminationGracePeriodSeconds: {{ include "wg.terminationGracePeriodSeconds" $ctx }}
+containers:
+  - name: gateway
+    image: {{ include "wg.image" $ctx }}
+    imagePullPolicy: {{ $v.image.pullPolicy }}
+    args: ["serve", "--config", {{ include "wg.configPath" $ctx | quote }}, "--role", {{ $role | quote }}]
+    ports:
+      {{- if $public }}
+      - name: http
+        containerPort: 8080
+        protocol: TCP
+      {{- end }}
+      - name: admin
+        containerPort: 8081
+        protocol: TCP
+    env:
+      {{- include "wg.env" (dict "ctx" $ctx "secretName" (include "wg.fullname" $ctx) "jwt" true) | nindent 6 }}
+    {{- with $v.extraEnvFrom }}
+    envFrom:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    startupProbe:
+      httpGet: {path: /healthz, port: admin}
+      {{- toYaml $v.probes.startup | nindent 6 }}
+    livenessProbe:
+      httpGet: {path: /healthz, port: admin}
+      {{- toYaml $v.probes.liveness | nindent 6 }}
+    readinessProbe:
+      httpGet: {path: /readyz, port: admin}
+      {{- toYaml $v.probes.readiness | nindent 6 }}
+    {{- if and $r.preStopSleepSeconds (gt (int64 $r.preStopSleepSeconds) 0) }}
+    lifecycle:
+      preStop:
+        exec:
+          command: ["sleep", {{ int64 $r.preStopSleepSeconds | toString | quote }}]
+    {{- end }}
+    resources:
+      {{- toYaml $r.resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $v.securityContext | nindent 6 }}
+    volumeMounts:
+      {{- include "wg.volumeMounts" $ctx | nindent 6 }}
+volumes:
+  {{- include "wg.volumes" (dict "ctx" $ctx "configMap" (include "wg.fullname" $ctx)) | nindent 2 }}
+{{- with $r.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $r.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $r.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $r.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml $r.topologySpreadConstraints | nindent 2 }}
+{{- else if $v.topologySpread.enabled }}
+topologySpreadConstraints:
+  {{- range $key := $v.topologySpread.topologyKeys }}
+  - maxSkew: {{ $v.topologySpread.maxSkew }}
+    topologyKey: {{ $key }}
+    whenUnsatisfiable: {{ $v.topologySpread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "wg.selectorLabels" (dict "ctx" $ctx "component" $role) | nindent 8 }}
+    matchLabelKeys: ["pod-template-hash"]
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "wg.volumeMounts" -}}
+- name: config
+  mountPath: {{ include "wg.configDir" . }}
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: {{ include "wg.dataDir" . }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Call with (dict "ctx" $ "configMap" NAME). */}}
+{{- define "wg.volumes" -}}
+- name: config
+  configMap:
+    name: {{ .configMap }}
+    items:
+      - key: config.toml
+        path: config.toml
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .ctx.Values.scratchSizeLimit }}
+- name: data
+  emptyDir:
+    sizeLimit: {{ .ctx.Values.scratchSizeLimit }}
+{{- with .ctx.Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod annotations that roll the pods when the config or the secrets change. */}}
+{{- define "wg.checksums" -}}
+checksum/config: {{ include "wg.configToml" . | sha256sum }}
+{{- $secretInputs := dict "stored" (include "wg.storedSecretData" . | fromJson) "jwt" .Values.api.jwtSecret -}}
+{{- if .Values.existingSecret }}
+{{- $_ := set $secretInputs "existingSecret" (dict "name" .Values.existingSecret "data" (dig "data" (dict) (lookup "v1" "Secret" .Release.Namespace .Values.existingSecret | default (dict)))) }}
+{{- end }}
+{{- if .Values.database.existingSecret }}
+{{- $_ := set $secretInputs "databaseSecret" (dict "name" .Values.database.existingSecret "key" .Values.database.existingSecretKey "data" (dig "data" (dict) (lookup "v1" "Secret" .Release.Namespace .Values.database.existingSecret | default (dict)))) }}
+{{- end }}
+checksum/secret: {{ toJson $secretInputs | sha256sum }}
+{{- end -}}

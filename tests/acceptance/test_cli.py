@@ -1,0 +1,96 @@
+"""The command line as an operator uses it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.process import GatewayProcess, run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_check_config_accepts_the_example_config() -> None:
+    result = run_cli("check-config", "--config", str(REPO / "config.example.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def test_check_config_exits_2_naming_the_file_the_key_and_the_reason(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[delivery]\nmax_attemps = 3\n')
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2
+    assert str(config) in result.stderr
+    assert "delivery.max_attemps" in result.stderr
+    assert "unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_refuses_a_wrong_type_and_a_bad_url(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[ingress]\nport = "eighty"\n')
+    wrong_type = run_cli("check-config", "--config", str(config))
+    config.write_text('[database]\nurl = "mysql://db/x"\n')
+    bad_url = run_cli("check-config", "--config", str(config))
+    assert (wrong_type.returncode, bad_url.returncode) == (2, 2)
+    assert "ingress.port" in wrong_type.stderr
+    assert "database.url" in bad_url.stderr
+
+
+def test_an_empty_source_secret_is_a_config_error_not_an_open_door(tmp_path: Path) -> None:
+    config = tmp_path / "open.toml"
+    config.write_text('[[sources]]\nname = "shop"\nscheme = "shopify"\nsecret = ""\n')
+    result = run_cli("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert "sources[0].secret" in result.stderr
+
+
+def test_an_env_override_wins_over_the_file_and_is_named_when_wrong(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[ingress]\nport = 8080\n")
+    result = run_cli("check-config", "--config", str(config), env={"GATEWAY_INGRESS__PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert "$GATEWAY_INGRESS__PORT" in result.stderr
+
+
+def test_serve_without_a_database_url_runs_on_the_embedded_database(tmp_path: Path) -> None:
+    """What `make serve` does: no PostgreSQL installed, nothing in the environment."""
+    gateway = GatewayProcess(tmp_path, {"database": {"data_dir": str(tmp_path / "data")}})
+    gateway.start(timeout=120)
+    try:
+        token = gateway.token("read")
+
+        async def list_subscribers() -> int:
+            async with aiohttp.ClientSession() as http, http.get(
+                f"{gateway.admin}/api/v1/subscribers", headers={"Authorization": f"Bearer {token}"}
+            ) as response:
+                return response.status
+
+        assert asyncio.run(list_subscribers()) == 200
+        assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
+    finally:
+        assert gateway.stop() == 0
+    assert "embedded PostgreSQL" in gateway.logs()
+
+
+def test_a_token_without_the_needed_scope_is_refused_with_403(tmp_path: Path, database_url: str) -> None:
+    gateway = GatewayProcess(tmp_path, {"database": {"url": database_url}}).start()
+    try:
+        read_only = gateway.token("read")
+
+        async def create() -> tuple[int, int, str]:
+            async with aiohttp.ClientSession() as http:
+                url = f"{gateway.admin}/api/v1/subscribers"
+                body = {"name": "x", "url": "https://example.com/hook"}
+                async with http.post(url, json=body, headers={"Authorization": f"Bearer {read_only}"}) as r:
+                    forbidden, kind = r.status, r.content_type
+                async with http.post(url, json=body, headers={"Authorization": "Bearer not.a.token"}) as r:
+                    unauthenticated = r.status
+            return forbidden, unauthenticated, kind
+
+        assert asyncio.run(create()) == (403, 401, "application/problem+json")
+    finally:
+        gateway.stop()
