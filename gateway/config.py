@@ -7,9 +7,11 @@ naming the file, the key and the reason.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +71,22 @@ class IngressConfig(_Section, frozen=True):
     retry_after_seconds: int = 5
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: float = 75.0
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_cidrs: tuple[str, ...] = ()
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    tls_min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    require_tls: bool | None = None  # default: true when tls_cert_file is set
+
+    @property
+    def tls_required(self) -> bool:
+        """Whether plain HTTP is refused: ``require_tls``, else whether TLS is configured."""
+        if self.require_tls is None:
+            return self.tls_cert_file is not None
+        return self.require_tls
 
 
 class AdminConfig(_Section, frozen=True):
@@ -145,6 +163,8 @@ class SourceConfig(_Section, frozen=True):
     allowed_cidrs: tuple[str, ...] = ()
     max_body_bytes: int | None = None
     content_types: tuple[str, ...] = ()
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int | None = None
 
     @property
     def all_secrets(self) -> tuple[str, ...]:
@@ -195,7 +215,13 @@ def load_config(
         key, reason = _split_validation_error(str(exc))
         where = origins.get(key.split("[")[0], file)
         raise ConfigError(where, key, reason) from None
-    _validate(config, file)
+    try:
+        _validate(config, file)
+    except ConfigError as exc:
+        origin = origins.get(exc.key)
+        if origin is None:
+            raise
+        raise ConfigError(origin, exc.key, exc.reason) from None
     return config
 
 
@@ -248,9 +274,23 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         target = raw.setdefault(section, {})
         if not isinstance(target, dict):
             continue
-        target[key] = _env_value(value)
+        target[key] = value if _is_text(section, key) else _env_value(value)
         origins[f"{section}.{key}"] = f"${name}"
     return origins
+
+
+def _is_text(section: str, key: str) -> bool:
+    """Whether ``section.key`` holds text only, so its env value is taken verbatim."""
+    fields = {f.name: f.type for f in msgspec.structs.fields(Config)}
+    section_type = fields.get(section)
+    if not (isinstance(section_type, type) and issubclass(section_type, msgspec.Struct)):
+        return False
+    hints = typing.get_type_hints(section_type)
+    if key not in hints:
+        return False
+    kinds = set(typing.get_args(hints[key])) or {hints[key]}
+    kinds.discard(type(None))
+    return bool(kinds) and all(k is str or typing.get_origin(k) is Literal for k in kinds)
 
 
 def _env_value(value: str) -> Any:
@@ -283,6 +323,7 @@ def _validate(config: Config, file: str) -> None:
     for section, port in (("ingress", config.ingress.port), ("admin", config.admin.port)):
         if not 0 <= port <= 65535:
             fail(f"{section}.port", "must be between 0 and 65535")
+    _validate_ingress(config.ingress, file)
     if config.database.url is not None:
         _validate_database_url(config.database.url, file)
     if config.database.pool_min < 1 or config.database.pool_max < config.database.pool_min:
@@ -345,3 +386,41 @@ def _validate_source(source: SourceConfig, file: str, key: str) -> None:
         raise ConfigError(file, f"{key}.max_body_bytes", "must be positive")
     for i, cidr in enumerate(source.allowed_cidrs):
         _validate_cidr(cidr, file, f"{key}.allowed_cidrs[{i}]")
+    _validate_rate_limit(source.rate_limit_per_second, source.rate_limit_burst, file, key)
+
+
+def _validate_ingress(ingress: IngressConfig, file: str) -> None:
+    for name in ("trusted_proxies", "allowed_cidrs"):
+        for i, cidr in enumerate(getattr(ingress, name)):
+            _validate_cidr(cidr, file, f"ingress.{name}[{i}]")
+    _validate_rate_limit(ingress.rate_limit_per_second, ingress.rate_limit_burst, file, "ingress")
+    _validate_tls(ingress, file)
+
+
+def _validate_tls(ingress: IngressConfig, file: str) -> None:
+    def fail(key: str, reason: str) -> None:
+        raise ConfigError(file, f"ingress.{key}", reason)
+
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        if getattr(ingress, name) == "":
+            fail(name, "must not be empty (leave it unset for none)")
+    if ingress.tls_cert_file is not None and ingress.tls_key_file is None:
+        fail("tls_key_file", "tls_cert_file needs tls_key_file too")
+    if ingress.tls_key_file is not None and ingress.tls_cert_file is None:
+        fail("tls_cert_file", "tls_key_file needs tls_cert_file too")
+    if ingress.tls_client_ca_file is not None and ingress.tls_cert_file is None:
+        fail("tls_client_ca_file", "client certificates (mTLS) need tls_cert_file and tls_key_file")
+    if ingress.require_tls and ingress.tls_cert_file is None and not ingress.trusted_proxies:
+        fail(
+            "require_tls",
+            "needs tls_cert_file, or trusted_proxies when TLS is terminated upstream",
+        )
+
+
+def _validate_rate_limit(rate: float | None, burst: int | None, file: str, key: str) -> None:
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(file, f"{key}.rate_limit_per_second", "must be a positive number")
+    if burst is not None and rate is None:
+        raise ConfigError(file, f"{key}.rate_limit_burst", "needs rate_limit_per_second")
+    if burst is not None and burst < 1:
+        raise ConfigError(file, f"{key}.rate_limit_burst", "must be at least 1")

@@ -178,9 +178,6 @@ RETURNING id;
 -- name: get_event
 SELECT * FROM events WHERE id = $1;
 
--- name: ping
-SELECT 1;
-
 -- name: current_revision
 SELECT version_num FROM alembic_version;
 
