@@ -21,6 +21,13 @@ serve: install
 test: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check gateway tests bench migrations
 	$(BIN)/ruff format --check gateway tests bench migrations

@@ -32,7 +32,11 @@ class Sink:
         self.arrivals.append((request.headers.get("webhook-id", ""), time.time()))
         status = 500 if self.count <= self.fail else 200
         if self.verbose:
-            shown = {k: v for k, v in request.headers.items() if k.lower().startswith(("webhook-", "x-gateway", "content-type"))}
+            shown = {
+                k: v
+                for k, v in request.headers.items()
+                if k.lower().startswith(("webhook-", "x-gateway", "content-type"))
+            }
             print(f"--> {request.method} {request.path} answered {status}", flush=True)
             for key, value in shown.items():
                 print(f"    {key}: {value}", flush=True)
@@ -60,7 +64,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--fail", type=int, default=0, help="answer 500 to the first N requests")
     parser.add_argument("--verbose", action="store_true")

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import deliveries as deliveries_api
-from gateway.api import subscribers as subscribers_api
-from gateway.api.auth import AUTHENTICATOR, Authenticator, auth_middleware
-from gateway.api.state import API, ApiState
+from gateway.api.auth import Authenticator, auth_middleware
+from gateway.api.idempotency import idempotency_middleware
+from gateway.api.payloads import PayloadState, add_payload_routes
+from gateway.api.routes import API_PREFIX, add_api
+from gateway.api.state import ApiState
 from gateway.health import HEALTH, HealthState, add_health_routes, add_probe_routes
+from gateway.ingress.closing import close_unread_body
 from gateway.ingress.routes import INGRESS, IngressState
 from gateway.ingress.routes import add_routes as add_ingress_routes
 from gateway.problems import problem_middleware
+from gateway.requestlog import request_log
 
 __all__ = ["API_PREFIX", "build_admin_app", "build_ingress_app"]
 
-API_PREFIX = "/api/v1"
 
+def build_ingress_app(state: IngressState, payloads: PayloadState | None = None) -> web.Application:
+    """Webhooks and ``/healthz`` (and thin payloads' signed links); nothing else is
+    reachable from the internet.
 
-def build_ingress_app(state: IngressState) -> web.Application:
-    """Webhooks and ``/healthz``; nothing else is reachable from the internet."""
+    A request refused before its body was read is answered, then its connection closed.
+    """
     app = web.Application(
-        middlewares=[problem_middleware], client_max_size=state.config.max_body_bytes
+        middlewares=[request_log, close_unread_body, problem_middleware],
+        client_max_size=state.config.max_body_bytes,
     )
     app[INGRESS] = state
     add_ingress_routes(app)
     add_health_routes(app)
+    if payloads is not None:
+        add_payload_routes(app, payloads)
     return app
 
 
@@ -33,12 +41,9 @@ def build_admin_app(
     health: HealthState, api: ApiState | None, authenticator: Authenticator | None
 ) -> web.Application:
     """Probes and metrics; the REST API too when this process serves it."""
-    app = web.Application(middlewares=[problem_middleware, auth_middleware])
+    app = web.Application(middlewares=[problem_middleware, auth_middleware, idempotency_middleware])
     app[HEALTH] = health
     add_probe_routes(app)
     if api is not None and authenticator is not None:
-        app[API] = api
-        app[AUTHENTICATOR] = authenticator
-        subscribers_api.add_routes(app, API_PREFIX)
-        deliveries_api.add_routes(app, API_PREFIX)
+        add_api(app, api, authenticator)
     return app

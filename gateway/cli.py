@@ -68,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"webhook-gateway: invalid configuration: {exc}", file=sys.stderr)
-        return 2
+        return _invalid(exc)
     if args.command == "check-config":
         return _check_config(config)
     if args.command == "serve":
@@ -79,11 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _token_create(config, args)
 
 
-def _check_config(config: Config) -> int:
-    from gateway.ingress.schemes import apply_preset, build_verifier
+def _invalid(exc: ConfigError) -> int:
+    print(f"webhook-gateway: invalid configuration: {exc}", file=sys.stderr)
+    return 2
 
-    for source in config.sources:
-        build_verifier(apply_preset(source))
+
+def _check_config(config: Config) -> int:
+    """Beyond what loading checks: every secret fits its scheme, the TLS files load."""
+    from gateway.ingress.listener import ingress_ssl_context
+    from gateway.ingress.sources import build_sources
+
+    try:
+        build_sources(config)
+        ingress_ssl_context(config)
+    except ConfigError as exc:
+        return _invalid(exc)
     print(f"{config.source_file}: ok ({len(config.sources)} sources)")
     return 0
 
@@ -93,7 +102,10 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     from gateway.runtime import run
 
     configure_logging(args.log_level or config.log.level, args.log_format or config.log.format)
-    run(config, args.role)
+    try:
+        run(config, args.role)
+    except ConfigError as exc:  # found at start-up: a secret its scheme cannot use, TLS files
+        return _invalid(exc)
     return 0
 
 
@@ -118,7 +130,12 @@ def _migrate(config: Config) -> int:
 
 
 def _token_create(config: Config, args: argparse.Namespace) -> int:
-    from gateway.api.auth import jwt_secret, mint_token
+    from gateway.api.auth import mint_token, signing_key
 
-    print(mint_token(config.api, jwt_secret(config), args.scope, args.ttl, args.sub))
+    try:
+        key = signing_key(config)
+    except (ValueError, OSError) as exc:
+        print(f"webhook-gateway: cannot mint a token: {exc}", file=sys.stderr)
+        return 2
+    print(mint_token(config.api, key, args.scope, args.ttl, args.sub))
     return 0

@@ -6,6 +6,7 @@ naming the file, the key and the reason.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import math
 import os
@@ -28,13 +29,19 @@ __all__ = [
     "DeliveryConfig",
     "IngressConfig",
     "LogConfig",
+    "MetricsConfig",
+    "PrivacyConfig",
+    "RetentionConfig",
     "SourceConfig",
+    "SubscriberConfig",
     "WriterConfig",
     "load_config",
+    "validate_source",
 ]
 
 ENV_PREFIX = "GATEWAY_"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 
 Scheme = Literal[
     "hmac",
@@ -71,6 +78,7 @@ class IngressConfig(_Section, frozen=True):
     retry_after_seconds: int = 5
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: float = 75.0
+    sources_refresh_seconds: float = 5.0  # how soon API changes to sources take effect
     trusted_proxies: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
     rate_limit_per_second: float | None = None
@@ -125,19 +133,120 @@ class DeliveryConfig(_Section, frozen=True):
     grace_seconds: float = 25.0
     allowed_private_cidrs: tuple[str, ...] = ()
     user_agent: str = "webhook-gateway"
+    # Retries (a subscriber's own settings win): exponential backoff with full jitter, or an
+    # explicit schedule of delays in seconds; give up after max_attempts or max_age_seconds.
+    retry_schedule: tuple[float, ...] = ()
+    max_age_seconds: float = 3 * 86400.0
+    retry_after_max_seconds: float = 3600.0  # Retry-After on 429/503 is clamped to this
+    # Circuit breaker per subscriber: open after consecutive failures, or a failure ratio
+    # over a window; probe with one delivery after the cool-down.
+    circuit_breaker: bool = True
+    circuit_consecutive_failures: int = 10
+    circuit_failure_ratio: float = 0.7
+    circuit_min_requests: int = 20
+    circuit_window_seconds: float = 300.0
+    circuit_cooldown_seconds: float = 60.0
+    disable_after_seconds: float = 5 * 86400.0  # failing continuously this long; 0: never
+    forward_headers: tuple[str, ...] = ()  # inbound headers passed on (per subscriber too)
+    # Thin payloads: a signed, expiring link on the ingress listener instead of the body.
+    payload_base_url: str | None = None  # how subscribers reach the ingress listener
+    payload_link_secret: str | None = None  # unset: a key kept in the data directory
+    payload_link_ttl_seconds: float = 3600.0
+    job_batch_size: int = 500
+
+
+JwtAlgorithm = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"
+]
 
 
 class ApiConfig(_Section, frozen=True):
+    """Bearer JWT for the admin API; the algorithm is fixed here, never taken from a token.
+
+    HS* verify with ``jwt_secret`` (or a key generated in the data directory); RS*, ES*
+    and EdDSA verify with ``jwt_public_key_file`` (PEM) or ``jwt_jwks_file`` (a JWKS
+    document, keys chosen by ``kid``); ``token create`` signs with ``jwt_private_key_file``.
+    """
+
     jwt_secret: str | None = None
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_public_key_file: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_private_key_file: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: float = 30.0
+    idempotency_hours: float = 24.0
+
+    @property
+    def symmetric(self) -> bool:
+        return self.jwt_algorithm.startswith("HS")
+
+
+class PrivacyConfig(_Section, frozen=True):
+    """JSON pointers masked in everything the gateway shows about an event (API, logs).
+
+    ``redact`` applies to every source; ``sources`` adds rules per source name.
+    """
+
+    redact: tuple[str, ...] = ()
+    sources: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+    def rules_for(self, source: str) -> tuple[str, ...]:
+        return self.redact + self.sources.get(source, ())
 
 
 class LogConfig(_Section, frozen=True):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
+
+
+class MetricsConfig(_Section, frozen=True):
+    backlog_interval_seconds: float = 15.0  # read the backlog gauges this often; 0: never
+
+
+class RetentionConfig(_Section, frozen=True):
+    """How long stored data is kept; 0 days keeps it for ever.
+
+    An event goes with its deliveries and attempts once it is older than ``events_days``
+    (or its source's entry in ``sources``) and none of its deliveries is still pending,
+    in flight, or dead for less than ``dead_letter_days``.
+    """
+
+    enabled: bool = True
+    interval_seconds: float = 900.0
+    batch_size: int = 1000
+    events_days: float = 30.0
+    finished_deliveries_days: float = 30.0
+    attempts_days: float = 14.0
+    dead_letter_days: float = 90.0
+    sources: dict[str, float] = msgspec.field(default_factory=dict)
+
+    def events_days_for(self, source: str) -> float:
+        return self.sources.get(source, self.events_days)
+
+
+class SubscriberConfig(_Section, frozen=True):
+    """A subscriber declared in the file; reconciled into the database at start.
+
+    Such subscribers are read-only through the API (``managed_by: "config"``); one removed
+    from the file is disabled, not deleted, so its history stays.
+    """
+
+    name: str
+    url: str
+    secret: str
+    description: str | None = None
+    sources: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    timeout_seconds: float | None = None
+    max_attempts: int | None = None
+    backoff_base_seconds: float | None = None
+    backoff_cap_seconds: float | None = None
+    max_in_flight: int | None = None
+    rate_limit_per_second: float | None = None
+    ordered: bool = False
 
 
 class SourceConfig(_Section, frozen=True):
@@ -180,7 +289,11 @@ class Config(_Section, frozen=True):
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
+    privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
     sources: tuple[SourceConfig, ...] = ()
+    subscribers: tuple[SubscriberConfig, ...] = ()
     source_file: str = "<defaults>"
 
     def source(self, name: str) -> SourceConfig | None:
@@ -269,7 +382,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if not section or not key or section in {"sources", "source_file"}:
+        if not section or not key or section in {"sources", "subscribers", "source_file"}:
             continue
         target = raw.setdefault(section, {})
         if not isinstance(target, dict):
@@ -330,30 +443,71 @@ def _validate(config: Config, file: str) -> None:
         fail("database.pool_max", "needs 1 <= pool_min <= pool_max")
     if config.writer.batch_max < 1 or config.writer.queue_size < 1:
         fail("writer.batch_max", "batch_max and queue_size must be positive")
-    delivery = config.delivery
-    if delivery.max_attempts < 1:
-        fail("delivery.max_attempts", "must be at least 1")
-    if (
-        delivery.backoff_base_seconds <= 0
-        or delivery.backoff_cap_seconds < delivery.backoff_base_seconds
-    ):
-        fail(
-            "delivery.backoff_cap_seconds", "needs 0 < backoff_base_seconds <= backoff_cap_seconds"
-        )
-    if delivery.concurrency < 1 or delivery.claim_batch < 1:
-        fail("delivery.concurrency", "concurrency and claim_batch must be positive")
-    if delivery.lease_seconds <= delivery.timeout_seconds:
-        fail("delivery.lease_seconds", "must be longer than delivery.timeout_seconds")
-    for i, cidr in enumerate(delivery.allowed_private_cidrs):
-        _validate_cidr(cidr, file, f"delivery.allowed_private_cidrs[{i}]")
-    if config.api.jwt_secret is not None and len(config.api.jwt_secret) < 32:
-        fail("api.jwt_secret", "must be at least 32 characters (or unset to use a generated key)")
+    _validate_delivery(config.delivery, file)
+    _validate_api(config.api, file)
+    _validate_lifecycle(config, file)
+    names: set[str] = set()
+    for i, sub in enumerate(config.subscribers):
+        _validate_subscriber(sub, file, f"subscribers[{i}]")
+        if sub.name in names:
+            fail(f"subscribers[{i}].name", f"duplicate subscriber name {sub.name!r}")
+        names.add(sub.name)
+    for key, rules in [("privacy.redact", config.privacy.redact)] + [
+        (f"privacy.sources.{name}", r) for name, r in config.privacy.sources.items()
+    ]:
+        for i, rule in enumerate(rules):
+            if not rule.startswith("/"):
+                fail(f"{key}[{i}]", "must be a JSON pointer starting with '/'")
     seen: set[str] = set()
     for i, source in enumerate(config.sources):
         _validate_source(source, file, f"sources[{i}]")
         if source.name in seen:
             fail(f"sources[{i}].name", f"duplicate source name {source.name!r}")
         seen.add(source.name)
+
+
+def _validate_api(api: ApiConfig, file: str) -> None:
+    if api.idempotency_hours <= 0:
+        raise ConfigError(file, "api.idempotency_hours", "must be positive")
+    minimum = {"HS384": 48, "HS512": 64}.get(api.jwt_algorithm, 32)
+    if api.jwt_secret is not None and len(api.jwt_secret) < minimum:
+        raise ConfigError(
+            file,
+            "api.jwt_secret",
+            f"needs {minimum}+ characters for {api.jwt_algorithm} (or unset: one is generated)",
+        )
+    if api.symmetric:
+        for key in ("jwt_public_key_file", "jwt_jwks_file", "jwt_private_key_file"):
+            if getattr(api, key) is not None:
+                raise ConfigError(
+                    file, f"api.{key}", f"is for asymmetric algorithms, not {api.jwt_algorithm}"
+                )
+        return
+    if api.jwt_secret is not None:
+        raise ConfigError(
+            file, "api.jwt_secret", f"{api.jwt_algorithm} verifies with a public key, not a secret"
+        )
+    if (api.jwt_public_key_file is None) == (api.jwt_jwks_file is None):
+        raise ConfigError(
+            file,
+            "api.jwt_public_key_file",
+            f"{api.jwt_algorithm} needs jwt_public_key_file or jwt_jwks_file",
+        )
+
+
+def _validate_subscriber(sub: SubscriberConfig, file: str, key: str) -> None:
+    parts = urlsplit(sub.url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(file, f"{key}.url", "must be an absolute http(s) URL")
+    secret = sub.secret.removeprefix("whsec_")
+    try:
+        decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+    except ValueError:
+        decoded = b""
+    if not sub.secret.startswith("whsec_") or len(decoded) < 16:
+        raise ConfigError(
+            file, f"{key}.secret", "must be whsec_ followed by at least 16 bytes of base64"
+        )
 
 
 def _validate_database_url(url: str, file: str) -> None:
@@ -369,6 +523,11 @@ def _validate_cidr(value: str, file: str, key: str) -> None:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ConfigError(file, key, f"{value!r} is not a CIDR") from None
+
+
+def validate_source(source: SourceConfig, where: str = "<api>", key: str = "source") -> None:
+    """The checks a source passes in the file, for sources that come through the API."""
+    _validate_source(source, where, key)
 
 
 def _validate_source(source: SourceConfig, file: str, key: str) -> None:
@@ -424,3 +583,81 @@ def _validate_rate_limit(rate: float | None, burst: int | None, file: str, key: 
         raise ConfigError(file, f"{key}.rate_limit_burst", "needs rate_limit_per_second")
     if burst is not None and burst < 1:
         raise ConfigError(file, f"{key}.rate_limit_burst", "must be at least 1")
+
+
+def _validate_lifecycle(config: Config, file: str) -> None:
+    def fail(key: str, reason: str) -> None:
+        raise ConfigError(file, key, reason)
+
+    if not math.isfinite(config.metrics.backlog_interval_seconds) or (
+        config.metrics.backlog_interval_seconds < 0
+    ):
+        fail("metrics.backlog_interval_seconds", "must be 0 (off) or a positive number")
+    retention = config.retention
+    if not (math.isfinite(retention.interval_seconds) and retention.interval_seconds > 0):
+        fail("retention.interval_seconds", "must be a positive number")
+    if not 1 <= retention.batch_size <= 100_000:
+        fail("retention.batch_size", "must be between 1 and 100000")
+    days = {
+        "events_days": retention.events_days,
+        "finished_deliveries_days": retention.finished_deliveries_days,
+        "attempts_days": retention.attempts_days,
+        "dead_letter_days": retention.dead_letter_days,
+    } | {f"sources.{name}": value for name, value in retention.sources.items()}
+    for key, value in days.items():
+        if not (math.isfinite(value) and value >= 0):
+            fail(f"retention.{key}", "must be a number of days >= 0 (0 keeps for ever)")
+    for name in retention.sources:
+        if not SLUG.match(name):
+            fail(f"retention.sources.{name}", "is not a source name (a lowercase slug)")
+
+
+def _validate_delivery(delivery: DeliveryConfig, file: str) -> None:
+    def fail(key: str, reason: str) -> None:
+        raise ConfigError(file, f"delivery.{key}", reason)
+
+    if delivery.max_attempts < 1:
+        fail("max_attempts", "must be at least 1")
+    if (
+        delivery.backoff_base_seconds <= 0
+        or delivery.backoff_cap_seconds < delivery.backoff_base_seconds
+    ):
+        fail("backoff_cap_seconds", "needs 0 < backoff_base_seconds <= backoff_cap_seconds")
+    if delivery.concurrency < 1 or delivery.claim_batch < 1:
+        fail("concurrency", "concurrency and claim_batch must be positive")
+    if delivery.lease_seconds <= delivery.timeout_seconds:
+        fail("lease_seconds", "must be longer than delivery.timeout_seconds")
+    for i, cidr in enumerate(delivery.allowed_private_cidrs):
+        _validate_cidr(cidr, file, f"delivery.allowed_private_cidrs[{i}]")
+    if any(not (math.isfinite(d) and d >= 0) for d in delivery.retry_schedule):
+        fail("retry_schedule", "delays must be finite numbers of seconds, 0 or more")
+    if len(delivery.retry_schedule) > 100:
+        fail("retry_schedule", "at most 100 delays")
+    positive = (
+        "max_age_seconds",
+        "retry_after_max_seconds",
+        "circuit_window_seconds",
+        "circuit_cooldown_seconds",
+        "payload_link_ttl_seconds",
+    )
+    for name in positive:
+        value = getattr(delivery, name)
+        if not (math.isfinite(value) and value > 0):
+            fail(name, "must be a positive number of seconds")
+    if not (math.isfinite(delivery.disable_after_seconds) and delivery.disable_after_seconds >= 0):
+        fail("disable_after_seconds", "must be 0 (never) or a positive number of seconds")
+    if delivery.circuit_consecutive_failures < 0 or delivery.circuit_min_requests < 1:
+        fail("circuit_consecutive_failures", "needs >= 0 (0: off), and circuit_min_requests >= 1")
+    if not 0 < delivery.circuit_failure_ratio <= 1:
+        fail("circuit_failure_ratio", "must be in (0, 1]")
+    if delivery.job_batch_size < 1:
+        fail("job_batch_size", "must be at least 1")
+    for i, name in enumerate(delivery.forward_headers):
+        if not HEADER_NAME.match(name):
+            fail(f"forward_headers[{i}]", f"{name!r} is not a header name")
+    if delivery.payload_base_url is not None:
+        parts = urlsplit(delivery.payload_base_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            fail("payload_base_url", "must be an absolute http(s) URL without a query")
+    if delivery.payload_link_secret is not None and len(delivery.payload_link_secret) < 32:
+        fail("payload_link_secret", "must be at least 32 characters (or unset for a generated key)")

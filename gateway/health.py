@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 
@@ -11,10 +12,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.observability import Metrics
 from gateway.problems import Problem
-from gateway.store import StoreError
+from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 
 __all__ = ["HEALTH", "HealthState", "add_health_routes", "add_probe_routes"]
+
+DATABASE_CHECK_SECONDS = 2.0
+"""The database check gives up after this (a probe's own timeout is a few seconds)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -34,22 +38,33 @@ async def healthz(_: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[HEALTH]
-    failing: list[str] = []
-    try:
-        revision = await state.db.fetchval("current_revision")
-        if revision != state.head_revision:
-            failing.append(f"migrations: at {revision}, head is {state.head_revision}")
-    except StoreError:
-        failing.append("database: unreachable")
+    failing = await _database_checks(state)
     failing += [f"{name}: not running" for name, ok in state.components.items() if not ok()]
     if failing:
         raise Problem(503, "; ".join(failing), kind="not-ready", checks=failing)
     return web.Response(body=orjson.dumps({"status": "ready"}), content_type="application/json")
 
 
+async def _database_checks(state: HealthState) -> list[str]:
+    """The database answers, within a bound, and its schema is at this program's head."""
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            revision = await state.db.fetchval("current_revision")
+    except TimeoutError:
+        return [f"database: no answer within {DATABASE_CHECK_SECONDS:g}s"]
+    except StoreUnavailable:
+        return ["database: unreachable"]
+    except StoreError as exc:
+        return [f"database: {exc}"]
+    if revision != state.head_revision:
+        return [f"migrations: at {revision}, head is {state.head_revision}"]
+    return []
+
+
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[HEALTH]
     state.metrics.db_pool_in_use.set(state.db.in_use)
+    state.metrics.db_pool_size.set(state.db.pool.get_size())
     body = generate_latest(state.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -1,20 +1,59 @@
-"""Metrics (prometheus-client, one registry per gateway) and structured logging."""
+"""Metrics (prometheus-client, one registry per gateway) and structured logging.
+
+Labels stay bounded: subscriber and source names, outcomes from fixed sets, never ids
+or URLs. Every process exposes its own series; the backlog gauges are read from the
+database on a timer (``gateway.backlog``), so any replica reports the whole backlog.
+"""
 
 from __future__ import annotations
 
 import logging
+import platform
+import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-__all__ = ["Metrics", "configure_logging", "log_event"]
+__all__ = [
+    "ATTEMPT_OUTCOMES",
+    "RETENTION_KINDS",
+    "Metrics",
+    "attempt_outcome",
+    "configure_logging",
+    "log_event",
+]
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-_E2E_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 1800, 3600)
+# Buckets from milliseconds to minutes (hours for end to end, which spans retries).
+_ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_ATTEMPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60)
+_E2E_BUCKETS = (
+    *(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    *(300, 900, 1800, 3600, 7200, 21600, 86400),
+)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+ATTEMPT_OUTCOMES = ("2xx", "redirect", "4xx", "5xx", "timeout", "connection_error", "blocked")
+"""The ``outcome`` label values of delivery attempts (plus ``other`` for the unforeseen)."""
+RETENTION_KINDS = ("events", "deliveries", "dead_letters", "attempts")
+_STATUS_CLASSES = {2: "2xx", 3: "redirect", 4: "4xx", 5: "5xx"}
+_PASSED_THROUGH = frozenset({"timeout", "connection_error", "blocked"})
+
+
+def attempt_outcome(outcome: str, status_code: int | None = None) -> str:
+    """The bounded metric label of one attempt: its status class, or how it failed.
+
+    ``outcome`` and ``status_code`` are those of the attempt's result (``success``,
+    ``http_error``, ``redirect``, ``timeout``, ``connection_error``, ``blocked``).
+    """
+    if outcome in _PASSED_THROUGH:
+        return outcome
+    if status_code is not None:
+        return _STATUS_CLASSES.get(status_code // 100, "other")
+    return {"success": "2xx", "redirect": "redirect"}.get(outcome, "other")
 
 
 class Metrics:
@@ -22,10 +61,24 @@ class Metrics:
 
     def __init__(self, version: str = "0") -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
-        Info("gateway_build", "Build information.", registry=r).info({"version": version})
+        Info("gateway_build", "Build information.", registry=r).info(
+            {"version": version, "python": platform.python_version()}
+        )
+        self._ingress(r)
+        self._delivery(r)
+        self._backlog(r)
+        self._retention(r)
+        self.db_pool_in_use = Gauge(
+            "gateway_db_pool_in_use", "Database connections in use.", registry=r
+        )
+        self.db_pool_size = Gauge(
+            "gateway_db_pool_size", "Database connections open in the pool.", registry=r
+        )
+
+    def _ingress(self, r: CollectorRegistry) -> None:
         self.ingest_requests = Counter(
             "gateway_ingest_requests",
-            "Inbound webhook requests by source and outcome.",
+            "Inbound webhook requests by source and outcome (accepted, duplicate, or why not).",
             ["source", "outcome"],
             registry=r,
         )
@@ -33,7 +86,7 @@ class Metrics:
             "gateway_ack_latency_seconds",
             "Time from request start to the answer, for stored events.",
             ["source"],
-            buckets=_LATENCY_BUCKETS,
+            buckets=_ACK_BUCKETS,
             registry=r,
         )
         self.writer_batch_size = Histogram(
@@ -45,15 +98,17 @@ class Metrics:
         self.writer_commit_seconds = Histogram(
             "gateway_writer_commit_seconds",
             "Duration of one group commit.",
-            buckets=_LATENCY_BUCKETS,
+            buckets=_ACK_BUCKETS,
             registry=r,
         )
         self.writer_queue_depth = Gauge(
             "gateway_writer_queue_depth", "Events waiting for the writer.", registry=r
         )
+
+    def _delivery(self, r: CollectorRegistry) -> None:
         self.delivery_attempts = Counter(
             "gateway_delivery_attempts",
-            "Delivery attempts by subscriber and outcome.",
+            "Delivery attempts by subscriber and outcome (see attempt_outcome).",
             ["subscriber", "outcome"],
             registry=r,
         )
@@ -61,7 +116,7 @@ class Metrics:
             "gateway_delivery_attempt_duration_seconds",
             "Duration of one delivery attempt.",
             ["subscriber"],
-            buckets=_LATENCY_BUCKETS,
+            buckets=_ATTEMPT_BUCKETS,
             registry=r,
         )
         self.end_to_end = Histogram(
@@ -91,9 +146,96 @@ class Metrics:
             "Claims returned to pending after their lease ran out.",
             registry=r,
         )
-        self.db_pool_in_use = Gauge(
-            "gateway_db_pool_in_use", "Database connections in use.", registry=r
+        self.circuit_open = Gauge(
+            "gateway_subscriber_circuit_open",
+            "1 while the subscriber's circuit breaker is open or probing (shared by all "
+            "replicas, read from the database).",
+            ["subscriber"],
+            registry=r,
         )
+
+    def _backlog(self, r: CollectorRegistry) -> None:
+        self.deliveries_backlog = Gauge(
+            "gateway_deliveries_backlog",
+            "Deliveries by subscriber and status (queued, pending, in_flight, dead), from the "
+            "database.",
+            ["subscriber", "status"],
+            registry=r,
+        )
+        self.subscriber_disabled = Gauge(
+            "gateway_subscriber_disabled",
+            "1 when the subscriber is disabled (no deliveries are sent), from the database.",
+            ["subscriber"],
+            registry=r,
+        )
+        self.backlog_refreshed = Gauge(
+            "gateway_backlog_refreshed_timestamp_seconds",
+            "When the backlog gauges were last read from the database (Unix time).",
+            registry=r,
+        )
+        self._backlog_keys: set[tuple[str, str]] = set()
+        self._subscribers: set[str] = set()
+
+    def _retention(self, r: CollectorRegistry) -> None:
+        self.retention_deleted = Counter(
+            "gateway_retention_deleted",
+            "Rows removed by retention, by kind (events take their deliveries along).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in RETENTION_KINDS:
+            self.retention_deleted.labels(kind)
+        self.retention_runs = Counter(
+            "gateway_retention_runs",
+            "Retention rounds by result (completed, skipped: another replica held the lock, "
+            "failed).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("completed", "skipped", "failed"):
+            self.retention_runs.labels(result)
+        self.retention_last_run = Gauge(
+            "gateway_retention_last_run_timestamp_seconds",
+            "When this process last completed a retention round (Unix time).",
+            registry=r,
+        )
+        self.retention_last_duration = Gauge(
+            "gateway_retention_last_run_duration_seconds",
+            "How long this process's last completed retention round took.",
+            registry=r,
+        )
+
+    def set_backlog(
+        self, counts: Iterable[tuple[str, str, int]], disabled: Iterable[tuple[str, bool]]
+    ) -> None:
+        """Replace the backlog gauges: (subscriber, status, count) and (subscriber, disabled).
+
+        Series of subscribers that no longer exist are removed, so none lingers.
+        """
+        keys: set[tuple[str, str]] = set()
+        for subscriber, status, count in counts:
+            self.deliveries_backlog.labels(subscriber, status).set(count)
+            keys.add((subscriber, status))
+        for gone in self._backlog_keys - keys:
+            self.deliveries_backlog.remove(*gone)
+        self._backlog_keys = keys
+        names: set[str] = set()
+        for subscriber, is_disabled in disabled:
+            self.subscriber_disabled.labels(subscriber).set(1 if is_disabled else 0)
+            names.add(subscriber)
+        for gone_name in self._subscribers - names:
+            self.subscriber_disabled.remove(gone_name)
+        self._subscribers = names
+        self.backlog_refreshed.set_to_current_time()
+
+
+_REDACTED_KEY = re.compile(r"secret|password|passwd|token|authorization|signature|api_?key", re.I)
+REDACTED = "[redacted]"
+
+
+def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as given, except that a key naming a credential never shows its value."""
+    return {k: REDACTED if _REDACTED_KEY.search(k) else v for k, v in fields.items()}
 
 
 class _JsonFormatter(logging.Formatter):
@@ -106,7 +248,7 @@ class _JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if fields:
-            entry.update(fields)
+            entry.update(_safe_fields(fields))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -114,7 +256,7 @@ class _JsonFormatter(logging.Formatter):
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = getattr(record, "fields", None) or {}
+        fields = _safe_fields(getattr(record, "fields", None) or {})
         extra = " ".join(f"{k}={v}" for k, v in fields.items())
         line = (
             f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"

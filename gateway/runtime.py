@@ -6,29 +6,40 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
 from gateway import __version__
-from gateway.api.auth import Authenticator, jwt_secret
+from gateway.api.auth import Authenticator
+from gateway.api.payloads import PayloadState
+from gateway.api.sources import public_spec
 from gateway.api.state import ApiState
 from gateway.app import build_admin_app, build_ingress_app
-from gateway.config import Config
+from gateway.backlog import BacklogMonitor
+from gateway.config import Config, ConfigError, IngressConfig
+from gateway.declared import reconcile_declared_subscribers
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.embedded import EmbeddedDatabase, start_embedded
 from gateway.health import HealthState
-from gateway.ingress.routes import IngressState, Source
-from gateway.ingress.schemes import apply_preset, build_verifier
+from gateway.ingress.listener import ingress_ssl_context
+from gateway.ingress.registry import SourceRegistry
+from gateway.ingress.routes import IngressState
+from gateway.ingress.slowclients import GuardedRunner
+from gateway.ingress.sources import Source, build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
-from gateway.store import StoreUnavailable
+from gateway.retention import Retention
+from gateway.store import Conflict, StoreUnavailable
 from gateway.store.bootstrap import ensure_database
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision, upgrade_to_head
+from gateway.store.sources import reconcile_config_sources
 
 __all__ = ["Role", "open_database", "run", "serve"]
 
@@ -84,25 +95,35 @@ async def _connect(config: Config, url: str) -> Database:
             delay = min(delay * 2, 10.0)
 
 
+async def _reconcile(config: Config, db: Database) -> None:
+    try:
+        await reconcile_declared_subscribers(config, db)
+    except Conflict as exc:
+        raise ConfigError(config.source_file, "subscribers", str(exc)) from None
+    await reconcile_config_sources(db, [(s.name, public_spec(s)) for s in config.sources])
+
+
 def _sources(config: Config) -> dict[str, Source]:
-    sources = {}
-    for declared in config.sources:
-        source = apply_preset(declared)
-        sources[source.name] = Source(source, build_verifier(source))
-    return sources
+    """Every source ready to serve; raises ``ConfigError`` for a secret its scheme cannot use."""
+    return build_sources(config)
 
 
 async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then shut down in order without losing anything."""
     metrics = Metrics(__version__)
     sources = _sources(config)
+    tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     async with open_database(config) as db:
+        if role != "ingress":
+            await _reconcile(config, db)
+        registry = SourceRegistry(sources, db, config.ingress.sources_refresh_seconds)
         runners: list[web.AppRunner] = []
         dispatcher: Dispatcher | None = None
         client: OutboundClient | None = None
         writer: GroupCommitWriter | None = None
         components = {}
         policy = AddressPolicy(config.delivery.allowed_private_cidrs)
+        links = PayloadLinks.from_config(config)
         if role in ("all", "worker") and config.delivery.enabled:
             client = OutboundClient(
                 policy,
@@ -111,7 +132,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                 snippet_bytes=config.delivery.response_snippet_bytes,
                 user_agent=f"{config.delivery.user_agent}/{__version__}",
             )
-            dispatcher = Dispatcher(db, client, config.delivery, metrics)
+            dispatcher = Dispatcher(db, client, config.delivery, metrics, links=links)
             dispatcher.start()
             components["dispatcher"] = lambda: dispatcher is not None and dispatcher.running
         if role in ("all", "ingress"):
@@ -120,25 +141,39 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             )
             writer.start()
             components["writer"] = lambda: writer is not None and writer.running
-            ingress = build_ingress_app(IngressState(config.ingress, sources, writer, metrics))
+            await registry.start()
+            ingress = build_ingress_app(
+                IngressState(config.ingress, registry, writer, metrics), PayloadState(db, links)
+            )
             runners.append(
-                await _listen(ingress, config.ingress.host, config.ingress.port, "ingress")
+                await _listen(
+                    ingress,
+                    config.ingress.host,
+                    config.ingress.port,
+                    "ingress",
+                    tls,
+                    config.ingress,
+                )
             )
         api = None
         authenticator = None
         if role in ("all", "worker", "api"):
             api = ApiState(config, db, policy, metrics)
-            authenticator = Authenticator(config.api, jwt_secret(config))
+            authenticator = Authenticator.from_config(config)
+        lifecycle = _start_lifecycle(config, role, db, metrics)
         health = HealthState(db, metrics, head_revision(), components)
         admin = build_admin_app(health, api, authenticator)
         admin_runner = await _listen(admin, config.admin.host, config.admin.port, "admin")
         log.info("webhook-gateway %s serving (role %s)", __version__, role)
         await stop.wait()
         log.info("shutting down")
+        for task in lifecycle:
+            await task.stop()
         for runner in runners:  # stop taking webhooks; answer the ones already read
             await runner.cleanup()
         if writer is not None:
             await writer.close()
+        await registry.stop()
         if dispatcher is not None:
             await dispatcher.stop(config.delivery.grace_seconds)
         if client is not None:
@@ -147,12 +182,45 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     log.info("stopped")
 
 
-async def _listen(app: web.Application, host: str, port: int, name: str) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=15.0)
+def _start_lifecycle(
+    config: Config, role: Role, db: Database, metrics: Metrics
+) -> list[BacklogMonitor | Retention]:
+    """The backlog gauges (every role: each replica exports them) and retention (workers)."""
+    started: list[BacklogMonitor | Retention] = []
+    if config.metrics.backlog_interval_seconds > 0:
+        started.append(BacklogMonitor(db, metrics, config.metrics.backlog_interval_seconds))
+    if role in ("all", "worker") and config.retention.enabled:
+        started.append(Retention(db, config.retention, metrics))
+    for task in started:
+        task.start()
+    return started
+
+
+async def _listen(
+    app: web.Application,
+    host: str,
+    port: int,
+    name: str,
+    tls: ssl.SSLContext | None = None,
+    slow_clients: IngressConfig | None = None,
+) -> web.AppRunner:
+    """Serve ``app``; with ``slow_clients``, its header and keep-alive timeouts apply."""
+    options: dict[str, Any] = {"handle_signals": False, "access_log": None}
+    runner = (
+        GuardedRunner(
+            app,
+            header_timeout=slow_clients.header_timeout_seconds,
+            keepalive_timeout=slow_clients.keepalive_timeout_seconds,
+            shutdown_timeout=15.0,
+            **options,
+        )
+        if slow_clients is not None
+        else web.AppRunner(app, shutdown_timeout=15.0, **options)
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_address=True, backlog=1024)
     await site.start()
-    log.info("%s listening on %s:%s", name, host, port)
+    log.info("%s listening on %s://%s:%s", name, "https" if tls else "http", host, port)
     return runner
 
 

@@ -7,21 +7,21 @@ from pathlib import Path
 import pytest
 
 from gateway.store.database import Database
-from tests.support.postgres import TestServer, with_database
+from tests.support.postgres import PostgresForTests, with_database
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[TestServer]:
-    server = TestServer()
+def pg_server() -> Iterator[PostgresForTests]:
+    server = PostgresForTests()
     yield server
     server.close()
 
 
 @pytest.fixture
-def database_url(pg_server: TestServer) -> Iterator[str]:
+def database_url(pg_server: PostgresForTests) -> Iterator[str]:
     """A migrated database of its own for this test."""
     name = pg_server.create_database()
     yield with_database(pg_server.url, name)

@@ -16,16 +16,19 @@ from gateway.config import ApiConfig, Config
 from gateway.problems import Problem
 
 __all__ = [
+    "PRINCIPAL",
     "SCOPES",
     "Authenticator",
     "auth_middleware",
     "jwt_secret",
     "mint_token",
     "required_scope",
+    "signing_key",
 ]
 
 SCOPES = ("read", "write", "replay", "admin")
 SCOPE_KEY = "required_scope"
+PRINCIPAL = web.RequestKey("principal", str)  # the subject of the token
 
 
 def jwt_secret(config: Config) -> str:
@@ -43,6 +46,17 @@ def jwt_secret(config: Config) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     return key
+
+
+def signing_key(config: Config) -> str:
+    """What ``token create`` signs with: the shared secret, or the private key (PEM)."""
+    if config.api.symmetric:
+        return jwt_secret(config)
+    if config.api.jwt_private_key_file is None:
+        raise ValueError(
+            f"api.jwt_private_key_file is needed to mint {config.api.jwt_algorithm} tokens"
+        )
+    return Path(config.api.jwt_private_key_file).read_text()
 
 
 def mint_token(
@@ -63,13 +77,30 @@ def mint_token(
 
 
 class Authenticator:
-    """Verifies tokens with the one algorithm the config names (no ``alg`` confusion)."""
+    """Verifies tokens with the one algorithm the config names (no ``alg`` confusion).
 
-    def __init__(self, api: ApiConfig, key: str) -> None:
+    ``exp`` is required; ``iss`` and ``aud`` are checked when configured. With a JWKS
+    the key is the one whose ``kid`` the token names.
+    """
+
+    def __init__(self, api: ApiConfig, secret: str | None = None) -> None:
         self.api = api
-        self.key = key
+        self._key: Any = secret
+        self._jwks: jwt.PyJWKSet | None = None
+        if not api.symmetric:
+            if api.jwt_jwks_file is not None:
+                self._jwks = jwt.PyJWKSet.from_json(Path(api.jwt_jwks_file).read_text())
+            elif api.jwt_public_key_file is not None:
+                self._key = Path(api.jwt_public_key_file).read_text()
+        if self._key is None and self._jwks is None:
+            raise ValueError("no key to verify tokens with")
 
-    def scopes(self, authorization: str | None) -> set[str]:
+    @classmethod
+    def from_config(cls, config: Config) -> Authenticator:
+        return cls(config.api, jwt_secret(config) if config.api.symmetric else None)
+
+    def authenticate(self, authorization: str | None) -> tuple[str, set[str]]:
+        """The token's subject and scopes; a 401 problem for anything but a valid token."""
         if not authorization or not authorization.startswith("Bearer "):
             raise Problem(
                 401,
@@ -81,14 +112,14 @@ class Authenticator:
         try:
             claims = jwt.decode(
                 token,
-                self.key,
+                self._verification_key(token),
                 algorithms=[self.api.jwt_algorithm],
                 issuer=self.api.jwt_issuer,
                 audience=self.api.jwt_audience,
                 leeway=self.api.jwt_leeway_seconds,
                 options={"require": ["exp"], "verify_aud": self.api.jwt_audience is not None},
             )
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError):
             raise Problem(
                 401,
                 "the token is invalid or expired",
@@ -96,7 +127,17 @@ class Authenticator:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
         scope = claims.get("scope", "")
-        return set(scope.split()) if isinstance(scope, str) else set()
+        scopes = set(scope.split()) if isinstance(scope, str) else set()
+        return str(claims.get("sub", "")), scopes
+
+    def _verification_key(self, token: str) -> Any:
+        if self._jwks is None:
+            return self._key
+        kid = jwt.get_unverified_header(token).get("kid")
+        for key in self._jwks.keys:
+            if key.key_id == kid:
+                return key.key
+        raise jwt.InvalidKeyError("no key with that kid")
 
 
 def required_scope(scope: str) -> Callable[[Any], Any]:
@@ -118,7 +159,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     needed = getattr(handler, SCOPE_KEY, None)
     if needed is None:
         return await handler(request)
-    granted = request.app[AUTHENTICATOR].scopes(request.headers.get("Authorization"))
+    subject, granted = request.app[AUTHENTICATOR].authenticate(request.headers.get("Authorization"))
+    request[PRINCIPAL] = subject
     if needed not in granted and "admin" not in granted:
         raise Problem(403, f"this needs the {needed!r} scope", kind="forbidden")
     return await handler(request)

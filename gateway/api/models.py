@@ -13,8 +13,18 @@ from gateway.problems import Problem
 __all__ = [
     "AttemptOut",
     "DeliveryDetail",
+    "DeliveryFilterIn",
     "DeliveryOut",
+    "EventReplayIn",
+    "EventReplayed",
+    "FlowOut",
+    "JobAccepted",
+    "JobOut",
     "Page",
+    "PauseIn",
+    "SecretRotated",
+    "SecretRotationIn",
+    "SourceReplayIn",
     "SubscriberCreated",
     "SubscriberIn",
     "SubscriberOut",
@@ -32,6 +42,16 @@ Attempts = Annotated[int, Meta(ge=1, le=100)]
 Seconds = Annotated[float, Meta(gt=0, le=7 * 86400)]
 InFlight = Annotated[int, Meta(ge=1, le=10_000)]
 Rate = Annotated[float, Meta(gt=0, le=100_000)]
+Burst = Annotated[int, Meta(ge=1, le=100_000)]
+HeaderName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+HeaderNames = Annotated[list[HeaderName], Meta(max_length=50)]
+Delay = Annotated[float, Meta(ge=0, le=7 * 86400)]
+Schedule = Annotated[list[Delay], Meta(min_length=1, max_length=100)]
+MaxAge = Annotated[float, Meta(gt=0, le=30 * 86400)]
+Bytes = Annotated[int, Meta(ge=0, le=1 << 31)]
+PayloadMode = Literal["full", "thin"]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +72,13 @@ class SubscriberIn(_In):
     max_in_flight: InFlight | None = None
     rate_limit_per_second: Rate | None = None
     ordered: bool = False
+    https_only: bool = False
+    forward_headers: HeaderNames | None = None
+    retry_schedule: Schedule | None = None
+    max_age_seconds: MaxAge | None = None
+    rate_limit_burst: Burst | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: Bytes | None = None
 
 
 class SubscriberPatch(_In):
@@ -68,6 +95,13 @@ class SubscriberPatch(_In):
     max_in_flight: InFlight | msgspec.UnsetType | None = msgspec.UNSET
     rate_limit_per_second: Rate | msgspec.UnsetType | None = msgspec.UNSET
     ordered: bool | msgspec.UnsetType = msgspec.UNSET
+    https_only: bool | msgspec.UnsetType = msgspec.UNSET
+    forward_headers: HeaderNames | msgspec.UnsetType | None = msgspec.UNSET
+    retry_schedule: Schedule | msgspec.UnsetType | None = msgspec.UNSET
+    max_age_seconds: MaxAge | msgspec.UnsetType | None = msgspec.UNSET
+    rate_limit_burst: Burst | msgspec.UnsetType | None = msgspec.UNSET
+    payload_mode: PayloadMode | msgspec.UnsetType = msgspec.UNSET
+    thin_above_bytes: Bytes | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SubscriberOut(msgspec.Struct, kw_only=True):
@@ -90,6 +124,15 @@ class SubscriberOut(msgspec.Struct, kw_only=True):
     managed_by: str
     created_at: datetime
     updated_at: datetime
+    https_only: bool = False
+    forward_headers: list[str] | None = None
+    retry_schedule: list[float] | None = None
+    max_age_seconds: float | None = None
+    rate_limit_burst: int | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: int | None = None
+    previous_secret_expires_at: datetime | None = None
+    flow: FlowOut | None = None
 
 
 class SubscriberCreated(SubscriberOut, kw_only=True):
@@ -122,6 +165,8 @@ class DeliveryOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    ordering_key: str | None = None
+    enqueued_at: datetime | None = None
 
 
 class DeliveryDetail(DeliveryOut, kw_only=True):
@@ -154,3 +199,83 @@ def decode_body(raw: bytes, model: type[T]) -> T:
         ) from None
     except msgspec.DecodeError:
         raise Problem(400, "the body is not valid JSON", kind="invalid-json") from None
+
+
+# Delivery engine: flow state, pause, secret rotation, dead letters, replay and jobs.
+
+
+class FlowOut(msgspec.Struct, kw_only=True):
+    """A subscriber's live delivery state, shared by every replica."""
+
+    in_flight: int
+    circuit_state: Literal["closed", "open", "half_open"]
+    circuit_open_until: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    throttled_until: datetime | None
+
+
+class PauseIn(_In):
+    reason: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class SecretRotationIn(_In):
+    """How long the current secret keeps signing beside the new one (default 24 h)."""
+
+    previous_expires_in_seconds: Annotated[float, Meta(ge=0, le=30 * 86400)] | None = None
+    previous_expires_at: datetime | None = None
+
+
+class SecretRotated(msgspec.Struct, kw_only=True):
+    subscriber_id: str
+    secret: str
+    previous_secret_expires_at: datetime | None
+
+
+class DeliveryFilterIn(_In):
+    """Which dead letters a bulk retry takes; every field narrows, none means all."""
+
+    subscriber_id: str | None = None
+    source: SourceName | None = None
+    event_type: Glob | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class JobOut(msgspec.Struct, kw_only=True):
+    id: str
+    kind: Literal["retry_dead", "replay_source"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    params: dict[str, Any]
+    total: int | None
+    done: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class JobAccepted(msgspec.Struct, kw_only=True):
+    job_id: str
+    status_url: str
+
+
+class EventReplayIn(_In):
+    """Replay to one subscriber; without one, to all the event's subscribers."""
+
+    subscriber_id: str | None = None
+
+
+class EventReplayed(msgspec.Struct, kw_only=True):
+    event_id: str
+    delivery_ids: list[str]
+
+
+class SourceReplayIn(_In):
+    """Replay a source's events received in [since, until) to one subscriber (a job)."""
+
+    source: SourceName
+    subscriber_id: str
+    since: datetime | None = None
+    until: datetime | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import msgspec
@@ -11,6 +12,7 @@ from aiohttp import web
 from gateway.api.auth import required_scope
 from gateway.api.common import json_response, page_params
 from gateway.api.models import (
+    FlowOut,
     Page,
     SubscriberCreated,
     SubscriberIn,
@@ -23,46 +25,56 @@ from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
 from gateway.problems import Problem
-from gateway.store import Conflict, NotFound
+from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
-from gateway.store.records import Subscriber, SubscriberSpec
+from gateway.store.records import Subscriber, SubscriberFlow, SubscriberSpec
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "load_subscriber", "subscriber_out"]
+
+_TUPLES = ("sources", "event_types", "forward_headers", "retry_schedule")
 
 
-def _out(
-    sub: Subscriber, cls: type[SubscriberOut] = SubscriberOut, **extra: object
+def subscriber_out(
+    sub: Subscriber,
+    flows: Mapping[str, SubscriberFlow] | None = None,
+    cls: type[SubscriberOut] = SubscriberOut,
+    **extra: object,
 ) -> SubscriberOut:
+    """The API's view of ``sub``, with its live flow state when ``flows`` has it."""
     fields = {f.name for f in msgspec.structs.fields(cls)}
     values = {k: v for k, v in dataclasses.asdict(sub).items() if k in fields}
+    state = (flows or {}).get(sub.id)
+    if state is not None:
+        values["flow"] = FlowOut(
+            in_flight=state.in_flight,
+            circuit_state=state.circuit_state,
+            circuit_open_until=state.open_until,
+            consecutive_failures=state.consecutive_failures,
+            failing_since=state.failing_since,
+            throttled_until=state.throttled_until,
+        )
     return cls(**{**values, **extra})
 
 
-async def _check_url(state: ApiState, url: str) -> None:
+def _invalid_url(message: str, detail: str, kind: str = "validation") -> Problem:
+    return Problem(422, f"url: {detail}", kind=kind, errors=[{"field": "url", "message": message}])
+
+
+async def _check_url(state: ApiState, url: str, https_only: bool) -> None:
+    """Absolute http(s), https when asked, and no private or reserved destination."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise Problem(
-            422,
-            "url must be an absolute http(s) URL",
-            kind="validation",
-            errors=[{"field": "url", "message": "not an absolute http(s) URL"}],
-        )
+        raise _invalid_url("not an absolute http(s) URL", "must be an absolute http(s) URL")
+    if https_only and parts.scheme != "https":
+        raise _invalid_url("https_only needs an https:// URL", "https_only needs an https:// URL")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         await state.policy.check_resolved(parts.hostname, port)
     except AddressBlocked as exc:
-        raise Problem(
-            422,
-            f"url: {exc}",
-            kind="forbidden-destination",
-            errors=[{"field": "url", "message": str(exc)}],
-        ) from None
+        raise _invalid_url(str(exc), str(exc), "forbidden-destination") from None
     except (OSError, ValueError):
-        raise Problem(
-            422,
-            f"url: the host {parts.hostname!r} does not resolve",
-            kind="validation",
-            errors=[{"field": "url", "message": "host does not resolve"}],
+        raise _invalid_url(
+            "host does not resolve", f"the host {parts.hostname!r} does not resolve"
         ) from None
 
 
@@ -70,12 +82,21 @@ def _likes(event_types: list[str] | tuple[str, ...]) -> list[str]:
     return [glob_to_like(p) for p in event_types]
 
 
+def _spec(values: Mapping[str, object]) -> SubscriberSpec:
+    fields = {f.name for f in dataclasses.fields(SubscriberSpec)}
+    kept = {k: v for k, v in values.items() if k in fields}
+    for name in _TUPLES:
+        if isinstance(kept.get(name), list):
+            kept[name] = tuple(kept[name])  # type: ignore[arg-type]
+    return SubscriberSpec(**kept)  # type: ignore[arg-type]
+
+
 @required_scope("write")
 async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
-    await _check_url(state, body.url)
-    spec = SubscriberSpec(**msgspec.structs.asdict(body))
+    await _check_url(state, body.url, body.https_only)
+    spec = _spec(msgspec.structs.asdict(body))
     secret = new_secret()
     try:
         sub = await store.create_subscriber(
@@ -83,36 +104,40 @@ async def create(request: web.Request) -> web.Response:
         )
     except Conflict:
         raise Problem(409, f"a subscriber named {body.name!r} exists", kind="conflict") from None
-    return json_response(_out(sub, SubscriberCreated, secret=secret), status=201)
+    flows = await flow.get_flows(state.db, [sub.id])
+    return json_response(subscriber_out(sub, flows, SubscriberCreated, secret=secret), status=201)
 
 
 @required_scope("read")
 async def list_(request: web.Request) -> web.Response:
+    db = request.app[API].db
     cursor, limit = page_params(request)
-    subs = await store.list_subscribers(request.app[API].db, after=cursor, limit=limit + 1)
+    subs = await store.list_subscribers(db, after=cursor, limit=limit + 1)
     more = len(subs) > limit
     subs = subs[:limit]
+    flows = await flow.get_flows(db, [s.id for s in subs])
     return json_response(
-        Page(data=[_out(s) for s in subs], next_cursor=subs[-1].id if more else None)
+        Page(
+            data=[subscriber_out(s, flows) for s in subs], next_cursor=subs[-1].id if more else None
+        )
     )
 
 
 @required_scope("read")
 async def get(request: web.Request) -> web.Response:
-    return json_response(_out(await _load(request)))
+    sub = await load_subscriber(request)
+    return json_response(subscriber_out(sub, await flow.get_flows(request.app[API].db, [sub.id])))
 
 
 @required_scope("write")
 async def update(request: web.Request) -> web.Response:
     state = request.app[API]
-    current = await _load(request)
+    current = await load_subscriber(request)
     patch = decode_body(await request.read(), SubscriberPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
-    if "url" in changes:
-        await _check_url(state, changes["url"])
-    spec_fields = {f.name for f in dataclasses.fields(SubscriberSpec)}
-    base = {k: v for k, v in dataclasses.asdict(current).items() if k in spec_fields}
-    spec = SubscriberSpec(**{**base, **changes})
+    spec = _spec({**dataclasses.asdict(current), **changes})
+    if "url" in changes or changes.get("https_only"):
+        await _check_url(state, spec.url, spec.https_only)
     try:
         sub = await store.update_subscriber(
             state.db,
@@ -124,17 +149,18 @@ async def update(request: web.Request) -> web.Response:
         )
     except Conflict:
         raise Problem(409, f"a subscriber named {spec.name!r} exists", kind="conflict") from None
-    return json_response(_out(sub))
+    return json_response(subscriber_out(sub, await flow.get_flows(state.db, [sub.id])))
 
 
 @required_scope("write")
 async def delete(request: web.Request) -> web.Response:
-    sub = await _load(request)
+    sub = await load_subscriber(request)
     await store.delete_subscriber(request.app[API].db, sub.id)
     return web.Response(status=204)
 
 
-async def _load(request: web.Request) -> Subscriber:
+async def load_subscriber(request: web.Request) -> Subscriber:
+    """The subscriber named by the ``{id}`` of the path, or a 404 problem."""
     sub_id = request.match_info["id"]
     try:
         return await store.get_subscriber(request.app[API].db, sub_id)

@@ -1,4 +1,10 @@
-"""The one outbound HTTP client: pooled keep-alive, no redirects, bounded reads."""
+"""The one outbound HTTP client: pooled keep-alive, no redirects, bounded reads.
+
+Every connection goes through :class:`GuardedResolver`: the name is resolved once, every
+address checked against the :class:`AddressPolicy`, and aiohttp connects to the checked
+address (the host name is kept for TLS). ``resolver`` swaps the DNS lookup underneath
+(tests answer public-looking names with private addresses through it).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy, GuardedResolver
@@ -28,6 +35,7 @@ class OutboundClient:
         connect_timeout: float = 5.0,
         snippet_bytes: int = 2048,
         user_agent: str = "webhook-gateway",
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.policy = policy
         self.connect_timeout = connect_timeout
@@ -35,7 +43,7 @@ class OutboundClient:
         connector = aiohttp.TCPConnector(
             limit=max_connections,
             limit_per_host=0,
-            resolver=GuardedResolver(policy),
+            resolver=GuardedResolver(policy, resolver),
             ttl_dns_cache=60,
             enable_cleanup_closed=True,
         )
@@ -50,9 +58,19 @@ class OutboundClient:
         await self.session.close()
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+        *,
+        https_only: bool = False,
     ) -> AttemptResult:
-        """Send one attempt; never raises for network or HTTP failures."""
+        """Send one attempt; never raises for network or HTTP failures.
+
+        Only the first ``snippet_bytes`` of the answer are read; a longer body is not
+        downloaded (the connection is closed instead of drained).
+        """
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
 
@@ -61,7 +79,10 @@ class OutboundClient:
             return AttemptResult(started_at, ms, outcome, **kw)  # type: ignore[arg-type]
 
         try:
-            self.policy.check(URL(url).host or "")
+            target = URL(url)
+            if https_only and target.scheme != "https":
+                raise AddressBlocked("this subscriber accepts https:// URLs only")
+            self.policy.check(target.host or "")
             client_timeout = aiohttp.ClientTimeout(
                 total=timeout, sock_connect=min(self.connect_timeout, timeout)
             )
@@ -90,10 +111,18 @@ class OutboundClient:
 
     async def _snippet(self, response: aiohttp.ClientResponse) -> str | None:
         """Read at most ``snippet_bytes`` of the answer; the rest is not downloaded."""
+        data = b""
         try:
-            data = await asyncio.wait_for(response.content.read(self.snippet_bytes), 5.0)
+            async with asyncio.timeout(5.0):
+                while len(data) < self.snippet_bytes:
+                    chunk = await response.content.read(self.snippet_bytes - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
         except (TimeoutError, aiohttp.ClientError):
-            return None
+            pass
+        if not response.content.at_eof():
+            response.close()  # drop the connection rather than read the rest
         return data.decode("utf-8", "replace") if data else None
 
 

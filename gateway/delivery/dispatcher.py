@@ -1,7 +1,8 @@
 """Claims due deliveries, sends them, and hands the results to the settler.
 
-NOTIFY only wakes the dispatcher; correctness comes from polling and the claim's
-``FOR UPDATE SKIP LOCKED``, so any number of replicas can run side by side.
+NOTIFY only wakes the dispatcher; correctness comes from polling and the claim's locks
+(store/claim.py), so any number of replicas can run side by side, and every limit a
+subscriber has (in flight, rate, circuit, order) holds across all of them.
 """
 
 from __future__ import annotations
@@ -10,75 +11,60 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from gateway.config import DeliveryConfig
+from gateway.delivery.circuit import CircuitBreaker
 from gateway.delivery.client import OutboundClient
+from gateway.delivery.jobs import JobRunner
+from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
+from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
-from gateway.delivery.signer import signature_header
-from gateway.observability import Metrics, log_event
+from gateway.delivery.upkeep import Upkeep
+from gateway.observability import Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
-from gateway.store import deliveries as store
+from gateway.store import claim as store
 from gateway.store.database import Database
-from gateway.store.records import AttemptResult, ClaimedDelivery
+from gateway.store.records import AttemptResult, ClaimedDelivery, SettleReport
 
-__all__ = ["CHANNEL", "Dispatcher", "delivery_headers"]
+__all__ = ["CHANNEL", "Dispatcher"]
 
 CHANNEL = "gateway_deliveries"
 log = logging.getLogger("gateway.delivery")
-
-
-def delivery_headers(claimed: ClaimedDelivery, timestamp: int) -> dict[str, str]:
-    """The outbound headers: the subscriber's own, then the signed Standard Webhooks set."""
-    keys = [claimed.secret]
-    expires = claimed.previous_secret_expires_at
-    if claimed.previous_secret and expires is not None and expires > datetime.now(UTC):
-        keys.append(claimed.previous_secret)
-    headers = {k: v for k, v in claimed.subscriber_headers.items() if not _reserved(k)}
-    headers.update(
-        {
-            "Content-Type": claimed.content_type or "application/octet-stream",
-            "webhook-id": claimed.event_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(keys, claimed.event_id, timestamp, claimed.body),
-            "x-gateway-source": claimed.source,
-            "x-gateway-delivery-id": claimed.id,
-            "x-gateway-attempt": str(claimed.total_attempts),
-        }
-    )
-    if claimed.event_type:
-        headers["x-gateway-event-type"] = claimed.event_type
-    return headers
-
-
-def _reserved(name: str) -> bool:
-    lower = name.lower()
-    return lower.startswith(("webhook-", "x-gateway-")) or lower in {"content-type", "host"}
 
 
 class Dispatcher:
     """One per process; sends at most ``concurrency`` deliveries at a time."""
 
     def __init__(
-        self, db: Database, client: OutboundClient, config: DeliveryConfig, metrics: Metrics
+        self,
+        db: Database,
+        client: OutboundClient,
+        config: DeliveryConfig,
+        metrics: Metrics,
+        *,
+        links: PayloadLinks | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.config = config
         self.metrics = metrics
+        self.links = links
         self.token = secrets.token_hex(12)
-        self.settler = Settler(db)
+        self.breaker = CircuitBreaker.from_config(config)
+        self.settler = Settler(db, self.breaker.evolve, on_settled=self._on_settled)
+        self.upkeep = Upkeep(db, config, metrics)
+        self.jobs = JobRunner(db, config)
         self._wake = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._names: dict[str, str] = {}
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
-        self._last_sweep = 0.0
         self.running = False
 
     def wake(self) -> None:
@@ -87,6 +73,7 @@ class Dispatcher:
 
     def start(self) -> None:
         self.settler.start()
+        self.jobs.start()
         self._main = asyncio.create_task(self._run(), name="dispatcher")
 
     async def stop(self, grace: float) -> None:
@@ -95,6 +82,7 @@ class Dispatcher:
         self._wake.set()
         if self._main is not None:
             await self._main
+        await self.jobs.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
         unfinished = list(self._tasks)
@@ -114,35 +102,40 @@ class Dispatcher:
         self.running = True
         while not self._stopping:
             await self._ensure_listener()
-            await self._sweep_if_due()
+            await self.upkeep.run_if_due()
             self._wake.clear()
             try:
-                claimed, asked = await self._fill()
+                claimed = await self._fill()
             except StoreError as exc:
                 log.warning("claim failed: %s", exc)
-                claimed, asked = 0, 1
-            if claimed and claimed == asked:
+                claimed = 0
+            if claimed and len(self._tasks) < self.config.concurrency:
                 continue  # there may be more due right now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_seconds)
 
-    async def _fill(self) -> tuple[int, int]:
+    async def _fill(self) -> int:
         free = self.config.concurrency - len(self._tasks)
         if free <= 0:
-            return 0, 0
+            return 0
         asked = min(free, self.config.claim_batch)
         batch = await store.claim(self.db, asked, self.config.lease_seconds, self.token)
         for claimed in batch:
+            self._names[claimed.subscriber_id] = claimed.subscriber_name
             task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")
             self._tasks[claimed.id] = task
         self.metrics.in_flight.set(len(self._tasks))
-        return len(batch), asked
+        return len(batch)
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         try:
             timeout = claimed.timeout_seconds or self.config.timeout_seconds
-            headers = delivery_headers(claimed, int(time.time()))
-            result = await self.client.post(claimed.url, claimed.body, headers, timeout)
+            request = build_request(
+                claimed, self.config.forward_headers, self.links, datetime.now(UTC)
+            )
+            result = await self.client.post(
+                claimed.url, request.body, request.headers, timeout, https_only=claimed.https_only
+            )
             self._record(claimed, result)
         finally:
             self._tasks.pop(claimed.id, None)
@@ -155,7 +148,9 @@ class Dispatcher:
         settlement = decide(claimed, result, self.token, self.config, now)
         self.settler.add(settlement)
         name = claimed.subscriber_name
-        self.metrics.delivery_attempts.labels(name, result.outcome).inc()
+        self.metrics.delivery_attempts.labels(
+            name, attempt_outcome(result.outcome, result.status_code)
+        ).inc()
         self.metrics.attempt_duration.labels(name).observe(result.duration_ms / 1000)
         if settlement.status == "succeeded":
             self.metrics.end_to_end.labels(name).observe(
@@ -180,19 +175,17 @@ class Dispatcher:
             error=result.error,
         )
 
-    async def _sweep_if_due(self) -> None:
-        now = time.monotonic()
-        if now - self._last_sweep < max(1.0, self.config.lease_seconds / 4):
-            return
-        self._last_sweep = now
-        try:
-            count = await store.release_expired_leases(self.db)
-        except StoreError as exc:
-            log.warning("lease sweep failed: %s", exc)
-            return
-        if count:
-            self.metrics.leases_expired.inc(count)
-            log_event(log, logging.WARNING, "expired leases released", count=count)
+    def _on_settled(self, report: SettleReport) -> None:
+        """Show circuit changes at once, and look for work the batch made claimable."""
+        for subscriber_id, state in report.circuits.items():
+            name = self._names.get(subscriber_id)
+            if name is not None:
+                self.metrics.circuit_open.labels(name).set(0 if state == "closed" else 1)
+        for subscriber_id, reason in report.disabled.items():
+            name = self._names.get(subscriber_id, subscriber_id)
+            self.metrics.subscriber_disabled.labels(name).set(1)
+            log_event(log, logging.WARNING, "subscriber disabled", subscriber=name, reason=reason)
+        self._wake.set()  # slots, tokens or the next delivery of a key may be free now
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from gateway.store import StoreError
-from gateway.store import deliveries as store
 from gateway.store.database import Database
-from gateway.store.records import Settlement
+from gateway.store.records import Settlement, SettleReport
+from gateway.store.settle import Evolve, settle
 
 __all__ = ["Settler"]
 
@@ -16,14 +17,24 @@ log = logging.getLogger("gateway.delivery")
 
 
 class Settler:
-    """Collects settlements and writes them in batches (attempt rows + state updates).
+    """Collects settlements and writes them in batches (attempts, states, circuits).
 
     If the database is away the batch is kept and retried; should the process die
     first, the leases expire and the deliveries are tried again (at least once).
     """
 
-    def __init__(self, db: Database, *, batch_max: int = 256, wait_seconds: float = 0.005) -> None:
+    def __init__(
+        self,
+        db: Database,
+        evolve: Evolve,
+        *,
+        on_settled: Callable[[SettleReport], None] = lambda _: None,
+        batch_max: int = 256,
+        wait_seconds: float = 0.005,
+    ) -> None:
         self.db = db
+        self.evolve = evolve
+        self.on_settled = on_settled
         self.batch_max = batch_max
         self.wait_seconds = wait_seconds
         self._pending: list[Settlement] = []
@@ -61,7 +72,7 @@ class Settler:
                     return
                 continue
             try:
-                await store.settle(self.db, batch)
+                report = await settle(self.db, batch, self.evolve)
             except StoreError as exc:
                 log.warning("could not record %d attempts: %s", len(batch), exc)
                 await asyncio.sleep(delay)
@@ -69,5 +80,6 @@ class Settler:
                 continue
             delay = 0.05
             del self._pending[: len(batch)]
-            if not self._pending:
+            self.on_settled(report)
+            if not self._pending and not self._closing:
                 self._ready.clear()

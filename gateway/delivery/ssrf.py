@@ -55,10 +55,17 @@ def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 class AddressPolicy:
-    """Refuses private and reserved destinations except the ranges the operator opened."""
+    """Refuses private and reserved destinations except the ranges the operator opened.
 
-    def __init__(self, allowed_private_cidrs: Iterable[str] = ()) -> None:
+    ``resolver`` replaces the system's DNS lookup for :meth:`check_resolved` (the
+    registration check); tests answer public-looking names with private addresses.
+    """
+
+    def __init__(
+        self, allowed_private_cidrs: Iterable[str] = (), resolver: AbstractResolver | None = None
+    ) -> None:
         self.allowed = _networks(allowed_private_cidrs)
+        self.resolver = resolver
 
     def is_allowed(self, addr: IPAddress) -> bool:
         if any(addr in net for net in self.allowed if net.version == addr.version):
@@ -81,9 +88,12 @@ class AddressPolicy:
     async def check_resolved(self, host: str, port: int) -> None:
         """Resolve ``host`` and refuse it if any address is forbidden (registration)."""
         self.check(host)
+        if self.resolver is not None:
+            await GuardedResolver(self, self.resolver).resolve(host, port, socket.AF_UNSPEC)
+            return
         resolver = GuardedResolver(self)
         try:
-            await resolver.resolve(host, port)
+            await resolver.resolve(host, port, socket.AF_UNSPEC)
         finally:
             await resolver.close()
 

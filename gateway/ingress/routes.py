@@ -1,4 +1,9 @@
-"""``POST /webhooks/v1/{source}``: verify, store durably, then answer."""
+"""``POST /webhooks/v1/{source}``: admit, read within the limit, verify, store, then answer.
+
+The checks run cheapest first: method 405 → unknown source 404 → client address, TLS and allowlists
+403 → rate limits 429 → WooCommerce creation ping 200 → content type 415 → body limit
+413 → signature 401 → event id 400 → durable store (202, or 200 for a duplicate).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,33 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
+
 import orjson
 from aiohttp import web
 
 from gateway.config import IngressConfig, SourceConfig
 from gateway.ids import new_id
 from gateway.ingress.extract import ExtractError, extract, json_loader
+from gateway.ingress.guard import Guard
 from gateway.ingress.headers import stored_headers
-from gateway.ingress.verify import VerificationFailed, Verifier
+from gateway.ingress.registry import find_source
+from gateway.ingress.schemes import is_woocommerce_ping
+from gateway.ingress.schemes.woocommerce import SIGNATURE_HEADER as WOOCOMMERCE_SIGNATURE
+from gateway.ingress.sources import Source
+from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded
 from gateway.observability import Metrics
 from gateway.problems import Problem
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
-__all__ = ["INGRESS", "IngressState", "Source", "add_routes"]
+__all__ = ["INGRESS", "UNKNOWN_SOURCE", "IngressState", "Source", "add_routes", "read_body"]
 
+UNKNOWN_SOURCE = "(unknown)"
+"""The ``source`` metric label of requests for a source that does not exist."""
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Source:
-    config: SourceConfig
-    verifier: Verifier
+_PING_TYPES = frozenset({"application/x-www-form-urlencoded", "application/octet-stream"})
+_PING_MAX_BYTES = 64
 
 
 @dataclasses.dataclass(slots=True)
@@ -35,6 +46,10 @@ class IngressState:
     sources: Mapping[str, Source]
     writer: GroupCommitWriter
     metrics: Metrics
+    guard: Guard = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = Guard.from_config(self.config)
 
 
 INGRESS = web.AppKey("ingress", IngressState)
@@ -44,14 +59,19 @@ async def receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     state = request.app[INGRESS]
     name = request.match_info["source"]
-    source = state.sources.get(name)
+    source = await find_source(state.sources, name)
+    label = name if source is not None else UNKNOWN_SOURCE
+    if request.method != "POST":
+        state.metrics.ingest_requests.labels(label, "method-not-allowed").inc()
+        raise Problem(405, "webhooks are sent with POST", headers={"Allow": "POST"})
     if source is None:
-        state.metrics.ingest_requests.labels("unknown", "unknown_source").inc()
+        state.metrics.ingest_requests.labels(label, "unknown-source").inc()
         raise Problem(404, f"no source named {name!r}", kind="unknown-source")
     outcome = "error"
     try:
         response, outcome = await _receive(request, state, source)
-        state.metrics.ack_latency.labels(name).observe(time.perf_counter() - started)
+        if outcome != "ping":
+            state.metrics.ack_latency.labels(name).observe(time.perf_counter() - started)
         return response
     except Problem as problem:
         outcome = problem.kind
@@ -64,7 +84,11 @@ async def _receive(
     request: web.Request, state: IngressState, source: Source
 ) -> tuple[web.Response, str]:
     cfg = source.config
-    body = await read_body(request, cfg.max_body_bytes or state.config.max_body_bytes)
+    state.guard.admit(request, source)
+    body = await _read(request, cfg, cfg.max_body_bytes or state.config.max_body_bytes)
+    if body is None:
+        ping = orjson.dumps({"ping": True})
+        return web.Response(body=ping, content_type="application/json"), "ping"
     try:
         source.verifier.verify(request.headers, body, time.time())
     except VerificationFailed as exc:
@@ -74,6 +98,49 @@ async def _receive(
     payload = orjson.dumps({"event_id": result.event_id, "duplicate": result.duplicate})
     status, outcome = (200, "duplicate") if result.duplicate else (202, "accepted")
     return web.Response(status=status, body=payload, content_type="application/json"), outcome
+
+
+async def _read(request: web.Request, cfg: SourceConfig, limit: int) -> bytes | None:
+    """The body, once its content type is accepted; ``None`` for a WooCommerce ping.
+
+    The ping is form-encoded even when the source accepts only JSON, so it is looked
+    for before the content type is checked.
+    """
+    body: bytes | None = None
+    if _may_be_ping(request, cfg):
+        body = await read_body(request, limit)
+        if is_woocommerce_ping(request.headers, body, request.headers.get("Content-Type")):
+            return None
+    _check_content_type(request, cfg)
+    return body if body is not None else await read_body(request, limit)
+
+
+def _may_be_ping(request: web.Request, cfg: SourceConfig) -> bool:
+    """An unsigned, small, form-encoded request to a WooCommerce source: read it to see."""
+    return (
+        cfg.scheme == "woocommerce"
+        and WOOCOMMERCE_SIGNATURE not in request.headers
+        and request.content_type in _PING_TYPES
+        and (request.content_length or 0) <= _PING_MAX_BYTES
+    )
+
+
+def _check_content_type(request: web.Request, cfg: SourceConfig) -> None:
+    """415 unless the media type (parameters aside) is one the source lists, if it lists any."""
+    if not cfg.content_types:
+        return
+    given = _media_type(request.headers.get("Content-Type", ""))
+    if given not in {_media_type(accepted) for accepted in cfg.content_types}:
+        shown = repr(given[:100]) if given else "none"
+        raise Problem(
+            415,
+            f"content type {shown} is not accepted; send {' or '.join(cfg.content_types)}",
+            kind="unsupported-media-type",
+        )
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _event(request: web.Request, cfg: SourceConfig, body: bytes) -> IngestEvent:
@@ -126,14 +193,23 @@ async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; a larger body (declared or chunked) is a 413 at once."""
+    """Read at most ``limit`` bytes; a larger body (declared or chunked) is a 413 at once.
+
+    The limit counts decoded bytes (after any ``Content-Encoding``); a body that cannot
+    be decoded is a 400.
+    """
     too_large = Problem(413, f"the body exceeds {limit} bytes", kind="body-too-large")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.readany()
+        try:
+            chunk = await request.content.readany()
+        except web.RequestPayloadError:
+            raise Problem(
+                400, "the body could not be decoded as sent", kind="body-unreadable"
+            ) from None
         if not chunk:
             break
         size += len(chunk)
@@ -144,4 +220,4 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/webhooks/v1/{source}", receive)
+    app.router.add_route("*", "/webhooks/v1/{source}", receive)

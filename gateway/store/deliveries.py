@@ -1,16 +1,24 @@
-"""Deliveries: the claim, settling attempts, leases, and the operator's look-ups."""
+"""Deliveries: the operator's look-ups, plus the claim, settling and retries in one place.
+
+The claim lives in store/claim.py, settling in store/settle.py, retries, discards and
+replays in store/replay.py; they are re-exported here for callers that think in
+deliveries.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gateway.store import settle as settling
+from gateway.store.claim import claim, release, release_expired_leases
 from gateway.store.database import Database
-from gateway.store.errors import Conflict, NotFound
-from gateway.store.records import Attempt, ClaimedDelivery, Delivery, Settlement
-from gateway.store.sql import QUERIES
+from gateway.store.errors import NotFound
+from gateway.store.records import Attempt, Delivery, DeliveryFilter, Settlement
+from gateway.store.replay import discard, retry
 
 __all__ = [
     "claim",
+    "discard",
     "get_delivery",
     "list_attempts",
     "list_deliveries",
@@ -21,55 +29,13 @@ __all__ = [
 ]
 
 
-async def claim(
-    db: Database, limit: int, lease_seconds: float, token: str
-) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries (``FOR UPDATE SKIP LOCKED``)."""
-    rows = await db.fetch("claim_deliveries", limit, lease_seconds, token)
-    return [ClaimedDelivery.from_row(r) for r in rows]
-
-
 async def settle(db: Database, settlements: Sequence[Settlement]) -> set[str]:
-    """Record each attempt and move each delivery on, in one transaction.
+    """Record each attempt and move each delivery on (circuits untouched).
 
     Returns the ids whose lease was still ours (others were reclaimed meanwhile; their
     attempt is recorded all the same).
     """
-    results = [s.result for s in settlements]
-    async with db.transaction() as conn:
-        await conn.execute(
-            QUERIES["record_attempts"],
-            [s.delivery_id for s in settlements],
-            [s.attempt for s in settlements],
-            [r.started_at for r in results],
-            [r.duration_ms for r in results],
-            [r.status_code for r in results],
-            [r.outcome for r in results],
-            [r.error for r in results],
-            [r.response_snippet for r in results],
-        )
-        rows = await conn.fetch(
-            QUERIES["finish_deliveries"],
-            [s.delivery_id for s in settlements],
-            [s.lease_token for s in settlements],
-            [s.status for s in settlements],
-            [s.next_attempt_at for s in settlements],
-            [r.status_code for r in results],
-            [r.error for r in results],
-        )
-    return {r["id"] for r in rows}
-
-
-async def release(db: Database, ids: Sequence[str], token: str) -> int:
-    """Return claimed but unattempted deliveries to pending without charging an attempt."""
-    rows = await db.fetch("release_deliveries", list(ids), token)
-    return len(rows)
-
-
-async def release_expired_leases(db: Database, limit: int = 1000) -> int:
-    """Put deliveries whose lease ran out (a crashed worker) back to pending."""
-    rows = await db.fetch("release_expired_leases", limit)
-    return len(rows)
+    return set((await settling.settle(db, settlements)).finished)
 
 
 async def get_delivery(db: Database, delivery_id: str) -> Delivery:
@@ -88,22 +54,29 @@ async def list_deliveries(
     event_id: str | None = None,
     after: str | None = None,
     limit: int = 100,
+    where: DeliveryFilter | None = None,
 ) -> list[Delivery]:
-    rows = await db.fetch("list_deliveries", status, subscriber_id, event_id, after, limit)
+    """Deliveries in id order after ``after``; ``where`` adds source, type and time filters.
+
+    ``where.event_type_like`` is a LIKE pattern; ``since``/``until`` bound the time the
+    event was received.
+    """
+    f = where or DeliveryFilter()
+    rows = await db.fetch(
+        "list_deliveries",
+        status or f.status,
+        subscriber_id or f.subscriber_id,
+        event_id or f.event_id,
+        after,
+        limit,
+        f.source,
+        f.event_type_like,
+        f.since,
+        f.until,
+    )
     return [Delivery.from_row(r) for r in rows]
 
 
 async def list_attempts(db: Database, delivery_id: str) -> list[Attempt]:
     rows = await db.fetch("list_attempts", delivery_id)
     return [Attempt.from_row(r) for r in rows]
-
-
-async def retry(db: Database, delivery_id: str) -> None:
-    """Send a finished delivery again, with a fresh set of attempts, and wake a dispatcher."""
-    async with db.transaction() as conn:
-        retried = await conn.fetchval(QUERIES["retry_delivery"], delivery_id)
-        if retried is not None:
-            await conn.execute(QUERIES["notify_deliveries"])
-    if retried is None:
-        await get_delivery(db, delivery_id)  # raises NotFound
-        raise Conflict("only a dead, succeeded or cancelled delivery can be retried")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from gateway.store.database import Database
 from gateway.store.errors import NotFound
-from gateway.store.records import Event, IngestEvent, IngestResult
+from gateway.store.records import Event, EventSummary, IngestEvent, IngestResult
 from gateway.store.sql import QUERIES
 
-__all__ = ["get_event", "insert_batch"]
+__all__ = ["get_event", "insert_batch", "list_events"]
 
 
 async def insert_batch(
@@ -66,3 +67,28 @@ async def get_event(db: Database, event_id: str) -> Event:
         raise NotFound(f"no event {event_id}")
     result: Event = Event.from_row(row)
     return result
+
+
+async def list_events(
+    db: Database,
+    *,
+    source: str | None = None,
+    event_type_like: str | None = None,
+    external_id: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    before: str | None = None,
+    limit: int = 100,
+) -> list[EventSummary]:
+    """Newest first; ``before`` is the id of the last event of the previous page."""
+    rows = await db.fetch(
+        "list_events",
+        source,
+        event_type_like,
+        external_id,
+        received_from,
+        received_to,
+        before,
+        limit,
+    )
+    return [EventSummary.from_row(r) for r in rows]

@@ -3,21 +3,26 @@
 -- name: insert_events
 -- Store a batch of events and fan each new one out to the matching subscribers, in one
 -- statement. Duplicates (same source + external_id) are skipped by the unique index.
+-- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
+-- upsert locks the key's row): it starts pending only when nothing of its key is
+-- unfinished, else queued behind the head until the settler promotes it.
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::bytea[])
-         AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body)
+                $7::text[], $8::bytea[]) WITH ORDINALITY
+         AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body,
+              ord)
 ), inserted AS (
     INSERT INTO events (id, source, external_id, event_type, ordering_key, content_type,
                         headers, body)
     SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body
     FROM input
+    ORDER BY ord
     ON CONFLICT (source, external_id) DO NOTHING
-    RETURNING id, source, event_type, received_at
-), fanned AS (
-    INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at)
-    SELECT gateway_id('dlv'), i.id, s.id, i.received_at
+    RETURNING id, source, event_type, ordering_key, received_at, seq
+), targets AS (
+    SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
+           CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
     FROM inserted i
     JOIN subscribers s
       ON s.state <> 'disabled'
@@ -25,6 +30,29 @@ WITH input AS (
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
+), keyed AS (
+    INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
+    SELECT subscriber_id, ordering_key, count(*)
+    FROM targets
+    WHERE ordering_key IS NOT NULL
+    GROUP BY subscriber_id, ordering_key
+    ORDER BY subscriber_id, ordering_key
+    ON CONFLICT (subscriber_id, ordering_key)
+    DO UPDATE SET unfinished = k.unfinished + EXCLUDED.unfinished
+    RETURNING k.subscriber_id, k.ordering_key, k.unfinished
+), fanned AS (
+    INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at, enqueued_at,
+                            ordering_key, status)
+    SELECT gateway_id('dlv'), t.event_id, t.subscriber_id, t.received_at, t.received_at,
+           t.ordering_key,
+           CASE WHEN t.ordering_key IS NULL THEN 'pending'
+                WHEN k.unfinished = count(*) OVER per_key
+                 AND row_number() OVER (per_key ORDER BY t.seq) = 1 THEN 'pending'
+                ELSE 'queued' END
+    FROM targets t
+    LEFT JOIN keyed k USING (subscriber_id, ordering_key)
+    WINDOW per_key AS (PARTITION BY t.subscriber_id, t.ordering_key)
+    ORDER BY t.seq, t.subscriber_id
     RETURNING 1
 )
 SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids,
@@ -40,17 +68,70 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 SELECT pg_notify('gateway_deliveries', '');
 
 -- name: claim_deliveries
--- Claim due deliveries of active subscribers with a lease; one atomic statement.
-WITH due AS (
-    SELECT d.id
-    FROM deliveries d
-    WHERE d.status = 'pending'
-      AND d.next_attempt_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM subscribers s
-                      WHERE s.id = d.subscriber_id AND s.state <> 'active')
-    ORDER BY d.next_attempt_at
+-- Lease due deliveries within every subscriber's limits; one statement (see store/claim.py).
+-- $1 batch size, $2 lease seconds, $3 lease token.
+WITH candidates AS MATERIALIZED (
+    SELECT s.id, s.max_in_flight, s.rate_limit_per_second AS rate,
+           coalesce(s.rate_limit_burst, greatest(s.rate_limit_per_second, 1)) AS burst,
+           head.next_attempt_at AS head_at
+    FROM subscribers s
+    JOIN subscriber_flow f ON f.subscriber_id = s.id
+    CROSS JOIN LATERAL (
+        SELECT d.next_attempt_at FROM deliveries d
+        WHERE d.subscriber_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at
+        LIMIT 1
+    ) head
+    WHERE s.state = 'active'
+      AND (s.max_in_flight IS NULL OR f.in_flight < s.max_in_flight)
+      AND (s.rate_limit_per_second IS NULL
+           OR f.tokens IS NULL
+           OR f.tokens + s.rate_limit_per_second * extract(epoch FROM now() - f.refilled_at) >= 1)
+      AND (f.throttled_until IS NULL OR f.throttled_until <= now())
+      AND (f.circuit_state = 'closed'
+           OR (f.circuit_state = 'open' AND f.open_until <= now())
+           OR (f.circuit_state = 'half_open'
+               AND (f.probe_until IS NULL OR f.probe_until <= now())))
+    ORDER BY head.next_attempt_at
     LIMIT $1
-    FOR UPDATE OF d SKIP LOCKED
+), ready AS MATERIALIZED (
+    SELECT f.subscriber_id, f.in_flight, f.circuit_state, c.max_in_flight, c.rate,
+           CASE WHEN c.rate IS NOT NULL THEN
+               least(c.burst, coalesce(f.tokens + c.rate * extract(epoch FROM now() - f.refilled_at),
+                                       c.burst))
+           END AS tokens
+    FROM subscriber_flow f
+    JOIN candidates c ON c.id = f.subscriber_id
+    WHERE (f.throttled_until IS NULL OR f.throttled_until <= now())
+      AND (f.circuit_state = 'closed'
+           OR (f.circuit_state = 'open' AND f.open_until <= now())
+           OR (f.circuit_state = 'half_open'
+               AND (f.probe_until IS NULL OR f.probe_until <= now())))
+    ORDER BY f.subscriber_id
+    FOR UPDATE OF f
+), room AS MATERIALIZED (
+    SELECT r.*,
+           greatest(0, least($1,
+                             CASE WHEN r.circuit_state = 'closed' THEN $1 ELSE 1 END,
+                             coalesce(r.max_in_flight - r.in_flight, $1),
+                             coalesce(floor(r.tokens)::int, $1))) AS room,
+           greatest(1, ceil($1::float8 / count(*) OVER ()))::int AS share
+    FROM ready r
+), picked AS (
+    SELECT p.id, p.next_attempt_at
+    FROM room r
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at
+        FROM deliveries d
+        WHERE d.subscriber_id = r.subscriber_id AND d.status = 'pending'
+          AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at
+        LIMIT least(r.room, r.share)
+        FOR UPDATE OF d SKIP LOCKED
+    ) p
+    WHERE r.room > 0
+    ORDER BY p.next_attempt_at
+    LIMIT $1
 ), claimed AS (
     UPDATE deliveries d
     SET status = 'in_flight',
@@ -59,15 +140,33 @@ WITH due AS (
         attempts = d.attempts + 1,
         total_attempts = d.total_attempts + 1,
         updated_at = now()
-    FROM due
-    WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.subscriber_id, d.attempts, d.total_attempts
+    FROM picked p
+    WHERE d.id = p.id
+    RETURNING d.id, d.event_id, d.subscriber_id, d.attempts, d.total_attempts, d.enqueued_at,
+              d.ordering_key
+), taken AS (
+    SELECT subscriber_id, count(*)::int AS n FROM claimed GROUP BY subscriber_id
+), flow AS (
+    UPDATE subscriber_flow f
+    SET in_flight = f.in_flight + t.n,
+        tokens = CASE WHEN r.rate IS NULL THEN NULL ELSE r.tokens - t.n END,
+        refilled_at = now(),
+        circuit_state = CASE WHEN f.circuit_state = 'closed' THEN 'closed' ELSE 'half_open' END,
+        probe_until = CASE WHEN f.circuit_state = 'closed' THEN NULL
+                           ELSE now() + make_interval(secs => $2) END,
+        updated_at = now()
+    FROM taken t
+    JOIN room r USING (subscriber_id)
+    WHERE f.subscriber_id = t.subscriber_id
+    RETURNING 1
 )
-SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts,
-       e.source, e.event_type, e.received_at, e.content_type, e.body,
-       s.name AS subscriber_name, s.url, s.secret, s.previous_secret,
-       s.previous_secret_expires_at, s.headers AS subscriber_headers, s.timeout_seconds,
-       s.max_attempts, s.backoff_base_seconds, s.backoff_cap_seconds
+SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueued_at,
+       c.ordering_key, e.source, e.external_id, e.event_type, e.received_at, e.content_type,
+       e.headers AS event_headers, e.body, s.name AS subscriber_name, s.url, s.secret,
+       s.previous_secret, s.previous_secret_expires_at, s.headers AS subscriber_headers,
+       s.timeout_seconds, s.max_attempts, s.backoff_base_seconds, s.backoff_cap_seconds,
+       s.https_only, s.forward_headers, s.retry_schedule, s.max_age_seconds, s.payload_mode,
+       s.thin_above_bytes
 FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
@@ -95,7 +194,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6
 WHERE d.id = u.id
   AND d.status = 'in_flight'
   AND d.lease_token = u.lease_token
-RETURNING d.id;
+RETURNING d.id, d.subscriber_id, d.ordering_key, d.status;
 
 -- name: release_deliveries
 -- Give back claims that were never attempted (shutdown): the attempt is not charged.
@@ -104,7 +203,7 @@ SET status = 'pending', lease_until = NULL, lease_token = NULL,
     attempts = greatest(attempts - 1, 0), total_attempts = greatest(total_attempts - 1, 0),
     updated_at = now()
 WHERE id = ANY ($1::text[]) AND status = 'in_flight' AND lease_token = $2
-RETURNING id;
+RETURNING id, subscriber_id;
 
 -- name: release_expired_leases
 UPDATE deliveries
@@ -113,14 +212,17 @@ WHERE id IN (SELECT id FROM deliveries
              WHERE status = 'in_flight' AND lease_until < now()
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
-RETURNING id;
+RETURNING id, subscriber_id;
 
 -- name: insert_subscriber
 INSERT INTO subscribers (id, name, url, description, secret, sources, event_types,
                          event_type_likes, headers, timeout_seconds, max_attempts,
                          backoff_base_seconds, backoff_cap_seconds, max_in_flight,
-                         rate_limit_per_second, ordered, managed_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                         rate_limit_per_second, ordered, https_only, forward_headers,
+                         retry_schedule, max_age_seconds, rate_limit_burst, payload_mode,
+                         thin_above_bytes, managed_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24)
 RETURNING *;
 
 -- name: update_subscriber
@@ -128,8 +230,9 @@ UPDATE subscribers
 SET name = $2, url = $3, description = $4, sources = $5, event_types = $6,
     event_type_likes = $7, headers = $8, timeout_seconds = $9, max_attempts = $10,
     backoff_base_seconds = $11, backoff_cap_seconds = $12, max_in_flight = $13,
-    rate_limit_per_second = $14, ordered = $15, state = $16, state_reason = $17,
-    updated_at = now()
+    rate_limit_per_second = $14, ordered = $15, https_only = $16, forward_headers = $17,
+    retry_schedule = $18, max_age_seconds = $19, rate_limit_burst = $20, payload_mode = $21,
+    thin_above_bytes = $22, state = $23, state_reason = $24, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -161,19 +264,15 @@ WHERE ($1::text IS NULL OR d.status = $1)
   AND ($2::text IS NULL OR d.subscriber_id = $2)
   AND ($3::text IS NULL OR d.event_id = $3)
   AND ($4::text IS NULL OR d.id > $4)
+  AND ($6::text IS NULL OR e.source = $6)
+  AND ($7::text IS NULL OR e.event_type LIKE $7)
+  AND ($8::timestamptz IS NULL OR e.received_at >= $8)
+  AND ($9::timestamptz IS NULL OR e.received_at < $9)
 ORDER BY d.id
 LIMIT $5;
 
 -- name: list_attempts
 SELECT * FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt, id;
-
--- name: retry_delivery
--- A dead, succeeded or cancelled delivery goes back to pending with a fresh set of attempts.
-UPDATE deliveries
-SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL,
-    updated_at = now()
-WHERE id = $1 AND status IN ('dead', 'succeeded', 'cancelled')
-RETURNING id;
 
 -- name: get_event
 SELECT * FROM events WHERE id = $1;
@@ -183,3 +282,585 @@ SELECT version_num FROM alembic_version;
 
 -- name: database_exists
 SELECT 1 FROM pg_database WHERE datname = $1;
+
+-- name: list_events
+SELECT id, source, external_id, event_type, ordering_key, received_at, content_type,
+       octet_length(body) AS size
+FROM events
+WHERE ($1::text IS NULL OR source = $1)
+  AND ($2::text IS NULL OR event_type LIKE $2)
+  AND ($3::text IS NULL OR external_id = $3)
+  AND ($4::timestamptz IS NULL OR received_at >= $4)
+  AND ($5::timestamptz IS NULL OR received_at < $5)
+  AND ($6::text IS NULL OR id < $6)
+ORDER BY id DESC
+LIMIT $7;
+
+-- name: claim_idempotency_key
+INSERT INTO idempotency_keys (principal, key, method, path, request_hash)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (principal, key) DO NOTHING
+RETURNING key;
+
+-- name: get_idempotency_key
+SELECT method, path, request_hash, status, content_type, body,
+       created_at < now() - make_interval(secs => $3) AS expired
+FROM idempotency_keys
+WHERE principal = $1 AND key = $2;
+
+-- name: complete_idempotency_key
+UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5
+WHERE principal = $1 AND key = $2;
+
+-- name: release_idempotency_key
+DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status IS NULL;
+
+-- name: delete_expired_idempotency_key
+DELETE FROM idempotency_keys
+WHERE principal = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3);
+
+-- Data lifecycle: backlog gauges and retention (gateway/store/maintenance.py).
+
+-- name: backlog_by_subscriber
+-- Deliveries queued (ordered, behind the head of their key), pending, in flight and dead
+-- for every subscriber (zeros included), with its state. One index-only probe of
+-- deliveries_subscriber_status_idx per subscriber and status: the cost follows the
+-- backlog, never the number of finished deliveries.
+SELECT s.name, s.state, st.status,
+       (SELECT count(*) FROM deliveries d
+        WHERE d.subscriber_id = s.id AND d.status = st.status) AS count
+FROM subscribers s
+CROSS JOIN unnest(ARRAY['queued', 'pending', 'in_flight', 'dead']) AS st(status)
+ORDER BY s.name, st.status;
+
+-- name: retention_try_lock
+-- One retention round at a time across replicas; held by the session, so a crash frees it.
+SELECT pg_try_advisory_lock(727376006);
+
+-- name: retention_unlock
+SELECT pg_advisory_unlock(727376006);
+
+-- name: retention_lock_timeout
+SELECT set_config('lock_timeout', $1, false);
+
+-- name: retention_event_sources
+-- The distinct sources of stored events, one index probe each (a loose index scan).
+WITH RECURSIVE s AS (
+    (SELECT source FROM events ORDER BY source LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.source FROM events e WHERE e.source > s.source ORDER BY e.source LIMIT 1)
+    FROM s
+    WHERE s.source IS NOT NULL
+)
+SELECT source FROM s WHERE source IS NOT NULL;
+
+-- name: retention_delete_attempts
+-- One batch of attempts started before $1 whose delivery has ended (succeeded, cancelled or
+-- dead), walking (started_at, id) on from ($2, $3). Attempts of deliveries still pending or
+-- in flight stay. Returns what was looked at, what went, and where the next batch starts.
+-- Every row is found through an index: the scalar subquery runs once per attempt (it is
+-- never turned into a hash of all deliveries), and = ANY(ARRAY(…)) deletes by primary key.
+WITH scanned AS (
+    SELECT a.id, a.started_at,
+           (SELECT d.status FROM deliveries d WHERE d.id = a.delivery_id)
+               IN ('succeeded', 'cancelled', 'dead') AS expired
+    FROM delivery_attempts a
+    WHERE a.started_at < $1 AND (a.started_at, a.id) > ($2, $3)
+    ORDER BY a.started_at, a.id
+    LIMIT $4
+    FOR UPDATE OF a SKIP LOCKED
+), gone AS (
+    DELETE FROM delivery_attempts
+    WHERE id = ANY (ARRAY(SELECT id FROM scanned WHERE expired))
+    RETURNING 1
+), last AS (
+    SELECT started_at, id FROM scanned ORDER BY started_at DESC, id DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM scanned) AS scanned,
+       (SELECT count(*) FROM gone) AS deleted,
+       (SELECT started_at FROM last) AS last_at,
+       (SELECT id FROM last) AS last_id;
+
+-- name: retention_delete_finished_deliveries
+-- One batch of deliveries that succeeded or were cancelled before $1 (their attempts follow),
+-- oldest first along deliveries_finished_idx, whatever plan the cutoff would suggest.
+WITH doomed AS (
+    SELECT id FROM deliveries
+    WHERE status IN ('succeeded', 'cancelled') AND coalesce(completed_at, updated_at) < $1
+    ORDER BY coalesce(completed_at, updated_at)
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM deliveries WHERE id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: retention_delete_dead_deliveries
+-- One batch of dead letters that died before $1 (the dead-letter retention), oldest first
+-- along deliveries_dead_idx.
+WITH doomed AS (
+    SELECT id FROM deliveries
+    WHERE status = 'dead' AND coalesce(completed_at, updated_at) < $1
+    ORDER BY coalesce(completed_at, updated_at)
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM deliveries WHERE id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: retention_delete_events
+-- One batch of events of source $1 received before $2, walking (received_at, id) on from
+-- ($3, $4). An event goes only when every delivery it has is finished: succeeded, cancelled,
+-- or dead since before $5 (the dead-letter cutoff); its deliveries and their attempts go
+-- with it (ON DELETE CASCADE). Never waits: the finished deliveries of a candidate are
+-- locked (SKIP LOCKED) and judged again as they are now, and an event with one that could
+-- not be locked (a replay or a settle under way) waits for the next round. Deliveries that
+-- are pending or in flight are never locked. Deliveries are reached by event_id only (a
+-- LATERAL per event, = ANY(ARRAY(…))), never by a scan of the table.
+WITH scanned AS (
+    SELECT e.id, e.received_at
+    FROM events e
+    WHERE e.source = $1 AND e.received_at < $2 AND (e.received_at, e.id) > ($3, $4)
+    ORDER BY e.received_at, e.id
+    LIMIT $6
+    FOR UPDATE OF e SKIP LOCKED
+), candidates AS (
+    SELECT s.id, v.deliveries
+    FROM scanned s
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS deliveries,
+               count(*) FILTER (WHERE NOT (d.status IN ('succeeded', 'cancelled')
+                   OR (d.status = 'dead' AND coalesce(d.completed_at, d.updated_at) < $5)))
+                   AS unfinished
+        FROM deliveries d
+        WHERE d.event_id = s.id
+    ) v
+    WHERE v.unfinished = 0
+), held AS (
+    SELECT d.event_id,
+           d.status IN ('succeeded', 'cancelled')
+           OR (d.status = 'dead' AND coalesce(d.completed_at, d.updated_at) < $5) AS expired
+    FROM deliveries d
+    WHERE d.event_id = ANY (ARRAY(SELECT id FROM candidates))
+    FOR UPDATE OF d SKIP LOCKED
+), tally AS (
+    SELECT event_id, count(*) AS locked, bool_and(expired) AS expired
+    FROM held
+    GROUP BY event_id
+), gone AS (
+    DELETE FROM events
+    WHERE id = ANY (ARRAY(
+        SELECT c.id
+        FROM candidates c LEFT JOIN tally t ON t.event_id = c.id
+        WHERE coalesce(t.locked, 0) = c.deliveries AND coalesce(t.expired, true)))
+    RETURNING 1
+), last AS (
+    SELECT received_at, id FROM scanned ORDER BY received_at DESC, id DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM scanned) AS scanned,
+       (SELECT count(*) FROM gone) AS deleted,
+       (SELECT received_at FROM last) AS last_at,
+       (SELECT id FROM last) AS last_id;
+
+-- Delivery engine: flow control, ordering, dead letters, replay and jobs (store/claim.py,
+-- store/settle.py, store/ordering.py, store/flow.py, store/replay.py, store/jobs.py).
+
+-- name: lock_flow
+-- Lock subscribers' flow rows, always in id order (the claim does the same): no deadlock.
+SELECT f.*, now() AS now
+FROM subscriber_flow f
+WHERE f.subscriber_id = ANY ($1::text[])
+ORDER BY f.subscriber_id
+FOR UPDATE;
+
+-- name: write_flow
+-- After lock_flow: deliveries no longer in flight, and each circuit as the settler left it.
+UPDATE subscriber_flow f
+SET in_flight = greatest(f.in_flight - u.finished, 0),
+    circuit_state = u.circuit_state,
+    opened_at = u.opened_at,
+    open_until = u.open_until,
+    probe_until = u.probe_until,
+    consecutive_failures = u.consecutive_failures,
+    window_started_at = u.window_started_at,
+    window_attempts = u.window_attempts,
+    window_failures = u.window_failures,
+    failing_since = u.failing_since,
+    throttled_until = u.throttled_until,
+    updated_at = now()
+FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+            $6::timestamptz[], $7::int[], $8::timestamptz[], $9::int[], $10::int[],
+            $11::timestamptz[], $12::timestamptz[])
+     AS u(subscriber_id, finished, circuit_state, opened_at, open_until, probe_until,
+          consecutive_failures, window_started_at, window_attempts, window_failures,
+          failing_since, throttled_until)
+WHERE f.subscriber_id = u.subscriber_id;
+
+-- name: release_flow
+-- After lock_flow: deliveries that left in_flight without an attempt being settled.
+UPDATE subscriber_flow f
+SET in_flight = greatest(f.in_flight - u.n, 0), updated_at = now()
+FROM unnest($1::text[], $2::int[]) AS u(subscriber_id, n)
+WHERE f.subscriber_id = u.subscriber_id;
+
+-- name: reset_flow
+-- A resumed subscriber starts with a closed circuit and a clean failure record.
+UPDATE subscriber_flow
+SET circuit_state = 'closed', opened_at = NULL, open_until = NULL, probe_until = NULL,
+    consecutive_failures = 0, window_started_at = now(), window_attempts = 0,
+    window_failures = 0, failing_since = NULL, throttled_until = NULL, updated_at = now()
+WHERE subscriber_id = $1;
+
+-- name: get_subscriber_flow
+SELECT subscriber_id, in_flight, circuit_state, open_until, consecutive_failures,
+       failing_since, throttled_until
+FROM subscriber_flow
+WHERE subscriber_id = ANY ($1::text[]);
+
+-- name: subscriber_flow_states
+-- Every subscriber's name, state and circuit (the circuit and disabled gauges).
+SELECT s.id, s.name, s.state, f.circuit_state
+FROM subscribers s
+JOIN subscriber_flow f ON f.subscriber_id = s.id;
+
+-- name: disable_subscribers
+UPDATE subscribers s
+SET state = 'disabled', state_reason = u.reason, updated_at = now()
+FROM unnest($1::text[], $2::text[]) AS u(id, reason)
+WHERE s.id = u.id AND s.state <> 'disabled'
+RETURNING s.id, s.name;
+
+-- name: set_subscriber_state
+-- Pause or resume; $3 the states it may change from.
+UPDATE subscribers
+SET state = $2, state_reason = $4, updated_at = now()
+WHERE id = $1 AND state = ANY ($3::text[])
+RETURNING *;
+
+-- name: rotate_secret
+-- The new secret signs from now on; the old one also signs until $3.
+UPDATE subscribers
+SET previous_secret = CASE WHEN $3::timestamptz > now() THEN secret END,
+    previous_secret_expires_at = CASE WHEN $3::timestamptz > now() THEN $3::timestamptz END,
+    secret = $2,
+    updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: lock_ordering_keys
+-- Lock (subscriber, key) rows in a fixed order before changing their counts.
+SELECT k.subscriber_id, k.ordering_key
+FROM ordering_keys k
+JOIN unnest($1::text[], $2::text[]) AS u(subscriber_id, ordering_key)
+  USING (subscriber_id, ordering_key)
+ORDER BY k.subscriber_id, k.ordering_key
+FOR UPDATE OF k;
+
+-- name: add_to_ordering_keys
+-- More unfinished deliveries for these keys (in key order, so locks never cross).
+INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
+SELECT subscriber_id, ordering_key, n
+FROM unnest($1::text[], $2::text[], $3::int[]) AS u(subscriber_id, ordering_key, n)
+ORDER BY subscriber_id, ordering_key
+ON CONFLICT (subscriber_id, ordering_key)
+DO UPDATE SET unfinished = k.unfinished + EXCLUDED.unfinished;
+
+-- name: take_from_ordering_keys
+-- After lock_ordering_keys: deliveries of these keys that finished.
+UPDATE ordering_keys k
+SET unfinished = greatest(k.unfinished - u.n, 0)
+FROM unnest($1::text[], $2::text[], $3::int[]) AS u(subscriber_id, ordering_key, n)
+WHERE k.subscriber_id = u.subscriber_id AND k.ordering_key = u.ordering_key;
+
+-- name: promote_heads
+-- For each key without a head (a pending, in-flight or dead delivery), the oldest queued
+-- delivery becomes pending. Run after the keys' rows are locked, in a later statement, so
+-- every delivery committed before the lock was taken is seen.
+UPDATE deliveries d
+SET status = 'pending', updated_at = now()
+FROM (
+    SELECT (SELECT q.id FROM deliveries q
+            WHERE q.subscriber_id = u.subscriber_id AND q.ordering_key = u.ordering_key
+              AND q.status = 'queued'
+            ORDER BY q.seq
+            LIMIT 1) AS id
+    FROM unnest($1::text[], $2::text[]) AS u(subscriber_id, ordering_key)
+    WHERE NOT EXISTS (SELECT 1 FROM deliveries h
+                      WHERE h.subscriber_id = u.subscriber_id
+                        AND h.ordering_key = u.ordering_key
+                        AND h.status IN ('pending', 'in_flight', 'dead'))
+) n
+WHERE d.id = n.id AND d.status = 'queued'
+RETURNING d.id;
+
+-- name: stranded_ordering_keys
+-- Keys whose oldest unfinished delivery is queued: nothing will promote it (a safety net;
+-- the upkeep runs promote_heads on them).
+SELECT q.subscriber_id, q.ordering_key
+FROM (SELECT DISTINCT ON (subscriber_id, ordering_key) subscriber_id, ordering_key, status
+      FROM deliveries
+      WHERE ordering_key IS NOT NULL AND status IN ('queued', 'pending', 'in_flight', 'dead')
+      ORDER BY subscriber_id, ordering_key, seq) q
+WHERE q.status = 'queued'
+LIMIT $1;
+
+-- name: forget_ordering_keys
+-- Keys with nothing unfinished; the row comes back with the next delivery of its key.
+DELETE FROM ordering_keys k
+USING (SELECT subscriber_id, ordering_key FROM ordering_keys
+       WHERE unfinished = 0
+       LIMIT $1
+       FOR UPDATE SKIP LOCKED) z
+WHERE k.subscriber_id = z.subscriber_id AND k.ordering_key = z.ordering_key
+  AND k.unfinished = 0;
+
+-- name: lock_deliveries
+SELECT id, subscriber_id, ordering_key, status
+FROM deliveries
+WHERE id = ANY ($1::text[])
+ORDER BY id
+FOR UPDATE;
+
+-- name: requeue_deliveries
+-- Dead, succeeded or cancelled deliveries go again with a fresh set of attempts. One that
+-- had finished and has an ordering key joins the back of its key's queue, at the position
+-- $2 (numbers from reserve_delivery_seqs, in the order the caller wants them sent).
+UPDATE deliveries d
+SET status = CASE WHEN d.ordering_key IS NOT NULL AND d.status <> 'dead' THEN 'queued'
+                  ELSE 'pending' END,
+    seq = CASE WHEN d.ordering_key IS NOT NULL AND d.status <> 'dead' THEN u.seq
+               ELSE d.seq END,
+    attempts = 0,
+    next_attempt_at = now(),
+    enqueued_at = now(),
+    completed_at = NULL,
+    updated_at = now()
+FROM unnest($1::text[], $2::bigint[]) AS u(id, seq)
+WHERE d.id = u.id AND d.status IN ('dead', 'succeeded', 'cancelled')
+RETURNING d.id, d.subscriber_id, d.ordering_key, d.status;
+
+-- name: reserve_delivery_seqs
+-- $1 consecutive positions in the deliveries' receipt order, ascending.
+SELECT nextval(pg_get_serial_sequence('deliveries', 'seq')) AS seq
+FROM generate_series(1, $1);
+
+-- name: discard_deliveries
+-- Dead letters (or deliveries not yet sent) are given up: cancelled, never sent.
+UPDATE deliveries
+SET status = 'cancelled', completed_at = now(), updated_at = now()
+WHERE id = ANY ($1::text[]) AND status IN ('queued', 'pending', 'dead')
+RETURNING id, subscriber_id, ordering_key;
+
+-- name: insert_replays
+-- New deliveries of events to subscribers that never had one (replay, catching up), at
+-- the positions $3 (from reserve_delivery_seqs).
+INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at, enqueued_at,
+                        ordering_key, status, seq)
+SELECT gateway_id('dlv'), u.event_id, s.id, now(), now(),
+       CASE WHEN s.ordered THEN e.ordering_key END,
+       CASE WHEN s.ordered AND e.ordering_key IS NOT NULL THEN 'queued' ELSE 'pending' END,
+       u.seq
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, subscriber_id, seq)
+JOIN events e ON e.id = u.event_id
+JOIN subscribers s ON s.id = u.subscriber_id
+ON CONFLICT (event_id, subscriber_id) DO NOTHING
+RETURNING id, subscriber_id, ordering_key, status;
+
+-- name: event_deliveries
+-- The deliveries an event has, and the subscribers that would take it now but have none.
+SELECT d.id AS delivery_id, s.id AS subscriber_id
+FROM events e
+JOIN subscribers s
+  ON s.state <> 'disabled'
+ AND (cardinality(s.sources) = 0 OR e.source = ANY (s.sources))
+ AND (cardinality(s.event_type_likes) = 0
+      OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
+                 WHERE e.event_type LIKE p.pattern))
+LEFT JOIN deliveries d ON d.event_id = e.id AND d.subscriber_id = s.id
+WHERE e.id = $1
+UNION
+SELECT d.id, d.subscriber_id FROM deliveries d WHERE d.event_id = $1;
+
+-- name: delivery_for_event
+SELECT id FROM deliveries WHERE event_id = $1 AND subscriber_id = $2;
+
+-- name: deliveries_of_events
+-- One subscriber's deliveries of these events: (event id, delivery id).
+SELECT d.event_id, d.id
+FROM deliveries d
+WHERE d.event_id = ANY ($1::text[]) AND d.subscriber_id = $2;
+
+-- name: count_dead_letters
+SELECT count(*)
+FROM deliveries d
+JOIN events e ON e.id = d.event_id
+WHERE d.status = 'dead'
+  AND ($1::text IS NULL OR d.subscriber_id = $1)
+  AND ($2::text IS NULL OR e.source = $2)
+  AND ($3::text IS NULL OR e.event_type LIKE $3)
+  AND ($4::timestamptz IS NULL OR e.received_at >= $4)
+  AND ($5::timestamptz IS NULL OR e.received_at < $5);
+
+-- name: retry_dead_letters
+-- One batch of a bulk retry: dead letters matching the filter after id $6, in id order.
+WITH batch AS (
+    SELECT d.id
+    FROM deliveries d
+    JOIN events e ON e.id = d.event_id
+    WHERE d.status = 'dead'
+      AND ($1::text IS NULL OR d.subscriber_id = $1)
+      AND ($2::text IS NULL OR e.source = $2)
+      AND ($3::text IS NULL OR e.event_type LIKE $3)
+      AND ($4::timestamptz IS NULL OR e.received_at >= $4)
+      AND ($5::timestamptz IS NULL OR e.received_at < $5)
+      AND d.id > $6
+    ORDER BY d.id
+    LIMIT $7
+    FOR UPDATE OF d
+), retried AS (
+    UPDATE deliveries d
+    SET status = 'pending', attempts = 0, next_attempt_at = now(), enqueued_at = now(),
+        completed_at = NULL, updated_at = now()
+    FROM batch b
+    WHERE d.id = b.id AND d.status = 'dead'
+    RETURNING d.id
+)
+SELECT (SELECT max(id) FROM batch) AS last_id,
+       (SELECT count(*) FROM batch) AS scanned,
+       (SELECT count(*) FROM retried) AS retried;
+
+-- name: count_source_events
+SELECT count(*)
+FROM events
+WHERE source = $1
+  AND ($2::timestamptz IS NULL OR received_at >= $2)
+  AND ($3::timestamptz IS NULL OR received_at < $3);
+
+-- name: source_events_page
+-- One page of a source's events in a time range, in receipt order, after ($4, $5).
+SELECT id, received_at, seq
+FROM events
+WHERE source = $1
+  AND ($2::timestamptz IS NULL OR received_at >= $2)
+  AND ($3::timestamptz IS NULL OR received_at < $3)
+  AND (received_at, seq) > ($4::timestamptz, $5::bigint)
+ORDER BY received_at, seq
+LIMIT $6;
+
+-- name: insert_job
+INSERT INTO jobs (id, kind, params, total)
+VALUES ($1, $2, $3, $4)
+RETURNING *;
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = $1;
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE ($1::text IS NULL OR id < $1)
+ORDER BY id DESC
+LIMIT $2;
+
+-- name: claim_job
+-- The oldest queued job, or a running one whose worker stopped renewing its lease.
+UPDATE jobs
+SET state = 'running', lease_token = $1, lease_until = now() + make_interval(secs => $2),
+    started_at = coalesce(started_at, now()), updated_at = now()
+WHERE id = (SELECT id FROM jobs
+            WHERE state = 'queued' OR (state = 'running' AND lease_until < now())
+            ORDER BY created_at
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+RETURNING *;
+
+-- name: advance_job
+-- Record one batch's progress and renew the lease; nothing if the lease was lost.
+UPDATE jobs
+SET done = done + $3, cursor = $4, lease_until = now() + make_interval(secs => $5),
+    updated_at = now()
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
+RETURNING id;
+
+-- name: finish_job
+UPDATE jobs
+SET state = $3, error = $4, finished_at = now(), lease_token = NULL, lease_until = NULL,
+    updated_at = now()
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
+RETURNING id;
+
+-- name: upsert_config_subscriber
+-- A subscriber declared in the config file; never takes over one made through the API.
+INSERT INTO subscribers (id, name, url, description, secret, sources, event_types,
+                         event_type_likes, headers, timeout_seconds, max_attempts,
+                         backoff_base_seconds, backoff_cap_seconds, max_in_flight,
+                         rate_limit_per_second, ordered, managed_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'config')
+ON CONFLICT (name) DO UPDATE
+SET url = EXCLUDED.url, description = EXCLUDED.description, secret = EXCLUDED.secret,
+    sources = EXCLUDED.sources, event_types = EXCLUDED.event_types,
+    event_type_likes = EXCLUDED.event_type_likes, headers = EXCLUDED.headers,
+    timeout_seconds = EXCLUDED.timeout_seconds, max_attempts = EXCLUDED.max_attempts,
+    backoff_base_seconds = EXCLUDED.backoff_base_seconds,
+    backoff_cap_seconds = EXCLUDED.backoff_cap_seconds,
+    max_in_flight = EXCLUDED.max_in_flight,
+    rate_limit_per_second = EXCLUDED.rate_limit_per_second, ordered = EXCLUDED.ordered,
+    state = CASE WHEN subscribers.state_reason = 'removed from the config file'
+                 THEN 'active' ELSE subscribers.state END,
+    state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'
+                        THEN NULL ELSE subscribers.state_reason END,
+    updated_at = now()
+WHERE subscribers.managed_by = 'config'
+RETURNING id;
+
+-- name: disable_removed_config_subscribers
+UPDATE subscribers
+SET state = 'disabled', state_reason = 'removed from the config file', updated_at = now()
+WHERE managed_by = 'config' AND NOT (name = ANY ($1::text[])) AND state <> 'disabled'
+RETURNING name;
+
+-- name: list_sources
+SELECT name, spec, managed_by, created_at, updated_at FROM sources ORDER BY name;
+
+-- name: get_source
+SELECT name, spec, managed_by, created_at, updated_at FROM sources WHERE name = $1;
+
+-- name: insert_source
+INSERT INTO sources (name, spec, managed_by) VALUES ($1, $2, 'api')
+RETURNING name, spec, managed_by, created_at, updated_at;
+
+-- name: update_source
+UPDATE sources SET spec = $2, updated_at = now()
+WHERE name = $1 AND managed_by = 'api'
+RETURNING name, spec, managed_by, created_at, updated_at;
+
+-- name: delete_source
+DELETE FROM sources WHERE name = $1 AND managed_by = 'api' RETURNING name;
+
+-- name: upsert_config_source
+INSERT INTO sources (name, spec, managed_by) VALUES ($1, $2, 'config')
+ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, managed_by = 'config', updated_at = now()
+WHERE sources.spec IS DISTINCT FROM EXCLUDED.spec OR sources.managed_by <> 'config';
+
+-- name: delete_removed_config_sources
+DELETE FROM sources WHERE managed_by = 'config' AND NOT (name = ANY ($1::text[]));
+
+-- name: subscriber_attempt_stats
+SELECT count(*) AS attempts,
+       count(*) FILTER (WHERE a.outcome = 'success') AS succeeded,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms) AS p95_ms,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY a.duration_ms) AS p99_ms
+FROM delivery_attempts a
+JOIN deliveries d ON d.id = a.delivery_id
+WHERE d.subscriber_id = $1 AND a.started_at >= now() - make_interval(secs => $2);
+
+-- name: subscriber_backlog
+SELECT status, count(*) AS n
+FROM deliveries
+WHERE subscriber_id = $1 AND status IN ('queued', 'pending', 'in_flight', 'dead')
+GROUP BY status;
+
+-- name: subscriber_circuit
+SELECT circuit_state, open_until, consecutive_failures, failing_since
+FROM subscriber_flow WHERE subscriber_id = $1;

@@ -10,18 +10,30 @@ from typing import Any, Literal
 __all__ = [
     "Attempt",
     "AttemptResult",
+    "Circuit",
+    "CircuitState",
     "ClaimedDelivery",
     "Delivery",
+    "DeliveryFilter",
     "Event",
+    "EventSummary",
+    "FlowChange",
     "IngestEvent",
     "IngestResult",
+    "Job",
+    "SettleReport",
     "Settlement",
     "Subscriber",
+    "SubscriberFlow",
     "SubscriberSpec",
 ]
 
-DeliveryStatus = Literal["pending", "in_flight", "succeeded", "dead", "cancelled"]
+DeliveryStatus = Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"]
 SubscriberState = Literal["active", "paused", "disabled"]
+PayloadMode = Literal["full", "thin"]
+CircuitState = Literal["closed", "open", "half_open"]
+JobKind = Literal["retry_dead", "replay_source"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
 def _from_row(cls: Any, row: Mapping[str, Any]) -> Any:
@@ -81,6 +93,13 @@ class SubscriberSpec:
     max_in_flight: int | None = None
     rate_limit_per_second: float | None = None
     ordered: bool = False
+    https_only: bool = False
+    forward_headers: tuple[str, ...] | None = None
+    retry_schedule: tuple[float, ...] | None = None
+    max_age_seconds: float | None = None
+    rate_limit_burst: int | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,6 +126,13 @@ class Subscriber:
     managed_by: str
     created_at: datetime
     updated_at: datetime
+    https_only: bool = False
+    forward_headers: list[str] | None = None
+    retry_schedule: list[float] | None = None
+    max_age_seconds: float | None = None
+    rate_limit_burst: int | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: int | None = None
 
     from_row = classmethod(_from_row)
 
@@ -135,6 +161,16 @@ class ClaimedDelivery:
     max_attempts: int | None
     backoff_base_seconds: float | None
     backoff_cap_seconds: float | None
+    external_id: str = ""
+    event_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    enqueued_at: datetime | None = None
+    ordering_key: str | None = None
+    https_only: bool = False
+    forward_headers: list[str] | None = None
+    retry_schedule: list[float] | None = None
+    max_age_seconds: float | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: int | None = None
 
     from_row = classmethod(_from_row)
 
@@ -166,6 +202,10 @@ class Settlement:
     result: AttemptResult
     status: DeliveryStatus
     next_attempt_at: datetime | None
+    throttle_until: datetime | None = None
+    """The subscriber asked (Retry-After on 429/503) for nothing before this time."""
+    gone: bool = False
+    """The subscriber answered ``410 Gone``: it is to be disabled."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -198,5 +238,107 @@ class Delivery:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    ordering_key: str | None = None
+    enqueued_at: datetime | None = None
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventSummary:
+    """An event without its body (lists and search)."""
+
+    id: str
+    source: str
+    external_id: str
+    event_type: str | None
+    ordering_key: str | None
+    received_at: datetime
+    content_type: str | None
+    size: int
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Circuit:
+    """A subscriber's circuit breaker and failure record, shared by every replica."""
+
+    state: CircuitState = "closed"
+    opened_at: datetime | None = None
+    open_until: datetime | None = None
+    probe_until: datetime | None = None
+    consecutive_failures: int = 0
+    window_started_at: datetime | None = None
+    window_attempts: int = 0
+    window_failures: int = 0
+    failing_since: datetime | None = None
+    throttled_until: datetime | None = None
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlowChange:
+    """What the settler decided for one subscriber after a batch of its attempts."""
+
+    circuit: Circuit
+    disable_reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubscriberFlow:
+    """A subscriber's live flow state, as the admin API shows it."""
+
+    subscriber_id: str
+    in_flight: int
+    circuit_state: CircuitState
+    open_until: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    throttled_until: datetime | None
+
+    from_row = classmethod(_from_row)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SettleReport:
+    """What one settled batch changed beyond the deliveries themselves."""
+
+    finished: frozenset[str] = frozenset()
+    promoted: int = 0
+    circuits: Mapping[str, CircuitState] = dataclasses.field(default_factory=dict)
+    disabled: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """Which deliveries a list or a bulk retry means; ``None`` leaves a field open."""
+
+    status: str | None = None
+    subscriber_id: str | None = None
+    event_id: str | None = None
+    source: str | None = None
+    event_type_like: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Job:
+    """A background job (bulk retry, replay) and how far it has come."""
+
+    id: str
+    kind: JobKind
+    params: dict[str, Any]
+    state: JobState
+    total: int | None
+    done: int
+    cursor: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
 
     from_row = classmethod(_from_row)

@@ -20,7 +20,7 @@ def test_check_config_accepts_the_example_config() -> None:
 
 def test_check_config_exits_2_naming_the_file_the_key_and_the_reason(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text('[delivery]\nmax_attemps = 3\n')
+    config.write_text("[delivery]\nmax_attemps = 3\n")
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     assert str(config) in result.stderr
@@ -51,7 +51,9 @@ def test_an_empty_source_secret_is_a_config_error_not_an_open_door(tmp_path: Pat
 def test_an_env_override_wins_over_the_file_and_is_named_when_wrong(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text("[ingress]\nport = 8080\n")
-    result = run_cli("check-config", "--config", str(config), env={"GATEWAY_INGRESS__PORT": "not-a-port"})
+    result = run_cli(
+        "check-config", "--config", str(config), env={"GATEWAY_INGRESS__PORT": "not-a-port"}
+    )
     assert result.returncode == 2
     assert "$GATEWAY_INGRESS__PORT" in result.stderr
 
@@ -64,9 +66,13 @@ def test_serve_without_a_database_url_runs_on_the_embedded_database(tmp_path: Pa
         token = gateway.token("read")
 
         async def list_subscribers() -> int:
-            async with aiohttp.ClientSession() as http, http.get(
-                f"{gateway.admin}/api/v1/subscribers", headers={"Authorization": f"Bearer {token}"}
-            ) as response:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"{gateway.admin}/api/v1/subscribers",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response,
+            ):
                 return response.status
 
         assert asyncio.run(list_subscribers()) == 200
@@ -76,7 +82,9 @@ def test_serve_without_a_database_url_runs_on_the_embedded_database(tmp_path: Pa
     assert "embedded PostgreSQL" in gateway.logs()
 
 
-def test_a_token_without_the_needed_scope_is_refused_with_403(tmp_path: Path, database_url: str) -> None:
+def test_a_token_without_the_needed_scope_is_refused_with_403(
+    tmp_path: Path, database_url: str
+) -> None:
     gateway = GatewayProcess(tmp_path, {"database": {"url": database_url}}).start()
     try:
         read_only = gateway.token("read")
@@ -85,9 +93,13 @@ def test_a_token_without_the_needed_scope_is_refused_with_403(tmp_path: Path, da
             async with aiohttp.ClientSession() as http:
                 url = f"{gateway.admin}/api/v1/subscribers"
                 body = {"name": "x", "url": "https://example.com/hook"}
-                async with http.post(url, json=body, headers={"Authorization": f"Bearer {read_only}"}) as r:
+                async with http.post(
+                    url, json=body, headers={"Authorization": f"Bearer {read_only}"}
+                ) as r:
                     forbidden, kind = r.status, r.content_type
-                async with http.post(url, json=body, headers={"Authorization": "Bearer not.a.token"}) as r:
+                async with http.post(
+                    url, json=body, headers={"Authorization": "Bearer not.a.token"}
+                ) as r:
                     unauthenticated = r.status
             return forbidden, unauthenticated, kind
 

@@ -16,7 +16,11 @@ from tests.support.sink import Sink
 
 
 async def _stream(
-    http: aiohttp.ClientSession, gateway: GatewayProcess, prefix: str, count: int, acked: dict[str, str]
+    http: aiohttp.ClientSession,
+    gateway: GatewayProcess,
+    prefix: str,
+    count: int,
+    acked: dict[str, str],
 ) -> None:
     """Send ``count`` orders, 8 at a time; remember every one answered 2xx."""
     queue = list(range(count))
@@ -27,7 +31,7 @@ async def _stream(
             body = orjson.dumps({"id": i, "prefix": prefix})
             try:
                 status, answer = await send_order(http, gateway, body, f"{prefix}-{i}")
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 continue  # the gateway died under us: not acknowledged
             if status in (200, 202):
                 acked[f"{prefix}-{i}"] = answer["event_id"]

@@ -13,6 +13,7 @@ METRIC_NAMES = {
     "gateway_deliveries_backlog",
     "gateway_subscriber_disabled",
     "gateway_delivery_dead_total",
+    "gateway_retention_runs_total",
 }
 
 
@@ -59,6 +60,7 @@ def test_prometheus_rules_cover_the_operational_alerts(render: Any) -> None:
         "WebhookGatewaySubscriberDisabled",
         "WebhookGatewayIngestErrors",
         "WebhookGatewayAckLatencyHigh",
+        "WebhookGatewayRetentionFailing",
     }
     expressions = " ".join(rule["expr"] for rule in alerts.values())
     for metric in METRIC_NAMES:

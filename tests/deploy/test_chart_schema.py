@@ -93,6 +93,8 @@ SECTION_RECORDS = {
     "delivery": "DeliveryConfig",
     "api": "ApiConfig",
     "log": "LogConfig",
+    "metrics": "MetricsConfig",
+    "retention": "RetentionConfig",
     "sources": "SourceConfig",
 }
 

@@ -25,7 +25,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-class TestServer:
+class PostgresForTests:
     """A PostgreSQL server the tests may create and drop databases on."""
 
     def __init__(self) -> None:

@@ -290,7 +290,7 @@ so whole numbers are written as integers (the program accepts them for float key
   "admin" (dict "host" "0.0.0.0" "port" 8081)
   "database" (dict "data_dir" (include "wg.dataDir" .) "migrate_on_start" false)
 }}
-{{- range $section := list "ingress" "admin" "database" "writer" "delivery" "api" "log" }}
+{{- range $section := list "ingress" "admin" "database" "writer" "delivery" "api" "log" "metrics" "retention" }}
 {{- $user := get $.Values.config $section | default (dict) }}
 {{- $table := merge (deepCopy (get $chartOwned $section | default (dict))) (deepCopy $user) }}
 

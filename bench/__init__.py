@@ -1,0 +1,1 @@
+"""The benchmark harness: ``make bench`` (or ``python bench/run.py``); see bench/README.md."""

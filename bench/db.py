@@ -1,0 +1,200 @@
+"""The bench's PostgreSQL: the gateway's own embedded server, one database per workload.
+
+The server is started through ``gateway.embedded.start_embedded`` (the same code, and so
+the same tuning, as a gateway without ``[database] url``), in a temporary directory
+under /tmp. Each workload gets a fresh database cloned from a migrated template that
+already holds the two subscribers, so no workload sees another's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bench.payloads import SOURCE, Signed
+from gateway.embedded import EmbeddedDatabase, start_embedded
+from gateway.store.sql import QUERIES
+
+TEMPLATE = "bench_template"
+SETTINGS = (
+    "server_version",
+    "shared_buffers",
+    "max_connections",
+    "wal_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "wal_compression",
+    "synchronous_commit",
+    "fsync",
+    "jit",
+)
+_HEADERS = (
+    '{"content-type": "application/json", "x-shopify-topic": "orders/create", '
+    '"x-shopify-shop-domain": "bench-shop.myshopify.com", "x-shopify-api-version": "2025-10"}'
+)
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.embedded: EmbeddedDatabase = start_embedded(data_dir)
+
+    def url(self, database: str) -> str:
+        return _with_database(self.embedded.server_url, database)
+
+    def stop(self) -> None:
+        self.embedded.stop()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run(coro)
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.url("postgres"))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def create(self, name: str, template: str | None = None) -> str:
+        clause = f" TEMPLATE {template}" if template else ""
+        self.run(self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        self.run(self._admin(f"CREATE DATABASE {name}{clause}"))
+        return self.url(name)
+
+    def settings(self) -> dict[str, str]:
+        async def go() -> dict[str, str]:
+            conn = await asyncpg.connect(self.url("postgres"))
+            try:
+                rows = await conn.fetch(
+                    "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+                    list(SETTINGS),
+                )
+            finally:
+                await conn.close()
+            return {r["name"]: _shown(r["setting"], r["unit"]) for r in rows}
+
+        result: dict[str, str] = self.run(go())
+        return result
+
+
+def _shown(setting: str, unit: str | None) -> str:
+    if unit == "8kB":
+        return f"{int(setting) * 8 // 1024}MB"
+    return f"{setting}{unit or ''}"
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(url)
+
+
+async def seed(url: str, events: int, bodies: list[Signed]) -> dict[str, Any]:
+    """``events`` stored events and their deliveries (one per subscriber), all pending.
+
+    Rows are shaped as the gateway's fan-out writes them; receipt times are spread over
+    the past (1 ms apart) so the claim's ``ORDER BY next_attempt_at`` has real work.
+    """
+    started = time.perf_counter()
+    conn = await _connect(url)
+    try:
+        await conn.execute("CREATE TEMP TABLE bench_bodies (n int PRIMARY KEY, body bytea)")
+        await conn.copy_records_to_table(
+            "bench_bodies", records=[(n, s.body) for n, s in enumerate(bodies)]
+        )
+        await conn.execute(
+            """
+            INSERT INTO events (id, source, external_id, event_type, content_type, headers,
+                                body, received_at)
+            SELECT gateway_id('evt'), $1, 'seed-' || g, 'orders/create', 'application/json',
+                   $2::jsonb, b.body, now() - ($3 - g) * interval '1 millisecond'
+            FROM generate_series(1, $3) AS g
+            JOIN bench_bodies b ON b.n = g % $4
+            """,
+            SOURCE,
+            _HEADERS,
+            events,
+            len(bodies),
+        )
+        await conn.execute(
+            """
+            INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at)
+            SELECT gateway_id('dlv'), e.id, s.id, e.received_at
+            FROM events e CROSS JOIN subscribers s
+            """
+        )
+        await conn.execute("ANALYZE events; ANALYZE deliveries")
+        pending = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+    finally:
+        await conn.close()
+    return {"events": events, "pending": pending, "seconds": time.perf_counter() - started}
+
+
+async def explain_claim(url: str, limit: int, lease: float, samples: int) -> dict[str, Any]:
+    """EXPLAIN ANALYZE the gateway's claim statement, each run rolled back.
+
+    The figure is the median execution time with per-node timing off; the plan kept
+    (with timing and buffers) is from one more run.
+
+    The statement is prepared once and run as the gateway runs it (asyncpg prepares
+    every statement; after five runs PostgreSQL may switch to a generic plan).
+    """
+    conn = await _connect(url)
+    try:
+        await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
+        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench')"
+        plans, round_trips = [], []
+        for _ in range(samples):  # per-node timing off: it would inflate the total
+            rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, TIMING OFF) {execute}")
+            plans.append("\n".join(r[0] for r in rows))
+        rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, BUFFERS) {execute}")
+        timed = "\n".join(r[0] for r in rows)
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            claimed = await _rolled_back(conn, execute)
+            round_trips.append((time.perf_counter() - t0) * 1000)
+        pending = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+    finally:
+        await conn.close()
+    times = [_execution_ms(plan) for plan in plans]
+    return {
+        "pending": pending,
+        "limit": limit,
+        "claimed": len(claimed),
+        "execution_ms_median": statistics.median(times),
+        "execution_ms_max": max(times),
+        "round_trip_ms_median": statistics.median(round_trips),
+        "uses_partial_index": "deliveries_due_idx" in timed,
+        "plan": timed,
+    }
+
+
+async def _rolled_back(conn: asyncpg.Connection, sql: str, *args: Any) -> list[Any]:
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await transaction.rollback()
+
+
+def _execution_ms(plan: str) -> float:
+    for line in plan.splitlines():
+        if line.strip().startswith("Execution Time:"):
+            return float(line.split(":")[1].split()[0])
+    raise ValueError(f"no execution time in plan:\n{plan}")
+
+
+async def count(url: str, sql: str, *args: Any) -> int:
+    conn = await _connect(url)
+    try:
+        return int(await conn.fetchval(sql, *args))
+    finally:
+        await conn.close()

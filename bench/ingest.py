@@ -1,0 +1,225 @@
+"""Workloads 1, 2, 4 and 5: what senders see (throughput, ack latency, end to end, bursts)."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from typing import Any
+
+from bench.common import (
+    Bare,
+    Context,
+    cpu_per,
+    end_to_end,
+    loadgen,
+    percentiles,
+    summary,
+    wrk_run,
+)
+from bench.gateway import Gateway
+from bench.procs import RssSampler, profiled
+from bench.report import Row
+
+MB = 1024 * 1024
+PATHS = ["/a", "/b"]  # the two subscribers
+
+
+def ingest(ctx: Context) -> list[Row]:
+    """Workload 1 (saturation, wrk) and 2 (ack latency at half of it, constant rate)."""
+    p = ctx.params
+    ctx.log("workload 1: baseline A at saturation")
+    with Bare(ctx) as bare:
+        base, base_cpu = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
+    gateway = ctx.gateway("w1-gateway", ctx.database("bench_w1"), "ingress")
+    try:
+        ctx.log("workload 1: gateway (--role ingress) at saturation")
+        result, cpu = _saturate(ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest")
+        ctx.results["w1"] = {
+            "gateway": {**result.as_dict(), "cpu_cores": cpu},
+            "baseline_a": {**base.as_dict(), "cpu_cores": base_cpu},
+            "gateway_metrics": writer_metrics(gateway),
+        }
+        rows = [
+            Row(1, "ingest saturation", "req/s", result.rate, base.rate, "A", ">= 0.6 x A",
+                ratio_goal=0.6),
+            Row(1, "  ack latency p99 at saturation", "ms", result.latency_ms["p99"],
+                base.latency_ms["p99"], "A"),
+            Row(1, "  CPU per request (server + PostgreSQL)", "us", cpu_per(cpu, result.rate),
+                cpu_per(base_cpu, base.rate), "A"),
+        ]  # fmt: skip
+        if 2 not in p.workloads:
+            return rows
+        rate = p.rate(result.rate * p.latency_fraction)
+        ctx.log(f"workload 2: gateway at {rate:.0f} req/s (constant rate)")
+        with ctx.cpu(gateway=gateway.pid) as cpu:
+            gw = loadgen(ctx, gateway.ingest_url, "w2-gateway", rate, p.latency_seconds)
+    finally:
+        gateway.stop()
+    ctx.log(f"workload 2: baseline A at {rate:.0f} req/s")
+    with Bare(ctx) as bare, ctx.cpu(baseline=bare.child.pid) as base_cpu:
+        ba = loadgen(ctx, bare.url, "w2-bare", rate, p.latency_seconds)
+    ctx.results["w2"] = {
+        "rate": rate,
+        "gateway": {**summary(gw), "cpu_cores": cpu.cores},
+        "baseline_a": {**summary(ba), "cpu_cores": base_cpu.cores},
+    }
+    ctx.series["w2 gateway ack ms"] = gw["latencies_ms"]
+    ctx.series["w2 baseline A ack ms"] = ba["latencies_ms"]
+    g, b = percentiles(gw["latencies_ms"]), percentiles(ba["latencies_ms"])
+    label = f"ack latency at {rate:.0f} req/s"
+    return [
+        *rows,
+        Row(2, f"{label}: p50", "ms", g.get("p50"), b.get("p50"), "A"),
+        Row(2, f"{label}: p99", "ms", g.get("p99"), b.get("p99"), "A", "<= 20 ms", limit=20),
+        Row(2, "  answers other than 2xx", "count", _not_2xx(gw), _not_2xx(ba), "A"),
+    ]
+
+
+def _saturate(
+    ctx: Context, url: str, name: str, pid: int, profile: str | None
+) -> tuple[Any, dict[str, float]]:
+    """A warm-up, then the measured wrk run (profiled if asked) with its CPU split."""
+    p = ctx.params
+    if p.warmup_seconds:
+        wrk_run(ctx, url, f"{name}-warm", p.warmup_seconds)
+    seconds = min(p.profile_seconds, p.saturation_seconds)
+    target = ctx.profile_path(profile) if profile else None
+    with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
+        result = wrk_run(ctx, url, name, p.saturation_seconds)
+    ctx.log(f"  {result.rate:.0f} req/s; cores used: {cpu.cores}")
+    return result, cpu.cores
+
+
+def deliver(ctx: Context, saturation: float | None) -> list[Row]:
+    """Workload 4 (end to end at a steady rate) and 5 (a burst at twice saturation)."""
+    p = ctx.params
+    rows: list[Row] = []
+    gateway = ctx.gateway("w45-gateway", ctx.database("bench_w45"), "all")
+    try:
+        if 4 in p.workloads:
+            rows += _end_to_end(ctx, gateway)
+        if 5 in p.workloads and saturation:
+            rows += _burst(ctx, gateway, saturation)
+    finally:
+        gateway.stop()
+    return rows
+
+
+def _end_to_end(ctx: Context, gateway: Gateway) -> list[Row]:
+    p = ctx.params
+    rate = p.rate(p.e2e_rate)
+    ctx.log(f"workload 4: end to end at {rate:.0f} events/s through the gateway (--role all)")
+    gw = _sent_and_received(ctx, gateway.ingest_url, "w4-gateway", rate, gateway.pid)
+    ctx.log("workload 4: end to end through the bare relay (baseline A then B, not durable)")
+    forward = [ctx.sink.url(path) for path in PATHS]
+    with Bare(ctx, forward) as relay:
+        base = _sent_and_received(ctx, relay.url, "w4-relay", rate, relay.child.pid)
+    ctx.series["w4 gateway end-to-end ms"] = gw.pop("latencies")
+    ctx.series["w4 relay end-to-end ms"] = base.pop("latencies")
+    g = percentiles(ctx.series["w4 gateway end-to-end ms"])
+    b = percentiles(ctx.series["w4 relay end-to-end ms"])
+    ctx.results["w4"] = {
+        "rate": rate,
+        "gateway": {**gw, "latency_ms": g},
+        "relay": {**base, "latency_ms": b},
+    }
+    relay_name = "A+B relay"
+    return [
+        Row(4, f"end to end at {rate:.0f} ev/s: p50", "ms", g.get("p50"), b.get("p50"),
+            relay_name, "<= 15 ms", limit=15),
+        Row(4, f"end to end at {rate:.0f} ev/s: p99", "ms", g.get("p99"), b.get("p99"),
+            relay_name, "<= 100 ms", limit=100),
+        Row(4, "  events not delivered to both", "count", gw["undelivered_events"],
+            base["undelivered_events"], relay_name),
+    ]  # fmt: skip
+
+
+def _sent_and_received(ctx: Context, url: str, name: str, rate: float, pid: int) -> dict[str, Any]:
+    ctx.sink.reset()
+    with ctx.cpu(server=pid) as cpu:
+        sent = loadgen(ctx, url, name, rate, ctx.params.e2e_seconds)
+    ids = [event_id for event_id, _ in sent["acks"]]
+    ctx.sink.wait_delivered(ids, PATHS, timeout=120, idle=15)
+    measured = end_to_end([tuple(a) for a in sent["acks"]], ctx.sink.arrivals())
+    return {"sender": summary(sent), "cpu_cores": cpu.cores, **measured}
+
+
+def _burst(ctx: Context, gateway: Gateway, saturation: float) -> list[Row]:
+    p = ctx.params
+    rate = p.rate(saturation * p.burst_factor)
+    ctx.log(f"workload 5: burst of {rate:.0f} req/s for {p.burst_seconds:g}s at the gateway")
+    ctx.sink.reset()
+    with RssSampler(gateway.pid) as rss:
+        with ctx.cpu(server=gateway.pid) as cpu:
+            sent = _burst_load(ctx, gateway.ingest_url, "w5-gateway", rate)
+        ctx.log(f"workload 5: waiting for the {len(sent['acks'])} acknowledged events to arrive")
+        settle_start = time.monotonic()
+        ids = [event_id for event_id, _ in sent["acks"]]
+        ctx.sink.wait_delivered(ids, PATHS, timeout=p.settle_timeout, idle=90)
+        settle_seconds = time.monotonic() - settle_start
+    delivered = end_to_end([tuple(a) for a in sent["acks"]], ctx.sink.arrivals())
+    ctx.log("workload 5: the same burst at baseline A")
+    with Bare(ctx) as bare, RssSampler(bare.child.pid) as bare_rss:
+        base = _burst_load(ctx, bare.url, "w5-bare", rate)
+    ctx.results["w5"] = {
+        "rate": rate,
+        "seconds": p.burst_seconds,
+        "gateway": {
+            **summary(sent),
+            "cpu_cores": cpu.cores,
+            "peak_rss_mb": round(rss.peak / MB, 1),
+            "acknowledged_events": delivered["events"],
+            "undelivered_events": delivered["undelivered_events"],
+            "settle_seconds": round(settle_seconds, 1),
+        },
+        "baseline_a": {**summary(base), "peak_rss_mb": round(bare_rss.peak / MB, 1)},
+    }
+    ctx.series["w5 gateway rss MB"] = [s[1] / MB for s in rss.samples]
+    burst = f"burst {rate:.0f} req/s x {p.burst_seconds:g}s: peak RSS"
+    return [
+        Row(5, burst, "MB", rss.peak / MB, bare_rss.peak / MB, "A", "<= 300 MB", limit=300),
+        Row(5, "  answers other than 2xx / 503+Retry-After", "count", _unexpected(sent),
+            _unexpected(base), "A", "= 0", limit=0),
+        Row(5, "  2xx answers (acknowledged events)", "count", len(sent["acks"]),
+            len(base["acks"]), "A"),
+        Row(5, "  acknowledged but not delivered to both", "count",
+            delivered["undelivered_events"], None, "", "= 0", limit=0),
+    ]  # fmt: skip
+
+
+def _burst_load(ctx: Context, url: str, name: str, rate: float) -> dict[str, Any]:
+    p = ctx.params
+    connections, timeout = p.burst_connections, p.sender_timeout
+    return loadgen(ctx, url, name, rate, p.burst_seconds, connections=connections, timeout=timeout)
+
+
+def _not_2xx(result: dict[str, Any]) -> int:
+    return sum(n for k, n in result["statuses"].items() if not k.startswith("2"))
+
+
+def _unexpected(result: dict[str, Any]) -> int:
+    allowed = ("200", "202", "503+retry-after")
+    return sum(n for k, n in result["statuses"].items() if k not in allowed)
+
+
+def writer_metrics(gateway: Gateway) -> dict[str, float]:
+    """Mean batch size and commit time of the group-commit writer, from /metrics."""
+    try:
+        with urllib.request.urlopen(f"{gateway.admin}/metrics", timeout=5) as r:  # noqa: S310
+            text = r.read().decode()
+    except OSError:
+        return {}
+    values = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(
+            r"^(gateway_writer_\w+?(?:_sum|_count))(?:\{[^}]*\})? (\S+)$", text, re.M
+        )
+    }
+    out = {}
+    for name in ("gateway_writer_batch_size", "gateway_writer_commit_seconds"):
+        count = values.get(f"{name}_count")
+        if count:
+            out[f"{name}_mean"] = round(values[f"{name}_sum"] / count, 4)
+            out[f"{name}_count"] = count
+    return out

@@ -1,0 +1,75 @@
+"""Sizes and durations of a run: the full defaults fit a 2-core machine in about 15 min."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(slots=True)
+class Params:
+    requests: int = 60_000  # distinct signed bodies in the request file
+    wrk_threads: int = 1
+    wrk_connections: int = 64
+    warmup_seconds: float = 3.0
+    saturation_seconds: float = 15.0  # workload 1
+    latency_seconds: float = 20.0  # workload 2
+    latency_fraction: float = 0.5
+    loadgen_connections: int = 256
+    backlog: int = 100_000  # workload 3: deliveries (two per event)
+    drain_timeout: float = 600.0
+    e2e_rate: float = 500.0  # workload 4
+    e2e_seconds: float = 30.0
+    burst_factor: float = 2.0  # workload 5
+    burst_seconds: float = 30.0
+    burst_connections: int = 2048
+    sender_timeout: float = 5.0  # Shopify gives up after about 5 s
+    settle_timeout: float = 600.0
+    claim_rows: int = 1_000_000  # workload 6: pending deliveries
+    claim_samples: int = 20
+    claim_drain_seconds: float = 20.0
+    profile_seconds: float = 15.0
+    saturation_rate: float = 0.0  # for 2 and 5 without 1: the gateway's saturation (req/s)
+    max_rate: float | None = None  # caps every constant rate (smoke)
+    smoke: bool = False
+    profile: bool = False
+    keep: bool = False
+    workloads: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    overrides: list[str] = dataclasses.field(default_factory=list)
+    out: Path = Path(__file__).resolve().parent / "results"
+
+    def rate(self, rate: float) -> float:
+        return min(rate, self.max_rate) if self.max_rate else rate
+
+    @property
+    def concurrency(self) -> int:
+        """The dispatcher's concurrency (baseline B uses the same)."""
+        for item in self.overrides:
+            if item.startswith("delivery.concurrency="):
+                return int(item.partition("=")[2])
+        return 64
+
+
+def smoke() -> Params:
+    """Seconds, tiny numbers: proves every part of the harness still runs."""
+    return Params(
+        requests=500,
+        wrk_connections=8,
+        warmup_seconds=0,
+        saturation_seconds=1,
+        latency_seconds=1,
+        loadgen_connections=16,
+        backlog=200,
+        drain_timeout=60,
+        e2e_rate=50,
+        e2e_seconds=1,
+        burst_seconds=1,
+        burst_connections=64,
+        settle_timeout=60,
+        claim_rows=1000,
+        claim_samples=3,
+        claim_drain_seconds=1,
+        profile_seconds=1,
+        max_rate=100,
+        smoke=True,
+    )

@@ -1,0 +1,244 @@
+"""Child processes of the harness: the gateway, the sink, the baselines, the profiler."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout}s: {proc.args}")
+
+
+def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+class Child:
+    """A process started by the harness, stopped with SIGTERM (then SIGKILL) by its pid."""
+
+    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=_env(env)
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra or {})
+    return env
+
+
+def python_module(module: str, *args: str, log: Path) -> Child:
+    return Child([PYTHON, "-m", module, *args], log)
+
+
+class Sink:
+    """bench/fastsink.py in its own process."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.child = python_module(
+            "bench.fastsink", "--port", str(self.port), log=workdir / "sink.log"
+        )
+        wait_port(self.port, self.child.proc)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = http_json(self.url("/_stats"))
+        return result
+
+    def arrivals(self) -> list[tuple[str, str, float]]:
+        return [tuple(a) for a in http_json(self.url("/_arrivals"))]  # type: ignore[misc]
+
+    def reset(self) -> None:
+        http_json(self.url("/_reset"), method="POST", body={})
+
+    def wait_delivered(
+        self, ids: list[str], paths: list[str], timeout: float, idle: float = 30.0
+    ) -> dict[str, Any]:
+        """Until every id arrived on every path, ``timeout``, or ``idle`` s without receipts."""
+        stats: dict[str, Any] = http_json(
+            self.url("/_expect"), "POST", {"ids": ids, "paths": paths}
+        )
+        deadline = time.monotonic() + timeout
+        seen, since = -1, time.monotonic()
+        while stats["missing"] and time.monotonic() < deadline and time.monotonic() - since < idle:
+            time.sleep(0.2)
+            stats = self.stats()
+            if stats["count"] != seen:
+                seen, since = stats["count"], time.monotonic()
+        return stats
+
+    def wait_for(self, count: int, timeout: float, idle: float = 30.0) -> dict[str, Any]:
+        """Until ``count`` receipts, ``timeout`` seconds, or ``idle`` seconds without one."""
+        deadline = time.monotonic() + timeout
+        seen, since = -1, time.monotonic()
+        while True:
+            stats = self.stats()
+            now = time.monotonic()
+            if stats["count"] >= count or now > deadline or now - since > idle:
+                return stats
+            if stats["count"] != seen:
+                seen, since = stats["count"], now
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+class RssSampler:
+    """Samples the resident set size of a process (and its children) every ``interval``."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = self.process.memory_info().rss
+                rss += sum(c.memory_info().rss for c in self.process.children(recursive=True))
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, rss)
+            self.samples.append((time.monotonic(), rss))
+            self._stop.wait(self.interval)
+
+
+class CpuSplit:
+    """Cores used during a phase: by each named process tree, by the harness's load
+    generators (children that exited in the phase), and by everything else on the machine.
+    """
+
+    def __init__(self, trees: dict[str, int]) -> None:
+        self.trees = trees
+        self.cores: dict[str, float] = {}
+
+    def __enter__(self) -> CpuSplit:
+        self._started = time.monotonic()
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        end = self._sample()
+        wall = time.monotonic() - self._started
+        used = {k: (end[k] - self._start[k]) / wall for k in end}
+        machine = used.pop("machine")
+        used["others"] = machine - sum(used.values())
+        self.cores = {k: round(v, 2) for k, v in used.items()}
+
+    def _sample(self) -> dict[str, float]:
+        sample = {name: _tree_cpu(pid) for name, pid in self.trees.items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sample["generator"] = children.ru_utime + children.ru_stime
+        t = psutil.cpu_times()
+        sample["machine"] = t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+        return sample
+
+
+def _tree_cpu(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy") or (
+        str(Path(PYTHON).with_name("py-spy")) if Path(PYTHON).with_name("py-spy").exists() else None
+    )
+
+
+@contextlib.contextmanager
+def profiled(pid: int, out: Path | None, seconds: float) -> Iterator[None]:
+    """Record ``pid`` with py-spy (collapsed stacks) while the block runs, if asked."""
+    tool = py_spy() if out is not None else None
+    if tool is None or out is None:
+        yield
+        return
+    command = [tool, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
+    command += ["--duration", str(max(1, round(seconds))), "--nonblocking", "-o", str(out)]
+    child = Child(command, out.with_suffix(".log"))
+    try:
+        yield
+    finally:
+        try:
+            child.proc.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            child.stop()

@@ -1,0 +1,236 @@
+"""Benchmark the gateway against bare aiohttp baselines measured in the same run.
+
+    make bench                              # the full run (about 15 minutes on 2 cores)
+    python bench/run.py --smoke             # seconds: checks that the harness still works
+    python bench/run.py --only 1,2 --set writer.batch_max=512 --profile
+
+Everything runs on loopback and is started here: the embedded PostgreSQL (in a temporary
+directory under /tmp), the gateway as ``webhook-gateway serve`` subprocesses, the sink,
+the baselines and the load generators. Results go to bench/results/ (table, JSON, PNG).
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import drain, ingest, payloads, report
+from bench.common import Context
+from bench.db import TEMPLATE, Server
+from bench.params import Params, smoke
+from bench.procs import ROOT, Sink, py_spy
+from bench.wrk import INSTALL_HINT, WrkMissing, wrk_path
+
+
+def parse(argv: list[str] | None) -> Params:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no goals judged")
+    parser.add_argument("--only", help="workloads to run, e.g. 1,2 (2 and 5 need 1's rate)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="gateway config override, e.g. writer.batch_max=512",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the gateway with py-spy during workloads 1 and 3",
+    )
+    parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    defaults = Params()
+    for field in dataclasses.fields(Params):
+        value = getattr(defaults, field.name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            parser.add_argument(
+                f"--{field.name.replace('_', '-')}", type=type(value), help=f"default {value}"
+            )
+    args = parser.parse_args(argv)
+    params = smoke() if args.smoke else Params()
+    for field in dataclasses.fields(Params):
+        given = getattr(args, field.name, None)
+        if given is not None and field.name not in ("smoke", "profile", "keep", "out"):
+            setattr(params, field.name, given)
+    if args.only:
+        params.workloads = tuple(int(w) for w in args.only.split(","))
+    params.overrides = list(args.set)
+    params.profile = args.profile
+    params.keep = args.keep
+    if args.out:
+        params.out = args.out
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    params = parse(argv)
+    if 1 in params.workloads:
+        try:
+            wrk_path()
+        except WrkMissing:
+            print(f"bench: {INSTALL_HINT}", file=sys.stderr)
+            return 3
+    if params.profile and py_spy() is None:
+        print("bench: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return 3
+    _raise_file_limit()
+    params.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="webhook-gateway-bench-", dir="/tmp"))
+    ok = False
+    try:
+        rows, ctx = _run(params, workdir)
+        ok = True
+    finally:
+        if ok and not params.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"bench: logs and data kept in {workdir}", file=sys.stderr)
+    _publish(params, rows, ctx)
+    return 0
+
+
+def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
+    started = time.monotonic()
+    requests_file = workdir / "requests.txt"
+    count, mean = payloads.write_requests(requests_file, params.requests)
+    print(f"[bench] {count} signed orders/create requests, {mean:.0f} bytes on average")
+    server = Server(workdir / "data")
+    sink = Sink(workdir)
+    ctx = Context(params, workdir, requests_file, server, sink)
+    ctx.results["meta_body_bytes_mean"] = round(mean, 1)
+    rows: list[report.Row] = []
+    try:
+        _template(ctx)
+        if 1 in params.workloads:
+            rows += ingest.ingest(ctx)
+        if 3 in params.workloads:
+            rows += drain.backlog(ctx)
+        w1 = ctx.results.get("w1", {}).get("gateway", {})
+        saturation = w1.get("rate") or params.saturation_rate
+        if {4, 5} & set(params.workloads):
+            rows += ingest.deliver(ctx, saturation)
+        if 6 in params.workloads:
+            w3 = ctx.results.get("w3", {}).get("gateway", {}).get("rate")
+            rows += drain.claim_cost(ctx, w3)
+        ctx.results["postgres"] = server.settings()
+    finally:
+        sink.stop()
+        server.stop()
+    ctx.results["seconds"] = round(time.monotonic() - started, 1)
+    return rows, ctx
+
+
+def _template(ctx: Context) -> None:
+    """A migrated database holding the two subscribers; every workload clones it."""
+    url = ctx.server.create(TEMPLATE)
+    gateway = ctx.gateway("template", url, "api")
+    try:
+        token = gateway.token()
+        for name in ("a", "b"):
+            gateway.add_subscriber(token, f"warehouse-{name}", ctx.sink.url(f"/{name}"))
+    finally:
+        gateway.stop()
+
+
+def _publish(params: Params, rows: list[report.Row], ctx: Context) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = "smoke" if params.smoke else "bench"
+    profiles = {}
+    for kind in ("ingest", "drain"):
+        path = ctx.profile_path(kind)
+        if path is not None and path.exists():
+            profiles[kind] = report.top_frames(path)
+    if profiles:
+        ctx.results["profiles"] = profiles
+    meta = _meta(params)
+    json_path = params.out / f"{name}-{stamp}.json"
+    report.write_json(json_path, rows, ctx.results, meta)
+    print()
+    print(report.table(rows, params.smoke))
+    print()
+    for kind, frames in profiles.items():
+        for part, title in (
+            ("by_package", "own time by package"),
+            ("own", "own time"),
+            ("gateway", "inclusive time of the gateway's functions"),
+        ):
+            print(f"py-spy, workload {'1' if kind == 'ingest' else '3'}: {title} (% of samples)")
+            for frame, share in frames[part][:12]:
+                print(f"  {share:5.1f}  {frame}")
+    noisy = _background(ctx.results)
+    if noisy:
+        shown = ", ".join(f"{where} {cores:.2f}" for where, cores in noisy)
+        print(f"note: other processes used CPU during some phases (cores): {shown}")
+    print(f"results: {json_path}")
+    png = params.out / f"{name}-{stamp}.png"
+    if report.chart(png, rows, ctx.series):
+        print(f"chart:   {png}")
+    else:
+        print("chart:   skipped (pip install -e '.[bench]' for matplotlib)")
+
+
+def _background(results: dict[str, Any], threshold: float = 0.2) -> list[tuple[str, float]]:
+    """Phases during which processes outside the bench used more than ``threshold`` cores."""
+    found = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            cores = node.get("cpu_cores")
+            if isinstance(cores, dict) and cores.get("others", 0) > threshold:
+                found.append((where, float(cores["others"])))
+            for key, value in node.items():
+                walk(value, f"{where}.{key}" if where else key)
+
+    walk(results, "")
+    return found
+
+
+def _meta(params: Params) -> dict[str, Any]:
+    def command(*args: str) -> str:
+        try:
+            return subprocess.run(
+                args, capture_output=True, text=True, timeout=10, cwd=ROOT, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "wrk": command("wrk", "-v").splitlines()[0] if shutil.which("wrk") else None,
+        "commit": command("git", "rev-parse", "--short", "HEAD"),
+        "working_tree_changed": bool(command("git", "status", "--porcelain")),
+        "params": {k: str(v) for k, v in dataclasses.asdict(params).items()},
+    }
+
+
+def _raise_file_limit() -> None:
+    """The burst opens thousands of connections; children inherit the raised limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard)
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Bodies of the events endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from gateway.api.fields import Timestamp
+from gateway.api.models import DeliveryOut
+
+__all__ = ["EventDetail", "EventOut", "EventPage", "EventQuery"]
+
+Limit = Annotated[int, Meta(ge=1, le=1000)]
+Text = Annotated[str, Meta(min_length=1, max_length=512)]
+
+
+class EventQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    source: Text | None = None
+    event_type: Annotated[Text, Meta(description="a glob such as orders/*")] | None = None
+    external_id: Annotated[Text, Meta(description="the sender's event id")] | None = None
+    received_from: Timestamp | None = None
+    received_to: Timestamp | None = None
+    cursor: Text | None = None
+    limit: Limit = 100
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    id: str
+    source: str
+    external_id: str
+    event_type: str | None
+    ordering_key: str | None
+    received_at: Timestamp
+    content_type: str | None
+    size: int
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    data: list[EventOut]
+    next_cursor: str | None
+
+
+class EventDetail(EventOut, kw_only=True):
+    headers: dict[str, str]
+    body_json: Annotated[Any, Meta(description="the body if it is JSON, privacy rules applied")] = (
+        None
+    )
+    body_text: Annotated[str | None, Meta(description="the body if it is other text")] = None
+    deliveries: list[DeliveryOut]

@@ -1,0 +1,43 @@
+"""Everything under ``/api/v1``: the endpoints and their OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api import (
+    deliveries,
+    events,
+    jobs,
+    replay,
+    sources,
+    subscriber_state,
+    subscriber_stats,
+    subscribers,
+)
+from gateway.api.auth import AUTHENTICATOR, Authenticator
+from gateway.api.endpoint import Handler, add_endpoints
+from gateway.api.openapi import build_document
+from gateway.api.state import API, ApiState
+
+__all__ = ["API_PREFIX", "add_api"]
+
+API_PREFIX = "/api/v1"
+DOCUMENTED: list[Handler] = [*events.HANDLERS, *sources.HANDLERS, *subscriber_stats.HANDLERS]
+
+
+def add_api(app: web.Application, api: ApiState, authenticator: Authenticator) -> None:
+    app[API] = api
+    app[AUTHENTICATOR] = authenticator
+    subscribers.add_routes(app, API_PREFIX)
+    subscriber_state.add_routes(app, API_PREFIX)
+    deliveries.add_routes(app, API_PREFIX)
+    jobs.add_routes(app, API_PREFIX)
+    replay.add_routes(app, API_PREFIX)
+    add_endpoints(app, API_PREFIX, DOCUMENTED)
+    document = build_document(API_PREFIX, DOCUMENTED)
+    body = web.json_response(document).body
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app.router.add_get(f"{API_PREFIX}/openapi.json", openapi)

@@ -1,0 +1,66 @@
+"""Backlog and subscriber-state gauges, read from the database on a timer.
+
+Not per scrape: a scrape answers from memory, so neither Prometheus nor a dashboard left
+open can load the database. Every replica runs its own timer and exports the whole
+backlog (it is a property of the database, not of the process): aggregate with ``max``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from gateway.observability import Metrics, log_event
+from gateway.store import StoreError
+from gateway.store.database import Database
+from gateway.store.maintenance import backlog
+
+__all__ = ["BacklogMonitor"]
+
+log = logging.getLogger("gateway.metrics")
+
+
+class BacklogMonitor:
+    """Refreshes ``gateway_deliveries_backlog`` and ``gateway_subscriber_disabled``."""
+
+    def __init__(self, db: Database, metrics: Metrics, interval_seconds: float) -> None:
+        self.db = db
+        self.metrics = metrics
+        self.interval_seconds = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    async def refresh(self) -> None:
+        """Read the backlog once and replace the gauges."""
+        rows = await backlog(self.db)
+        self.metrics.set_backlog(
+            ((r.subscriber, r.status, r.count) for r in rows),
+            {r.subscriber: r.state == "disabled" for r in rows}.items(),
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="backlog-gauges")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except StoreError as exc:
+                if not self._failing:  # once per outage, not every interval
+                    log_event(log, logging.WARNING, "backlog gauges not refreshed", error=str(exc))
+                self._failing = True
+            except Exception:  # keep the timer alive; say what went wrong
+                log.exception("backlog gauges not refreshed")
+                self._failing = True
+            else:
+                if self._failing:
+                    log.info("backlog gauges refreshed again")
+                self._failing = False
+            await asyncio.sleep(self.interval_seconds)

@@ -1,0 +1,164 @@
+"""Close ingress connections whose clients are too slow to say what they want (slowloris).
+
+aiohttp's server has no header-read timeout: a client that sends its request line and
+headers one byte at a time, or opens a connection and says nothing, holds a connection
+and a file descriptor until the keep-alive timeout, and one that sends a body at a
+trickle holds it for as long as it likes. The ingress listener therefore serves its
+connections with :class:`GuardedRequestHandler`, which adds three bounds:
+
+- **request head**: the request line and headers must be complete ``header_timeout``
+  seconds after their first byte arrived (for a new connection: after it opened).
+  A client that is late gets ``408 Request Timeout`` and the connection is closed.
+- **request body**: while a body is arriving, ``header_timeout`` seconds without a byte
+  close the connection (not counting time in which the gateway itself stopped reading).
+- **idle keep-alive**: ``keepalive_timeout`` seconds after the last answer without a
+  new request close the connection (aiohttp's own timer, set from the config).
+
+The checks are timers armed per connection; nothing is polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
+
+__all__ = ["GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
+
+_TIMEOUT_TEXT = b"the request head was not sent in time\n"
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\n"
+    b"Connection: close\r\n"
+    b"\r\n%s" % (len(_TIMEOUT_TEXT), _TIMEOUT_TEXT)
+)
+
+
+class GuardedRequestHandler(RequestHandler):
+    """aiohttp's connection handler with a deadline for request heads and body stalls."""
+
+    __slots__ = ("_body", "_body_timer", "_head_started", "_head_timer", "_last_read", "_limit")
+
+    def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._limit = header_timeout
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_started = False
+        self._body: StreamReader | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._last_read = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._last_read = self._loop.time()
+        self._arm_head()  # a new connection must send its first request in time
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        parsed = self._request_count
+        super().data_received(data)
+        if data:
+            self._last_read = self._loop.time()
+        if self._request_count != parsed:
+            self._head_complete()
+        elif data and self._awaiting_request():
+            self._head_started = True
+            if self._head_timer is None:
+                self._arm_head()
+
+    def _awaiting_request(self) -> bool:
+        """Whether the connection is between requests (no request is being handled)."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and self.transport is not None
+
+    def _arm_head(self) -> None:
+        self._head_timer = self._loop.call_later(self._limit, self._head_expired)
+
+    def _head_complete(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_started = False
+        payload = self._messages[-1][1] if self._messages else None
+        if isinstance(payload, StreamReader) and not payload.is_eof():
+            self._body = payload
+            if self._body_timer is None:
+                self._body_timer = self._loop.call_later(self._limit, self._body_check)
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if not self._awaiting_request():
+            return
+        if self._head_started and self.transport is not None:
+            self.transport.write(_REQUEST_TIMEOUT)
+        self.force_close()
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        body = self._body
+        if body is None or body.is_eof() or self.transport is None:
+            self._body = None
+            return
+        now = self._loop.time()
+        if self._reading_paused or self._buffer_paused:
+            self._last_read = now  # the gateway is not reading: not the client's delay
+        if now - self._last_read >= self._limit:
+            self._body = None
+            self.force_close()  # the handler's read fails; nothing is answered
+            return
+        self._body_timer = self._loop.call_at(self._last_read + self._limit, self._body_check)
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._head_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._body_timer = None
+        self._body = None
+
+
+class GuardedServer(web.Server):
+    """A low-level server whose connections are served by :class:`GuardedRequestHandler`."""
+
+    def __init__(self, plain: web.Server, header_timeout: float) -> None:
+        super().__init__(
+            plain.request_handler,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=plain._loop,
+            **plain._kwargs,
+        )
+        self.header_timeout = header_timeout
+
+    def __call__(self) -> RequestHandler:
+        return GuardedRequestHandler(
+            self, loop=self._loop, header_timeout=self.header_timeout, **self._kwargs
+        )
+
+
+class GuardedRunner(web.AppRunner):
+    """An ``AppRunner`` for the ingress listener: slow clients are disconnected.
+
+    ``keepalive_timeout`` bounds idle keep-alive connections, ``header_timeout`` request
+    heads and body stalls (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        header_timeout: float,
+        keepalive_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, keepalive_timeout=keepalive_timeout, **kwargs)
+        self._header_timeout = header_timeout
+
+    async def _make_server(self) -> web.Server:
+        return GuardedServer(await super()._make_server(), self._header_timeout)

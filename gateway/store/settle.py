@@ -1,0 +1,100 @@
+"""Settling attempts: attempt rows, delivery states, flow rows and ordered keys, at once.
+
+One transaction per batch, locks taken in the store's one order: the deliveries (only
+the holder of the current lease may settle one), then the subscribers' flow rows (their
+in-flight counts and circuits, judged by the caller's ``evolve``), then the ordering
+keys of deliveries that succeeded, whose next queued delivery is promoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from gateway.store import flow, ordering
+from gateway.store.database import Connection, Database
+from gateway.store.records import Circuit, CircuitState, FlowChange, Settlement, SettleReport
+from gateway.store.sql import QUERIES
+
+__all__ = ["Evolve", "settle"]
+
+Evolve = Callable[[Circuit, Sequence[Settlement], datetime], FlowChange]
+"""How a subscriber's circuit changes with a batch of its attempts (oldest first)."""
+
+
+def _unchanged(circuit: Circuit, _: Sequence[Settlement], __: datetime) -> FlowChange:
+    return FlowChange(circuit)
+
+
+async def settle(
+    db: Database, settlements: Sequence[Settlement], evolve: Evolve = _unchanged
+) -> SettleReport:
+    """Record each attempt and move each delivery on, in one transaction.
+
+    Attempts whose lease was lost meanwhile are recorded all the same; their delivery is
+    left to the new lease holder and does not count for the circuit.
+    """
+    async with db.transaction() as conn:
+        await _record(conn, settlements)
+        rows = await conn.fetch(
+            QUERIES["finish_deliveries"],
+            [s.delivery_id for s in settlements],
+            [s.lease_token for s in settlements],
+            [s.status for s in settlements],
+            [s.next_attempt_at for s in settlements],
+            [s.result.status_code for s in settlements],
+            [s.result.error for s in settlements],
+        )
+        owner = {r["id"]: r["subscriber_id"] for r in rows}
+        circuits, disabled = await _settle_flow(conn, settlements, owner, evolve)
+        promoted = await ordering.take(
+            conn, ordering.count_keys(r for r in rows if r["status"] == "succeeded")
+        )
+        if promoted:
+            await conn.execute(QUERIES["notify_deliveries"])
+    return SettleReport(frozenset(owner), len(promoted), circuits, disabled)
+
+
+async def _record(conn: Connection, settlements: Sequence[Settlement]) -> None:
+    results = [s.result for s in settlements]
+    await conn.execute(
+        QUERIES["record_attempts"],
+        [s.delivery_id for s in settlements],
+        [s.attempt for s in settlements],
+        [r.started_at for r in results],
+        [r.duration_ms for r in results],
+        [r.status_code for r in results],
+        [r.outcome for r in results],
+        [r.error for r in results],
+        [r.response_snippet for r in results],
+    )
+
+
+async def _settle_flow(
+    conn: Connection,
+    settlements: Sequence[Settlement],
+    owner: dict[str, str],
+    evolve: Evolve,
+) -> tuple[dict[str, CircuitState], dict[str, str]]:
+    by_subscriber: dict[str, list[Settlement]] = {}
+    for s in settlements:
+        if s.delivery_id in owner:
+            by_subscriber.setdefault(owner[s.delivery_id], []).append(s)
+    if not by_subscriber:
+        return {}, {}
+    now, current = await flow.lock(conn, by_subscriber)
+    changes: dict[str, tuple[int, Circuit]] = {}
+    disabled: dict[str, str] = {}
+    for subscriber_id, group in by_subscriber.items():
+        if subscriber_id not in current:
+            continue  # deleted meanwhile
+        group.sort(key=lambda s: s.result.started_at)
+        change = evolve(current[subscriber_id], group, now)
+        changes[subscriber_id] = (len(group), change.circuit)
+        if change.disable_reason:
+            disabled[subscriber_id] = change.disable_reason
+    await flow.write(conn, changes)
+    if disabled:
+        ids = list(disabled)
+        await conn.execute(QUERIES["disable_subscribers"], ids, [disabled[i] for i in ids])
+    return {i: c.state for i, (_, c) in changes.items()}, disabled

@@ -1,0 +1,40 @@
+"""The benchmark harness still runs end to end (tiny sizes; no goal is judged here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(
+        shutil.which("wrk") is None,
+        reason="wrk is not installed (apt-get install -y wrk); .ci/run installs it",
+    ),
+]
+
+
+def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    [result] = tmp_path.glob("smoke-*.json")
+    document = json.loads(result.read_text())
+    table = document["table"]
+    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6}
+    assert all(row["gateway"] is not None for row in table)
+    assert document["results"]["w3"]["gateway"]["received"] > 0
+    assert "ingest saturation" in done.stdout

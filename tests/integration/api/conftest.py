@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.api.auth import Authenticator, mint_token
+from gateway.api.state import ApiState
+from gateway.app import build_admin_app
+from gateway.config import ApiConfig, Config, DeliveryConfig
+from gateway.delivery.ssrf import AddressPolicy
+from gateway.health import HealthState
+from gateway.observability import Metrics
+from gateway.store.database import Database
+from gateway.store.migrate import head_revision
+
+JWT_SECRET = "integration-jwt-secret-" + "k" * 48
+
+
+def api_config(**api: Any) -> Config:
+    return Config(
+        api=ApiConfig(jwt_secret=JWT_SECRET, **api),
+        delivery=DeliveryConfig(allowed_private_cidrs=("127.0.0.0/8",)),
+    )
+
+
+async def admin_client(db: Database, config: Config, authenticator: Authenticator) -> TestClient:  # type: ignore[type-arg]
+    metrics = Metrics()
+    health = HealthState(db, metrics, head_revision(), {})
+    api = ApiState(config, db, AddressPolicy(config.delivery.allowed_private_cidrs), metrics)
+    client = TestClient(TestServer(build_admin_app(health, api, authenticator)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    config = api_config()
+    client = await admin_client(db, config, Authenticator.from_config(config))
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    def make(*scopes: str, ttl: int = 600, **api: Any) -> str:
+        return mint_token(
+            ApiConfig(jwt_secret=JWT_SECRET, **api), JWT_SECRET, scopes or ("admin",), ttl
+        )
+
+    return make
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def as_dict(value: Any) -> Any:
+    return msgspec.to_builtins(value)

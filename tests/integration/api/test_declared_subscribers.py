@@ -1,0 +1,55 @@
+"""Subscribers from the config file are reconciled into the database at start."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from gateway.config import Config, ConfigError, SubscriberConfig
+from gateway.declared import reconcile_declared_subscribers
+from gateway.delivery.signer import new_secret
+from gateway.runtime import _reconcile
+from gateway.store import subscribers as store
+from gateway.store.database import Database
+from tests.integration.factories import subscriber
+
+SECRET = new_secret()
+
+
+def _config(*subs: SubscriberConfig) -> Config:
+    return msgspec.structs.replace(Config(), subscribers=subs)
+
+
+async def test_declared_subscribers_are_created_then_updated_in_place(db: Database) -> None:
+    wms = SubscriberConfig(
+        name="wms", url="http://127.0.0.1:9/a", secret=SECRET, event_types=("orders/*",)
+    )
+    await reconcile_declared_subscribers(_config(wms), db)
+    [created] = await store.list_subscribers(db, after=None, limit=10)
+    await reconcile_declared_subscribers(
+        _config(msgspec.structs.replace(wms, url="http://127.0.0.1:9/b")), db
+    )
+    [updated] = await store.list_subscribers(db, after=None, limit=10)
+    assert created.managed_by == "config"
+    assert updated.id == created.id
+    assert updated.url == "http://127.0.0.1:9/b"
+    assert updated.event_types == ["orders/*"]
+
+
+async def test_a_subscriber_removed_from_the_file_is_disabled_and_comes_back(db: Database) -> None:
+    wms = SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)
+    await reconcile_declared_subscribers(_config(wms), db)
+    await reconcile_declared_subscribers(_config(), db)
+    [gone] = await store.list_subscribers(db, after=None, limit=10)
+    await reconcile_declared_subscribers(_config(wms), db)
+    [back] = await store.list_subscribers(db, after=None, limit=10)
+    assert (gone.state, gone.state_reason) == ("disabled", "removed from the config file")
+    assert (back.state, back.state_reason) == ("active", None)
+
+
+async def test_a_declared_name_taken_through_the_api_is_a_config_error(db: Database) -> None:
+    await subscriber(db, "wms")
+    with pytest.raises(ConfigError, match="managed through the API"):
+        await _reconcile(
+            _config(SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)), db
+        )

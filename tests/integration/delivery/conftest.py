@@ -1,0 +1,88 @@
+"""Dispatchers in this process, on the test's own database, and subscribers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from gateway.config import DeliveryConfig
+from gateway.delivery.client import OutboundClient
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.links import PayloadLinks
+from gateway.delivery.ssrf import AddressPolicy
+from gateway.observability import Metrics
+from gateway.store.database import Database
+from tests.integration.delivery.servers import Behaviour, Subscriber
+
+FAST = DeliveryConfig(
+    allowed_private_cidrs=("127.0.0.0/8",),
+    poll_interval_seconds=0.05,
+    backoff_base_seconds=0.01,
+    backoff_cap_seconds=0.05,
+    max_attempts=5,
+    timeout_seconds=2.0,
+    lease_seconds=10.0,
+    grace_seconds=2.0,
+)
+
+LINK_KEY = b"thin-payload-link-key-for-tests-0123456789"
+
+
+def delivery_config(**overrides: Any) -> DeliveryConfig:
+    return msgspec.structs.replace(FAST, **overrides)
+
+
+StartDispatcher = Callable[..., Awaitable[Dispatcher]]
+
+
+@pytest.fixture
+async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
+    """Start a dispatcher with a pool of its own (a replica); all are stopped at the end."""
+    running: list[tuple[Dispatcher, OutboundClient, Database]] = []
+
+    async def start(config: DeliveryConfig = FAST, metrics: Metrics | None = None) -> Dispatcher:
+        db = await Database.connect(database_url, min_size=1, max_size=6)
+        client = OutboundClient(
+            AddressPolicy(config.allowed_private_cidrs),
+            connect_timeout=config.connect_timeout_seconds,
+            snippet_bytes=config.response_snippet_bytes,
+        )
+        links = PayloadLinks(LINK_KEY, "http://127.0.0.1:9", 60)
+        dispatcher = Dispatcher(db, client, config, metrics or Metrics(), links=links)
+        dispatcher.start()
+        running.append((dispatcher, client, db))
+        return dispatcher
+
+    yield start
+    for dispatcher, client, db in running:
+        await dispatcher.stop(1.0)
+        await client.close()
+        await db.close()
+
+
+StartSubscriber = Callable[..., Awaitable[Subscriber]]
+
+
+@pytest.fixture
+async def start_subscriber() -> AsyncIterator[StartSubscriber]:
+    started: list[Subscriber] = []
+
+    async def start(behaviour: Behaviour | None = None) -> Subscriber:
+        server = await Subscriber(behaviour).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    """Poll ``check`` until it holds (bounded in time)."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)

@@ -1,0 +1,70 @@
+"""Per-subscriber limits hold across replicas: two dispatchers share one database."""
+
+from __future__ import annotations
+
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.store.database import Database
+from tests.integration.delivery.builders import event, store_events, subscriber
+from tests.integration.delivery.conftest import (
+    StartDispatcher,
+    StartSubscriber,
+    delivery_config,
+    eventually,
+)
+from tests.integration.delivery.servers import Subscriber, answer, slow
+
+
+async def _delivered(db: Database, count: int) -> bool:
+    done = await db.pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'succeeded'")
+    return bool(done == count)
+
+
+async def _two_replicas(start: StartDispatcher) -> list[Dispatcher]:
+    config = delivery_config(concurrency=32, claim_batch=16)
+    return [await start(config), await start(config)]
+
+
+async def test_two_dispatchers_never_send_more_at_once_than_max_in_flight(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    server: Subscriber = await start_subscriber(slow(0.05))
+    await subscriber(db, server.url, max_in_flight=3)
+    await store_events(db, [event(f"o-{i}") for i in range(60)])
+    await _two_replicas(start_dispatcher)
+    await eventually(lambda: _delivered(db, 60))
+    assert len(server.arrivals) == 60
+    assert server.max_concurrent <= 3
+    assert await db.pool.fetchval("SELECT in_flight FROM subscriber_flow") == 0
+
+
+async def test_two_dispatchers_stay_under_the_rate_limit(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    rate, burst, count = 20.0, 4, 50
+    server: Subscriber = await start_subscriber(answer(200))
+    await subscriber(db, server.url, rate_limit_per_second=rate, rate_limit_burst=burst)
+    await store_events(db, [event(f"o-{i}") for i in range(count)])
+    await _two_replicas(start_dispatcher)
+    await eventually(lambda: _delivered(db, count))
+    times = sorted(a.at for a in server.arrivals)
+    # A token bucket lets through at most burst + rate x T in any stretch of T seconds
+    # (one more for a stretch's closed ends, and the time a request takes to arrive).
+    for i, start in enumerate(times):
+        within = sum(1 for t in times[i:] if t < start + 1.0)
+        assert within <= burst + rate + 1, (i, within)
+    assert times[-1] - times[0] >= (count - burst - 1) / rate - 0.05
+
+
+async def test_limits_of_one_subscriber_do_not_hold_back_another(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    throttled: Subscriber = await start_subscriber(answer(200))
+    free: Subscriber = await start_subscriber(answer(200))
+    await subscriber(
+        db, throttled.url, name="slow-wms", rate_limit_per_second=2.0, rate_limit_burst=1
+    )
+    await subscriber(db, free.url, name="erp")
+    await store_events(db, [event(f"o-{i}") for i in range(40)])
+    await _two_replicas(start_dispatcher)
+    await free.wait_for(40)
+    assert len(throttled.arrivals) < 40

@@ -1,2 +1,0 @@
-async def test_db_works(db):
-    assert await db.fetchval("ping") == 1
