@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: install serve test lint fmt bench clean
+.PHONY: install serve test lint fmt bench chaos clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,17 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+chaos: install  # the fault suite at full size (minutes); make test runs it small
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
+
 lint: install
-	$(BIN)/ruff check gateway tests bench migrations
-	$(BIN)/ruff format --check gateway tests bench migrations
+	$(BIN)/ruff check gateway tests bench chaos migrations
+	$(BIN)/ruff format --check gateway tests bench chaos migrations
 	$(BIN)/mypy
 
 fmt: install
-	$(BIN)/ruff check --fix gateway tests bench migrations
-	$(BIN)/ruff format gateway tests bench migrations
+	$(BIN)/ruff check --fix gateway tests bench chaos migrations
+	$(BIN)/ruff format gateway tests bench chaos migrations
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache

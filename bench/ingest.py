@@ -52,12 +52,12 @@ def ingest(ctx: Context) -> list[Row]:
             return rows
         rate = p.rate(result.rate * p.latency_fraction)
         ctx.log(f"workload 2: gateway at {rate:.0f} req/s (constant rate)")
-        with ctx.cpu(gateway=gateway.pid) as cpu:
+        with ctx.cpu(server=gateway.pid) as cpu:
             gw = loadgen(ctx, gateway.ingest_url, "w2-gateway", rate, p.latency_seconds)
     finally:
         gateway.stop()
     ctx.log(f"workload 2: baseline A at {rate:.0f} req/s")
-    with Bare(ctx) as bare, ctx.cpu(baseline=bare.child.pid) as base_cpu:
+    with Bare(ctx) as bare, ctx.cpu(server=bare.child.pid) as base_cpu:
         ba = loadgen(ctx, bare.url, "w2-bare", rate, p.latency_seconds)
     ctx.results["w2"] = {
         "rate": rate,

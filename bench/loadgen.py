@@ -193,7 +193,7 @@ class Generator:
             conn.waiter = None
             self.pool.release(conn)
         answered = time.monotonic()
-        self.latencies.append((answered - due) * 1000)
+        self.latencies.append((answered - max(due, sent)) * 1000)  # sent early: from sending
         key = f"{status}+retry-after" if status == 503 and retry_after else str(status)
         self.statuses[key] += 1
         if 200 <= status < 300:

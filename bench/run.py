@@ -18,6 +18,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def parse(argv: list[str] | None) -> Params:
 
 def main(argv: list[str] | None = None) -> int:
     params = parse(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the children on the way out
     if 1 in params.workloads:
         try:
             wrk_path()
@@ -221,6 +223,10 @@ def _meta(params: Params) -> dict[str, Any]:
         "working_tree_changed": bool(command("git", "status", "--porcelain")),
         "params": {k: str(v) for k, v in dataclasses.asdict(params).items()},
     }
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _raise_file_limit() -> None:

@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     print("== total: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     if args.json:
         args.json.write_text(
-            json.dumps({"size": size.name, "total": summary, "scenarios": [v.summary() for v in verdicts]}, indent=2)
+            json.dumps(
+                {"size": size.name, "total": summary, "scenarios": [v.summary() for v in verdicts]},
+                indent=2,
+            )
         )
     if all(v.ok for v in verdicts):
         shutil.rmtree(root, ignore_errors=True)

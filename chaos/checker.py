@@ -216,7 +216,11 @@ async def _hold(
         verdict.fail(f"{recorder.name}: delivered but never stored", sorted(got - set(stored)))
         verdict.fail(
             f"{recorder.name}: body of another sender event",
-            [a.webhook_id for a in recorder.arrivals if stored.get(a.webhook_id, a.sender_id) != a.sender_id],
+            [
+                a.webhook_id
+                for a in recorder.arrivals
+                if stored.get(a.webhook_id, a.sender_id) != a.sender_id
+            ],
         )
         verdict.fail(f"{recorder.name}: bad signature", recorder.bad_signatures)
         verdict.fail(f"{recorder.name}: two attempts at once", recorder.overlaps)

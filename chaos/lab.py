@@ -24,14 +24,18 @@ from chaos.subscribers import Recorder
 from tests.support.postgres import PostgresForTests, with_database
 from tests.support.process import GatewayProcess
 
-LEASE_SECONDS = 4.0  # short leases: a crashed replica's claims come back quickly
+LEASE_SECONDS = 3.0  # short leases: a crashed replica's claims come back quickly
 SWEEP_SECONDS = 1.0  # how often a dispatcher releases expired leases (lease / 4, at least 1 s)
 
 
-def gateway_config(database_url: str, **sections: dict[str, Any]) -> dict[str, Any]:
+def gateway_config(database_url: str, **sections: Any) -> dict[str, Any]:
     """A gateway for the fault suite: loopback subscribers, short leases and timeouts."""
     config: dict[str, Any] = {
-        "database": {"url": database_url, "connect_timeout_seconds": 2, "command_timeout_seconds": 10},
+        "database": {
+            "url": database_url,
+            "connect_timeout_seconds": 2,
+            "command_timeout_seconds": 10,
+        },
         "ingress": {"ack_timeout_seconds": 5, "retry_after_seconds": 1},
         "delivery": {
             "allowed_private_cidrs": ["127.0.0.0/8"],

@@ -215,8 +215,25 @@ class Load:
             await self.sender.send(f"{self.prefix}-{n}", n)
 
 
+class NoAcknowledgements(Exception):
+    """The gateway acknowledged nothing (or too little) for too long."""
+
+
 async def wait_for_acks(ledger: Ledger, count: int, since: float, limit: float) -> None:
-    """Wait until ``count`` events were acknowledged after ``since`` (bounded by ``limit``)."""
-    async with asyncio.timeout(limit):
-        while ledger.acks_since(since) < count:
-            await asyncio.sleep(0.02)
+    """Wait until ``count`` events were acknowledged after ``since`` (bounded by ``limit``).
+
+    Raises :class:`NoAcknowledgements`, naming what the gateway answered meanwhile.
+    """
+    deadline = time.monotonic() + limit
+    while ledger.acks_since(since) < count:
+        if time.monotonic() > deadline:
+            answered: dict[str, int] = {}
+            for a in ledger.answers:
+                if a.answered_at >= since:
+                    key = str(a.status) if a.status is not None else (a.error or "?")[:60]
+                    answered[key] = answered.get(key, 0) + 1
+            raise NoAcknowledgements(
+                f"{ledger.acks_since(since)} of {count} acknowledgements within {limit:g} s;"
+                f" answers meanwhile: {answered}"
+            )
+        await asyncio.sleep(0.02)

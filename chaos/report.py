@@ -9,13 +9,15 @@ from chaos.checker import Verdict
 
 def render(verdict: Verdict) -> str:
     s = verdict.summary()
-    lines = [
-        f"== {s['scenario']}: {'PASS' if s['ok'] else 'FAIL'} ({s['seconds']} s)",
-        f"   sender events {s['sent']}, acknowledged {s['acknowledged']}, lost {s['lost']}",
-        f"   deliveries expected {s['expected_deliveries']}, received {s['deliveries_received']},"
-        f" duplicates {s['duplicates']} (ratio {s['duplicate_ratio']:.4%})",
-        f"   answers {s['answers']}",
-    ]
+    lines = [f"== {s['scenario']}: {'PASS' if s['ok'] else 'FAIL'} ({s['seconds']} s)"]
+    if s["sent"]:
+        lines += [
+            f"   sender events {s['sent']}, acknowledged {s['acknowledged']}, lost {s['lost']}",
+            f"   deliveries expected {s['expected_deliveries']}, received"
+            f" {s['deliveries_received']}, duplicates {s['duplicates']}"
+            f" (ratio {s['duplicate_ratio']:.4%})",
+            f"   answers {s['answers']}",
+        ]
     for fault in s["faults"]:
         figures = ", ".join(f"{k} {v}" for k, v in fault.items() if k != "name")
         lines.append(f"   fault {fault['name']}: {figures}")

@@ -58,7 +58,9 @@ class Recorder:
     def matches(self, topic: str) -> bool:
         """Whether an event of ``topic`` is meant for this subscriber (its glob filters)."""
         return not self.event_types or any(
-            topic.startswith(pattern.removesuffix("*")) if pattern.endswith("*") else topic == pattern
+            topic.startswith(pattern.removesuffix("*"))
+            if pattern.endswith("*")
+            else topic == pattern
             for pattern in self.event_types
         )
 

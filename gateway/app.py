@@ -9,6 +9,8 @@ from gateway.api.idempotency import idempotency_middleware
 from gateway.api.payloads import PayloadState, add_payload_routes
 from gateway.api.routes import API_PREFIX, add_api
 from gateway.api.state import ApiState
+from gateway.api.storeerrors import store_error_middleware
+from gateway.console import add_console
 from gateway.health import HEALTH, HealthState, add_health_routes, add_probe_routes
 from gateway.ingress.closing import close_unread_body
 from gateway.ingress.routes import INGRESS, IngressState
@@ -40,10 +42,18 @@ def build_ingress_app(state: IngressState, payloads: PayloadState | None = None)
 def build_admin_app(
     health: HealthState, api: ApiState | None, authenticator: Authenticator | None
 ) -> web.Application:
-    """Probes and metrics; the REST API too when this process serves it."""
-    app = web.Application(middlewares=[problem_middleware, auth_middleware, idempotency_middleware])
+    """Probes and metrics; the REST API and the console too when this process serves it."""
+    app = web.Application(
+        middlewares=[
+            problem_middleware,
+            store_error_middleware,
+            auth_middleware,
+            idempotency_middleware,
+        ]
+    )
     app[HEALTH] = health
     add_probe_routes(app)
     if api is not None and authenticator is not None:
         add_api(app, api, authenticator)
+        add_console(app, api, authenticator)
     return app

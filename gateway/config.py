@@ -247,6 +247,13 @@ class SubscriberConfig(_Section, frozen=True):
     max_in_flight: int | None = None
     rate_limit_per_second: float | None = None
     ordered: bool = False
+    https_only: bool = False
+    forward_headers: tuple[str, ...] | None = None
+    retry_schedule: tuple[float, ...] | None = None
+    max_age_seconds: float | None = None
+    rate_limit_burst: int | None = None
+    payload_mode: Literal["full", "thin"] = "full"
+    thin_above_bytes: int | None = None
 
 
 class SourceConfig(_Section, frozen=True):

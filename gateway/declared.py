@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+
+import msgspec
 
 from gateway.config import Config
 from gateway.delivery.filters import glob_to_like
@@ -17,22 +20,10 @@ log = logging.getLogger("gateway")
 
 async def reconcile_declared_subscribers(config: Config, db: Database) -> None:
     declared = []
+    fields = {f.name for f in dataclasses.fields(SubscriberSpec)}
     for sub in config.subscribers:
-        spec = SubscriberSpec(
-            name=sub.name,
-            url=sub.url,
-            description=sub.description,
-            sources=sub.sources,
-            event_types=sub.event_types,
-            headers=sub.headers,
-            timeout_seconds=sub.timeout_seconds,
-            max_attempts=sub.max_attempts,
-            backoff_base_seconds=sub.backoff_base_seconds,
-            backoff_cap_seconds=sub.backoff_cap_seconds,
-            max_in_flight=sub.max_in_flight,
-            rate_limit_per_second=sub.rate_limit_per_second,
-            ordered=sub.ordered,
-        )
+        values = msgspec.structs.asdict(sub)
+        spec = SubscriberSpec(**{k: v for k, v in values.items() if k in fields})
         declared.append((spec, sub.secret, [glob_to_like(p) for p in sub.event_types]))
     disabled = await reconcile_subscribers(db, declared)
     if declared or disabled:

@@ -40,7 +40,9 @@ async def gateway_kill_9(lab: Lab, size: Size) -> Verdict:
                 await lab.kill(gateway)
                 cleared = time.monotonic()
                 await lab.start(gateway)
-                verdict.faults.append(Fault(f"kill -9 #{number}", killed, cleared, time.monotonic()))
+                verdict.faults.append(
+                    Fault(f"kill -9 #{number}", killed, cleared, time.monotonic())
+                )
             await wait_for_acks(ledger, 10, time.monotonic(), 30)
         finally:
             await load.stop()

@@ -24,8 +24,10 @@ async def replica_kill_9(lab: Lab, size: Size) -> Verdict:
     verdict = Verdict(f"{REPLICAS} replicas, one killed mid-delivery")
     began = time.monotonic()
     url = await lab.database()
-    every = await lab.recorder("every", latency=0.15)
-    orders = await lab.recorder("orders", latency=0.15, event_types=["orders/*"])
+    # Each delivery takes half a second to answer, so what the victim is sending when it is
+    # killed is still unanswered when the kill lands: orphaned for sure.
+    every = await lab.recorder("every", latency=0.5)
+    orders = await lab.recorder("orders", latency=0.5, event_types=["orders/*"])
     replicas = [
         lab.gateway(gateway_config(url, delivery={"user_agent": f"replica-{i}"}), f"replica{i}")
         for i in range(REPLICAS)
@@ -42,9 +44,9 @@ async def replica_kill_9(lab: Lab, size: Size) -> Verdict:
             await wait_for_acks(ledger, 20, time.monotonic(), 30)
             await asyncio.sleep(size.replica_load)
             await until(lambda: len(_answering(agent, every, orders)) >= 3, 10)
+            orphans = _answering(agent, every, orders)
             killed = time.monotonic()
             await lab.kill(victim)
-            orphans = _answering(agent, every, orders)
             await asyncio.sleep(size.replica_load)
         finally:
             await load.stop()
@@ -102,5 +104,3 @@ def _by_replica(recorders: list[Recorder]) -> dict[str, int]:
             name = a.agent.split("/", 1)[0]
             counts[name] = counts.get(name, 0) + 1
     return counts
-
-

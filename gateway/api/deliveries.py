@@ -4,19 +4,20 @@ do with them: retry one, retry all matching a filter (a background job), discard
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 
 from aiohttp import web
 
-from gateway.api.auth import required_scope
-from gateway.api.common import json_response, page_params
+from gateway.api.common import json_response
+from gateway.api.endpoint import add_endpoints, decode_query, endpoint
 from gateway.api.jobs import job_accepted
 from gateway.api.models import (
     AttemptOut,
     DeliveryDetail,
     DeliveryFilterIn,
     DeliveryOut,
-    Page,
+    DeliveryPage,
+    DeliveryQuery,
+    JobAccepted,
     decode_body,
 )
 from gateway.api.state import API
@@ -26,7 +27,7 @@ from gateway.store import Conflict, NotFound, jobs, replay
 from gateway.store import deliveries as store
 from gateway.store.records import Delivery, DeliveryFilter
 
-__all__ = ["add_routes"]
+__all__ = ["HANDLERS", "add_routes"]
 
 STATUSES = {"queued", "pending", "in_flight", "succeeded", "dead", "cancelled"}
 
@@ -35,54 +36,49 @@ def _out(d: Delivery) -> DeliveryOut:
     return DeliveryOut(**dataclasses.asdict(d))
 
 
-def _time(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise Problem(
-            400, f"{name} must be an ISO 8601 time with a time zone", kind="invalid-parameter"
-        )
-    return value
-
-
-def _filter(request: web.Request) -> DeliveryFilter:
-    """``status``, ``subscriber_id``, ``event_id``, ``source``, ``event_type`` (a glob),
-    ``since`` and ``until`` (when the event was received) from the query string."""
-    q = request.query
-    status = q.get("status")
-    if status is not None and status not in STATUSES:
-        raise Problem(400, f"status must be one of {sorted(STATUSES)}", kind="invalid-parameter")
-    event_type = q.get("event_type")
+def _filter(q: DeliveryQuery) -> DeliveryFilter:
+    """Which deliveries a listing asks for; ``since``/``until`` bound when the event came."""
     return DeliveryFilter(
-        status=status,
-        subscriber_id=q.get("subscriber_id"),
-        event_id=q.get("event_id"),
-        source=q.get("source"),
-        event_type_like=glob_to_like(event_type) if event_type else None,
-        since=_time(request, "since"),
-        until=_time(request, "until"),
+        status=q.status,
+        subscriber_id=q.subscriber_id,
+        event_id=q.event_id,
+        source=q.source,
+        event_type_like=glob_to_like(q.event_type) if q.event_type else None,
+        since=q.since,
+        until=q.until,
     )
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/deliveries",
+    scope="read",
+    summary="List deliveries; dead letters with status=dead",
+    tag="deliveries",
+    query=DeliveryQuery,
+    response=DeliveryPage,
+)
 async def list_(request: web.Request) -> web.Response:
-    cursor, limit = page_params(request)
+    q = decode_query(request, DeliveryQuery)
     rows = await store.list_deliveries(
-        request.app[API].db, after=cursor, limit=limit + 1, where=_filter(request)
+        request.app[API].db, after=q.cursor, limit=q.limit + 1, where=_filter(q)
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
     return json_response(
-        Page(data=[_out(d) for d in rows], next_cursor=rows[-1].id if more else None)
+        DeliveryPage(data=[_out(d) for d in rows], next_cursor=rows[-1].id if more else None)
     )
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/deliveries/{id}",
+    scope="read",
+    summary="A delivery with every attempt",
+    tag="deliveries",
+    response=DeliveryDetail,
+    errors=[404],
+)
 async def get(request: web.Request) -> web.Response:
     db = request.app[API].db
     delivery_id = request.match_info["id"]
@@ -109,19 +105,46 @@ async def _act(request: web.Request, action: str) -> web.Response:
     return json_response(_out(await store.get_delivery(db, delivery_id)), status=status)
 
 
-@required_scope("replay")
+@endpoint(
+    "POST",
+    "/deliveries/{id}/retry",
+    scope="replay",
+    summary="Send a finished delivery again",
+    tag="deliveries",
+    status=202,
+    response=DeliveryOut,
+    errors=[404, 409],
+)
 async def retry(request: web.Request) -> web.Response:
     """Send a dead, succeeded or cancelled delivery again, with a fresh set of attempts."""
     return await _act(request, "retry")
 
 
-@required_scope("replay")
+@endpoint(
+    "POST",
+    "/deliveries/{id}/discard",
+    scope="replay",
+    summary="Give up a delivery",
+    tag="deliveries",
+    response=DeliveryOut,
+    errors=[404, 409],
+)
 async def discard(request: web.Request) -> web.Response:
     """Give up a dead (or not yet sent) delivery: ``cancelled``, and its key moves on."""
     return await _act(request, "discard")
 
 
-@required_scope("replay")
+@endpoint(
+    "POST",
+    "/deliveries/retry",
+    scope="replay",
+    summary="Retry every dead letter matching a filter, as a job",
+    tag="deliveries",
+    status=202,
+    body=DeliveryFilterIn,
+    response=JobAccepted,
+    errors=[422],
+)
 async def retry_matching(request: web.Request) -> web.Response:
     """Retry every dead letter matching the filter, as a job: ``202`` and the job's id."""
     db = request.app[API].db
@@ -152,9 +175,8 @@ async def retry_matching(request: web.Request) -> web.Response:
     return job_accepted(request, job)
 
 
+HANDLERS = [list_, get, retry, discard, retry_matching]
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_get(f"{prefix}/deliveries", list_)
-    app.router.add_post(f"{prefix}/deliveries/retry", retry_matching)
-    app.router.add_get(f"{prefix}/deliveries/{{id}}", get)
-    app.router.add_post(f"{prefix}/deliveries/{{id}}/retry", retry)
-    app.router.add_post(f"{prefix}/deliveries/{{id}}/discard", discard)
+    add_endpoints(app, prefix, HANDLERS)

@@ -7,15 +7,15 @@ import dataclasses
 import msgspec
 from aiohttp import web
 
-from gateway.api.auth import required_scope
 from gateway.api.common import json_response, page_params
-from gateway.api.models import JobAccepted, JobOut, Page
+from gateway.api.endpoint import add_endpoints, endpoint
+from gateway.api.models import JobAccepted, JobOut, JobPage, PageQuery
 from gateway.api.state import API
 from gateway.problems import Problem
 from gateway.store import NotFound, jobs
 from gateway.store.records import Job
 
-__all__ = ["add_routes", "job_accepted", "job_out"]
+__all__ = ["HANDLERS", "add_routes", "job_accepted", "job_out"]
 
 
 def job_out(job: Job) -> JobOut:
@@ -32,7 +32,15 @@ def job_accepted(request: web.Request, job: Job) -> web.Response:
     return response
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/jobs/{id}",
+    scope="read",
+    summary="A job and its progress",
+    tag="jobs",
+    response=JobOut,
+    errors=[404],
+)
 async def get(request: web.Request) -> web.Response:
     job_id = request.match_info["id"]
     try:
@@ -42,17 +50,27 @@ async def get(request: web.Request) -> web.Response:
     return json_response(job_out(job))
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/jobs",
+    scope="read",
+    summary="List background jobs",
+    tag="jobs",
+    query=PageQuery,
+    response=JobPage,
+)
 async def list_(request: web.Request) -> web.Response:
     cursor, limit = page_params(request)
     rows = await jobs.list_jobs(request.app[API].db, before=cursor, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return json_response(
-        Page(data=[job_out(j) for j in rows], next_cursor=rows[-1].id if more else None)
+        JobPage(data=[job_out(j) for j in rows], next_cursor=rows[-1].id if more else None)
     )
 
 
+HANDLERS = [list_, get]
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_get(f"{prefix}/jobs", list_)
-    app.router.add_get(f"{prefix}/jobs/{{id}}", get)
+    add_endpoints(app, prefix, HANDLERS)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
 
+from gateway.api.fields import Timestamp
 from gateway.problems import Problem
 
 __all__ = [
@@ -122,8 +122,8 @@ class SubscriberOut(msgspec.Struct, kw_only=True):
     state: Literal["active", "paused", "disabled"]
     state_reason: str | None
     managed_by: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     https_only: bool = False
     forward_headers: list[str] | None = None
     retry_schedule: list[float] | None = None
@@ -131,7 +131,7 @@ class SubscriberOut(msgspec.Struct, kw_only=True):
     rate_limit_burst: int | None = None
     payload_mode: PayloadMode = "full"
     thin_above_bytes: int | None = None
-    previous_secret_expires_at: datetime | None = None
+    previous_secret_expires_at: Timestamp | None = None
     flow: FlowOut | None = None
 
 
@@ -141,7 +141,7 @@ class SubscriberCreated(SubscriberOut, kw_only=True):
 
 class AttemptOut(msgspec.Struct, kw_only=True):
     attempt: int
-    started_at: datetime
+    started_at: Timestamp
     duration_ms: float
     status_code: int | None
     outcome: str
@@ -159,14 +159,14 @@ class DeliveryOut(msgspec.Struct, kw_only=True):
     status: str
     attempts: int
     total_attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: Timestamp
     last_status_code: int | None
     last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
     ordering_key: str | None = None
-    enqueued_at: datetime | None = None
+    enqueued_at: Timestamp | None = None
 
 
 class DeliveryDetail(DeliveryOut, kw_only=True):
@@ -209,10 +209,10 @@ class FlowOut(msgspec.Struct, kw_only=True):
 
     in_flight: int
     circuit_state: Literal["closed", "open", "half_open"]
-    circuit_open_until: datetime | None
+    circuit_open_until: Timestamp | None
     consecutive_failures: int
-    failing_since: datetime | None
-    throttled_until: datetime | None
+    failing_since: Timestamp | None
+    throttled_until: Timestamp | None
 
 
 class PauseIn(_In):
@@ -223,13 +223,13 @@ class SecretRotationIn(_In):
     """How long the current secret keeps signing beside the new one (default 24 h)."""
 
     previous_expires_in_seconds: Annotated[float, Meta(ge=0, le=30 * 86400)] | None = None
-    previous_expires_at: datetime | None = None
+    previous_expires_at: Timestamp | None = None
 
 
 class SecretRotated(msgspec.Struct, kw_only=True):
     subscriber_id: str
     secret: str
-    previous_secret_expires_at: datetime | None
+    previous_secret_expires_at: Timestamp | None
 
 
 class DeliveryFilterIn(_In):
@@ -238,8 +238,8 @@ class DeliveryFilterIn(_In):
     subscriber_id: str | None = None
     source: SourceName | None = None
     event_type: Glob | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class JobOut(msgspec.Struct, kw_only=True):
@@ -250,10 +250,10 @@ class JobOut(msgspec.Struct, kw_only=True):
     total: int | None
     done: int
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    updated_at: datetime
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    updated_at: Timestamp
 
 
 class JobAccepted(msgspec.Struct, kw_only=True):
@@ -277,5 +277,54 @@ class SourceReplayIn(_In):
 
     source: SourceName
     subscriber_id: str
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+
+Limit = Annotated[int, Meta(ge=1, le=1000)]
+Cursor = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class PageQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    cursor: Cursor | None = None
+    limit: Limit = 100
+
+
+class DeliveryQuery(PageQuery, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"] | None = (
+        None
+    )
+    subscriber_id: Cursor | None = None
+    event_id: Cursor | None = None
+    source: Cursor | None = None
+    event_type: Annotated[str, Meta(min_length=1, max_length=200, description="a glob")] | None = (
+        None
+    )
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+
+
+class SubscriberPage(msgspec.Struct, kw_only=True):
+    data: list[SubscriberOut]
+    next_cursor: str | None
+
+
+class DeliveryPage(msgspec.Struct, kw_only=True):
+    data: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class JobPage(msgspec.Struct, kw_only=True):
+    data: list[JobOut]
+    next_cursor: str | None
+
+
+class PingResult(msgspec.Struct, kw_only=True):
+    """How a test event fared: nothing is stored, nothing retried."""
+
+    ok: bool
+    outcome: str
+    status_code: int | None
+    duration_ms: float
+    error: str | None
+    response_snippet: str | None

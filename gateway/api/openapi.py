@@ -74,8 +74,9 @@ def _operation(spec: Endpoint, ref_of: dict[type, dict[str, Any]]) -> dict[str, 
         "parameters": _parameters(spec),
     }
     if spec.body is not None:
+        fields = msgspec.structs.fields(spec.body)
         operation["requestBody"] = {
-            "required": True,
+            "required": any(f.required for f in fields),
             "content": {"application/json": {"schema": ref_of[spec.body]}},
         }
     return operation

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import required_scope
 from gateway.api.common import json_response
+from gateway.api.endpoint import add_endpoints, endpoint
 from gateway.api.jobs import job_accepted
-from gateway.api.models import EventReplayed, EventReplayIn, SourceReplayIn, decode_body
+from gateway.api.models import (
+    EventReplayed,
+    EventReplayIn,
+    JobAccepted,
+    SourceReplayIn,
+    decode_body,
+)
 from gateway.api.state import API
 from gateway.problems import Problem
 from gateway.store import NotFound, jobs, replay, subscribers
 
-__all__ = ["add_routes"]
+__all__ = ["HANDLERS", "add_routes"]
 
 
 async def _body(request: web.Request) -> bytes:
@@ -39,7 +45,17 @@ async def _known_subscriber(request: web.Request, subscriber_id: str) -> None:
         ) from None
 
 
-@required_scope("replay")
+@endpoint(
+    "POST",
+    "/events/{id}/replay",
+    scope="replay",
+    summary="Send an event again to its subscribers, or one",
+    tag="events",
+    status=202,
+    body=EventReplayIn,
+    response=EventReplayed,
+    errors=[404, 422],
+)
 async def replay_event(request: web.Request) -> web.Response:
     event_id = request.match_info["id"]
     body = decode_body(await _body(request), EventReplayIn)
@@ -52,7 +68,17 @@ async def replay_event(request: web.Request) -> web.Response:
     return json_response(EventReplayed(event_id=event_id, delivery_ids=ids), status=202)
 
 
-@required_scope("replay")
+@endpoint(
+    "POST",
+    "/events/replay",
+    scope="replay",
+    summary="Replay a source's events in a time range to one subscriber, as a job",
+    tag="events",
+    status=202,
+    body=SourceReplayIn,
+    response=JobAccepted,
+    errors=[422],
+)
 async def replay_source(request: web.Request) -> web.Response:
     db = request.app[API].db
     body = decode_body(await _body(request), SourceReplayIn)
@@ -72,6 +98,8 @@ async def replay_source(request: web.Request) -> web.Response:
     return job_accepted(request, job)
 
 
+HANDLERS = [replay_event, replay_source]
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_post(f"{prefix}/events/replay", replay_source)
-    app.router.add_post(f"{prefix}/events/{{id}}/replay", replay_event)
+    add_endpoints(app, prefix, HANDLERS)

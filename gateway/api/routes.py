@@ -12,6 +12,7 @@ from gateway.api import (
     sources,
     subscriber_state,
     subscriber_stats,
+    subscriber_test,
     subscribers,
 )
 from gateway.api.auth import AUTHENTICATOR, Authenticator
@@ -22,17 +23,22 @@ from gateway.api.state import API, ApiState
 __all__ = ["API_PREFIX", "add_api"]
 
 API_PREFIX = "/api/v1"
-DOCUMENTED: list[Handler] = [*events.HANDLERS, *sources.HANDLERS, *subscriber_stats.HANDLERS]
+DOCUMENTED: list[Handler] = [
+    *subscribers.HANDLERS,
+    *subscriber_state.HANDLERS,
+    *subscriber_test.HANDLERS,
+    *subscriber_stats.HANDLERS,
+    *sources.HANDLERS,
+    *events.HANDLERS,
+    *replay.HANDLERS,
+    *deliveries.HANDLERS,
+    *jobs.HANDLERS,
+]
 
 
 def add_api(app: web.Application, api: ApiState, authenticator: Authenticator) -> None:
     app[API] = api
     app[AUTHENTICATOR] = authenticator
-    subscribers.add_routes(app, API_PREFIX)
-    subscriber_state.add_routes(app, API_PREFIX)
-    deliveries.add_routes(app, API_PREFIX)
-    jobs.add_routes(app, API_PREFIX)
-    replay.add_routes(app, API_PREFIX)
     add_endpoints(app, API_PREFIX, DOCUMENTED)
     document = build_document(API_PREFIX, DOCUMENTED)
     body = web.json_response(document).body

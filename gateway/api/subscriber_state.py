@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from gateway.api.auth import required_scope
 from gateway.api.common import json_response
-from gateway.api.models import PauseIn, SecretRotated, SecretRotationIn, decode_body
+from gateway.api.endpoint import add_endpoints, endpoint
+from gateway.api.models import PauseIn, SecretRotated, SecretRotationIn, SubscriberOut, decode_body
 from gateway.api.state import API
-from gateway.api.subscribers import load_subscriber, subscriber_out
+from gateway.api.subscribers import load_subscriber, refuse_if_declared, subscriber_out
 from gateway.delivery.signer import new_secret
 from gateway.problems import Problem
 from gateway.store import Conflict, flow
@@ -34,7 +34,16 @@ async def _body(request: web.Request) -> bytes:
     return raw if raw.strip() else b"{}"
 
 
-@required_scope("write")
+@endpoint(
+    "POST",
+    "/subscribers/{id}/pause",
+    scope="write",
+    summary="Stop sending; deliveries wait",
+    tag="subscribers",
+    body=PauseIn,
+    response=SubscriberOut,
+    errors=[404, 409],
+)
 async def pause(request: web.Request) -> web.Response:
     db = request.app[API].db
     sub = await load_subscriber(request)
@@ -46,16 +55,34 @@ async def pause(request: web.Request) -> web.Response:
     return json_response(subscriber_out(sub, await flow.get_flows(db, [sub.id])))
 
 
-@required_scope("write")
+@endpoint(
+    "POST",
+    "/subscribers/{id}/resume",
+    scope="write",
+    summary="Send again",
+    tag="subscribers",
+    response=SubscriberOut,
+    errors=[404, 409],
+)
 async def resume(request: web.Request) -> web.Response:
     db = request.app[API].db
     sub = await store.resume(db, (await load_subscriber(request)).id)
     return json_response(subscriber_out(sub, await flow.get_flows(db, [sub.id])))
 
 
-@required_scope("write")
+@endpoint(
+    "POST",
+    "/subscribers/{id}/secret/rotate",
+    scope="write",
+    summary="A new signing secret, shown once",
+    tag="subscribers",
+    body=SecretRotationIn,
+    response=SecretRotated,
+    errors=[404, 409, 422],
+)
 async def rotate_secret(request: web.Request) -> web.Response:
     sub = await load_subscriber(request)
+    refuse_if_declared(sub)
     body = decode_body(await _body(request), SecretRotationIn)
     now = datetime.now(UTC)
     if body.previous_expires_at is not None and body.previous_expires_in_seconds is not None:
@@ -86,7 +113,8 @@ async def rotate_secret(request: web.Request) -> web.Response:
     return json_response(rotated)
 
 
+HANDLERS = [pause, resume, rotate_secret]
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_post(f"{prefix}/subscribers/{{id}}/pause", pause)
-    app.router.add_post(f"{prefix}/subscribers/{{id}}/resume", resume)
-    app.router.add_post(f"{prefix}/subscribers/{{id}}/secret/rotate", rotate_secret)
+    add_endpoints(app, prefix, HANDLERS)

@@ -9,14 +9,15 @@ from urllib.parse import urlsplit
 import msgspec
 from aiohttp import web
 
-from gateway.api.auth import required_scope
 from gateway.api.common import json_response, page_params
+from gateway.api.endpoint import add_endpoints, endpoint
 from gateway.api.models import (
     FlowOut,
-    Page,
+    PageQuery,
     SubscriberCreated,
     SubscriberIn,
     SubscriberOut,
+    SubscriberPage,
     SubscriberPatch,
     decode_body,
 )
@@ -29,7 +30,7 @@ from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
 from gateway.store.records import Subscriber, SubscriberFlow, SubscriberSpec
 
-__all__ = ["add_routes", "load_subscriber", "subscriber_out"]
+__all__ = ["HANDLERS", "add_routes", "load_subscriber", "refuse_if_declared", "subscriber_out"]
 
 _TUPLES = ("sources", "event_types", "forward_headers", "retry_schedule")
 
@@ -91,7 +92,17 @@ def _spec(values: Mapping[str, object]) -> SubscriberSpec:
     return SubscriberSpec(**kept)  # type: ignore[arg-type]
 
 
-@required_scope("write")
+@endpoint(
+    "POST",
+    "/subscribers",
+    scope="write",
+    summary="Register a subscriber; its secret is shown once",
+    tag="subscribers",
+    status=201,
+    body=SubscriberIn,
+    response=SubscriberCreated,
+    errors=[409, 422],
+)
 async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
@@ -108,7 +119,15 @@ async def create(request: web.Request) -> web.Response:
     return json_response(subscriber_out(sub, flows, SubscriberCreated, secret=secret), status=201)
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/subscribers",
+    scope="read",
+    summary="List subscribers",
+    tag="subscribers",
+    query=PageQuery,
+    response=SubscriberPage,
+)
 async def list_(request: web.Request) -> web.Response:
     db = request.app[API].db
     cursor, limit = page_params(request)
@@ -117,22 +136,40 @@ async def list_(request: web.Request) -> web.Response:
     subs = subs[:limit]
     flows = await flow.get_flows(db, [s.id for s in subs])
     return json_response(
-        Page(
+        SubscriberPage(
             data=[subscriber_out(s, flows) for s in subs], next_cursor=subs[-1].id if more else None
         )
     )
 
 
-@required_scope("read")
+@endpoint(
+    "GET",
+    "/subscribers/{id}",
+    scope="read",
+    summary="One subscriber",
+    tag="subscribers",
+    response=SubscriberOut,
+    errors=[404],
+)
 async def get(request: web.Request) -> web.Response:
     sub = await load_subscriber(request)
     return json_response(subscriber_out(sub, await flow.get_flows(request.app[API].db, [sub.id])))
 
 
-@required_scope("write")
+@endpoint(
+    "PATCH",
+    "/subscribers/{id}",
+    scope="write",
+    summary="Change a subscriber",
+    tag="subscribers",
+    body=SubscriberPatch,
+    response=SubscriberOut,
+    errors=[404, 409, 422],
+)
 async def update(request: web.Request) -> web.Response:
     state = request.app[API]
     current = await load_subscriber(request)
+    refuse_if_declared(current)
     patch = decode_body(await request.read(), SubscriberPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     spec = _spec({**dataclasses.asdict(current), **changes})
@@ -152,11 +189,30 @@ async def update(request: web.Request) -> web.Response:
     return json_response(subscriber_out(sub, await flow.get_flows(state.db, [sub.id])))
 
 
-@required_scope("write")
+@endpoint(
+    "DELETE",
+    "/subscribers/{id}",
+    scope="write",
+    summary="Remove a subscriber and its deliveries",
+    tag="subscribers",
+    status=204,
+    errors=[404, 409],
+)
 async def delete(request: web.Request) -> web.Response:
     sub = await load_subscriber(request)
+    refuse_if_declared(sub)
     await store.delete_subscriber(request.app[API].db, sub.id)
     return web.Response(status=204)
+
+
+def refuse_if_declared(sub: Subscriber) -> None:
+    """Subscribers from the config file change there, not through the API."""
+    if sub.managed_by == "config":
+        raise Problem(
+            409,
+            f"subscriber {sub.name!r} is declared in the config file; change it there",
+            kind="managed-by-config",
+        )
 
 
 async def load_subscriber(request: web.Request) -> Subscriber:
@@ -168,9 +224,8 @@ async def load_subscriber(request: web.Request) -> Subscriber:
         raise Problem(404, f"no subscriber {sub_id}", kind="not-found") from None
 
 
+HANDLERS = [create, list_, get, update, delete]
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_post(f"{prefix}/subscribers", create)
-    app.router.add_get(f"{prefix}/subscribers", list_)
-    app.router.add_get(f"{prefix}/subscribers/{{id}}", get)
-    app.router.add_patch(f"{prefix}/subscribers/{{id}}", update)
-    app.router.add_delete(f"{prefix}/subscribers/{{id}}", delete)
+    add_endpoints(app, prefix, HANDLERS)

@@ -78,11 +78,10 @@ class JobRunner:
     async def run(self, job: Job) -> None:
         """Work through ``job`` batch by batch until it is done or this process stops."""
         log_event(log, logging.INFO, "job started", job_id=job.id, kind=job.kind)
-        step = self._retry_step if job.kind == "retry_dead" else self._replay_step
         cursor = job.cursor
         try:
             while not self._stopping.is_set():
-                cursor, done = await step(job, cursor)
+                cursor, done = await self.step(job, cursor)
                 if not await jobs.advance(self.db, job.id, self.token, done, cursor, LEASE_SECONDS):
                     return  # the lease went to another worker
                 if cursor is None or cursor.get("finished"):
@@ -92,6 +91,13 @@ class JobRunner:
         except (StoreError, ValueError, KeyError) as exc:
             await jobs.finish(self.db, job.id, self.token, error=str(exc)[:500])
             log_event(log, logging.WARNING, "job failed", job_id=job.id, error=str(exc))
+
+    async def step(self, job: Job, cursor: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
+        """One batch of ``job`` from ``cursor``: the next cursor (``finished`` when done)
+        and how many deliveries the batch sent again (or events it replayed)."""
+        if job.kind == "retry_dead":
+            return await self._retry_step(job, cursor)
+        return await self._replay_step(job, cursor)
 
     async def _retry_step(
         self, job: Job, cursor: dict[str, Any] | None

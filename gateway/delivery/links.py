@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -22,6 +23,7 @@ from gateway.config import Config
 __all__ = ["LINK_PATH", "PayloadLinks", "link_key"]
 
 LINK_PATH = "/payloads/v1/{event_id}"
+log = logging.getLogger("gateway.delivery")
 Verdict = Literal["valid", "forged", "expired"]
 
 
@@ -30,15 +32,24 @@ def link_key(config: Config) -> bytes:
     if config.delivery.payload_link_secret:
         return config.delivery.payload_link_secret.encode()
     path = Path(config.database.data_dir) / "payload-link-key"
-    if path.exists():
-        key = path.read_text().strip()
-        if len(key) >= 32:
-            return key.encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
+    try:
+        if path.exists():
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key.encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    except OSError as exc:
+        log.warning(
+            "no payload link key in %s (%s): links made now are valid for this process only;"
+            " set delivery.payload_link_secret",
+            path,
+            exc.strerror,
+        )
+        key = secrets.token_urlsafe(48)
     return key.encode()
 
 

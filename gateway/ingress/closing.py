@@ -22,7 +22,10 @@ async def close_unread_body(request: web.Request, handler: Handler) -> web.Strea
     if request.content.is_eof() or response.prepared:
         return response
     response.force_close()
-    await response.prepare(request)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client is gone already (it stopped sending): no one to answer
     request.protocol.force_close()
     return response

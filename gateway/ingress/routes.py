@@ -126,7 +126,13 @@ def _may_be_ping(request: web.Request, cfg: SourceConfig) -> bool:
 
 
 def _check_content_type(request: web.Request, cfg: SourceConfig) -> None:
-    """415 unless the media type (parameters aside) is one the source lists, if it lists any."""
+    """415 unless the media type (parameters aside) is one the source lists, if it lists any.
+
+    A Content-Type that is not ASCII is no media type at all (and could not be stored or
+    sent on): 415 whatever the source lists.
+    """
+    if not request.headers.get("Content-Type", "").isascii():
+        raise Problem(415, "the content type is not ASCII", kind="unsupported-media-type")
     if not cfg.content_types:
         return
     given = _media_type(request.headers.get("Content-Type", ""))
@@ -209,6 +215,10 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         except web.RequestPayloadError:
             raise Problem(
                 400, "the body could not be decoded as sent", kind="body-unreadable"
+            ) from None
+        except ConnectionResetError:  # the client went away (or was cut off as too slow)
+            raise Problem(
+                400, "the connection closed before the body was complete", kind="body-incomplete"
             ) from None
         if not chunk:
             break

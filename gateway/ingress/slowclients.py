@@ -10,11 +10,16 @@ connections with :class:`GuardedRequestHandler`, which adds three bounds:
   seconds after their first byte arrived (for a new connection: after it opened).
   A client that is late gets ``408 Request Timeout`` and the connection is closed.
 - **request body**: while a body is arriving, ``header_timeout`` seconds without a byte
-  close the connection (not counting time in which the gateway itself stopped reading).
+  close the connection, and so does a body slower than :data:`MIN_BODY_RATE` on average
+  (it has ``header_timeout`` seconds, plus one second per ``MIN_BODY_RATE`` bytes that
+  arrived). Time in which the gateway itself stopped reading does not count.
 - **idle keep-alive**: ``keepalive_timeout`` seconds after the last answer without a
   new request close the connection (aiohttp's own timer, set from the config).
 
-The checks are timers armed per connection; nothing is polled.
+The checks are timers armed per connection; nothing is polled. A request so malformed
+that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
+write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
+the internet both are routine, and a traceback each would let anyone flood the logs.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-__all__ = ["GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
+__all__ = ["MIN_BODY_RATE", "GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
+
+MIN_BODY_RATE = 1024
+"""Bytes per second a request body must average (a 1 MiB body may take 17 minutes)."""
 
 _TIMEOUT_TEXT = b"the request head was not sent in time\n"
 _REQUEST_TIMEOUT = (
@@ -41,7 +50,15 @@ _REQUEST_TIMEOUT = (
 class GuardedRequestHandler(RequestHandler):
     """aiohttp's connection handler with a deadline for request heads and body stalls."""
 
-    __slots__ = ("_body", "_body_timer", "_head_started", "_head_timer", "_last_read", "_limit")
+    __slots__ = (
+        "_body",
+        "_body_deadline",
+        "_body_timer",
+        "_head_started",
+        "_head_timer",
+        "_last_read",
+        "_limit",
+    )
 
     def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -50,6 +67,7 @@ class GuardedRequestHandler(RequestHandler):
         self._head_started = False
         self._body: StreamReader | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._body_deadline = 0.0
         self._last_read = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,12 +84,27 @@ class GuardedRequestHandler(RequestHandler):
         super().data_received(data)
         if data:
             self._last_read = self._loop.time()
+            self._body_deadline += len(data) / MIN_BODY_RATE
         if self._request_count != parsed:
             self._head_complete()
         elif data and self._awaiting_request():
             self._head_started = True
             if self._head_timer is None:
                 self._arm_head()
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """Malformed requests (answered 400 by aiohttp itself), and failures to write to a
+        client that has gone (e.g. ``100 Continue`` to one that hung up), at DEBUG."""
+        error = kwargs.get("exc_info")
+        malformed = isinstance(error, HttpProcessingError) and 400 <= (error.code or 400) < 500
+        gone = isinstance(error, ConnectionResetError) and (
+            self.transport is None or self.transport.is_closing()
+        )
+        if malformed or gone:
+            template = args[0] if args and isinstance(args[0], str) else "malformed request"
+            self.logger.debug(template + ": %s", *args[1:], error)
+            return
+        super().log_exception(*args, **kwargs)
 
     def _awaiting_request(self) -> bool:
         """Whether the connection is between requests (no request is being handled)."""
@@ -89,6 +122,7 @@ class GuardedRequestHandler(RequestHandler):
         payload = self._messages[-1][1] if self._messages else None
         if isinstance(payload, StreamReader) and not payload.is_eof():
             self._body = payload
+            self._body_deadline = self._loop.time() + self._limit
             if self._body_timer is None:
                 self._body_timer = self._loop.call_later(self._limit, self._body_check)
 
@@ -108,12 +142,15 @@ class GuardedRequestHandler(RequestHandler):
             return
         now = self._loop.time()
         if self._reading_paused or self._buffer_paused:
-            self._last_read = now  # the gateway is not reading: not the client's delay
-        if now - self._last_read >= self._limit:
+            # The gateway is not reading: not the client's delay.
+            self._last_read = now
+            self._body_deadline = max(self._body_deadline, now + self._limit)
+        if now - self._last_read >= self._limit or now >= self._body_deadline:
             self._body = None
             self.force_close()  # the handler's read fails; nothing is answered
             return
-        self._body_timer = self._loop.call_at(self._last_read + self._limit, self._body_check)
+        due = min(self._last_read + self._limit, self._body_deadline)
+        self._body_timer = self._loop.call_at(due, self._body_check)
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):

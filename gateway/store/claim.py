@@ -1,39 +1,42 @@
 """The claim: lease due deliveries within every subscriber's limits, in one statement.
 
-``claim_deliveries`` (queries.sql) is one ``WITH … UPDATE … RETURNING`` statement:
+``claim_deliveries`` (queries.sql) is one ``WITH ... UPDATE ... RETURNING`` statement:
 
-1. **ready**: the subscribers that may be sent to now — active, not paused by a
-   Retry-After, circuit closed (or open past its cool-down, or half-open with no probe
-   out) — and that have something due. "Something due" is one probe of the partial index
-   ``deliveries_due_idx (subscriber_id, next_attempt_at) WHERE status = 'pending'`` (a
-   ``LIMIT 1`` lateral, never a scan). Their ``subscriber_flow`` rows are locked
-   ``FOR UPDATE`` in subscriber id order. A claimer on another replica that wants the
+1. **candidates**: the subscribers that may be sent to now -- active, below
+   ``max_in_flight``, with a token in their bucket, not paused by a Retry-After, circuit
+   closed (or open past its cool-down, or half-open with no probe out) -- and that have
+   something due. "Something due" is one probe of the partial index
+   ``deliveries_due_idx (subscriber_id, next_attempt_at) WHERE status = 'pending'``
+   (``ORDER BY ... LIMIT 1`` in a lateral: one index descent, never a scan). At most
+   ``batch`` of them, those whose oldest due delivery is oldest.
+2. **ready**: their ``subscriber_flow`` rows, locked ``FOR UPDATE`` in subscriber id
+   order, the conditions checked again. A claimer on another replica that wants the
    same rows waits for them (for as long as one claim statement takes) and then reads
    them as the previous claimer left them: under READ COMMITTED a row locked after a
-   wait is re-read at its latest version. So in-flight slots and tokens are never handed
-   out twice, on any number of replicas.
-2. **room**: how many each may take now, the least of: the batch; ``max_in_flight``
+   wait is re-read at its latest version and its conditions re-checked. So in-flight
+   slots, tokens and the probe are never handed out twice, on any number of replicas.
+3. **room**: how many each may take now, the least of: the batch; ``max_in_flight``
    minus the ``in_flight`` counter; the whole tokens of its bucket (refilled lazily:
    ``min(burst, tokens + rate * elapsed)``; burst defaults to one second of rate); and
    1 while the circuit is probing. A fair share (batch / ready subscribers) keeps one
    subscriber's backlog from filling every claim.
-3. **picked**: for each, its oldest due deliveries from the same index, up to its room,
+4. **picked**: for each, its oldest due deliveries from the same index, up to its room,
    ``FOR UPDATE SKIP LOCKED``; the oldest ``batch`` of them overall.
-4. **claimed**, **flow**: lease them and charge an attempt; add them to ``in_flight``,
+5. **claimed**, **flow**: lease them and charge an attempt; add them to ``in_flight``,
    take their tokens, and turn a probing circuit half-open with the probe's lease.
 
-Cost: one index probe per active subscriber, plus the rows taken: O(subscribers +
-batch), whatever the backlog. A paused, disabled, Retry-After-paused or open-circuit
-subscriber is left out before any of its deliveries is read: its backlog is never
-scanned, and its deliveries are postponed (they stay pending, not charged an attempt)
-until it may send again. Deliveries of an ordered subscriber that wait behind the head
-of their key are ``queued``, outside the index (store/ordering.py), so the claim sees
-at most one per key.
+Cost: one index probe per active subscriber, plus at most ``batch`` flow rows and about
+``batch`` deliveries: O(subscribers + batch), whatever the backlog. A paused, disabled,
+throttled or open-circuit subscriber is left out before any of its deliveries is read:
+its backlog is never scanned, and its deliveries are postponed (they stay pending, not
+charged an attempt) until it may send again. Deliveries of an ordered subscriber that
+wait behind the head of their key are ``queued``, outside the index
+(store/ordering.py), so the claim sees at most one per key.
 
 The ``in_flight`` counter moves with every transition in and out of in_flight: this
 claim (+), settling an attempt (store/settle.py), releasing unattempted claims at
-shutdown and expired leases (below) (-). Locks are always taken in one order —
-delivery rows, then flow rows by subscriber id, then ordering keys by key — and the
+shutdown and expired leases (below) (-). Locks are always taken in one order --
+delivery rows, then flow rows by subscriber id, then ordering keys by key -- and the
 claim waits only for flow rows (deliveries it skips), so claims, settlements and the
 lease sweeper never deadlock.
 """

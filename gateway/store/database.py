@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway.store.errors import Conflict, StoreError, StoreUnavailable
+from gateway.store.errors import Conflict, InvalidData, StoreError, StoreUnavailable
 from gateway.store.sql import QUERIES
 
 __all__ = ["Connection", "Database", "StoreError", "translate_errors"]
@@ -35,6 +35,8 @@ def translate_errors() -> Any:
         yield
     except asyncpg.exceptions.UniqueViolationError as exc:
         raise Conflict(f"already exists ({exc.constraint_name})") from exc
+    except asyncpg.exceptions.DataError as exc:
+        raise InvalidData(f"value not accepted: {type(exc).__name__}") from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
     except asyncpg.PostgresError as exc:

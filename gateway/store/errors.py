@@ -3,12 +3,13 @@
 StoreError
 ├── StoreUnavailable   the database cannot be reached right now (retry later)
 ├── NotFound           no row with that id
-└── Conflict           a unique constraint or a state guard refused the change
+├── Conflict           a unique constraint or a state guard refused the change
+└── InvalidData        a value the database cannot hold (a NUL character, a bad encoding)
 """
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "NotFound", "StoreError", "StoreUnavailable"]
+__all__ = ["Conflict", "InvalidData", "NotFound", "StoreError", "StoreUnavailable"]
 
 
 class StoreError(Exception):
@@ -28,3 +29,7 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """The change conflicts with the stored state."""
+
+
+class InvalidData(StoreError):
+    """A value cannot be stored or searched for as given."""

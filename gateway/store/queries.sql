@@ -794,8 +794,11 @@ RETURNING id;
 INSERT INTO subscribers (id, name, url, description, secret, sources, event_types,
                          event_type_likes, headers, timeout_seconds, max_attempts,
                          backoff_base_seconds, backoff_cap_seconds, max_in_flight,
-                         rate_limit_per_second, ordered, managed_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'config')
+                         rate_limit_per_second, ordered, https_only, forward_headers,
+                         retry_schedule, max_age_seconds, rate_limit_burst, payload_mode,
+                         thin_above_bytes, managed_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, $20, $21, $22, $23, 'config')
 ON CONFLICT (name) DO UPDATE
 SET url = EXCLUDED.url, description = EXCLUDED.description, secret = EXCLUDED.secret,
     sources = EXCLUDED.sources, event_types = EXCLUDED.event_types,
@@ -805,6 +808,10 @@ SET url = EXCLUDED.url, description = EXCLUDED.description, secret = EXCLUDED.se
     backoff_cap_seconds = EXCLUDED.backoff_cap_seconds,
     max_in_flight = EXCLUDED.max_in_flight,
     rate_limit_per_second = EXCLUDED.rate_limit_per_second, ordered = EXCLUDED.ordered,
+    https_only = EXCLUDED.https_only, forward_headers = EXCLUDED.forward_headers,
+    retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
+    rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
+    thin_above_bytes = EXCLUDED.thin_above_bytes,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,
     state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'
@@ -864,3 +871,67 @@ GROUP BY status;
 -- name: subscriber_circuit
 SELECT circuit_state, open_until, consecutive_failures, failing_since
 FROM subscriber_flow WHERE subscriber_id = $1;
+
+-- name: console_activity
+-- Per minute over the last $1 minutes (the current one included): events received,
+-- delivery attempts and successful ones. Range scans of events_received_at_idx and
+-- delivery_attempts_started_at_idx over the window only.
+WITH minutes AS (
+    SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1 - 1),
+                           date_trunc('minute', now()), interval '1 minute') AS minute
+), received AS (
+    SELECT date_trunc('minute', received_at) AS minute, count(*) AS n
+    FROM events
+    WHERE received_at >= date_trunc('minute', now()) - make_interval(mins => $1 - 1)
+    GROUP BY 1
+), attempted AS (
+    SELECT date_trunc('minute', started_at) AS minute, count(*) AS attempts,
+           count(*) FILTER (WHERE outcome = 'success') AS delivered
+    FROM delivery_attempts
+    WHERE started_at >= date_trunc('minute', now()) - make_interval(mins => $1 - 1)
+    GROUP BY 1
+)
+SELECT m.minute, coalesce(r.n, 0) AS received, coalesce(a.attempts, 0) AS attempts,
+       coalesce(a.delivered, 0) AS delivered
+FROM minutes m
+LEFT JOIN received r ON r.minute = m.minute
+LEFT JOIN attempted a ON a.minute = m.minute
+ORDER BY m.minute;
+
+-- name: console_statement_timeout
+SELECT set_config('statement_timeout', $1, true);
+
+-- name: console_search_bodies
+-- Events received since $2 whose raw body contains the bytes of $1 (case-sensitive),
+-- newest first: a backward walk of events_received_at_idx, bounded by the window, the
+-- limit and the caller's statement timeout.
+SELECT id, source, external_id, event_type, ordering_key, received_at, content_type,
+       octet_length(body) AS size
+FROM events
+WHERE received_at >= $2 AND position(convert_to($1, 'UTF8') IN body) > 0
+  AND ($4::text IS NULL OR source = $4)
+  AND ($5::text IS NULL OR event_type LIKE $5)
+ORDER BY received_at DESC
+LIMIT $3;
+
+-- name: console_event_attempts
+SELECT a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome,
+       a.error, a.response_snippet
+FROM delivery_attempts a
+JOIN deliveries d ON d.id = a.delivery_id
+WHERE d.event_id = $1
+ORDER BY a.started_at, a.id
+LIMIT $2;
+
+-- name: console_failure_causes
+-- A subscriber's failed attempts over the last $2 seconds, grouped by what went wrong.
+SELECT a.outcome, a.status_code, left(coalesce(a.error, ''), 200) AS error,
+       count(*) AS n, max(a.started_at) AS last_seen,
+       (array_agg(d.event_id ORDER BY a.started_at DESC))[1] AS last_event_id
+FROM delivery_attempts a
+JOIN deliveries d ON d.id = a.delivery_id
+WHERE d.subscriber_id = $1 AND a.outcome <> 'success'
+  AND a.started_at >= now() - make_interval(secs => $2)
+GROUP BY 1, 2, 3
+ORDER BY n DESC, last_seen DESC
+LIMIT $3;

@@ -41,6 +41,13 @@ async def reconcile_subscribers(
                 spec.max_in_flight,
                 spec.rate_limit_per_second,
                 spec.ordered,
+                spec.https_only,
+                list(spec.forward_headers) if spec.forward_headers is not None else None,
+                list(spec.retry_schedule) if spec.retry_schedule is not None else None,
+                spec.max_age_seconds,
+                spec.rate_limit_burst,
+                spec.payload_mode,
+                spec.thin_above_bytes,
             )
             if row is None:
                 raise Conflict(f"subscriber {spec.name!r} exists and is managed through the API")

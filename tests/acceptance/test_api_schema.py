@@ -17,7 +17,9 @@ EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
-def gateway(pg_server: PostgresForTests, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gateway(
+    pg_server: PostgresForTests, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     name = pg_server.create_database()
     folder: Path = tmp_path_factory.mktemp("schema")
     config = {
@@ -56,7 +58,12 @@ def test_every_operation_answers_within_its_documented_contract(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 base_url=gateway.admin, headers=headers, excluded_checks=[positive_data_acceptance]

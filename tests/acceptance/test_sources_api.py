@@ -34,7 +34,9 @@ async def test_a_source_created_through_the_api_accepts_its_first_webhook(
         "X-GitHub-Delivery": "d-1",
         "X-GitHub-Event": "pull_request",
     }
-    async with http.post(f"{gateway.ingress}/webhooks/v1/gh", data=body, headers=headers) as response:
+    async with http.post(
+        f"{gateway.ingress}/webhooks/v1/gh", data=body, headers=headers
+    ) as response:
         assert response.status == 202
     wrong = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64, "X-GitHub-Delivery": "d-2"}
     async with http.post(f"{gateway.ingress}/webhooks/v1/gh", data=body, headers=wrong) as response:
@@ -51,7 +53,9 @@ async def test_config_sources_are_listed_without_secrets_and_read_only(
     [shop] = listed["data"]
     assert (shop["name"], shop["managed_by"], shop["secret_count"]) == ("shop", "config", 1)
     assert "shop-secret-for-tests" not in orjson.dumps(listed).decode()
-    async with http.patch(f"{gateway.admin}/api/v1/sources/shop", json={"max_body_bytes": 10}, headers=auth) as r:
+    async with http.patch(
+        f"{gateway.admin}/api/v1/sources/shop", json={"max_body_bytes": 10}, headers=auth
+    ) as r:
         assert r.status == 409
         assert (await r.json())["type"].endswith("managed-by-config")
     async with http.delete(f"{gateway.admin}/api/v1/sources/shop", headers=auth) as r:
@@ -69,7 +73,9 @@ async def test_an_unusable_source_is_refused_with_the_reason(
         ({"name": "Bad Name", "scheme": "none"}, "slug"),
         ({"name": "x", "scheme": "shopify", "secret": "s", "colour": "red"}, "colour"),
     ]:
-        async with http.post(f"{gateway.admin}/api/v1/sources", json=spec, headers=auth) as response:
+        async with http.post(
+            f"{gateway.admin}/api/v1/sources", json=spec, headers=auth
+        ) as response:
             problem = await response.json()
         assert response.status == 422, problem
         assert needle in problem["detail"]

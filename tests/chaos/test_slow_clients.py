@@ -7,6 +7,7 @@ small application on loopback; clients are raw sockets that misbehave on purpose
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -20,7 +21,10 @@ KEEPALIVE_TIMEOUT = 2.0
 
 
 async def _echo(request: web.Request) -> web.Response:
-    body = await request.read()
+    try:
+        body = await request.read()
+    except ConnectionResetError:
+        raise web.HTTPBadRequest() from None  # cut off: there is no one to answer
     if request.query.get("think"):
         await asyncio.sleep(float(request.query["think"]))
     return web.Response(text=f"got {len(body)} bytes")
@@ -54,12 +58,17 @@ async def _closed_after(reader: asyncio.StreamReader, limit: float) -> tuple[flo
     started = time.monotonic()
     received = b""
     async with asyncio.timeout(limit):
-        while chunk := await reader.read(4096):
-            received += chunk
+        try:
+            while chunk := await reader.read(4096):
+                received += chunk
+        except ConnectionResetError:
+            pass  # closed while the client was still sending: a reset, not a FIN
     return time.monotonic() - started, received
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str = "/") -> bytes:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str = "/"
+) -> bytes:
     writer.write(f"GET {path} HTTP/1.1\r\nHost: gateway\r\n\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
@@ -114,10 +123,10 @@ async def test_a_body_that_stops_arriving_closes_the_connection(port: int) -> No
 
 async def test_a_body_sent_in_pauses_shorter_than_the_limit_is_read(port: int) -> None:
     reader, writer = await _connect(port)
-    writer.write(b"POST /hook HTTP/1.1\r\nHost: gateway\r\nContent-Length: 30\r\n\r\n")
-    for _ in range(3):
+    writer.write(b"POST /hook HTTP/1.1\r\nHost: gateway\r\nContent-Length: 3072\r\n\r\n")
+    for _ in range(3):  # each KiB buys a second (MIN_BODY_RATE)
         await asyncio.sleep(HEADER_TIMEOUT * 0.6)
-        writer.write(b"x" * 10)
+        writer.write(b"x" * 1024)
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     writer.close()
     assert head.startswith(b"HTTP/1.1 200 ")
@@ -129,7 +138,9 @@ async def test_a_keep_alive_client_idle_between_requests_keeps_its_connection(po
     for _ in range(3):
         answers.append(await _exchange(reader, writer))
         await asyncio.sleep(HEADER_TIMEOUT * 1.5)  # idle longer than the head deadline
-    answers.append(await _exchange(reader, writer, f"/?think={HEADER_TIMEOUT * 1.5}"))  # a slow handler is no fault
+    answers.append(
+        await _exchange(reader, writer, f"/?think={HEADER_TIMEOUT * 1.5}")
+    )  # a slow handler is no fault
     writer.close()
     assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)
 
@@ -143,3 +154,34 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeo
     writer.close()
     assert KEEPALIVE_TIMEOUT * 0.8 <= took < KEEPALIVE_TIMEOUT * 2
     assert answer == b""
+
+
+async def test_a_body_trickling_in_below_the_minimum_rate_is_cut_off(port: int) -> None:
+    reader, writer = await _connect(port)
+    writer.write(b"POST /hook HTTP/1.1\r\nHost: gateway\r\nContent-Length: 1000\r\n\r\n")
+    started = time.monotonic()
+
+    async def trickle() -> None:
+        for _ in range(1000):
+            writer.write(b"x")
+            await asyncio.sleep(HEADER_TIMEOUT / 3)  # never silent for long, but far too slow
+
+    sending = asyncio.create_task(trickle())
+    try:
+        _, answer = await _closed_after(reader, HEADER_TIMEOUT * 6)
+    finally:
+        sending.cancel()
+        writer.close()
+    assert time.monotonic() - started < HEADER_TIMEOUT * 3
+    assert b" 200 " not in answer
+
+
+async def test_a_malformed_request_is_answered_400_without_an_error_in_the_log(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader, writer = await _connect(port)
+    writer.write(b"POST /hook HTTP/1.1\r\nHost: gateway\r\nContent-Length: 1x\r\n\r\n")
+    _, answer = await _closed_after(reader, 5)
+    writer.close()
+    assert answer.split(b" ", 2)[1] == b"400"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -117,13 +117,19 @@ def test_a_signed_source_without_a_secret_is_refused(render: Any) -> None:
 
 def test_database_url_and_jwt_key_come_from_the_chart_secret(render: Any) -> None:
     out = render(MINIMAL)
-    assert secret_data(out) == {
-        "GATEWAY_DATABASE__URL": DATABASE_URL,
-        "GATEWAY_API__JWT_SECRET": JWT_SECRET,
-    }
+    data = secret_data(out)
+    link_key = data.pop("GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET")
+    assert data == {"GATEWAY_DATABASE__URL": DATABASE_URL, "GATEWAY_API__JWT_SECRET": JWT_SECRET}
+    assert len(link_key) == 64  # one key for every pod, so a link made by one is valid on all
     env = env_names(out.deployments()["worker"]["spec"]["template"]["spec"])
     for name in ("GATEWAY_DATABASE__URL", "GATEWAY_API__JWT_SECRET"):
         assert env[name]["valueFrom"]["secretKeyRef"] == {"name": FULLNAME, "key": name}
+    link_ref = env["GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert link_ref == {
+        "name": FULLNAME,
+        "key": "GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET",
+        "optional": False,
+    }
     assert env["GATEWAY_CONFIG"]["value"] == "/etc/webhook-gateway/config.toml"
 
 
@@ -141,10 +147,11 @@ def test_existing_secret_replaces_the_chart_secret(render: Any) -> None:
     for _, spec in out.pod_specs():
         for name, entry in env_names(spec).items():
             if "valueFrom" in entry:
-                assert entry["valueFrom"]["secretKeyRef"] == {
-                    "name": "gateway-secrets",
-                    "key": name,
-                }
+                ref = dict(entry["valueFrom"]["secretKeyRef"])
+                assert ref.pop("optional", name == "GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET") is (
+                    name == "GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET"
+                )
+                assert ref == {"name": "gateway-secrets", "key": name}
 
 
 def test_database_url_can_come_from_a_cloudnativepg_secret(render: Any) -> None:

@@ -181,3 +181,15 @@ def test_installed_gateway_serves_from_the_wheel_alone(
             assert response.status == 200
     finally:
         assert gateway.stop() == 0
+
+
+def test_wheel_carries_the_console_templates_and_static_files(installed: Installed) -> None:
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    console = REPO / "gateway" / "console"
+    expected = [
+        f"gateway/console/{path.relative_to(console)}"
+        for folder in ("templates", "static")
+        for path in (console / folder).iterdir()
+    ]
+    assert expected
+    assert [name for name in expected if name not in names] == []

@@ -194,6 +194,17 @@ wg.sourceSecrets: for one source (dict "ctx" $ "source" $src), JSON with
 {{- end -}}
 {{- end -}}
 
+{{/* The key that signs thin-payload links: shared by every pod, kept across upgrades. */}}
+{{- define "wg.payloadLinkSecret" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "wg.fullname" .) -}}
+{{- $data := dig "data" (dict) ($existing | default (dict)) -}}
+{{- if hasKey $data "GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET" -}}
+{{- index $data "GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET" | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 64 -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 Pod environment; call with (dict "ctx" $ "secretName" NAME "jwt" BOOL). Values the chart
 stores come from the Secret NAME; the rest from the Secrets the user manages.
@@ -223,6 +234,12 @@ stores come from the Secret NAME; the rest from the Secrets the user manages.
       name: {{ default (include "wg.fullname" $ctx) $v.existingSecret }}
       key: GATEWAY_API__JWT_SECRET
 {{- end }}
+- name: GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "wg.fullname" $ctx) $v.existingSecret }}
+      key: GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET
+      optional: {{ if $v.existingSecret }}true{{ else }}false{{ end }}
 {{- $sources := include "wg.allSourceSecrets" $ctx | fromJson }}
 {{- range $name := keys $sources.stored | sortAlpha }}
 - name: {{ $name }}

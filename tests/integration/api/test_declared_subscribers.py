@@ -53,3 +53,22 @@ async def test_a_declared_name_taken_through_the_api_is_a_config_error(db: Datab
         await _reconcile(
             _config(SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)), db
         )
+
+
+async def test_a_declared_subscriber_is_read_only_through_the_api(db: Database, api, token) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.api.conftest import bearer
+
+    await reconcile_declared_subscribers(
+        _config(SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)), db
+    )
+    [declared] = await store.list_subscribers(db, after=None, limit=10)
+    headers = bearer(token("admin"))
+    patch = await api.patch(
+        f"/api/v1/subscribers/{declared.id}", json={"url": "http://127.0.0.1:9/b"}, headers=headers
+    )
+    delete = await api.delete(f"/api/v1/subscribers/{declared.id}", headers=headers)
+    rotate = await api.post(f"/api/v1/subscribers/{declared.id}/secret/rotate", headers=headers)
+    pause = await api.post(f"/api/v1/subscribers/{declared.id}/pause", headers=headers)
+    assert (patch.status, delete.status, rotate.status) == (409, 409, 409)
+    assert (await patch.json())["type"].endswith("managed-by-config")
+    assert pause.status == 200  # operating it is fine; its definition lives in the file

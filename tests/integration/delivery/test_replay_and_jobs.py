@@ -135,3 +135,19 @@ async def test_a_job_left_by_a_dead_worker_is_resumed_by_another(db: Database) -
     again = await jobs.claim(db, "healthy", 60)
     assert again is not None and again.id == job.id
     assert not await jobs.advance(db, job.id, "crashed", 1, None, 60)  # the lease moved on
+
+
+async def test_a_jobs_progress_grows_batch_by_batch(db: Database) -> None:
+    sub = await subscriber(db, "http://127.0.0.1:9/hook")
+    await store_events(db, [event(f"o-{i}") for i in range(10)])
+    await db.pool.execute("UPDATE deliveries SET status = 'dead', completed_at = now()")
+    job = await jobs.create(db, "retry_dead", {"subscriber_id": sub.id}, 10)
+    runner = JobRunner(db, delivery_config(job_batch_size=4))
+    claimed = await jobs.claim(db, runner.token, 60)
+    assert claimed is not None
+    progress, cursor = [], claimed.cursor
+    while not (cursor or {}).get("finished"):
+        cursor, done = await runner.step(claimed, cursor)
+        assert await jobs.advance(db, job.id, runner.token, done, cursor, 60)
+        progress.append((await jobs.get(db, job.id)).done)
+    assert progress == [4, 8, 10, 10]
