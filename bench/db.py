@@ -149,7 +149,7 @@ async def explain_claim(url: str, limit: int, lease: float, samples: int) -> dic
     conn = await _connect(url)
     try:
         await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
-        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench')"
+        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', 16)"
         plans, round_trips = [], []
         for _ in range(samples):  # per-node timing off: it would inflate the total
             rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, TIMING OFF) {execute}")

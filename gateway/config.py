@@ -122,6 +122,9 @@ class DeliveryConfig(_Section, frozen=True):
     enabled: bool = True
     concurrency: int = 64
     claim_batch: int = 64
+    # In-flight cap, across replicas, for subscribers without max_in_flight: one slow
+    # subscriber then holds at most this many slots and the others keep flowing.
+    subscriber_max_in_flight: int | None = 16
     poll_interval_seconds: float = 1.0
     lease_seconds: float = 60.0
     timeout_seconds: float = 15.0
@@ -632,6 +635,8 @@ def _validate_delivery(delivery: DeliveryConfig, file: str) -> None:
         fail("backoff_cap_seconds", "needs 0 < backoff_base_seconds <= backoff_cap_seconds")
     if delivery.concurrency < 1 or delivery.claim_batch < 1:
         fail("concurrency", "concurrency and claim_batch must be positive")
+    if delivery.subscriber_max_in_flight is not None and delivery.subscriber_max_in_flight < 1:
+        fail("subscriber_max_in_flight", "must be at least 1 (or unset for no cap)")
     if delivery.lease_seconds <= delivery.timeout_seconds:
         fail("lease_seconds", "must be longer than delivery.timeout_seconds")
     for i, cidr in enumerate(delivery.allowed_private_cidrs):

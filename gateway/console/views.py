@@ -132,7 +132,9 @@ async def search(request: web.Request) -> web.StreamResponse:
         )
         complete = result.complete
         seen = {e.id for e in found}
-        in_body = [e for e in result.events if e.id not in seen]
+        in_body = await _not_only_masked(
+            request, text, [e for e in result.events if e.id not in seen]
+        )
     return page(
         request,
         "search.html",
@@ -147,6 +149,24 @@ async def search(request: web.Request) -> web.StreamResponse:
         complete=complete,
         limit=RESULTS,
     )
+
+
+async def _not_only_masked(
+    request: web.Request, needle: str, events: list[EventSummary]
+) -> list[EventSummary]:
+    """Leave out events where the text is found only in what privacy rules mask: the
+    search must not tell whether a masked value (an email, say) is in a body."""
+    privacy = request.config_dict[CONSOLE].api.config.privacy
+    ruled = [e.id for e in events if privacy.rules_for(e.source)]
+    if not ruled:
+        return events
+    bodies = await store.event_bodies(request.config_dict[CONSOLE].api.db, ruled)
+    hidden = {
+        event_id
+        for event_id, (source, body) in bodies.items()
+        if needle.encode() not in redact_body(body, privacy.rules_for(source))
+    }
+    return [e for e in events if e.id not in hidden]
 
 
 @needs("read")

@@ -119,7 +119,13 @@ class Dispatcher:
         if free <= 0:
             return 0
         asked = min(free, self.config.claim_batch)
-        batch = await store.claim(self.db, asked, self.config.lease_seconds, self.token)
+        batch = await store.claim(
+            self.db,
+            asked,
+            self.config.lease_seconds,
+            self.token,
+            self.config.subscriber_max_in_flight,
+        )
         for claimed in batch:
             self._names[claimed.subscriber_id] = claimed.subscriber_name
             task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")

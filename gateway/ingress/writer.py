@@ -109,6 +109,10 @@ class GroupCommitWriter:
             for item in batch:  # find the one bad event; the others still go in
                 await self._commit([item])
             return
+        except Exception as exc:  # the writer must outlive any one batch, or ingest stops
+            log.exception("storing %d events failed unexpectedly", len(batch))
+            _fail(batch, StoreUnavailable(f"unexpected error: {type(exc).__name__}"))
+            return
         self.metrics.writer_batch_size.observe(len(batch))
         self.metrics.writer_commit_seconds.observe(time.perf_counter() - started)
         for (_, future), result in zip(batch, results, strict=True):

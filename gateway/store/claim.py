@@ -55,10 +55,18 @@ __all__ = ["claim", "release", "release_expired_leases"]
 
 
 async def claim(
-    db: Database, limit: int, lease_seconds: float, token: str
+    db: Database,
+    limit: int,
+    lease_seconds: float,
+    token: str,
+    default_max_in_flight: int | None = None,
 ) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries within their subscribers' limits."""
-    rows = await db.fetch("claim_deliveries", limit, lease_seconds, token)
+    """Lease up to ``limit`` due deliveries within their subscribers' limits.
+
+    ``default_max_in_flight`` caps, across every replica, the subscribers that set no
+    ``max_in_flight`` of their own.
+    """
+    rows = await db.fetch("claim_deliveries", limit, lease_seconds, token, default_max_in_flight)
     return [ClaimedDelivery.from_row(r) for r in rows]
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Minute",
     "activity",
     "event_attempts",
+    "event_bodies",
     "failure_causes",
     "search_bodies",
 ]
@@ -80,6 +81,12 @@ async def search_bodies(
         except asyncpg.QueryCanceledError:
             return BodySearch([], complete=False)
     return BodySearch([EventSummary.from_row(r) for r in rows], complete=True)
+
+
+async def event_bodies(db: Database, event_ids: list[str]) -> dict[str, tuple[str, bytes]]:
+    """(source, raw body) of each of ``event_ids`` still stored."""
+    rows = await db.fetch("console_event_bodies", event_ids)
+    return {r["id"]: (r["source"], r["body"]) for r in rows}
 
 
 async def event_attempts(

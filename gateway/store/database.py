@@ -25,6 +25,9 @@ _UNAVAILABLE = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.PostgresConnectionError,
+    # A connection left in a broken state by a crashed server ("cannot switch to state
+    # 15; another operation is in progress"): transient like the rest, never fatal.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -69,9 +69,11 @@ SELECT pg_notify('gateway_deliveries', '');
 
 -- name: claim_deliveries
 -- Lease due deliveries within every subscriber's limits; one statement (see store/claim.py).
--- $1 batch size, $2 lease seconds, $3 lease token.
+-- $1 batch size, $2 lease seconds, $3 lease token, $4 in-flight cap for subscribers that
+-- set none (NULL: no cap), so one slow subscriber cannot hold every slot.
 WITH candidates AS MATERIALIZED (
-    SELECT s.id, s.max_in_flight, s.rate_limit_per_second AS rate,
+    SELECT s.id, coalesce(s.max_in_flight, $4::int) AS max_in_flight,
+           s.rate_limit_per_second AS rate,
            coalesce(s.rate_limit_burst, greatest(s.rate_limit_per_second, 1)) AS burst,
            head.next_attempt_at AS head_at
     FROM subscribers s
@@ -83,7 +85,8 @@ WITH candidates AS MATERIALIZED (
         LIMIT 1
     ) head
     WHERE s.state = 'active'
-      AND (s.max_in_flight IS NULL OR f.in_flight < s.max_in_flight)
+      AND (coalesce(s.max_in_flight, $4::int) IS NULL
+           OR f.in_flight < coalesce(s.max_in_flight, $4::int))
       AND (s.rate_limit_per_second IS NULL
            OR f.tokens IS NULL
            OR f.tokens + s.rate_limit_per_second * extract(epoch FROM now() - f.refilled_at) >= 1)
@@ -172,11 +175,18 @@ JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
 
 -- name: record_attempts
+-- Idempotent: a settle batch retried because its COMMIT's answer was lost (the database
+-- went away just then) finds its attempts already recorded and adds none.
 INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code,
                                outcome, error, response_snippet)
-SELECT *
+SELECT u.*
 FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::float8[], $5::int[], $6::text[],
-            $7::text[], $8::text[]);
+            $7::text[], $8::text[])
+     AS u(delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
+          response_snippet)
+WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts a
+                  WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt
+                    AND a.started_at = u.started_at);
 
 -- name: finish_deliveries
 -- Settle claimed deliveries; only the holder of the current lease may do so.
@@ -935,3 +945,6 @@ WHERE d.subscriber_id = $1 AND a.outcome <> 'success'
 GROUP BY 1, 2, 3
 ORDER BY n DESC, last_seen DESC
 LIMIT $3;
+
+-- name: console_event_bodies
+SELECT id, source, body FROM events WHERE id = ANY($1::text[]);

@@ -77,7 +77,7 @@ async def log_in(page: Page, gateway: GatewayProcess, token: str, screenshot: st
 
 
 async def dead_order(
-    http: aiohttp.ClientSession, gateway: GatewayProcess, token: str, sink: Sink, webhook_id: str
+    http: aiohttp.ClientSession, gateway: GatewayProcess, token: str, webhook_id: str
 ) -> tuple[str, str]:
     """An order whose only delivery is dead: (event id, delivery id)."""
     body = orjson.dumps({"id": 820982911946154508, "order_number": 1042, "note": PLANTED})
@@ -89,16 +89,16 @@ async def dead_order(
 
 
 async def test_on_call_finds_an_order_reads_its_timeline_and_retries_its_dead_letter(
+    browser: Any,  # first: without Chromium the test skips before anything starts
     start_gateway: Callable[..., GatewayProcess],
     database_url: str,
     http: aiohttp.ClientSession,
     failing_sink: Sink,
-    browser: Any,
 ) -> None:
     gateway = start_gateway(base_config(database_url))
     token = gateway.token("admin")
     sub = await register(http, gateway, token, failing_sink.url, max_attempts=2)
-    event_id, delivery_id = await dead_order(http, gateway, token, failing_sink, "wh-console-1")
+    event_id, delivery_id = await dead_order(http, gateway, token, "wh-console-1")
     await send_order(http, gateway, orjson.dumps({"order_number": 7}), "wh-console-2")
     await wait_for_status(http, gateway, token, "dead", count=2)
     failing_sink.statuses = [200]  # the warehouse is back
@@ -168,16 +168,16 @@ async def test_on_call_finds_an_order_reads_its_timeline_and_retries_its_dead_le
 
 
 async def test_a_read_only_operator_sees_no_retry_and_cannot_forge_one(
+    browser: Any,  # first: without Chromium the test skips before anything starts
     start_gateway: Callable[..., GatewayProcess],
     database_url: str,
     http: aiohttp.ClientSession,
     failing_sink: Sink,
-    browser: Any,
 ) -> None:
     gateway = start_gateway(base_config(database_url))
     admin = gateway.token("admin")
     await register(http, gateway, admin, failing_sink.url, max_attempts=1)
-    event_id, delivery_id = await dead_order(http, gateway, admin, failing_sink, "wh-read-1")
+    event_id, delivery_id = await dead_order(http, gateway, admin, "wh-read-1")
 
     context = await browser.new_context(viewport=LAPTOP)
     page = await context.new_page()

@@ -257,3 +257,21 @@ async def test_a_subscriber_declared_in_the_config_keeps_its_secret(
     assert answer.status == 409
     assert "declared in the config file" in await answer.text()
     assert (await subscribers.get_subscriber(db, sub.id)).secret == sub.secret
+
+
+async def test_the_body_search_does_not_reveal_masked_values(db: Database) -> None:
+    config = Config(
+        api=ApiConfig(jwt_secret=JWT_SECRET),
+        privacy=PrivacyConfig(redact=("/customer/email",)),
+    )
+    client: Client = await admin_client(db, config, Authenticator.from_config(config))
+    try:
+        body = orjson.dumps({"order_number": 5501, "customer": {"email": "jon@example.com"}})
+        [stored], _ = await insert_batch(db, [dataclasses.replace(event("wh-pii"), body=body)])
+        await log_in(client, mint("read"))
+        by_order = await _text(client, "/console/events?q=5501")
+        by_email = await _text(client, "/console/events?q=jon@example.com")
+    finally:
+        await client.close()
+    assert stored.event_id in by_order
+    assert stored.event_id not in by_email

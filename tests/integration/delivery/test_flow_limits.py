@@ -68,3 +68,19 @@ async def test_limits_of_one_subscriber_do_not_hold_back_another(
     await _two_replicas(start_dispatcher)
     await free.wait_for(40)
     assert len(throttled.arrivals) < 40
+
+
+async def test_a_slow_subscriber_without_a_limit_holds_only_the_default_share_of_slots(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    sluggish: Subscriber = await start_subscriber(slow(1.0))
+    quick: Subscriber = await start_subscriber(answer(200))
+    await subscriber(db, sluggish.url, name="sluggish")
+    await subscriber(db, quick.url, name="quick")
+    await store_events(db, [event(f"o-{i}") for i in range(40)])
+    await start_dispatcher(
+        delivery_config(concurrency=8, claim_batch=8, subscriber_max_in_flight=3)
+    )
+    await quick.wait_for(40)
+    assert sluggish.max_concurrent <= 3
+    assert len(sluggish.arrivals) < 40  # the quick one was served while the slow one waited

@@ -90,7 +90,7 @@ async def test_a_large_paused_backlog_is_never_read_by_the_claim(db: Database) -
         attempt = conn.transaction()
         await attempt.start()
         [[raw]] = await conn.fetch(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + QUERIES["claim_deliveries"], 64, 30.0, "t"
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + QUERIES["claim_deliveries"], 64, 30.0, "t", None
         )
         await attempt.rollback()
     plan = json.loads(raw)[0]["Plan"]
