@@ -9,6 +9,7 @@ from gateway.store.database import Database
 from gateway.store.errors import Conflict
 from gateway.store.records import SubscriberSpec
 from gateway.store.sql import QUERIES
+from gateway.store.subscribers import spec_args
 
 __all__ = ["reconcile_subscribers"]
 
@@ -23,31 +24,9 @@ async def reconcile_subscribers(
     """
     async with db.transaction() as conn:
         for spec, secret, likes in declared:
+            args = spec_args(spec, likes)
             row = await conn.fetchrow(
-                QUERIES["upsert_config_subscriber"],
-                new_id("sub"),
-                spec.name,
-                spec.url,
-                spec.description,
-                secret,
-                list(spec.sources),
-                list(spec.event_types),
-                likes,
-                dict(spec.headers),
-                spec.timeout_seconds,
-                spec.max_attempts,
-                spec.backoff_base_seconds,
-                spec.backoff_cap_seconds,
-                spec.max_in_flight,
-                spec.rate_limit_per_second,
-                spec.ordered,
-                spec.https_only,
-                list(spec.forward_headers) if spec.forward_headers is not None else None,
-                list(spec.retry_schedule) if spec.retry_schedule is not None else None,
-                spec.max_age_seconds,
-                spec.rate_limit_burst,
-                spec.payload_mode,
-                spec.thin_above_bytes,
+                QUERIES["upsert_config_subscriber"], new_id("sub"), *args[:3], secret, *args[3:]
             )
             if row is None:
                 raise Conflict(f"subscriber {spec.name!r} exists and is managed through the API")

@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 
-def _spec_args(spec: SubscriberSpec, likes: list[str]) -> tuple[object, ...]:
+def spec_args(spec: SubscriberSpec, likes: list[str]) -> tuple[object, ...]:
+    """The query arguments of a subscriber, in the column order of its insert and update."""
     return (
         spec.name,
         spec.url,
@@ -53,7 +54,7 @@ async def create_subscriber(
     db: Database, spec: SubscriberSpec, *, secret: str, likes: list[str], managed_by: str = "api"
 ) -> Subscriber:
     """Insert a subscriber; ``likes`` are the event-type globs as SQL LIKE patterns."""
-    args = _spec_args(spec, likes)
+    args = spec_args(spec, likes)
     row = await db.fetchrow(
         "insert_subscriber", new_id("sub"), *args[:3], secret, *args[3:], managed_by
     )
@@ -72,7 +73,7 @@ async def update_subscriber(
     state_reason: str | None,
 ) -> Subscriber:
     row = await db.fetchrow(
-        "update_subscriber", subscriber_id, *_spec_args(spec, likes), state, state_reason
+        "update_subscriber", subscriber_id, *spec_args(spec, likes), state, state_reason
     )
     if row is None:
         raise NotFound(f"no subscriber {subscriber_id}")
