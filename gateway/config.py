@@ -76,6 +76,9 @@ class IngressConfig(_Section, frozen=True):
     max_body_bytes: int = 1024 * 1024
     ack_timeout_seconds: float = 10.0
     retry_after_seconds: int = 5
+    # Answer webhooks 503 + Retry-After at once while the event loop runs this late
+    # (the CPU is overloaded and senders would time out waiting). 0: never.
+    shed_loop_lag_ms: float = 500.0
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: float = 75.0
     sources_refresh_seconds: float = 5.0  # how soon API changes to sources take effect
@@ -113,9 +116,17 @@ class DatabaseConfig(_Section, frozen=True):
 
 
 class WriterConfig(_Section, frozen=True):
-    batch_max: int = 256
-    batch_wait_ms: float = 2.0
+    batch_max: int = 64
+    # Wait this long for more events before storing a batch while a commit slot is free.
+    # 0: store at once; under load batches still form while every slot is busy.
+    batch_wait_ms: float = 0.0
     queue_size: int = 10_000
+    # Batches committed at once, each on its own connection: while one waits for its
+    # WAL flush the next is already on its way (PostgreSQL flushes them together).
+    max_in_flight: int = 4
+    # Refuse new events (503 + Retry-After) once the oldest waiting one has waited this
+    # long: a sender is better told to come back than left to time out. 0: never.
+    shed_after_ms: float = 1000.0
 
 
 class DeliveryConfig(_Section, frozen=True):
@@ -123,8 +134,10 @@ class DeliveryConfig(_Section, frozen=True):
     concurrency: int = 64
     claim_batch: int = 64
     # In-flight cap, across replicas, for subscribers without max_in_flight: one slow
-    # subscriber then holds at most this many slots and the others keep flowing.
-    subscriber_max_in_flight: int | None = 16
+    # subscriber then holds at most this many slots and the others keep flowing. A slot
+    # comes back when its attempt is settled, so this also bounds one fast subscriber's
+    # rate (to roughly cap / the ~20 ms claim-send-settle cycle).
+    subscriber_max_in_flight: int | None = 32
     poll_interval_seconds: float = 1.0
     lease_seconds: float = 60.0
     timeout_seconds: float = 15.0
@@ -453,6 +466,10 @@ def _validate(config: Config, file: str) -> None:
         fail("database.pool_max", "needs 1 <= pool_min <= pool_max")
     if config.writer.batch_max < 1 or config.writer.queue_size < 1:
         fail("writer.batch_max", "batch_max and queue_size must be positive")
+    if config.writer.max_in_flight < 1:
+        fail("writer.max_in_flight", "must be at least 1")
+    if config.writer.shed_after_ms < 0:
+        fail("writer.shed_after_ms", "must be 0 (never) or positive")
     _validate_delivery(config.delivery, file)
     _validate_api(config.api, file)
     _validate_lifecycle(config, file)
@@ -559,6 +576,8 @@ def _validate_source(source: SourceConfig, file: str, key: str) -> None:
 
 
 def _validate_ingress(ingress: IngressConfig, file: str) -> None:
+    if ingress.shed_loop_lag_ms < 0:
+        raise ConfigError(file, "ingress.shed_loop_lag_ms", "must be 0 (never) or positive")
     for name in ("trusted_proxies", "allowed_cidrs"):
         for i, cidr in enumerate(getattr(ingress, name)):
             _validate_cidr(cidr, file, f"ingress.{name}[{i}]")

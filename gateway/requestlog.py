@@ -1,15 +1,18 @@
 """One structured log line per ingress request: source, status, event id, duration.
 
+Stored events (and 503s with Retry-After) are logged at DEBUG, refusals at INFO and
+failures at WARNING, so the hot path writes no line per request at the default level.
+
 Nothing of the request's headers or body is logged (they carry signatures and customer
 data), nor its query string. When INFO is off for ``gateway.access`` the middleware
-costs one level check.
+costs one level check (so DEBUG lines need INFO on too, as they do at DEBUG).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -28,33 +31,43 @@ _QUIET = frozenset({"/healthz"})  # load balancers ask every few seconds
 @web.middleware
 async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log each request once it is answered (outermost middleware, so errors are seen)."""
-    if not log.isEnabledFor(logging.INFO) or request.path in _QUIET:
+    if request.path in _QUIET or not log.isEnabledFor(logging.INFO):
         return await handler(request)
     started = time.perf_counter()
     status = 500
-    fields: dict[str, Any] = {}
+    response: web.StreamResponse | None = None
     try:
         response = await handler(request)
         status = response.status
-        if isinstance(response, web.Response):
-            fields = _answer_fields(response)
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
-        log_event(
-            log,
-            logging.INFO if status < 500 else logging.WARNING,
-            "request",
-            method=request.method,
-            path=request.path[:_MAX_PATH],
-            source=request.match_info.get("source"),
-            status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            peer=request.remote,
-            **fields,
-        )
+        level = _level(status, response.headers if response is not None else {})
+        if log.isEnabledFor(level):
+            fields = _answer_fields(response) if isinstance(response, web.Response) else {}
+            log_event(
+                log,
+                level,
+                "request",
+                method=request.method,
+                path=request.path[:_MAX_PATH],
+                source=request.match_info.get("source"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                peer=request.remote,
+                **fields,
+            )
+
+
+def _level(status: int, headers: Mapping[str, str]) -> int:
+    """DEBUG for what goes as planned, so a busy (or shedding) gateway logs nothing per
+    request at INFO: stored events, and 503s that tell the sender when to come back
+    (counted in ``gateway_ingest_requests``). INFO for refusals, WARNING for failures."""
+    if status < 400 or (status == 503 and "Retry-After" in headers):
+        return logging.DEBUG
+    return logging.INFO if status < 500 else logging.WARNING
 
 
 def _answer_fields(response: web.Response) -> dict[str, Any]:

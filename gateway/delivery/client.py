@@ -40,6 +40,7 @@ class OutboundClient:
         self.policy = policy
         self.connect_timeout = connect_timeout
         self.snippet_bytes = snippet_bytes
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         connector = aiohttp.TCPConnector(
             limit=max_connections,
             limit_per_host=0,
@@ -83,11 +84,12 @@ class OutboundClient:
             if https_only and target.scheme != "https":
                 raise AddressBlocked("this subscriber accepts https:// URLs only")
             self.policy.check(target.host or "")
-            client_timeout = aiohttp.ClientTimeout(
-                total=timeout, sock_connect=min(self.connect_timeout, timeout)
-            )
             async with self.session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=client_timeout
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
             ) as response:
                 snippet = await self._snippet(response)
                 status = response.status
@@ -108,6 +110,17 @@ class OutboundClient:
             response_snippet=snippet,
             retry_after_seconds=retry_after,
         )
+
+    def _timeout(self, total: float) -> aiohttp.ClientTimeout:
+        """One (immutable) ClientTimeout per distinct subscriber timeout."""
+        found = self._timeouts.get(total)
+        if found is None:
+            found = aiohttp.ClientTimeout(
+                total=total, sock_connect=min(self.connect_timeout, total)
+            )
+            if len(self._timeouts) < 1000:
+                self._timeouts[total] = found
+        return found
 
     async def _snippet(self, response: aiohttp.ClientResponse) -> str | None:
         """Read at most ``snippet_bytes`` of the answer; the rest is not downloaded."""

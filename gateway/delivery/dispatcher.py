@@ -8,6 +8,7 @@ subscriber has (in flight, rate, circuit, order) holds across all of them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -60,6 +61,14 @@ class Dispatcher:
         self.upkeep = Upkeep(db, config, metrics)
         self.jobs = JobRunner(db, config)
         self._wake = asyncio.Event()
+        # Leased deliveries waiting for a slot: a slot that opens starts the next one at
+        # once instead of waiting for a claim's round trip. At most ``_prefetch`` of them.
+        self._queued: collections.deque[ClaimedDelivery] = collections.deque()
+        self._prefetch = max(1, min(config.claim_batch, config.concurrency) // 2)
+        # Claim again once this much room opened, not after every delivery: one claim
+        # statement then brings many.
+        self._refill_at = max(1, min(config.claim_batch, config.concurrency) // 4)
+        self._children: dict[tuple[str, str, str], Any] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._names: dict[str, str] = {}
         self._stopping = False
@@ -83,9 +92,11 @@ class Dispatcher:
         if self._main is not None:
             await self._main
         await self.jobs.stop()
+        never_started = [claimed.id for claimed in self._queued]
+        self._queued.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
-        unfinished = list(self._tasks)
+        unfinished = list(self._tasks) + never_started
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -109,29 +120,41 @@ class Dispatcher:
             except StoreError as exc:
                 log.warning("claim failed: %s", exc)
                 claimed = 0
-            if claimed and len(self._tasks) < self.config.concurrency:
+            if claimed and self._room() > 0:
                 continue  # there may be more due right now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_seconds)
 
+    def _room(self) -> int:
+        """How many more deliveries this process may lease now (slots and the queue)."""
+        return self.config.concurrency + self._prefetch - len(self._tasks) - len(self._queued)
+
     async def _fill(self) -> int:
-        free = self.config.concurrency - len(self._tasks)
-        if free <= 0:
+        room = self._room()
+        if room <= 0:
             return 0
-        asked = min(free, self.config.claim_batch)
         batch = await store.claim(
             self.db,
-            asked,
+            min(room, self.config.claim_batch),
             self.config.lease_seconds,
             self.token,
             self.config.subscriber_max_in_flight,
         )
         for claimed in batch:
             self._names[claimed.subscriber_id] = claimed.subscriber_name
+        if self._stopping:  # stop() is releasing leases; these were never started
+            await store.release(self.db, [claimed.id for claimed in batch], self.token)
+            return 0
+        self._queued.extend(batch)
+        self._start_queued()
+        return len(batch)
+
+    def _start_queued(self) -> None:
+        while self._queued and len(self._tasks) < self.config.concurrency:
+            claimed = self._queued.popleft()
             task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")
             self._tasks[claimed.id] = task
         self.metrics.in_flight.set(len(self._tasks))
-        return len(batch)
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         try:
@@ -145,30 +168,28 @@ class Dispatcher:
             self._record(claimed, result)
         finally:
             self._tasks.pop(claimed.id, None)
+            if not self._stopping:
+                self._start_queued()
             self.metrics.in_flight.set(len(self._tasks))
-            if len(self._tasks) == self.config.concurrency - 1:
-                self._wake.set()  # a slot opened after we were saturated
+            if self._room() == self._refill_at:
+                self._wake.set()  # room for a claim's worth opened (once per crossing)
 
     def _record(self, claimed: ClaimedDelivery, result: AttemptResult) -> None:
         now = datetime.now(UTC)
         settlement = decide(claimed, result, self.token, self.config, now)
         self.settler.add(settlement)
         name = claimed.subscriber_name
-        self.metrics.delivery_attempts.labels(
-            name, attempt_outcome(result.outcome, result.status_code)
-        ).inc()
-        self.metrics.attempt_duration.labels(name).observe(result.duration_ms / 1000)
+        self._metric("attempts", name, attempt_outcome(result.outcome, result.status_code)).inc()
+        self._metric("duration", name).observe(result.duration_ms / 1000)
         if settlement.status == "succeeded":
-            self.metrics.end_to_end.labels(name).observe(
-                (now - claimed.received_at).total_seconds()
-            )
+            self._metric("end_to_end", name).observe((now - claimed.received_at).total_seconds())
         elif settlement.status == "pending":
             self.metrics.retries_scheduled.labels(name).inc()
         elif settlement.status == "dead":
             self.metrics.dead_letters.labels(name).inc()
         log_event(
             log,
-            logging.INFO if result.ok else logging.WARNING,
+            logging.DEBUG if result.ok else logging.WARNING,
             "delivery attempt",
             delivery_id=claimed.id,
             event_id=claimed.event_id,
@@ -180,6 +201,20 @@ class Dispatcher:
             next=settlement.status,
             error=result.error,
         )
+
+    def _metric(self, kind: str, name: str, outcome: str = "") -> Any:
+        """The metric child for a subscriber (and outcome), looked up once."""
+        key = (kind, name, outcome)
+        child = self._children.get(key)
+        if child is None:
+            if kind == "attempts":
+                child = self.metrics.delivery_attempts.labels(name, outcome)
+            elif kind == "duration":
+                child = self.metrics.attempt_duration.labels(name)
+            else:
+                child = self.metrics.end_to_end.labels(name)
+            self._children[key] = child
+        return child
 
     def _on_settled(self, report: SettleReport) -> None:
         """Show circuit changes at once, and look for work the batch made claimable."""

@@ -9,6 +9,7 @@ what the gateway sets itself: the content type, the Standard Webhooks signature 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import UTC, datetime
 
 import orjson
@@ -59,12 +60,18 @@ def forwarded_headers(
 ) -> dict[str, str]:
     """The event's stored inbound headers that the allowlist names (never reserved ones)."""
     allow = claimed.forward_headers if claimed.forward_headers is not None else default_allowlist
-    wanted = {name.lower() for name in allow}
-    return {
-        name: value
-        for name, value in claimed.event_headers.items()
-        if name.lower() in wanted and not _ours(name) and name.lower() not in _CREDENTIALS
-    }
+    wanted = _forwardable(tuple(allow))
+    if not wanted:
+        return {}
+    return {name: value for name, value in claimed.event_headers.items() if name.lower() in wanted}
+
+
+@functools.lru_cache(maxsize=256)
+def _forwardable(allow: tuple[str, ...]) -> frozenset[str]:
+    """The lower-case names an allowlist lets through (never reserved ones or credentials)."""
+    return frozenset(
+        name.lower() for name in allow if not _ours(name) and name.lower() not in _CREDENTIALS
+    )
 
 
 def is_thin(claimed: ClaimedDelivery) -> bool:

@@ -19,6 +19,11 @@ log = logging.getLogger("gateway.delivery")
 class Settler:
     """Collects settlements and writes them in batches (attempts, states, circuits).
 
+    A batch is written as soon as the previous one is done: the subscribers' in-flight
+    slots come back only when their settlement commits, so every millisecond waited
+    here is a millisecond a busy subscriber cannot be sent to. Batches still form while
+    a write is under way.
+
     If the database is away the batch is kept and retried; should the process die
     first, the leases expire and the deliveries are tried again (at least once).
     """
@@ -30,7 +35,7 @@ class Settler:
         *,
         on_settled: Callable[[SettleReport], None] = lambda _: None,
         batch_max: int = 256,
-        wait_seconds: float = 0.005,
+        wait_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.evolve = evolve
@@ -63,8 +68,10 @@ class Settler:
         delay = 0.05
         while True:
             await self._ready.wait()
-            if not self._closing and len(self._pending) < self.batch_max:
+            if self.wait_seconds > 0 and not self._closing and len(self._pending) < self.batch_max:
                 await asyncio.sleep(self.wait_seconds)
+            else:
+                await asyncio.sleep(0)  # let results that are ready join this batch
             batch = self._pending[: self.batch_max]
             if not batch:
                 self._ready.clear()

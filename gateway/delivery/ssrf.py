@@ -32,6 +32,9 @@ _NAT64 = [ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 
 
+_MAX_VERDICTS = 10_000
+
+
 class AddressBlocked(Exception):
     """The destination resolves to an address deliveries may not reach."""
 
@@ -66,6 +69,7 @@ class AddressPolicy:
     ) -> None:
         self.allowed = _networks(allowed_private_cidrs)
         self.resolver = resolver
+        self._verdicts: dict[str, str | None] = {}  # host -> why it is refused, or None
 
     def is_allowed(self, addr: IPAddress) -> bool:
         if any(addr in net for net in self.allowed if net.version == addr.version):
@@ -77,13 +81,27 @@ class AddressPolicy:
         return not any(addr in net for net in FORBIDDEN if net.version == addr.version)
 
     def check(self, host: str) -> None:
-        """Raise :class:`AddressBlocked` if ``host`` is a forbidden IP literal."""
+        """Raise :class:`AddressBlocked` if ``host`` is a forbidden IP literal.
+
+        Called for every attempt, so each host's verdict is remembered (the policy
+        never changes; the memory is bounded).
+        """
+        try:
+            refused = self._verdicts[host]
+        except KeyError:
+            refused = self._verdict(host)
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[host] = refused
+        if refused is not None:
+            raise AddressBlocked(refused)
+
+    def _verdict(self, host: str) -> str | None:
         try:
             addr = ipaddress.ip_address(host.strip("[]").split("%")[0])
         except ValueError:
-            return
-        if not self.is_allowed(addr):
-            raise AddressBlocked(f"{addr} is a private or reserved address")
+            return None
+        return None if self.is_allowed(addr) else f"{addr} is a private or reserved address"
 
     async def check_resolved(self, host: str, port: int) -> None:
         """Resolve ``host`` and refuse it if any address is forbidden (registration)."""

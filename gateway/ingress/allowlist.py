@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -23,6 +24,11 @@ def parse_address(value: str | None) -> Address | None:
     """An address from text (IPv6 zone ids and mapped IPv4 allowed), or ``None`` if invalid."""
     if not value:
         return None
+    return _parse(value)
+
+
+@functools.lru_cache(maxsize=4096)  # every request parses its peer; senders repeat
+def _parse(value: str) -> Address | None:
     try:
         return unmap(ipaddress.ip_address(value.strip()))
     except ValueError:

@@ -27,4 +27,6 @@ def stored_headers(headers: Mapping[str, str], source: SourceConfig) -> str:
 
 def _clean(value: str) -> str:
     """Headers may carry bytes that are not UTF-8, and jsonb refuses NUL characters."""
+    if value.isascii() and "\x00" not in value:  # nearly always: nothing to change
+        return value
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "")

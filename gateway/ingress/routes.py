@@ -7,25 +7,31 @@ The checks run cheapest first: method 405 → unknown source 404 → client addr
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
 
 import orjson
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from gateway.config import IngressConfig, SourceConfig
 from gateway.ids import new_id
 from gateway.ingress.extract import ExtractError, extract, json_loader
 from gateway.ingress.guard import Guard
 from gateway.ingress.headers import stored_headers
+from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import is_woocommerce_ping
 from gateway.ingress.schemes.woocommerce import SIGNATURE_HEADER as WOOCOMMERCE_SIGNATURE
 from gateway.ingress.sources import Source
 from gateway.ingress.verify import VerificationFailed
-from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded
+from gateway.ingress.writer import (
+    GroupCommitWriter,
+    WriterClosed,
+    WriterOverloaded,
+    WriterTimedOut,
+)
 from gateway.observability import Metrics
 from gateway.problems import Problem
 from gateway.store import StoreError
@@ -46,10 +52,29 @@ class IngressState:
     sources: Mapping[str, Source]
     writer: GroupCommitWriter
     metrics: Metrics
+    lag: LoopLag = dataclasses.field(default_factory=lambda: LoopLag(0))
     guard: Guard = dataclasses.field(init=False)
+    # Metric children by label values: ``labels()`` takes a lock and builds a key on
+    # every call, which the hot path need not pay per request.
+    _counted: dict[tuple[str, str], Counter] = dataclasses.field(init=False, default_factory=dict)
+    _timed: dict[str, Histogram] = dataclasses.field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.guard = Guard.from_config(self.config)
+
+    def count(self, source: str, outcome: str) -> None:
+        child = self._counted.get((source, outcome))
+        if child is None:
+            child = self._counted[(source, outcome)] = self.metrics.ingest_requests.labels(
+                source, outcome
+            )
+        child.inc()
+
+    def time(self, source: str, seconds: float) -> None:
+        child = self._timed.get(source)
+        if child is None:
+            child = self._timed[source] = self.metrics.ack_latency.labels(source)
+        child.observe(seconds)
 
 
 INGRESS = web.AppKey("ingress", IngressState)
@@ -60,24 +85,23 @@ async def receive(request: web.Request) -> web.Response:
     state = request.app[INGRESS]
     name = request.match_info["source"]
     source = await find_source(state.sources, name)
-    label = name if source is not None else UNKNOWN_SOURCE
     if request.method != "POST":
-        state.metrics.ingest_requests.labels(label, "method-not-allowed").inc()
+        state.count(name if source is not None else UNKNOWN_SOURCE, "method-not-allowed")
         raise Problem(405, "webhooks are sent with POST", headers={"Allow": "POST"})
     if source is None:
-        state.metrics.ingest_requests.labels(label, "unknown-source").inc()
+        state.count(UNKNOWN_SOURCE, "unknown-source")
         raise Problem(404, f"no source named {name!r}", kind="unknown-source")
     outcome = "error"
     try:
         response, outcome = await _receive(request, state, source)
         if outcome != "ping":
-            state.metrics.ack_latency.labels(name).observe(time.perf_counter() - started)
+            state.time(name, time.perf_counter() - started)
         return response
     except Problem as problem:
         outcome = problem.kind
         raise
     finally:
-        state.metrics.ingest_requests.labels(name, outcome).inc()
+        state.count(name, outcome)
 
 
 async def _receive(
@@ -89,6 +113,8 @@ async def _receive(
     if body is None:
         ping = orjson.dumps({"ping": True})
         return web.Response(body=ping, content_type="application/json"), "ping"
+    if state.writer.overloaded or state.lag.overloaded:  # before work that would be lost
+        raise _overloaded(state)
     try:
         source.verifier.verify(request.headers, body, time.time())
     except VerificationFailed as exc:
@@ -175,27 +201,39 @@ def _event(request: web.Request, cfg: SourceConfig, body: bytes) -> IngestEvent:
 
 
 async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
-    retry = {"Retry-After": str(state.config.retry_after_seconds)}
     try:
         future = state.writer.submit(event)
     except WriterOverloaded:
-        raise Problem(
-            503, "the gateway is saturated; retry later", kind="overloaded", headers=retry
-        ) from None
+        raise _overloaded(state) from None
     except WriterClosed:
         raise Problem(
-            503, "the gateway is shutting down", kind="shutting-down", headers=retry
+            503, "the gateway is shutting down", kind="shutting-down", headers=_retry(state)
         ) from None
     try:
-        return await asyncio.wait_for(asyncio.shield(future), state.config.ack_timeout_seconds)
-    except TimeoutError:
+        # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
+        # still commit: the sender's retry then gets 200 as a duplicate, never a copy).
+        return await future
+    except WriterTimedOut:
         raise Problem(
-            503, "storage is slow; retry later", kind="storage-timeout", headers=retry
+            503, "storage is slow; retry later", kind="storage-timeout", headers=_retry(state)
         ) from None
     except StoreError:
         raise Problem(
-            503, "storage is unavailable; retry later", kind="storage-unavailable", headers=retry
+            503,
+            "storage is unavailable; retry later",
+            kind="storage-unavailable",
+            headers=_retry(state),
         ) from None
+
+
+def _overloaded(state: IngressState) -> Problem:
+    return Problem(
+        503, "the gateway is saturated; retry later", kind="overloaded", headers=_retry(state)
+    )
+
+
+def _retry(state: IngressState) -> dict[str, str]:
+    return {"Retry-After": str(state.config.retry_after_seconds)}
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

@@ -1,14 +1,16 @@
 """Group commit: one writer task stores the events of many requests per transaction.
 
 Each request waits for the commit of the batch that holds its event, so an answer of
-2xx always follows a COMMIT. The waiting list is bounded: when it is full the caller is
-told at once (503) instead of memory growing without limit.
+2xx always follows a COMMIT. The waiting list is bounded, in length and in age: when it
+is full, or its oldest event has waited longer than ``shed_after_ms``, the caller is
+told at once (503) instead of memory and latency growing without limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,10 +22,10 @@ from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import IngestEvent, IngestResult
 
-__all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded"]
+__all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
 
 log = logging.getLogger("gateway.writer")
-_Item = tuple[IngestEvent, "asyncio.Future[IngestResult]"]
+_Item = tuple[IngestEvent, "asyncio.Future[IngestResult]", float]  # event, answer, queued at
 
 
 class WriterOverloaded(Exception):
@@ -34,40 +36,74 @@ class WriterClosed(Exception):
     """The gateway is shutting down and takes no more events."""
 
 
+class WriterTimedOut(Exception):
+    """The event was not committed within the ack timeout; it may still be (a retry is
+    then answered as a duplicate), or, if it never left the queue, it never will be."""
+
+
 class GroupCommitWriter:
+    """Batches waiting events; up to ``max_in_flight`` batches commit at once.
+
+    A batch is taken when the previous one has left and a commit slot is free: while
+    one batch waits for its WAL flush, the next is written on another connection, and
+    PostgreSQL flushes their commits together.
+    """
+
     def __init__(
         self,
         db: Database,
         config: WriterConfig,
         metrics: Metrics,
         on_commit: Callable[[], None] = lambda: None,
+        *,
+        ack_timeout: float | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.metrics = metrics
         self.on_commit = on_commit
+        self.ack_timeout = ack_timeout
         self._waiting: collections.deque[_Item] = collections.deque()
         self._ready = asyncio.Event()
+        self._slots = asyncio.Semaphore(max(1, config.max_in_flight))
+        self._committing: dict[asyncio.Task[None], list[_Item]] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._shed_after = config.shed_after_ms / 1000
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._depth = metrics.writer_queue_depth
+        self._batch_size = metrics.writer_batch_size
+        self._commit_seconds = metrics.writer_commit_seconds
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def overloaded(self) -> bool:
+        """Whether a new event would be refused now (the queue is full or too slow)."""
+        waiting = self._waiting
+        if not waiting:
+            return False
+        if len(waiting) >= self.config.queue_size:
+            return True
+        return self._shed_after > 0 and time.monotonic() - waiting[0][2] > self._shed_after
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+        if self.ack_timeout is not None:
+            self._reaper = asyncio.create_task(self._reap(self.ack_timeout), name="ack-timeouts")
 
     def submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
         """Queue ``event``; the future resolves after its batch commits."""
         if self._closing:
             raise WriterClosed
-        if len(self._waiting) >= self.config.queue_size:
+        if self.overloaded:
             raise WriterOverloaded
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume)
-        self._waiting.append((event, future))
-        self.metrics.writer_queue_depth.set(len(self._waiting))
+        self._waiting.append((event, future, time.monotonic()))
+        self._depth.set(len(self._waiting))
         self._ready.set()
         return future
 
@@ -77,27 +113,66 @@ class GroupCommitWriter:
         self._ready.set()
         if self._task is not None:
             await self._task
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
 
     async def _run(self) -> None:
         wait = self.config.batch_wait_ms / 1000
+        try:
+            while True:
+                await self._ready.wait()
+                if not self._waiting:
+                    self._ready.clear()
+                    if self._closing:
+                        return
+                    continue
+                if wait > 0 and len(self._waiting) < self.config.batch_max and not self._closing:
+                    await asyncio.sleep(wait)
+                await self._slots.acquire()
+                count = min(len(self._waiting), self.config.batch_max)
+                batch = [self._waiting.popleft() for _ in range(count)]
+                self._depth.set(len(self._waiting))
+                task = asyncio.create_task(self._commit_in_slot(batch))
+                self._committing[task] = batch
+                task.add_done_callback(self._committing.pop)
+        finally:
+            if self._committing:
+                await asyncio.gather(*self._committing, return_exceptions=True)
+
+    async def _reap(self, timeout: float) -> None:
+        """Answer, every tick, the events that have waited longer than ``timeout``.
+
+        One timer for all requests instead of one each: a request's answer comes at most
+        a tick after its deadline.
+        """
+        tick = min(0.1, timeout / 4)
         while True:
-            await self._ready.wait()
-            if not self._waiting:
-                self._ready.clear()
-                if self._closing:
-                    return
-                continue
-            if wait > 0 and len(self._waiting) < self.config.batch_max and not self._closing:
-                await asyncio.sleep(wait)
-            count = min(len(self._waiting), self.config.batch_max)
-            batch = [self._waiting.popleft() for _ in range(count)]
-            self.metrics.writer_queue_depth.set(len(self._waiting))
+            await asyncio.sleep(tick)
+            self._expire(time.monotonic() - timeout)
+
+    def _expire(self, cutoff: float) -> None:
+        waiting = self._waiting
+        while waiting and waiting[0][2] < cutoff:  # never sent: these will not be stored
+            _, future, _ = waiting.popleft()
+            if not future.done():
+                future.set_exception(WriterTimedOut())
+        self._depth.set(len(waiting))
+        for batch in self._committing.values():  # oldest first within a batch
+            if batch[0][2] < cutoff:
+                _fail(batch, WriterTimedOut())
+
+    async def _commit_in_slot(self, batch: list[_Item]) -> None:
+        try:
             await self._commit(batch)
+        finally:
+            self._slots.release()
 
     async def _commit(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            results, deliveries = await insert_batch(self.db, [event for event, _ in batch])
+            results, deliveries = await insert_batch(self.db, [item[0] for item in batch])
         except StoreUnavailable as exc:
             _fail(batch, exc)
             return
@@ -113,9 +188,10 @@ class GroupCommitWriter:
             log.exception("storing %d events failed unexpectedly", len(batch))
             _fail(batch, StoreUnavailable(f"unexpected error: {type(exc).__name__}"))
             return
-        self.metrics.writer_batch_size.observe(len(batch))
-        self.metrics.writer_commit_seconds.observe(time.perf_counter() - started)
-        for (_, future), result in zip(batch, results, strict=True):
+        self._batch_size.observe(len(batch))
+        self._commit_seconds.observe(time.perf_counter() - started)
+        for item, result in zip(batch, results, strict=True):
+            future = item[1]
             if not future.done():
                 future.set_result(result)
         if deliveries:
@@ -123,7 +199,7 @@ class GroupCommitWriter:
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:
-    for _, future in batch:
+    for _, future, _ in batch:
         if not future.done():
             future.set_exception(exc)
 

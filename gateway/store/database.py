@@ -59,9 +59,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 class Database:
     """An asyncpg pool that runs named queries from ``queries.sql``."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, stateful: set[int] | None = None) -> None:
         self.pool = pool
         self.url = url
+        self._stateful = stateful if stateful is not None else set()
 
     @classmethod
     async def connect(
@@ -73,6 +74,18 @@ class Database:
         connect_timeout: float = 5.0,
         command_timeout: float = 30.0,
     ) -> Database:
+        stateful: set[int] = set()
+
+        async def reset(conn: asyncpg.Connection) -> None:
+            # asyncpg has already ended any transaction; the full reset (advisory locks,
+            # settings, LISTEN) is one more round trip, paid only by a session() that
+            # may have left such state behind, not by every query of the hot paths.
+            if stateful:
+                pid = conn.get_server_pid()
+                if pid in stateful:
+                    stateful.discard(pid)
+                    await conn.execute(conn.get_reset_query())
+
         with translate_errors():
             pool = await asyncpg.create_pool(
                 url,
@@ -81,12 +94,26 @@ class Database:
                 timeout=connect_timeout,
                 command_timeout=command_timeout,
                 init=_init_connection,
+                reset=reset,
                 server_settings={"application_name": "webhook-gateway"},
             )
-        return cls(pool, url)
+        return cls(pool, url, stateful)
 
     async def close(self) -> None:
         await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for work that sets session state (advisory locks,
+        ``set_config(..., false)``); the pool resets it fully when it comes back.
+
+        Every other use of the pool must leave no session state behind: queries and
+        transactions (``SET LOCAL``, ``set_config(..., true)``) are fine.
+        """
+        with translate_errors():
+            async with self.pool.acquire() as conn:
+                self._stateful.add(conn.get_server_pid())
+                yield conn
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -8,7 +8,6 @@ from datetime import datetime
 from gateway.store.database import Database
 from gateway.store.errors import NotFound
 from gateway.store.records import Event, EventSummary, IngestEvent, IngestResult
-from gateway.store.sql import QUERIES
 
 __all__ = ["get_event", "insert_batch", "list_events"]
 
@@ -16,29 +15,26 @@ __all__ = ["get_event", "insert_batch", "list_events"]
 async def insert_batch(
     db: Database, batch: Sequence[IngestEvent]
 ) -> tuple[list[IngestResult], int]:
-    """Store ``batch`` and its deliveries in one transaction; notify the dispatchers.
+    """Store ``batch`` and its deliveries in one statement; notify the dispatchers.
 
     Returns one result per input (in order) and the number of deliveries created.
     A duplicate (same source and external id, in the database or earlier in the batch)
     gets the id of the stored event and creates nothing.
     """
     columns = list(zip(*[_columns(e) for e in batch], strict=True))
-    async with db.transaction() as conn:
-        row = await conn.fetchrow(QUERIES["insert_events"], *map(list, columns))
-        assert row is not None
-        inserted = set(row["inserted_ids"] or ())
-        deliveries = int(row["deliveries"])
-        missing = [e for e in batch if e.id not in inserted]
-        existing: dict[tuple[str, str], str] = {}
-        if missing:
-            rows = await conn.fetch(
-                QUERIES["find_events_by_external_id"],
-                [e.source for e in missing],
-                [e.external_id for e in missing],
-            )
-            existing = {(r["source"], r["external_id"]): r["id"] for r in rows}
-        if deliveries:
-            await conn.execute(QUERIES["notify_deliveries"])
+    row = await db.fetchrow("insert_events", *map(list, columns))
+    assert row is not None
+    inserted = set(row["inserted_ids"] or ())
+    deliveries = int(row["deliveries"])
+    missing = [e for e in batch if e.id not in inserted]
+    existing: dict[tuple[str, str], str] = {}
+    if missing:  # duplicates: committed before, by this batch's statement or another's
+        rows = await db.fetch(
+            "find_events_by_external_id",
+            [e.source for e in missing],
+            [e.external_id for e in missing],
+        )
+        existing = {(r["source"], r["external_id"]): r["id"] for r in rows}
     results = [
         IngestResult(event.id, False)
         if event.id in inserted

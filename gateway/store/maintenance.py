@@ -135,15 +135,14 @@ def _batch(row: asyncpg.Record) -> Batch[Any]:
 @contextlib.asynccontextmanager
 async def retention_session(db: Database) -> AsyncIterator[RetentionSession | None]:
     """A session holding the retention lock, or ``None`` when another replica holds it."""
-    with translate_errors():
-        async with db.pool.acquire() as conn:
-            if not await conn.fetchval(QUERIES["retention_try_lock"]):
-                yield None
-                return
-            try:
-                await conn.execute(QUERIES["retention_lock_timeout"], LOCK_TIMEOUT)
-                yield RetentionSession(conn)
-            finally:
-                # The pool's reset on release frees the lock too; this says it plainly.
-                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                    await conn.execute(QUERIES["retention_unlock"])
+    async with db.session() as conn:
+        if not await conn.fetchval(QUERIES["retention_try_lock"]):
+            yield None
+            return
+        try:
+            await conn.execute(QUERIES["retention_lock_timeout"], LOCK_TIMEOUT)
+            yield RetentionSession(conn)
+        finally:
+            # The pool's reset on release frees the lock too; this says it plainly.
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await conn.execute(QUERIES["retention_unlock"])

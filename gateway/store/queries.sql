@@ -2,7 +2,7 @@
 
 -- name: insert_events
 -- Store a batch of events and fan each new one out to the matching subscribers, in one
--- statement. Duplicates (same source + external_id) are skipped by the unique index.
+-- statement (run on its own: it is its own transaction). Duplicates (same source + external_id) are skipped by the unique index.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
@@ -54,9 +54,15 @@ WITH input AS (
     WINDOW per_key AS (PARTITION BY t.subscriber_id, t.ordering_key)
     ORDER BY t.seq, t.subscriber_id
     RETURNING 1
+), counted AS (
+    SELECT count(*) AS deliveries FROM fanned
 )
+-- One statement, so one round trip and its own transaction; the NOTIFY is sent at its
+-- COMMIT, and only when there is something to deliver.
 SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids,
-       (SELECT count(*) FROM fanned) AS deliveries;
+       c.deliveries,
+       CASE WHEN c.deliveries > 0 THEN pg_notify('gateway_deliveries', '') END AS notified
+FROM counted c;
 
 -- name: find_events_by_external_id
 SELECT e.id, e.source, e.external_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -36,9 +37,14 @@ JobKind = Literal["retry_dead", "replay_source"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _from_row(cls: Any, row: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in dict(row).items() if k in names})
+    names = _field_names(cls)
+    return cls(**{k: v for k, v in row.items() if k in names})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

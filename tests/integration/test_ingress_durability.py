@@ -36,7 +36,7 @@ async def client(proxy: FaultProxy) -> AsyncIterator[TestClient]:  # type: ignor
         proxy.url, min_size=1, max_size=4, connect_timeout=1, command_timeout=2
     )
     source = apply_preset(SourceConfig(name="shop", scheme="shopify", secret=SECRET))
-    writer = GroupCommitWriter(db, WriterConfig(), Metrics())
+    writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=3)
     writer.start()
     state = IngressState(
         IngressConfig(ack_timeout_seconds=3),

@@ -87,3 +87,39 @@ async def test_a_failing_batch_stores_neither_events_nor_deliveries(db: Database
     assert await deliveries_store.list_deliveries(db) == []
     [stored], _ = await insert_batch(db, [good])
     assert stored.duplicate is False
+
+
+async def test_a_batch_that_creates_deliveries_wakes_the_dispatchers_once(db: Database) -> None:
+    heard: list[str] = []
+    listener = await db.listen("gateway_deliveries", lambda *args: heard.append(args[2]))
+    try:
+        await insert_batch(db, [event("no-subscriber-yet")])
+        await subscriber(db)
+        await insert_batch(db, [event("n-1"), event("n-2"), event("n-3")])
+        await insert_batch(db, [event("n-1")])  # a duplicate creates nothing
+        async with asyncio.timeout(5):
+            while not heard:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # room for a notification that should not come
+    finally:
+        await listener.close()
+    assert heard == ["gateway_deliveries"]
+
+
+async def test_session_state_is_reset_before_the_connection_serves_anyone_else(
+    database_url: str,
+) -> None:
+    single = await Database.connect(database_url, min_size=1, max_size=1)
+    try:
+        async with single.session() as conn:
+            await conn.execute("SELECT set_config('lock_timeout', '1234ms', false)")
+            assert await conn.fetchval("SELECT pg_try_advisory_lock(42)")
+        async with single.transaction() as conn:
+            timeout = await conn.fetchval("SHOW lock_timeout")
+            held = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        assert (timeout, held) == ("0", 0)
+    finally:
+        await single.close()

@@ -94,7 +94,7 @@ def decode_signature(value: str, encoding: Encoding) -> bytes:
 
 def hmac_digest(key: bytes, message: bytes, algorithm: Algorithm = "sha256") -> bytes:
     """The raw HMAC of ``message`` under ``key``."""
-    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
+    return hmac.digest(key, message, algorithm)  # one call into OpenSSL
 
 
 def credential_digest(value: bytes) -> bytes:

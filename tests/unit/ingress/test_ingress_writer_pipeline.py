@@ -1,0 +1,160 @@
+"""The group-commit writer keeps several batches committing at once, up to a limit, and
+refuses new events (so the sender hears 503 at once) when the waiting line is too old.
+
+The store call is replaced by a gate the test opens, so what is checked is the writer's
+own scheduling; storing for real is covered by the ingress and durability suites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from gateway.config import WriterConfig
+from gateway.ingress import writer as writer_module
+from gateway.ingress.writer import GroupCommitWriter, WriterOverloaded, WriterTimedOut
+from gateway.observability import Metrics
+from gateway.store.records import IngestEvent, IngestResult
+
+
+def _event(n: int) -> IngestEvent:
+    return IngestEvent(
+        id=f"evt_{n}",
+        source="shop",
+        external_id=f"ext-{n}",
+        event_type=None,
+        ordering_key=None,
+        content_type="application/json",
+        headers_json="{}",
+        body=b"{}",
+    )
+
+
+class GatedStore:
+    """Stands in for ``insert_batch``: each call waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.running = 0
+        self.most_at_once = 0
+        self.batches: list[list[str]] = []
+
+    async def insert_batch(
+        self, _: Any, batch: Sequence[IngestEvent]
+    ) -> tuple[list[IngestResult], int]:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.batches.append([e.id for e in batch])
+        try:
+            await self.gate.wait()
+        finally:
+            self.running -= 1
+        return [IngestResult(e.id, False) for e in batch], 0
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> GatedStore:
+    gated = GatedStore()
+    monkeypatch.setattr(writer_module, "insert_batch", gated.insert_batch)
+    return gated
+
+
+async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore) -> None:
+    config = WriterConfig(batch_wait_ms=0, batch_max=2, max_in_flight=3, shed_after_ms=0)
+    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
+    writer.start()
+    futures = [writer.submit(_event(n)) for n in range(10)]
+
+    await _until(lambda: store.running == 3)
+    await asyncio.sleep(0.05)  # a fourth batch would have started by now
+    assert store.most_at_once == 3
+    assert sum(len(b) for b in store.batches) == 6  # the rest waits for a free slot
+
+    store.gate.set()
+    results = await asyncio.gather(*futures)
+    assert [r.event_id for r in results] == [f"evt_{n}" for n in range(10)]
+    assert sorted(e for b in store.batches for e in b) == sorted(f"evt_{n}" for n in range(10))
+    await writer.close()
+
+
+async def test_a_writer_with_one_slot_commits_one_batch_at_a_time(store: GatedStore) -> None:
+    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
+    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
+    writer.start()
+    futures = [writer.submit(_event(n)) for n in range(3)]
+    await _until(lambda: store.running == 1)
+    await asyncio.sleep(0.05)
+    assert len(store.batches) == 1
+
+    store.gate.set()
+    await asyncio.gather(*futures)
+    assert store.most_at_once == 1
+    await writer.close()
+
+
+async def test_new_events_are_refused_once_the_oldest_waiting_one_is_too_old(
+    store: GatedStore,
+) -> None:
+    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=50)
+    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
+    writer.start()
+    committing = writer.submit(_event(1))
+    await _until(lambda: store.running == 1)
+    waiting = writer.submit(_event(2))  # queued behind the slow commit
+    assert not writer.overloaded
+
+    await _until(lambda: writer.overloaded)
+    with pytest.raises(WriterOverloaded):
+        writer.submit(_event(3))
+
+    store.gate.set()
+    assert (await committing).event_id == "evt_1"
+    assert (await waiting).event_id == "evt_2"
+    assert not writer.overloaded
+    assert (await writer.submit(_event(4))).event_id == "evt_4"
+    await writer.close()
+
+
+async def test_closing_waits_for_every_batch_in_flight(store: GatedStore) -> None:
+    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=2, shed_after_ms=0)
+    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
+    writer.start()
+    futures = [writer.submit(_event(n)) for n in range(4)]
+    await _until(lambda: store.running == 2)
+
+    closing = asyncio.create_task(writer.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()
+    store.gate.set()
+    await closing
+    assert all(f.done() and not f.cancelled() for f in futures)
+    assert not writer.running
+
+
+async def test_an_event_not_committed_within_the_ack_timeout_is_answered_with_a_timeout(
+    store: GatedStore,
+) -> None:
+    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
+    writer = GroupCommitWriter(None, config, Metrics(), ack_timeout=0.2)  # type: ignore[arg-type]
+    writer.start()
+    committing = writer.submit(_event(1))
+    await _until(lambda: store.running == 1)
+    queued = writer.submit(_event(2))
+
+    with pytest.raises(WriterTimedOut):
+        await committing
+    with pytest.raises(WriterTimedOut):
+        await queued
+    store.gate.set()
+    assert (await writer.submit(_event(3))).event_id == "evt_3"
+    assert [b for b in store.batches] == [["evt_1"], ["evt_3"]]  # evt_2 never went out
+    await writer.close()
