@@ -78,7 +78,10 @@ class IngressConfig(_Section, frozen=True):
     retry_after_seconds: int = 5
     # Answer webhooks 503 + Retry-After at once while the event loop runs this late
     # (the CPU is overloaded and senders would time out waiting). 0: never.
-    shed_loop_lag_ms: float = 500.0
+    shed_loop_lag_ms: float = 200.0
+    # ... and while this many webhooks are already being handled (0: no limit). Beyond
+    # it a sender would wait longer than it waits for an answer, and time out.
+    max_concurrent_requests: int = 256
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: float = 75.0
     sources_refresh_seconds: float = 5.0  # how soon API changes to sources take effect
@@ -578,6 +581,10 @@ def _validate_source(source: SourceConfig, file: str, key: str) -> None:
 def _validate_ingress(ingress: IngressConfig, file: str) -> None:
     if ingress.shed_loop_lag_ms < 0:
         raise ConfigError(file, "ingress.shed_loop_lag_ms", "must be 0 (never) or positive")
+    if ingress.max_concurrent_requests < 0:
+        raise ConfigError(
+            file, "ingress.max_concurrent_requests", "must be 0 (no limit) or positive"
+        )
     for name in ("trusted_proxies", "allowed_cidrs"):
         for i, cidr in enumerate(getattr(ingress, name)):
             _validate_cidr(cidr, file, f"ingress.{name}[{i}]")

@@ -123,6 +123,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
         dispatcher: Dispatcher | None = None
         client: OutboundClient | None = None
         writer: GroupCommitWriter | None = None
+        writer_db: Database | None = None  # its own pool: statements planned once
         lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000)
         components = {}
         policy = AddressPolicy(config.delivery.allowed_private_cidrs)
@@ -139,8 +140,16 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             dispatcher.start()
             components["dispatcher"] = lambda: dispatcher is not None and dispatcher.running
         if role in ("all", "ingress"):
+            writer_db = await Database.connect(
+                db.url,
+                min_size=1,
+                max_size=config.writer.max_in_flight,
+                connect_timeout=config.database.connect_timeout_seconds,
+                command_timeout=config.database.command_timeout_seconds,
+                generic_plans=True,
+            )
             writer = GroupCommitWriter(
-                db,
+                writer_db,
                 config.writer,
                 metrics,
                 dispatcher.wake if dispatcher else lambda: None,
@@ -186,6 +195,8 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             await runner.cleanup()
         if writer is not None:
             await writer.close()
+        if writer_db is not None:
+            await writer_db.close()
         await lag.stop()
         await registry.stop()
         if dispatcher is not None:

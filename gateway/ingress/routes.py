@@ -56,6 +56,7 @@ class IngressState:
     guard: Guard = dataclasses.field(init=False)
     # Metric children by label values: ``labels()`` takes a lock and builds a key on
     # every call, which the hot path need not pay per request.
+    active: int = dataclasses.field(init=False, default=0)  # webhooks being handled now
     _counted: dict[tuple[str, str], Counter] = dataclasses.field(init=False, default_factory=dict)
     _timed: dict[str, Histogram] = dataclasses.field(init=False, default_factory=dict)
 
@@ -92,6 +93,7 @@ async def receive(request: web.Request) -> web.Response:
         state.count(UNKNOWN_SOURCE, "unknown-source")
         raise Problem(404, f"no source named {name!r}", kind="unknown-source")
     outcome = "error"
+    state.active += 1
     try:
         response, outcome = await _receive(request, state, source)
         if outcome != "ping":
@@ -101,6 +103,7 @@ async def receive(request: web.Request) -> web.Response:
         outcome = problem.kind
         raise
     finally:
+        state.active -= 1
         state.count(name, outcome)
 
 
@@ -113,7 +116,7 @@ async def _receive(
     if body is None:
         ping = orjson.dumps({"ping": True})
         return web.Response(body=ping, content_type="application/json"), "ping"
-    if state.writer.overloaded or state.lag.overloaded:  # before work that would be lost
+    if _overloaded_now(state):  # before any work that would be thrown away
         raise _overloaded(state)
     try:
         source.verifier.verify(request.headers, body, time.time())
@@ -224,6 +227,13 @@ async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
             kind="storage-unavailable",
             headers=_retry(state),
         ) from None
+
+
+def _overloaded_now(state: IngressState) -> bool:
+    """Too much waiting already: for the database (the writer's queue), for the CPU (the
+    loop runs late), or simply too many webhooks in hand at once."""
+    limit = state.config.max_concurrent_requests
+    return (limit > 0 and state.active > limit) or state.writer.overloaded or state.lag.overloaded
 
 
 def _overloaded(state: IngressState) -> Problem:

@@ -19,7 +19,7 @@ from gateway.config import WriterConfig
 from gateway.observability import Metrics
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
-from gateway.store.events import insert_batch
+from gateway.store.events import insert_batch, notify_deliveries
 from gateway.store.records import IngestEvent, IngestResult
 
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
@@ -68,6 +68,8 @@ class GroupCommitWriter:
         self._slots = asyncio.Semaphore(max(1, config.max_in_flight))
         self._committing: dict[asyncio.Task[None], list[_Item]] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._notify = asyncio.Event()
+        self._notifier: asyncio.Task[None] | None = None
         self._shed_after = config.shed_after_ms / 1000
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -91,6 +93,7 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+        self._notifier = asyncio.create_task(self._notify_loop(), name="deliveries-notifier")
         if self.ack_timeout is not None:
             self._reaper = asyncio.create_task(self._reap(self.ack_timeout), name="ack-timeouts")
 
@@ -113,10 +116,13 @@ class GroupCommitWriter:
         self._ready.set()
         if self._task is not None:
             await self._task
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        if self._notify.is_set():
+            await self._send_notify()
+        for task in (self._reaper, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _run(self) -> None:
         wait = self.config.batch_wait_ms / 1000
@@ -140,6 +146,24 @@ class GroupCommitWriter:
         finally:
             if self._committing:
                 await asyncio.gather(*self._committing, return_exceptions=True)
+
+    async def _notify_loop(self) -> None:
+        """One NOTIFY for every burst of commits that created deliveries.
+
+        Sent on its own, never inside a batch: PostgreSQL serialises the commits of
+        notifying transactions, which would undo committing batches side by side.
+        Commits that land while a NOTIFY is under way are covered by the next one.
+        """
+        while True:
+            await self._notify.wait()
+            await self._send_notify()
+
+    async def _send_notify(self) -> None:
+        self._notify.clear()
+        try:
+            await notify_deliveries(self.db)
+        except StoreError as exc:  # the dispatchers poll as well; they are only later
+            log.debug("could not notify the dispatchers: %s", exc)
 
     async def _reap(self, timeout: float) -> None:
         """Answer, every tick, the events that have waited longer than ``timeout``.
@@ -196,6 +220,7 @@ class GroupCommitWriter:
                 future.set_result(result)
         if deliveries:
             self.on_commit()
+            self._notify.set()
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:

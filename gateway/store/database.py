@@ -73,7 +73,15 @@ class Database:
         max_size: int = 10,
         connect_timeout: float = 5.0,
         command_timeout: float = 30.0,
+        generic_plans: bool = False,
     ) -> Database:
+        """A pool on ``url``.
+
+        ``generic_plans``: plan each prepared statement once (``plan_cache_mode =
+        force_generic_plan``). Right for fixed-shape statements over arrays, such as
+        the group-commit insert, which PostgreSQL would otherwise plan again on every
+        run (its array sizes change); wrong for queries with optional filters.
+        """
         stateful: set[int] = set()
 
         async def reset(conn: asyncpg.Connection) -> None:
@@ -95,7 +103,8 @@ class Database:
                 command_timeout=command_timeout,
                 init=_init_connection,
                 reset=reset,
-                server_settings={"application_name": "webhook-gateway"},
+                server_settings={"application_name": "webhook-gateway"}
+                | ({"plan_cache_mode": "force_generic_plan"} if generic_plans else {}),
             )
         return cls(pool, url, stateful)
 

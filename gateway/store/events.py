@@ -9,13 +9,13 @@ from gateway.store.database import Database
 from gateway.store.errors import NotFound
 from gateway.store.records import Event, EventSummary, IngestEvent, IngestResult
 
-__all__ = ["get_event", "insert_batch", "list_events"]
+__all__ = ["get_event", "insert_batch", "list_events", "notify_deliveries"]
 
 
 async def insert_batch(
     db: Database, batch: Sequence[IngestEvent]
 ) -> tuple[list[IngestResult], int]:
-    """Store ``batch`` and its deliveries in one statement; notify the dispatchers.
+    """Store ``batch`` and its deliveries in one statement (see :func:`notify_deliveries`).
 
     Returns one result per input (in order) and the number of deliveries created.
     A duplicate (same source and external id, in the database or earlier in the batch)
@@ -42,6 +42,11 @@ async def insert_batch(
         for event in batch
     ]
     return results, deliveries
+
+
+async def notify_deliveries(db: Database) -> None:
+    """Wake every dispatcher listening: new deliveries are due (its own transaction)."""
+    await db.fetchval("notify_deliveries")
 
 
 def _columns(e: IngestEvent) -> tuple[object, ...]:

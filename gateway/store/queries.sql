@@ -57,11 +57,10 @@ WITH input AS (
 ), counted AS (
     SELECT count(*) AS deliveries FROM fanned
 )
--- One statement, so one round trip and its own transaction; the NOTIFY is sent at its
--- COMMIT, and only when there is something to deliver.
-SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids,
-       c.deliveries,
-       CASE WHEN c.deliveries > 0 THEN pg_notify('gateway_deliveries', '') END AS notified
+-- One statement, so one round trip and its own transaction. No NOTIFY in it: a NOTIFY
+-- holds one database-wide lock from before COMMIT until its WAL is flushed, which would
+-- make concurrent batches commit one after another (the writer notifies on its own).
+SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids, c.deliveries
 FROM counted c;
 
 -- name: find_events_by_external_id

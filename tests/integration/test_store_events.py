@@ -7,6 +7,9 @@ import dataclasses
 
 import pytest
 
+from gateway.config import WriterConfig
+from gateway.ingress.writer import GroupCommitWriter
+from gateway.observability import Metrics
 from gateway.store import StoreError
 from gateway.store import deliveries as deliveries_store
 from gateway.store.database import Database
@@ -89,21 +92,27 @@ async def test_a_failing_batch_stores_neither_events_nor_deliveries(db: Database
     assert stored.duplicate is False
 
 
-async def test_a_batch_that_creates_deliveries_wakes_the_dispatchers_once(db: Database) -> None:
+async def test_the_writer_wakes_the_dispatchers_after_commits_that_create_deliveries(
+    db: Database,
+) -> None:
     heard: list[str] = []
     listener = await db.listen("gateway_deliveries", lambda *args: heard.append(args[2]))
+    writer = GroupCommitWriter(db, WriterConfig(), Metrics())
+    writer.start()
     try:
-        await insert_batch(db, [event("no-subscriber-yet")])
+        await writer.submit(event("no-subscriber-yet"))
+        await asyncio.sleep(0.3)  # room for a notification that should not come
+        assert heard == []
+
         await subscriber(db)
-        await insert_batch(db, [event("n-1"), event("n-2"), event("n-3")])
-        await insert_batch(db, [event("n-1")])  # a duplicate creates nothing
+        await asyncio.gather(*(writer.submit(event(f"n-{n}")) for n in range(3)))
         async with asyncio.timeout(5):
             while not heard:
                 await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # room for a notification that should not come
     finally:
+        await writer.close()
         await listener.close()
-    assert heard == ["gateway_deliveries"]
+    assert set(heard) == {"gateway_deliveries"}
 
 
 async def test_session_state_is_reset_before_the_connection_serves_anyone_else(

@@ -84,3 +84,24 @@ async def test_a_slow_subscriber_without_a_limit_holds_only_the_default_share_of
     await quick.wait_for(40)
     assert sluggish.max_concurrent <= 3
     assert len(sluggish.arrivals) < 40  # the quick one was served while the slow one waited
+
+
+async def test_a_stopping_dispatcher_hands_back_every_lease_it_holds_started_or_not(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    server: Subscriber = await start_subscriber(slow(5.0))
+    await subscriber(db, server.url)
+    await store_events(db, [event(f"o-{i}") for i in range(10)])
+    dispatcher = await start_dispatcher(delivery_config(concurrency=2, claim_batch=4))
+
+    async def leased_beyond_its_slots() -> bool:
+        held = await db.pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'in_flight'")
+        return len(server.arrivals) == 2 and held == 3  # two sending, one queued
+
+    await eventually(leased_beyond_its_slots)
+
+    await dispatcher.stop(0.1)
+    rows = await db.pool.fetch("SELECT status, attempts FROM deliveries ORDER BY attempts")
+    assert {r["status"] for r in rows} == {"pending"}
+    assert sorted(r["attempts"] for r in rows) == [0] * 10  # released, nothing charged
+    assert await db.pool.fetchval("SELECT in_flight FROM subscriber_flow") == 0

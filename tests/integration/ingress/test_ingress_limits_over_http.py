@@ -3,6 +3,7 @@ content type, and the WooCommerce creation ping that must be answered without st
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from gateway.config import SourceConfig
@@ -173,3 +174,37 @@ async def test_a_body_that_does_not_decode_for_its_content_encoding_is_a_400_not
     assert answer.status == 400, answer
     assert answer.body["type"].endswith("/body-unreadable")
     assert await gateway.stored() == 0
+
+
+async def test_webhooks_beyond_the_concurrent_limit_are_told_to_retry_and_nothing_is_lost(
+    start_ingress: StartIngress,
+) -> None:
+    gateway = await start_ingress(
+        SourceConfig(name="open", scheme="none"), max_concurrent_requests=2
+    )
+    blocker = await gateway.db.pool.acquire()
+    transaction = blocker.transaction()
+    await transaction.start()
+    await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # commits wait behind it
+    try:
+        held = [asyncio.create_task(gateway.post("open", b"{}", JSON)) for _ in range(2)]
+        async with asyncio.timeout(10):
+            while (
+                await gateway.db.pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+                < 1
+            ):
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # both are in hand: one committing, one queued
+        refused = await gateway.post("open", b"{}", JSON)
+    finally:
+        await transaction.rollback()
+        await gateway.db.pool.release(blocker)
+    assert refused.status == 503, refused
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.body["type"].endswith("/overloaded")
+    assert [(await answer).status for answer in held] == [202, 202]
+    assert await gateway.stored() == 2
+    assert gateway.counted("open", "overloaded") == 1
