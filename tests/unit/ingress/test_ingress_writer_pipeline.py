@@ -18,19 +18,7 @@ from gateway.ingress import writer as writer_module
 from gateway.ingress.writer import GroupCommitWriter, WriterOverloaded, WriterTimedOut
 from gateway.observability import Metrics
 from gateway.store.records import IngestEvent, IngestResult
-
-
-def _event(n: int) -> IngestEvent:
-    return IngestEvent(
-        id=f"evt_{n}",
-        source="shop",
-        external_id=f"ext-{n}",
-        event_type=None,
-        ordering_key=None,
-        content_type="application/json",
-        headers_json="{}",
-        body=b"{}",
-    )
+from tests.unit.ingress.queued_events import queued_event
 
 
 class GatedStore:
@@ -72,7 +60,7 @@ async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore
     config = WriterConfig(batch_wait_ms=0, batch_max=2, max_in_flight=3, shed_after_ms=0)
     writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
     writer.start()
-    futures = [writer.submit(_event(n)) for n in range(10)]
+    futures = [writer.submit(queued_event(n)) for n in range(10)]
 
     await _until(lambda: store.running == 3)
     await asyncio.sleep(0.05)  # a fourth batch would have started by now
@@ -90,7 +78,7 @@ async def test_a_writer_with_one_slot_commits_one_batch_at_a_time(store: GatedSt
     config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
     writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
     writer.start()
-    futures = [writer.submit(_event(n)) for n in range(3)]
+    futures = [writer.submit(queued_event(n)) for n in range(3)]
     await _until(lambda: store.running == 1)
     await asyncio.sleep(0.05)
     assert len(store.batches) == 1
@@ -107,20 +95,20 @@ async def test_new_events_are_refused_once_the_oldest_waiting_one_is_too_old(
     config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=50)
     writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
     writer.start()
-    committing = writer.submit(_event(1))
+    committing = writer.submit(queued_event(1))
     await _until(lambda: store.running == 1)
-    waiting = writer.submit(_event(2))  # queued behind the slow commit
+    waiting = writer.submit(queued_event(2))  # queued behind the slow commit
     assert not writer.overloaded
 
     await _until(lambda: writer.overloaded)
     with pytest.raises(WriterOverloaded):
-        writer.submit(_event(3))
+        writer.submit(queued_event(3))
 
     store.gate.set()
     assert (await committing).event_id == "evt_1"
     assert (await waiting).event_id == "evt_2"
     assert not writer.overloaded
-    assert (await writer.submit(_event(4))).event_id == "evt_4"
+    assert (await writer.submit(queued_event(4))).event_id == "evt_4"
     await writer.close()
 
 
@@ -128,7 +116,7 @@ async def test_closing_waits_for_every_batch_in_flight(store: GatedStore) -> Non
     config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=2, shed_after_ms=0)
     writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
     writer.start()
-    futures = [writer.submit(_event(n)) for n in range(4)]
+    futures = [writer.submit(queued_event(n)) for n in range(4)]
     await _until(lambda: store.running == 2)
 
     closing = asyncio.create_task(writer.close())
@@ -146,15 +134,15 @@ async def test_an_event_not_committed_within_the_ack_timeout_is_answered_with_a_
     config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
     writer = GroupCommitWriter(None, config, Metrics(), ack_timeout=0.2)  # type: ignore[arg-type]
     writer.start()
-    committing = writer.submit(_event(1))
+    committing = writer.submit(queued_event(1))
     await _until(lambda: store.running == 1)
-    queued = writer.submit(_event(2))
+    queued = writer.submit(queued_event(2))
 
     with pytest.raises(WriterTimedOut):
         await committing
     with pytest.raises(WriterTimedOut):
         await queued
     store.gate.set()
-    assert (await writer.submit(_event(3))).event_id == "evt_3"
+    assert (await writer.submit(queued_event(3))).event_id == "evt_3"
     assert [b for b in store.batches] == [["evt_1"], ["evt_3"]]  # evt_2 never went out
     await writer.close()

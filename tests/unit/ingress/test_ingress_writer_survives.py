@@ -19,19 +19,7 @@ from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.store import StoreUnavailable
 from gateway.store.records import IngestEvent, IngestResult
-
-
-def _event(n: int) -> IngestEvent:
-    return IngestEvent(
-        id=f"evt_{n}",
-        source="shop",
-        external_id=f"ext-{n}",
-        event_type=None,
-        ordering_key=None,
-        content_type="application/json",
-        headers_json="{}",
-        body=b"{}",
-    )
+from tests.unit.ingress.queued_events import queued_event
 
 
 async def test_an_unexpected_error_fails_one_batch_and_the_writer_goes_on(
@@ -49,9 +37,9 @@ async def test_an_unexpected_error_fails_one_batch_and_the_writer_goes_on(
     monkeypatch.setattr(writer_module, "insert_batch", insert_batch)
     writer = GroupCommitWriter(None, WriterConfig(batch_wait_ms=0), Metrics())  # type: ignore[arg-type]
     writer.start()
-    first = writer.submit(_event(1))
+    first = writer.submit(queued_event(1))
     with pytest.raises(StoreUnavailable):
         await first
     assert writer.running
-    assert (await writer.submit(_event(2))).event_id == "evt_2"
+    assert (await writer.submit(queued_event(2))).event_id == "evt_2"
     await writer.close()
