@@ -140,9 +140,9 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             dispatcher.start()
             components["dispatcher"] = lambda: dispatcher is not None and dispatcher.running
         if role in ("all", "ingress"):
-            writer_db = await Database.connect(
+            writer_db = await Database.connect(  # all open from the start: one per slot
                 db.url,
-                min_size=1,
+                min_size=config.writer.max_in_flight,
                 max_size=config.writer.max_in_flight,
                 connect_timeout=config.database.connect_timeout_seconds,
                 command_timeout=config.database.command_timeout_seconds,
