@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench.payloads import SOURCE, Signed
+from gateway.config import DeliveryConfig
 from gateway.embedded import EmbeddedDatabase, start_embedded
 from gateway.store.sql import QUERIES
 
@@ -149,7 +150,9 @@ async def explain_claim(url: str, limit: int, lease: float, samples: int) -> dic
     conn = await _connect(url)
     try:
         await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
-        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', 16)"
+        cap = DeliveryConfig().subscriber_max_in_flight  # the shipped default, as served
+        cap_sql = "NULL" if cap is None else str(int(cap))
+        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', {cap_sql})"
         plans, round_trips = [], []
         for _ in range(samples):  # per-node timing off: it would inflate the total
             rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, TIMING OFF) {execute}")
