@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 __all__ = [
     "ATTEMPT_OUTCOMES",
     "RETENTION_KINDS",
+    "Children",
     "Metrics",
     "attempt_outcome",
     "configure_logging",
@@ -54,6 +55,24 @@ def attempt_outcome(outcome: str, status_code: int | None = None) -> str:
     if status_code is not None:
         return _STATUS_CLASSES.get(status_code // 100, "other")
     return {"success": "2xx", "redirect": "redirect"}.get(outcome, "other")
+
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children, each looked up once: ``labels()`` takes a lock and
+    builds a key on every call, which the hot paths need not pay per request."""
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._found: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._found.get(values)
+        if child is None:
+            child = self._found[values] = self._metric.labels(*values)
+        return child
 
 
 class Metrics:

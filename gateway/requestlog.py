@@ -4,8 +4,8 @@ Stored events (and 503s with Retry-After) are logged at DEBUG, refusals at INFO 
 failures at WARNING, so the hot path writes no line per request at the default level.
 
 Nothing of the request's headers or body is logged (they carry signatures and customer
-data), nor its query string. When INFO is off for ``gateway.access`` the middleware
-costs one level check (so DEBUG lines need INFO on too, as they do at DEBUG).
+data), nor its query string. When INFO is off for ``gateway.access`` (say, at WARNING)
+the middleware costs one level check.
 """
 
 from __future__ import annotations

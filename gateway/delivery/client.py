@@ -9,6 +9,7 @@ address (the host name is kept for TLS). ``resolver`` swaps the DNS lookup under
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -40,7 +41,8 @@ class OutboundClient:
         self.policy = policy
         self.connect_timeout = connect_timeout
         self.snippet_bytes = snippet_bytes
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        # One (immutable) ClientTimeout per distinct subscriber timeout.
+        self._timeout = functools.lru_cache(maxsize=256)(self._make_timeout)
         connector = aiohttp.TCPConnector(
             limit=max_connections,
             limit_per_host=0,
@@ -111,16 +113,8 @@ class OutboundClient:
             retry_after_seconds=retry_after,
         )
 
-    def _timeout(self, total: float) -> aiohttp.ClientTimeout:
-        """One (immutable) ClientTimeout per distinct subscriber timeout."""
-        found = self._timeouts.get(total)
-        if found is None:
-            found = aiohttp.ClientTimeout(
-                total=total, sock_connect=min(self.connect_timeout, total)
-            )
-            if len(self._timeouts) < 1000:
-                self._timeouts[total] = found
-        return found
+    def _make_timeout(self, total: float) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=total, sock_connect=min(self.connect_timeout, total))
 
     async def _snippet(self, response: aiohttp.ClientResponse) -> str | None:
         """Read at most ``snippet_bytes`` of the answer; the rest is not downloaded."""

@@ -26,7 +26,7 @@ from gateway.delivery.outcome import decide
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
 from gateway.delivery.upkeep import Upkeep
-from gateway.observability import Metrics, attempt_outcome, log_event
+from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
 from gateway.store import claim as store
 from gateway.store.database import Database
@@ -68,7 +68,9 @@ class Dispatcher:
         # Claim again once this much room opened, not after every delivery: one claim
         # statement then brings many.
         self._refill_at = max(1, min(config.claim_batch, config.concurrency) // 4)
-        self._children: dict[tuple[str, str, str], Any] = {}
+        self._attempts = Children(metrics.delivery_attempts)  # by subscriber, outcome
+        self._durations = Children(metrics.attempt_duration)  # by subscriber
+        self._end_to_end = Children(metrics.end_to_end)  # by subscriber
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._names: dict[str, str] = {}
         self._stopping = False
@@ -179,10 +181,10 @@ class Dispatcher:
         settlement = decide(claimed, result, self.token, self.config, now)
         self.settler.add(settlement)
         name = claimed.subscriber_name
-        self._metric("attempts", name, attempt_outcome(result.outcome, result.status_code)).inc()
-        self._metric("duration", name).observe(result.duration_ms / 1000)
+        self._attempts(name, attempt_outcome(result.outcome, result.status_code)).inc()
+        self._durations(name).observe(result.duration_ms / 1000)
         if settlement.status == "succeeded":
-            self._metric("end_to_end", name).observe((now - claimed.received_at).total_seconds())
+            self._end_to_end(name).observe((now - claimed.received_at).total_seconds())
         elif settlement.status == "pending":
             self.metrics.retries_scheduled.labels(name).inc()
         elif settlement.status == "dead":
@@ -201,20 +203,6 @@ class Dispatcher:
             next=settlement.status,
             error=result.error,
         )
-
-    def _metric(self, kind: str, name: str, outcome: str = "") -> Any:
-        """The metric child for a subscriber (and outcome), looked up once."""
-        key = (kind, name, outcome)
-        child = self._children.get(key)
-        if child is None:
-            if kind == "attempts":
-                child = self.metrics.delivery_attempts.labels(name, outcome)
-            elif kind == "duration":
-                child = self.metrics.attempt_duration.labels(name)
-            else:
-                child = self.metrics.end_to_end.labels(name)
-            self._children[key] = child
-        return child
 
     def _on_settled(self, report: SettleReport) -> None:
         """Show circuit changes at once, and look for work the batch made claimable."""

@@ -6,6 +6,7 @@ knows nothing of NAT64 or 6to4), so the ranges are listed here.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -30,9 +31,6 @@ _FORBIDDEN_V6 = [
 ]  # fmt: skip
 _NAT64 = [ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48")]
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
-
-
-_MAX_VERDICTS = 10_000
 
 
 class AddressBlocked(Exception):
@@ -69,7 +67,9 @@ class AddressPolicy:
     ) -> None:
         self.allowed = _networks(allowed_private_cidrs)
         self.resolver = resolver
-        self._verdicts: dict[str, str | None] = {}  # host -> why it is refused, or None
+        # Called for every attempt; the policy never changes, so each host's verdict
+        # (why it is refused, or None) is remembered.
+        self._verdict = functools.lru_cache(maxsize=10_000)(self._judge)
 
     def is_allowed(self, addr: IPAddress) -> bool:
         if any(addr in net for net in self.allowed if net.version == addr.version):
@@ -81,22 +81,12 @@ class AddressPolicy:
         return not any(addr in net for net in FORBIDDEN if net.version == addr.version)
 
     def check(self, host: str) -> None:
-        """Raise :class:`AddressBlocked` if ``host`` is a forbidden IP literal.
-
-        Called for every attempt, so each host's verdict is remembered (the policy
-        never changes; the memory is bounded).
-        """
-        try:
-            refused = self._verdicts[host]
-        except KeyError:
-            refused = self._verdict(host)
-            if len(self._verdicts) >= _MAX_VERDICTS:
-                self._verdicts.clear()
-            self._verdicts[host] = refused
+        """Raise :class:`AddressBlocked` if ``host`` is a forbidden IP literal."""
+        refused = self._verdict(host)
         if refused is not None:
             raise AddressBlocked(refused)
 
-    def _verdict(self, host: str) -> str | None:
+    def _judge(self, host: str) -> str | None:
         try:
             addr = ipaddress.ip_address(host.strip("[]").split("%")[0])
         except ValueError:

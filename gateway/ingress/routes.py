@@ -32,7 +32,7 @@ from gateway.ingress.writer import (
     WriterOverloaded,
     WriterTimedOut,
 )
-from gateway.observability import Metrics
+from gateway.observability import Children, Metrics
 from gateway.problems import Problem
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
@@ -54,28 +54,14 @@ class IngressState:
     metrics: Metrics
     lag: LoopLag = dataclasses.field(default_factory=lambda: LoopLag(0))
     guard: Guard = dataclasses.field(init=False)
-    # Metric children by label values: ``labels()`` takes a lock and builds a key on
-    # every call, which the hot path need not pay per request.
     active: int = dataclasses.field(init=False, default=0)  # webhooks being handled now
-    _counted: dict[tuple[str, str], Counter] = dataclasses.field(init=False, default_factory=dict)
-    _timed: dict[str, Histogram] = dataclasses.field(init=False, default_factory=dict)
+    requests: Children[Counter] = dataclasses.field(init=False)  # by source, outcome
+    acks: Children[Histogram] = dataclasses.field(init=False)  # by source
 
     def __post_init__(self) -> None:
         self.guard = Guard.from_config(self.config)
-
-    def count(self, source: str, outcome: str) -> None:
-        child = self._counted.get((source, outcome))
-        if child is None:
-            child = self._counted[(source, outcome)] = self.metrics.ingest_requests.labels(
-                source, outcome
-            )
-        child.inc()
-
-    def time(self, source: str, seconds: float) -> None:
-        child = self._timed.get(source)
-        if child is None:
-            child = self._timed[source] = self.metrics.ack_latency.labels(source)
-        child.observe(seconds)
+        self.requests = Children(self.metrics.ingest_requests)
+        self.acks = Children(self.metrics.ack_latency)
 
 
 INGRESS = web.AppKey("ingress", IngressState)
@@ -87,24 +73,24 @@ async def receive(request: web.Request) -> web.Response:
     name = request.match_info["source"]
     source = await find_source(state.sources, name)
     if request.method != "POST":
-        state.count(name if source is not None else UNKNOWN_SOURCE, "method-not-allowed")
+        state.requests(name if source is not None else UNKNOWN_SOURCE, "method-not-allowed").inc()
         raise Problem(405, "webhooks are sent with POST", headers={"Allow": "POST"})
     if source is None:
-        state.count(UNKNOWN_SOURCE, "unknown-source")
+        state.requests(UNKNOWN_SOURCE, "unknown-source").inc()
         raise Problem(404, f"no source named {name!r}", kind="unknown-source")
     outcome = "error"
     state.active += 1
     try:
         response, outcome = await _receive(request, state, source)
         if outcome != "ping":
-            state.time(name, time.perf_counter() - started)
+            state.acks(name).observe(time.perf_counter() - started)
         return response
     except Problem as problem:
         outcome = problem.kind
         raise
     finally:
         state.active -= 1
-        state.count(name, outcome)
+        state.requests(name, outcome).inc()
 
 
 async def _receive(

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from gateway.config import WriterConfig
 from gateway.observability import Metrics
@@ -25,7 +26,12 @@ from gateway.store.records import IngestEvent, IngestResult
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
 
 log = logging.getLogger("gateway.writer")
-_Item = tuple[IngestEvent, "asyncio.Future[IngestResult]", float]  # event, answer, queued at
+
+
+class _Item(NamedTuple):
+    event: IngestEvent
+    answer: asyncio.Future[IngestResult]
+    queued_at: float  # time.monotonic()
 
 
 class WriterOverloaded(Exception):
@@ -73,9 +79,6 @@ class GroupCommitWriter:
         self._shed_after = config.shed_after_ms / 1000
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._depth = metrics.writer_queue_depth
-        self._batch_size = metrics.writer_batch_size
-        self._commit_seconds = metrics.writer_commit_seconds
 
     @property
     def running(self) -> bool:
@@ -89,7 +92,7 @@ class GroupCommitWriter:
             return False
         if len(waiting) >= self.config.queue_size:
             return True
-        return self._shed_after > 0 and time.monotonic() - waiting[0][2] > self._shed_after
+        return self._shed_after > 0 and time.monotonic() - waiting[0].queued_at > self._shed_after
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit-writer")
@@ -105,8 +108,8 @@ class GroupCommitWriter:
             raise WriterOverloaded
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume)
-        self._waiting.append((event, future, time.monotonic()))
-        self._depth.set(len(self._waiting))
+        self._waiting.append(_Item(event, future, time.monotonic()))
+        self.metrics.writer_queue_depth.set(len(self._waiting))
         self._ready.set()
         return future
 
@@ -139,7 +142,7 @@ class GroupCommitWriter:
                 await self._slots.acquire()
                 count = min(len(self._waiting), self.config.batch_max)
                 batch = [self._waiting.popleft() for _ in range(count)]
-                self._depth.set(len(self._waiting))
+                self.metrics.writer_queue_depth.set(len(self._waiting))
                 task = asyncio.create_task(self._commit_in_slot(batch))
                 self._committing[task] = batch
                 task.add_done_callback(self._committing.pop)
@@ -178,13 +181,13 @@ class GroupCommitWriter:
 
     def _expire(self, cutoff: float) -> None:
         waiting = self._waiting
-        while waiting and waiting[0][2] < cutoff:  # never sent: these will not be stored
-            _, future, _ = waiting.popleft()
-            if not future.done():
-                future.set_exception(WriterTimedOut())
-        self._depth.set(len(waiting))
+        while waiting and waiting[0].queued_at < cutoff:  # never sent: never stored
+            answer = waiting.popleft().answer
+            if not answer.done():
+                answer.set_exception(WriterTimedOut())
+        self.metrics.writer_queue_depth.set(len(waiting))
         for batch in self._committing.values():  # oldest first within a batch
-            if batch[0][2] < cutoff:
+            if batch[0].queued_at < cutoff:
                 _fail(batch, WriterTimedOut())
 
     async def _commit_in_slot(self, batch: list[_Item]) -> None:
@@ -196,13 +199,13 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            results, deliveries = await insert_batch(self.db, [item[0] for item in batch])
+            results, deliveries = await insert_batch(self.db, [item.event for item in batch])
         except StoreUnavailable as exc:
             _fail(batch, exc)
             return
         except StoreError as exc:
             if len(batch) == 1:
-                log.error("event %s refused by the database: %s", batch[0][0].id, exc)
+                log.error("event %s refused by the database: %s", batch[0].event.id, exc)
                 _fail(batch, exc)
                 return
             for item in batch:  # find the one bad event; the others still go in
@@ -212,21 +215,20 @@ class GroupCommitWriter:
             log.exception("storing %d events failed unexpectedly", len(batch))
             _fail(batch, StoreUnavailable(f"unexpected error: {type(exc).__name__}"))
             return
-        self._batch_size.observe(len(batch))
-        self._commit_seconds.observe(time.perf_counter() - started)
+        self.metrics.writer_batch_size.observe(len(batch))
+        self.metrics.writer_commit_seconds.observe(time.perf_counter() - started)
         for item, result in zip(batch, results, strict=True):
-            future = item[1]
-            if not future.done():
-                future.set_result(result)
+            if not item.answer.done():
+                item.answer.set_result(result)
         if deliveries:
             self.on_commit()
             self._notify.set()
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:
-    for _, future, _ in batch:
-        if not future.done():
-            future.set_exception(exc)
+    for item in batch:
+        if not item.answer.done():
+            item.answer.set_exception(exc)
 
 
 def _consume(future: asyncio.Future[IngestResult]) -> None:
