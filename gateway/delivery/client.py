@@ -1,4 +1,4 @@
-"""The one outbound HTTP client: pooled keep-alive, no redirects, bounded reads.
+"""The one outbound HTTP client: pooled keep-alive, no redirects, no cookies, bounded reads.
 
 Every connection goes through :class:`GuardedResolver`: the name is resolved once, every
 address checked against the :class:`AddressPolicy`, and aiohttp connects to the checked
@@ -55,6 +55,9 @@ class OutboundClient:
             headers={"User-Agent": user_agent},
             auto_decompress=False,
             skip_auto_headers=("Content-Type",),
+            # A subscriber's Set-Cookie is never kept nor sent back: every delivery stands
+            # alone, and no jar grows with the subscribers (nor is consulted per request).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

@@ -44,6 +44,20 @@ async def test_a_2xx_answer_is_a_success_with_its_snippet(
     assert arrival.body == b"{}"
 
 
+async def test_a_cookie_a_subscriber_sets_is_never_sent_back(start_subscriber: Start) -> None:
+    # By name, not by IP literal: a cookie jar keeps the cookies of named hosts only.
+    server = await start_subscriber(answer(200, {"Set-Cookie": "session=abc; Path=/"}))
+    resolver = StubResolver({"wms.internal.example": ["127.0.0.1"]})
+    client = OutboundClient(AddressPolicy(["127.0.0.0/8"]), resolver=resolver)
+    try:
+        for _ in range(2):
+            url = f"http://wms.internal.example:{server.port}/hook"
+            assert (await client.post(url, b"{}", {}, 5)).outcome == "success"
+    finally:
+        await client.close()
+    assert [a.headers.get("Cookie") for a in server.arrivals] == [None, None]
+
+
 async def test_a_500_is_an_http_error_with_the_answer_recorded(
     client: OutboundClient, start_subscriber: Start
 ) -> None:
