@@ -61,8 +61,8 @@ def ingest(ctx: Context) -> list[Row]:
         ba = loadgen(ctx, bare.url, "w2-bare", rate, p.latency_seconds)
     ctx.results["w2"] = {
         "rate": rate,
-        "gateway": {**summary(gw), "cpu_cores": cpu.cores},
-        "baseline_a": {**summary(ba), "cpu_cores": base_cpu.cores},
+        "gateway": {**summary(gw), "cpu_cores": cpu.cores, "disk": cpu.disk.summary},
+        "baseline_a": {**summary(ba), "cpu_cores": base_cpu.cores, "disk": base_cpu.disk.summary},
     }
     ctx.series["w2 gateway ack ms"] = gw["latencies_ms"]
     ctx.series["w2 baseline A ack ms"] = ba["latencies_ms"]

@@ -175,21 +175,77 @@ class RssSampler:
             self._stop.wait(self.interval)
 
 
+class DiskWrites:
+    """Bytes the machine's disks wrote in a phase, and the most in any one second.
+
+    A commit waits for its WAL flush, and a flush queues behind whatever else the disk is
+    writing: the page cache written back (tables grown 30 s earlier), new WAL segments.
+    A burst of hundreds of MB in one second shows up as a stall in the ack latencies.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self.summary: dict[str, float] | None = None
+        self._samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DiskWrites:
+        if _written() is not None:  # some containers expose no disk counters
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        samples = self._samples
+        if len(samples) < 2:
+            return
+        window = min(max(1, round(1.0 / self.interval)), len(samples) - 1)  # about 1 s
+        peak = max(
+            (samples[i][1] - samples[i - window][1]) / (samples[i][0] - samples[i - window][0])
+            for i in range(window, len(samples))
+        )
+        mb = 1e6
+        self.summary = {
+            "written_mb": round((samples[-1][1] - samples[0][1]) / mb, 1),
+            "peak_mb_per_s": round(peak / mb, 1),
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            written = _written()
+            if written is None:
+                return
+            self._samples.append((time.monotonic(), written))
+            self._stop.wait(self.interval)
+
+
+def _written() -> int | None:
+    counters = psutil.disk_io_counters()
+    return None if counters is None else int(counters.write_bytes)
+
+
 class CpuSplit:
     """Cores used during a phase: by each named process tree, by the harness's load
-    generators (children that exited in the phase), and by everything else on the machine.
+    generators (children that exited in the phase), and by everything else on the machine;
+    and what the disks wrote meanwhile (:class:`DiskWrites`).
     """
 
     def __init__(self, trees: dict[str, int]) -> None:
         self.trees = trees
         self.cores: dict[str, float] = {}
+        self.disk = DiskWrites()
 
     def __enter__(self) -> CpuSplit:
+        self.disk.__enter__()
         self._started = time.monotonic()
         self._start = self._sample()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.disk.__exit__()
         end = self._sample()
         wall = time.monotonic() - self._started
         used = {k: (end[k] - self._start[k]) / wall for k in end}

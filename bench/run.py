@@ -180,6 +180,11 @@ def _publish(params: Params, rows: list[report.Row], ctx: Context) -> None:
     if noisy:
         shown = ", ".join(f"{where} {cores:.2f}" for where, cores in noisy)
         print(f"note: other processes used CPU during some phases (cores): {shown}")
+    for where, peak in _disk_bursts(ctx.results):
+        print(
+            f"note: the disk wrote {peak:.0f} MB in one second during {where}; commits wait"
+            " for their WAL flush behind such bursts (bench/README.md, workload 2)"
+        )
     print(f"results: {json_path}")
     png = params.out / f"{name}-{stamp}.png"
     if report.chart(png, rows, ctx.series):
@@ -201,6 +206,16 @@ def _background(results: dict[str, Any], threshold: float = 0.2) -> list[tuple[s
                 walk(value, f"{where}.{key}" if where else key)
 
     walk(results, "")
+    return found
+
+
+def _disk_bursts(results: dict[str, Any], threshold: float = 100.0) -> list[tuple[str, float]]:
+    """Latency phases during which the disks wrote more than ``threshold`` MB in a second."""
+    found = []
+    for name in ("w2",):
+        disk = results.get(name, {}).get("gateway", {}).get("disk")
+        if isinstance(disk, dict) and disk.get("peak_mb_per_s", 0) > threshold:
+            found.append((f"{name}.gateway", float(disk["peak_mb_per_s"])))
     return found
 
 
