@@ -98,6 +98,39 @@ def test_admin_api_gets_its_own_role_when_enabled(render: Any) -> None:
     assert f"deploy/{FULLNAME}-api" in out.notes()
 
 
+def test_notes_count_the_postgres_connections_of_every_role_at_their_most(render: Any) -> None:
+    notes = render(MINIMAL).notes()
+    # pool_max 10, plus the writer's 4 on the ingress, plus one LISTEN on the workers;
+    # 2 replicas each, 3 while a rolling update surges.
+    assert "ingress: 14 per pod × 3 pods = 42" in notes
+    assert "worker: 11 per pod × 3 pods = 33" in notes
+    assert "in all: 75, and 1 for the migrations Job." in notes
+    assert "max_connections" not in notes
+
+
+def test_notes_warn_when_autoscaled_pools_outgrow_postgres_default_limit(render: Any) -> None:
+    out = render(
+        merge(
+            MINIMAL,
+            {
+                "roles": {"ingress": {"autoscaling": {"enabled": True, "maxReplicas": 8}}},
+                "config": {"database": {"pool_max": 20}, "writer": {"max_in_flight": 8}},
+            },
+        )
+    )
+    notes = out.notes()
+    assert "ingress: 28 per pod × 10 pods = 280" in notes
+    assert "worker: 21 per pod × 3 pods = 63" in notes
+    assert "in all: 343" in notes
+    assert "max_connections" in notes
+
+
+def test_notes_count_one_deployment_in_mode_all(render: Any) -> None:
+    notes = render(merge(MINIMAL, {"mode": "all"})).notes()
+    assert "all: 15 per pod × 2 pods = 30" in notes
+    assert "in all: 30" in notes
+
+
 def test_only_pods_serving_the_public_role_declare_the_public_port(rendered: Rendered) -> None:
     for role, deployment in rendered.deployments().items():
         ports = container_ports(deployment["spec"]["template"]["spec"])

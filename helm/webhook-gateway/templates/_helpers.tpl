@@ -83,6 +83,35 @@ wg.publicRole: the role whose pods serve the public webhook endpoint.
 {{- if eq .Values.mode "all" -}}all{{- else -}}ingress{{- end -}}
 {{- end -}}
 
+{{/*
+PostgreSQL connections, at most, of one pod of a role ({"ctx": ., "role": name}): its pool
+(database.pool_max), the ingress writer's own pool (writer.max_in_flight, one per commit
+slot) and the dispatcher's LISTEN connection. Defaults are the program's.
+*/}}
+{{- define "wg.podConnections" -}}
+{{- $pool := 10 -}}
+{{- $writer := 4 -}}
+{{- $listen := 1 -}}
+{{- with .ctx.Values.config.database }}{{ if hasKey . "pool_max" }}{{ $pool = int64 .pool_max }}{{ end }}{{ end -}}
+{{- with .ctx.Values.config.writer }}{{ if hasKey . "max_in_flight" }}{{ $writer = int64 .max_in_flight }}{{ end }}{{ end -}}
+{{- with .ctx.Values.config.delivery }}{{ if and (hasKey . "enabled") (not .enabled) }}{{ $listen = 0 }}{{ end }}{{ end -}}
+{{- $n := int64 $pool -}}
+{{- if has .role (list "ingress" "all") }}{{ $n = add $n $writer }}{{ end -}}
+{{- if has .role (list "worker" "all") }}{{ $n = add $n $listen }}{{ end -}}
+{{- $n -}}
+{{- end -}}
+
+{{/*
+Pods of a role at their most ({"ctx": ., "role": name}): its replicas, or its autoscaler's
+maximum, plus the rolling update's surge (25 %, rounded up).
+*/}}
+{{- define "wg.maxPods" -}}
+{{- $r := get .ctx.Values.roles .role -}}
+{{- $pods := int64 $r.replicas -}}
+{{- if $r.autoscaling.enabled }}{{ $pods = int64 $r.autoscaling.maxReplicas }}{{ end -}}
+{{- add $pods (div (add $pods 3) 4) -}}
+{{- end -}}
+
 {{/* Fixed paths and ports (the image and the probes rely on them). */}}
 {{- define "wg.configDir" -}}/etc/webhook-gateway{{- end -}}
 {{- define "wg.configPath" -}}/etc/webhook-gateway/config.toml{{- end -}}
