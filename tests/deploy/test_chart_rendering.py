@@ -102,8 +102,8 @@ def test_notes_count_the_postgres_connections_of_every_role_at_their_most(render
     notes = render(MINIMAL).notes()
     # pool_max 10, plus the writer's 4 on the ingress, plus one LISTEN on the workers;
     # 2 replicas each, 3 while a rolling update surges.
-    assert "ingress: 14 per pod × 3 pods = 42" in notes
-    assert "worker: 11 per pod × 3 pods = 33" in notes
+    assert "ingress: 14 per pod x 3 pods = 42" in notes
+    assert "worker: 11 per pod x 3 pods = 33" in notes
     assert "in all: 75, and 1 for the migrations Job." in notes
     assert "max_connections" not in notes
 
@@ -119,15 +119,15 @@ def test_notes_warn_when_autoscaled_pools_outgrow_postgres_default_limit(render:
         )
     )
     notes = out.notes()
-    assert "ingress: 28 per pod × 10 pods = 280" in notes
-    assert "worker: 21 per pod × 3 pods = 63" in notes
+    assert "ingress: 28 per pod x 10 pods = 280" in notes
+    assert "worker: 21 per pod x 3 pods = 63" in notes
     assert "in all: 343" in notes
     assert "max_connections" in notes
 
 
 def test_notes_count_one_deployment_in_mode_all(render: Any) -> None:
     notes = render(merge(MINIMAL, {"mode": "all"})).notes()
-    assert "all: 15 per pod × 2 pods = 30" in notes
+    assert "all: 15 per pod x 2 pods = 30" in notes
     assert "in all: 30" in notes
 
 
