@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench.payloads import SOURCE, Signed
-from gateway.config import DeliveryConfig
 from gateway.embedded import EmbeddedDatabase, start_embedded
 from gateway.store.sql import QUERIES
 
@@ -138,7 +137,9 @@ async def seed(url: str, events: int, bodies: list[Signed]) -> dict[str, Any]:
     return {"events": events, "pending": pending, "seconds": time.perf_counter() - started}
 
 
-async def explain_claim(url: str, limit: int, lease: float, samples: int) -> dict[str, Any]:
+async def explain_claim(
+    url: str, limit: int, cap: int | None, lease: float, samples: int
+) -> dict[str, Any]:
     """EXPLAIN ANALYZE the gateway's claim statement, each run rolled back.
 
     The figure is the median execution time with per-node timing off; the plan kept
@@ -150,7 +151,6 @@ async def explain_claim(url: str, limit: int, lease: float, samples: int) -> dic
     conn = await _connect(url)
     try:
         await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
-        cap = DeliveryConfig().subscriber_max_in_flight  # the shipped default, as served
         cap_sql = "NULL" if cap is None else str(int(cap))
         execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', {cap_sql})"
         plans, round_trips = [], []

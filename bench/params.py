@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
+
+from gateway.config import DeliveryConfig
 
 
 @dataclasses.dataclass(slots=True)
@@ -41,13 +44,18 @@ class Params:
     def rate(self, rate: float) -> float:
         return min(rate, self.max_rate) if self.max_rate else rate
 
+    def delivery(self, key: str) -> Any:
+        """``delivery.<key>`` as the gateway under test has it: overridden, or shipped."""
+        for item in self.overrides:
+            name, _, value = item.partition("=")
+            if name == f"delivery.{key}":
+                return None if value.strip().lower() in {"none", "null", ""} else int(value)
+        return getattr(DeliveryConfig(), key)
+
     @property
     def concurrency(self) -> int:
         """The dispatcher's concurrency (baseline B uses the same)."""
-        for item in self.overrides:
-            if item.startswith("delivery.concurrency="):
-                return int(item.partition("=")[2])
-        return 64
+        return int(self.delivery("concurrency"))
 
 
 def smoke() -> Params:
