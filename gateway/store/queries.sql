@@ -483,7 +483,8 @@ SELECT (SELECT count(*) FROM scanned) AS scanned,
 
 -- name: lock_flow
 -- Lock subscribers' flow rows, always in id order (the claim does the same): no deadlock.
-SELECT f.*, now() AS now
+-- ``state`` is the circuit's state as the Circuit record names it.
+SELECT f.*, f.circuit_state AS state, now() AS now
 FROM subscriber_flow f
 WHERE f.subscriber_id = ANY ($1::text[])
 ORDER BY f.subscriber_id
