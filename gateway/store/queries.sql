@@ -179,22 +179,25 @@ FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
 
--- name: record_attempts
--- Idempotent: a settle batch retried because its COMMIT's answer was lost (the database
--- went away just then) finds its attempts already recorded and adds none.
-INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code,
-                               outcome, error, response_snippet)
-SELECT u.*
-FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::float8[], $5::int[], $6::text[],
-            $7::text[], $8::text[])
-     AS u(delivery_id, attempt, started_at, duration_ms, status_code, outcome, error,
-          response_snippet)
-WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts a
-                  WHERE a.delivery_id = u.delivery_id AND a.attempt = u.attempt
-                    AND a.started_at = u.started_at);
-
 -- name: finish_deliveries
--- Settle claimed deliveries; only the holder of the current lease may do so.
+-- Record each attempt and settle its delivery, in one statement. Only the holder of the
+-- current lease may settle a delivery; an attempt whose lease was lost meanwhile is
+-- recorded all the same. Idempotent: a batch retried because its COMMIT's answer was
+-- lost (the database went away just then) finds its attempts already recorded and adds
+-- none, and its deliveries no longer in flight.
+WITH recorded AS (
+    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms,
+                                   status_code, outcome, error, response_snippet)
+    SELECT u.id, u.attempt, u.started_at, u.duration_ms, u.status_code, u.outcome,
+           u.error, u.response_snippet
+    FROM unnest($1::text[], $7::int[], $8::timestamptz[], $9::float8[], $5::int[],
+                $10::text[], $6::text[], $11::text[])
+         AS u(id, attempt, started_at, duration_ms, status_code, outcome, error,
+              response_snippet)
+    WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts a
+                      WHERE a.delivery_id = u.id AND a.attempt = u.attempt
+                        AND a.started_at = u.started_at)
+)
 UPDATE deliveries d
 SET status = u.status,
     next_attempt_at = coalesce(u.next_attempt_at, d.next_attempt_at),

@@ -34,16 +34,21 @@ async def settle(
     Attempts whose lease was lost meanwhile are recorded all the same; their delivery is
     left to the new lease holder and does not count for the circuit.
     """
+    results = [s.result for s in settlements]
     async with db.transaction() as conn:
-        await _record(conn, settlements)
         rows = await conn.fetch(
             QUERIES["finish_deliveries"],
             [s.delivery_id for s in settlements],
             [s.lease_token for s in settlements],
             [s.status for s in settlements],
             [s.next_attempt_at for s in settlements],
-            [s.result.status_code for s in settlements],
-            [s.result.error for s in settlements],
+            [r.status_code for r in results],
+            [r.error for r in results],
+            [s.attempt for s in settlements],
+            [r.started_at for r in results],
+            [r.duration_ms for r in results],
+            [r.outcome for r in results],
+            [r.response_snippet for r in results],
         )
         owner = {r["id"]: r["subscriber_id"] for r in rows}
         circuits, disabled = await _settle_flow(conn, settlements, owner, evolve)
@@ -53,21 +58,6 @@ async def settle(
         if promoted:
             await conn.execute(QUERIES["notify_deliveries"])
     return SettleReport(frozenset(owner), len(promoted), circuits, disabled)
-
-
-async def _record(conn: Connection, settlements: Sequence[Settlement]) -> None:
-    results = [s.result for s in settlements]
-    await conn.execute(
-        QUERIES["record_attempts"],
-        [s.delivery_id for s in settlements],
-        [s.attempt for s in settlements],
-        [r.started_at for r in results],
-        [r.duration_ms for r in results],
-        [r.status_code for r in results],
-        [r.outcome for r in results],
-        [r.error for r in results],
-        [r.response_snippet for r in results],
-    )
 
 
 async def _settle_flow(
