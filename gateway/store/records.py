@@ -42,7 +42,21 @@ def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls))
 
 
+@functools.lru_cache(maxsize=256)
+def _missing(cls: type, columns: tuple[str, ...]) -> frozenset[str]:
+    return _field_names(cls) - frozenset(columns)
+
+
 def _from_row(cls: Any, row: Mapping[str, Any]) -> Any:
+    """The record of ``row``'s columns that ``cls`` names; other columns are left out.
+
+    A column the record names but the row lacks is an error even when the field has a
+    default: a query that names a column otherwise (``circuit_state`` for ``state``)
+    would else hand over the default and nobody would notice.
+    """
+    missing = _missing(cls, tuple(row.keys()))
+    if missing:
+        raise TypeError(f"{cls.__name__}: the row has no {', '.join(sorted(missing))}")
     names = _field_names(cls)
     return cls(**{k: v for k, v in row.items() if k in names})
 
