@@ -97,10 +97,11 @@ def _verify(secret: str, body: bytes, headers: dict[str, str]) -> Any:
 
 def test_during_a_rotation_both_secrets_verify() -> None:
     old, new = new_secret(), new_secret()
+    now = datetime.now(UTC)  # the receiver checks the timestamp against its own clock
     c = claimed(
-        secret=new, previous_secret=old, previous_secret_expires_at=NOW + timedelta(hours=1)
+        secret=new, previous_secret=old, previous_secret_expires_at=now + timedelta(hours=1)
     )
-    out = build_request(c, (), LINKS, datetime.now(UTC))
+    out = build_request(c, (), LINKS, now)
     assert len(out.headers["webhook-signature"].split()) == 2
     assert _verify(new, out.body, out.headers)["id"] == 1042
     assert _verify(old, out.body, out.headers)["id"] == 1042
