@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from bench.gateway import apply_overrides
 from gateway.config import DeliveryConfig
 
 
@@ -46,11 +47,9 @@ class Params:
 
     def delivery(self, key: str) -> Any:
         """``delivery.<key>`` as the gateway under test has it: overridden, or shipped."""
-        for item in self.overrides:
-            name, _, value = item.partition("=")
-            if name == f"delivery.{key}":
-                return None if value.strip().lower() in {"none", "null", ""} else int(value)
-        return getattr(DeliveryConfig(), key)
+        overridden: dict[str, dict[str, Any]] = {}
+        apply_overrides(overridden, self.overrides)  # parsed as the gateway's config gets them
+        return overridden.get("delivery", {}).get(key, getattr(DeliveryConfig(), key))
 
     @property
     def concurrency(self) -> int:

@@ -8,13 +8,13 @@ backlog (it is a property of the database, not of the process): aggregate with `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from gateway.observability import Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
 from gateway.store.maintenance import backlog
+from gateway.tasks import cancel_and_wait
 
 __all__ = ["BacklogMonitor"]
 
@@ -43,10 +43,7 @@ class BacklogMonitor:
         self._task = asyncio.create_task(self._loop(), name="backlog-gauges")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

@@ -15,7 +15,6 @@ One replica runs a round at a time (a session advisory lock); the others skip th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -28,6 +27,7 @@ from gateway.observability import RETENTION_KINDS, Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
 from gateway.store.maintenance import Cursor, RetentionSession, retention_session
+from gateway.tasks import cancel_and_wait
 
 __all__ = ["Retention", "RoundResult"]
 
@@ -66,10 +66,7 @@ class Retention:
 
     async def stop(self) -> None:
         """Stop at once; a batch cut short rolls back and is done again next time."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         delay = min(self.config.interval_seconds, 60.0)  # the first round soon after start

@@ -10,7 +10,8 @@ instead of letting senders time out. Only the answer is cheap: nothing is stored
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from gateway.tasks import cancel_and_wait
 
 __all__ = ["LoopLag"]
 
@@ -31,11 +32,8 @@ class LoopLag:
             self._task = asyncio.create_task(self._measure(), name="loop-lag")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self.lag = 0.0
 
     async def _measure(self) -> None:

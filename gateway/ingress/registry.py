@@ -8,7 +8,6 @@ source made a moment ago is found on its first webhook.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,7 @@ from gateway.ingress.sources import Source
 from gateway.store import NotFound, StoreError
 from gateway.store import sources as store
 from gateway.store.database import Database
+from gateway.tasks import cancel_and_wait
 
 __all__ = ["SourceRegistry", "find_source", "source_from_spec"]
 
@@ -69,10 +69,7 @@ class SourceRegistry(Mapping[str, Source]):
         self._task = asyncio.create_task(self._run(), name="source-registry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def find_missing(self, name: str) -> Source | None:
         """Look a name not known yet up in the database (unknown names are remembered

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 from gateway.store.events import insert_batch, notify_deliveries
 from gateway.store.records import IngestEvent, IngestResult
+from gateway.tasks import cancel_and_wait
 
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
 
@@ -121,11 +121,7 @@ class GroupCommitWriter:
             await self._task
         if self._notify.is_set():
             await self._send_notify()
-        for task in (self._reaper, self._notifier):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(self._reaper, self._notifier)
 
     async def _run(self) -> None:
         wait = self.config.batch_wait_ms / 1000

@@ -2,7 +2,8 @@
 
 -- name: insert_events
 -- Store a batch of events and fan each new one out to the matching subscribers, in one
--- statement (run on its own: it is its own transaction). Duplicates (same source + external_id) are skipped by the unique index.
+-- statement (run on its own: it is its own transaction). Duplicates (same source +
+-- external_id) are skipped by the unique index.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.

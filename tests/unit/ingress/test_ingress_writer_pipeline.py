@@ -49,6 +49,24 @@ async def _until(condition: Any, seconds: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
+def _started(
+    batch_max: int,
+    max_in_flight: int,
+    shed_after_ms: float = 0,
+    ack_timeout: float | None = None,
+) -> GroupCommitWriter:
+    """A running writer over the gated store (no batch wait; no shedding unless asked)."""
+    config = WriterConfig(
+        batch_wait_ms=0,
+        batch_max=batch_max,
+        max_in_flight=max_in_flight,
+        shed_after_ms=shed_after_ms,
+    )
+    writer = GroupCommitWriter(None, config, Metrics(), ack_timeout=ack_timeout)  # type: ignore[arg-type]
+    writer.start()
+    return writer
+
+
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> GatedStore:
     gated = GatedStore()
@@ -57,9 +75,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> GatedStore:
 
 
 async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore) -> None:
-    config = WriterConfig(batch_wait_ms=0, batch_max=2, max_in_flight=3, shed_after_ms=0)
-    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
-    writer.start()
+    writer = _started(batch_max=2, max_in_flight=3)
     futures = [writer.submit(queued_event(n)) for n in range(10)]
 
     await _until(lambda: store.running == 3)
@@ -75,9 +91,7 @@ async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore
 
 
 async def test_a_writer_with_one_slot_commits_one_batch_at_a_time(store: GatedStore) -> None:
-    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
-    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
-    writer.start()
+    writer = _started(batch_max=1, max_in_flight=1)
     futures = [writer.submit(queued_event(n)) for n in range(3)]
     await _until(lambda: store.running == 1)
     await asyncio.sleep(0.05)
@@ -92,9 +106,7 @@ async def test_a_writer_with_one_slot_commits_one_batch_at_a_time(store: GatedSt
 async def test_new_events_are_refused_once_the_oldest_waiting_one_is_too_old(
     store: GatedStore,
 ) -> None:
-    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=50)
-    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
-    writer.start()
+    writer = _started(batch_max=1, max_in_flight=1, shed_after_ms=50)
     committing = writer.submit(queued_event(1))
     await _until(lambda: store.running == 1)
     waiting = writer.submit(queued_event(2))  # queued behind the slow commit
@@ -113,9 +125,7 @@ async def test_new_events_are_refused_once_the_oldest_waiting_one_is_too_old(
 
 
 async def test_closing_waits_for_every_batch_in_flight(store: GatedStore) -> None:
-    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=2, shed_after_ms=0)
-    writer = GroupCommitWriter(None, config, Metrics())  # type: ignore[arg-type]
-    writer.start()
+    writer = _started(batch_max=1, max_in_flight=2)
     futures = [writer.submit(queued_event(n)) for n in range(4)]
     await _until(lambda: store.running == 2)
 
@@ -131,9 +141,7 @@ async def test_closing_waits_for_every_batch_in_flight(store: GatedStore) -> Non
 async def test_an_event_not_committed_within_the_ack_timeout_is_answered_with_a_timeout(
     store: GatedStore,
 ) -> None:
-    config = WriterConfig(batch_wait_ms=0, batch_max=1, max_in_flight=1, shed_after_ms=0)
-    writer = GroupCommitWriter(None, config, Metrics(), ack_timeout=0.2)  # type: ignore[arg-type]
-    writer.start()
+    writer = _started(batch_max=1, max_in_flight=1, ack_timeout=0.2)
     committing = writer.submit(queued_event(1))
     await _until(lambda: store.running == 1)
     queued = writer.submit(queued_event(2))
