@@ -14,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from gateway import __version__
+from gateway.acceptor import GreedySite
 from gateway.api.auth import Authenticator
 from gateway.api.payloads import PayloadState
 from gateway.api.sources import public_spec
@@ -47,6 +48,10 @@ __all__ = ["Role", "open_database", "run", "serve"]
 
 Role = Literal["all", "ingress", "worker", "api"]
 log = logging.getLogger("gateway")
+
+BACKLOG = 4096
+"""Connections the kernel holds for a listener until they are accepted (capped by
+``net.core.somaxconn``): room for a burst of senders all opening connections at once."""
 
 
 @contextlib.asynccontextmanager
@@ -243,7 +248,7 @@ async def _listen(
         else web.AppRunner(app, shutdown_timeout=15.0, **options)
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_address=True, backlog=1024)
+    site = GreedySite(runner, host, port, ssl_context=tls, backlog=BACKLOG)
     await site.start()
     log.info("%s listening on %s://%s:%s", name, "https" if tls else "http", host, port)
     return runner
