@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-__all__ = ["close_unread_body"]
+__all__ = ["answer_and_close", "close_unread_body"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -21,6 +21,13 @@ async def close_unread_body(request: web.Request, handler: Handler) -> web.Strea
     response = await handler(request)
     if request.content.is_eof() or response.prepared:
         return response
+    return await answer_and_close(request, response)
+
+
+async def answer_and_close(
+    request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
+    """Send ``response`` with ``Connection: close``, then close without reading more."""
     response.force_close()
     try:
         await response.prepare(request)

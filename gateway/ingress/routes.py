@@ -2,7 +2,9 @@
 
 The checks run cheapest first: method 405 → unknown source 404 → client address, TLS and allowlists
 403 → rate limits 429 → WooCommerce creation ping 200 → content type 415 → body limit
-413 → signature 401 → event id 400 → durable store (202, or 200 for a duplicate).
+413 → overloaded 503 → signature 401 → event id 400 → durable store (202, or 200 for a
+duplicate). While the gateway is overloaded, a POST gets its 503 before all of these
+(ingress/shedding.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,19 @@ from gateway.problems import Problem
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
-__all__ = ["INGRESS", "UNKNOWN_SOURCE", "IngressState", "Source", "add_routes", "read_body"]
+__all__ = [
+    "INGRESS",
+    "OVERLOADED",
+    "UNKNOWN_SOURCE",
+    "IngressState",
+    "Source",
+    "add_routes",
+    "overloaded_now",
+    "read_body",
+]
+
+OVERLOADED = "the gateway is saturated; retry later"
+"""The detail of the 503 that load shedding answers."""
 
 UNKNOWN_SOURCE = "(unknown)"
 """The ``source`` metric label of requests for a source that does not exist."""
@@ -57,6 +71,7 @@ class IngressState:
     active: int = dataclasses.field(init=False, default=0)  # webhooks being handled now
     requests: Children[Counter] = dataclasses.field(init=False)  # by source, outcome
     acks: Children[Histogram] = dataclasses.field(init=False)  # by source
+    shed_bodies: dict[str, bytes] = dataclasses.field(init=False, default_factory=dict)  # by path
 
     def __post_init__(self) -> None:
         self.guard = Guard.from_config(self.config)
@@ -102,7 +117,7 @@ async def _receive(
     if body is None:
         ping = orjson.dumps({"ping": True})
         return web.Response(body=ping, content_type="application/json"), "ping"
-    if _overloaded_now(state):  # before any work that would be thrown away
+    if overloaded_now(state):  # before any work that would be thrown away
         raise _overloaded(state)
     try:
         source.verifier.verify(request.headers, body, time.time())
@@ -215,17 +230,20 @@ async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
         ) from None
 
 
-def _overloaded_now(state: IngressState) -> bool:
+def overloaded_now(state: IngressState, arriving: int = 0) -> bool:
     """Too much waiting already: for the database (the writer's queue), for the CPU (the
-    loop runs late), or simply too many webhooks in hand at once."""
+    loop runs late), or simply too many webhooks in hand at once (``arriving`` more are
+    about to be, not yet counted in ``active``)."""
     limit = state.config.max_concurrent_requests
-    return (limit > 0 and state.active > limit) or state.writer.overloaded or state.lag.overloaded
+    return (
+        (limit > 0 and state.active + arriving > limit)
+        or state.writer.overloaded
+        or state.lag.overloaded
+    )
 
 
 def _overloaded(state: IngressState) -> Problem:
-    return Problem(
-        503, "the gateway is saturated; retry later", kind="overloaded", headers=_retry(state)
-    )
+    return Problem(503, OVERLOADED, kind="overloaded", headers=_retry(state))
 
 
 def _retry(state: IngressState) -> dict[str, str]:

@@ -40,13 +40,13 @@ class Ingress:
         self.db = db
         self.metrics = Metrics()
         self.writer = GroupCommitWriter(db, WriterConfig(batch_wait_ms=0), self.metrics)
-        state = IngressState(
+        self.state = IngressState(
             IngressConfig(**ingress),
             build_sources(Config(sources=sources)),
             self.writer,
             self.metrics,
         )
-        self.server = TestServer(build_ingress_app(state), host=host)
+        self.server = TestServer(build_ingress_app(self.state), host=host)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def start(self) -> Ingress:
