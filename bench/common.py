@@ -13,7 +13,7 @@ import orjson
 
 from bench import wrk
 from bench.db import TEMPLATE, Server
-from bench.gateway import Gateway, apply_overrides, base_config
+from bench.gateway import Deployment, Gateway, apply_overrides, base_config
 from bench.params import Params
 from bench.procs import PYTHON, Child, CpuSplit, Sink, free_port, wait_port
 
@@ -39,6 +39,12 @@ class Context:
         config = base_config(database_url)
         apply_overrides(config, self.params.overrides)
         return Gateway(self.workdir, name, config, role)
+
+    def deployment(self, name: str, database_url: str) -> Deployment:
+        """The gateway in the run's shape (``--shape``), on ``database_url``."""
+        return Deployment(
+            lambda part, role: self.gateway(part, database_url, role), name, self.params.shape
+        )
 
     def cpu(self, **trees: int) -> CpuSplit:
         """Measure the cores used by the named processes, PostgreSQL, the sink, the rest."""
@@ -150,6 +156,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "statuses": result["statuses"],
         "unfinished": result["unfinished"],
         "connections": result["connections"],
+        "connections_opened": result.get("connections_opened"),
+        "by_second": result.get("by_second"),
         "generator_lag_ms_p99": round(result["lag_ms_p99"], 2),
         "latency_ms": percentiles(result["latencies_ms"]),
     }

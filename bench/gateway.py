@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,43 @@ class Gateway:
 
     def stop(self) -> None:
         self.child.stop(timeout=60)
+
+
+class Deployment:
+    """The gateway in one of the shapes it is deployed in, on one database.
+
+    ``split`` is the Helm chart's default (``mode: split``): an ingress process takes the
+    webhooks and a worker process delivers them, so neither takes CPU from the other.
+    ``all`` is ``make serve``: one process does both.
+    """
+
+    def __init__(self, start: Callable[[str, str], Gateway], name: str, shape: str) -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+        self.shape = shape
+        self.parts: dict[str, Gateway] = {}
+        try:
+            if shape == "all":
+                self.parts["server"] = start(f"{name}-all", "all")
+            else:  # the worker first: it is listening when the first event is stored
+                self.parts["worker"] = start(f"{name}-worker", "worker")
+                self.parts["server"] = start(f"{name}-ingress", "ingress")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def ingress(self) -> Gateway:
+        return self.parts["server"]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Each process by its part: ``server`` takes the webhooks, ``worker`` delivers."""
+        return {part: gateway.pid for part, gateway in self.parts.items()}
+
+    def stop(self) -> None:
+        for gateway in reversed(list(self.parts.values())):
+            gateway.stop()
+
+
+SHAPES = ("split", "all")

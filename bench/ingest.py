@@ -17,7 +17,7 @@ from bench.common import (
     summary,
     wrk_run,
 )
-from bench.gateway import Gateway
+from bench.gateway import Deployment, Gateway
 from bench.procs import RssSampler, profiled
 from bench.report import Row
 
@@ -95,7 +95,7 @@ def deliver(ctx: Context, saturation: float | None) -> list[Row]:
     """Workload 4 (end to end at a steady rate) and 5 (a burst at twice saturation)."""
     p = ctx.params
     rows: list[Row] = []
-    gateway = ctx.gateway("w45-gateway", ctx.database("bench_w45"), "all")
+    gateway = ctx.deployment("w45", ctx.database("bench_w45"))
     try:
         if 4 in p.workloads:
             rows += _end_to_end(ctx, gateway)
@@ -106,21 +106,24 @@ def deliver(ctx: Context, saturation: float | None) -> list[Row]:
     return rows
 
 
-def _end_to_end(ctx: Context, gateway: Gateway) -> list[Row]:
+def _end_to_end(ctx: Context, gateway: Deployment) -> list[Row]:
     p = ctx.params
     rate = p.rate(p.e2e_rate)
-    ctx.log(f"workload 4: end to end at {rate:.0f} events/s through the gateway (--role all)")
-    gw = _sent_and_received(ctx, gateway.ingest_url, "w4-gateway", rate, gateway.pid)
+    ctx.log(
+        f"workload 4: end to end at {rate:.0f} events/s through the gateway ({_shape(gateway)})"
+    )
+    gw = _sent_and_received(ctx, gateway.ingress.ingest_url, "w4-gateway", rate, gateway.pids)
     ctx.log("workload 4: end to end through the bare relay (baseline A then B, not durable)")
     forward = [ctx.sink.url(path) for path in PATHS]
     with Bare(ctx, forward) as relay:
-        base = _sent_and_received(ctx, relay.url, "w4-relay", rate, relay.child.pid)
+        base = _sent_and_received(ctx, relay.url, "w4-relay", rate, {"server": relay.child.pid})
     ctx.series["w4 gateway end-to-end ms"] = gw.pop("latencies")
     ctx.series["w4 relay end-to-end ms"] = base.pop("latencies")
     g = percentiles(ctx.series["w4 gateway end-to-end ms"])
     b = percentiles(ctx.series["w4 relay end-to-end ms"])
     ctx.results["w4"] = {
         "rate": rate,
+        "shape": gateway.shape,
         "gateway": {**gw, "latency_ms": g},
         "relay": {**base, "latency_ms": b},
     }
@@ -135,9 +138,11 @@ def _end_to_end(ctx: Context, gateway: Gateway) -> list[Row]:
     ]  # fmt: skip
 
 
-def _sent_and_received(ctx: Context, url: str, name: str, rate: float, pid: int) -> dict[str, Any]:
+def _sent_and_received(
+    ctx: Context, url: str, name: str, rate: float, pids: dict[str, int]
+) -> dict[str, Any]:
     ctx.sink.reset()
-    with ctx.cpu(server=pid) as cpu:
+    with ctx.cpu(**pids) as cpu:
         sent = loadgen(ctx, url, name, rate, ctx.params.e2e_seconds)
     ids = [event_id for event_id, _ in sent["acks"]]
     ctx.sink.wait_delivered(ids, PATHS, timeout=120, idle=15)
@@ -145,14 +150,17 @@ def _sent_and_received(ctx: Context, url: str, name: str, rate: float, pid: int)
     return {"sender": summary(sent), "cpu_cores": cpu.cores, **measured}
 
 
-def _burst(ctx: Context, gateway: Gateway, saturation: float) -> list[Row]:
+def _burst(ctx: Context, gateway: Deployment, saturation: float) -> list[Row]:
     p = ctx.params
     rate = p.rate(saturation * p.burst_factor)
-    ctx.log(f"workload 5: burst of {rate:.0f} req/s for {p.burst_seconds:g}s at the gateway")
+    shape = _shape(gateway)
+    ctx.log(
+        f"workload 5: burst of {rate:.0f} req/s for {p.burst_seconds:g}s at the gateway ({shape})"
+    )
     ctx.sink.reset()
-    with RssSampler(gateway.pid) as rss:
-        with ctx.cpu(server=gateway.pid) as cpu:
-            sent = _burst_load(ctx, gateway.ingest_url, "w5-gateway", rate)
+    with RssSampler(*gateway.pids.values()) as rss:
+        with ctx.cpu(**gateway.pids) as cpu:
+            sent = _burst_load(ctx, gateway.ingress.ingest_url, "w5-gateway", rate)
         ctx.log(f"workload 5: waiting for the {len(sent['acks'])} acknowledged events to arrive")
         settle_start = time.monotonic()
         ids = [event_id for event_id, _ in sent["acks"]]
@@ -164,6 +172,7 @@ def _burst(ctx: Context, gateway: Gateway, saturation: float) -> list[Row]:
         base = _burst_load(ctx, bare.url, "w5-bare", rate)
     ctx.results["w5"] = {
         "rate": rate,
+        "shape": gateway.shape,
         "seconds": p.burst_seconds,
         "gateway": {
             **summary(sent),
@@ -186,6 +195,12 @@ def _burst(ctx: Context, gateway: Gateway, saturation: float) -> list[Row]:
         Row(5, "  acknowledged but not delivered to both", "count",
             delivered["undelivered_events"], None, "", "= 0", limit=0),
     ]  # fmt: skip
+
+
+def _shape(gateway: Deployment) -> str:
+    if gateway.shape == "all":
+        return "one process, --role all"
+    return "--role ingress and --role worker processes"
 
 
 def _burst_load(ctx: Context, url: str, name: str, rate: float) -> dict[str, Any]:

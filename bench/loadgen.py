@@ -89,6 +89,7 @@ class Pool:
         self.idle: list[Connection] = []
         self.count = 0
         self.peak = 0
+        self.opened = 0
         self.waiting: collections.deque[asyncio.Future[Connection | None]] = collections.deque()
 
     async def acquire(self) -> Connection:
@@ -100,6 +101,7 @@ class Pool:
                 self.count -= 1
             if self.count < self.limit:
                 self.count += 1
+                self.opened += 1
                 self.peak = max(self.peak, self.count)
                 try:
                     _, conn = await asyncio.get_running_loop().create_connection(
@@ -148,6 +150,15 @@ class Generator:
         self.latencies: list[float] = []
         self.lags: list[float] = []
         self.acks: list[tuple[str, float]] = []
+        self.start = 0.0
+        self.timeline: collections.defaultdict[int, collections.Counter[str]] = (
+            collections.defaultdict(collections.Counter)
+        )
+
+    def count(self, key: str, due: float) -> None:
+        """One more answer ``key`` for a request due at ``due`` (by second of the run)."""
+        self.statuses[key] += 1
+        self.timeline[int(due - self.start)][key] += 1
 
     def request(self, i: int) -> bytes:
         signed = self.signed[i % len(self.signed)]
@@ -165,10 +176,10 @@ class Generator:
             async with asyncio.timeout_at(_loop_time(due + self.timeout)):
                 conn = await self.pool.acquire()
         except TimeoutError:
-            self.statuses["not-sent"] += 1
+            self.count("not-sent", due)
             return
         except OSError:
-            self.statuses["connect-error"] += 1
+            self.count("connect-error", due)
             return
         loop = asyncio.get_running_loop()
         conn.waiter = loop.create_future()
@@ -181,11 +192,11 @@ class Generator:
             conn.transport.write(data)
             status, retry_after, body = await conn.waiter
         except Timeout:
-            self.statuses["timeout"] += 1
+            self.count("timeout", due)
             conn.abort()
             return
         except (ConnectionError, OSError):
-            self.statuses["error"] += 1
+            self.count("error", due)
             conn.abort()
             return
         finally:
@@ -195,14 +206,14 @@ class Generator:
         answered = time.monotonic()
         self.latencies.append((answered - max(due, sent)) * 1000)  # sent early: from sending
         key = f"{status}+retry-after" if status == 503 and retry_after else str(status)
-        self.statuses[key] += 1
+        self.count(key, due)
         if 200 <= status < 300:
             self.acks.append((orjson.loads(body)["event_id"], sent))
 
     async def run(self, rate: float, seconds: float) -> dict[str, Any]:
         total = max(1, int(rate * seconds))
         tasks: set[asyncio.Task[None]] = set()
-        start = time.monotonic() + 0.05
+        start = self.start = time.monotonic() + 0.05
         for i in range(total):
             due = start + i / rate
             delay = due - time.monotonic()
@@ -221,6 +232,10 @@ class Generator:
             "statuses": dict(sorted(self.statuses.items())),
             "unfinished": len(tasks),
             "connections": self.pool.peak,
+            "connections_opened": self.pool.opened,
+            "by_second": [
+                dict(self.timeline[s]) for s in range(max(self.timeline, default=-1) + 1)
+            ],
             "latencies_ms": self.latencies,
             "lag_ms_max": max(self.lags, default=0.0) * 1000,
             "lag_ms_p99": _percentile(self.lags, 99) * 1000,

@@ -33,6 +33,7 @@ class Params:
     claim_samples: int = 20
     claim_drain_seconds: float = 20.0
     profile_seconds: float = 15.0
+    shape: str = "split"  # workloads 4 and 5: the chart's default, or "all" (make serve)
     saturation_rate: float = 0.0  # for 2 and 5 without 1: the gateway's saturation (req/s)
     max_rate: float | None = None  # caps every constant rate (smoke)
     smoke: bool = False

@@ -145,10 +145,11 @@ class Sink:
 
 
 class RssSampler:
-    """Samples the resident set size of a process (and its children) every ``interval``."""
+    """Samples the resident set size of processes (and their children) every ``interval``:
+    the peak of their sum."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, *pids: int, interval: float = 0.1) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
         self.interval = interval
         self.peak = 0
         self.samples: list[tuple[float, int]] = []
@@ -166,8 +167,10 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                rss = self.process.memory_info().rss
-                rss += sum(c.memory_info().rss for c in self.process.children(recursive=True))
+                rss = 0
+                for process in self.processes:
+                    rss += process.memory_info().rss
+                    rss += sum(c.memory_info().rss for c in process.children(recursive=True))
             except psutil.Error:
                 return
             self.peak = max(self.peak, rss)

@@ -32,6 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench import drain, ingest, payloads, report
 from bench.common import Context
 from bench.db import TEMPLATE, Server
+from bench.gateway import SHAPES
 from bench.params import Params, smoke
 from bench.procs import ROOT, Sink, py_spy
 from bench.wrk import INSTALL_HINT, WrkMissing, wrk_path
@@ -55,6 +56,13 @@ def parse(argv: list[str] | None) -> Params:
         action="store_true",
         help="record the gateway with py-spy during workloads 1 and 3",
     )
+    parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=Params().shape,
+        help="workloads 4 and 5: an ingress and a worker process (the chart's default), or"
+        " one process with --role all (make serve)",
+    )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     defaults = Params()
@@ -74,6 +82,7 @@ def parse(argv: list[str] | None) -> Params:
         params.workloads = tuple(int(w) for w in args.only.split(","))
     params.overrides = list(args.set)
     params.profile = args.profile
+    params.shape = args.shape
     params.keep = args.keep
     if args.out:
         params.out = args.out
