@@ -28,9 +28,24 @@ __all__ = ["GreedySite"]
 log = logging.getLogger("gateway.listen")
 
 RETRY_SECONDS = 1.0
-"""How long accepting pauses when the process is out of file descriptors or memory."""
+"""How long accepting pauses when accept fails for want of file descriptors or memory."""
 
 _RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# What accept(2) reports for a connection that failed before it was taken (the client
+# reset it, or the network went away): skip it and take the next.
+_GONE = frozenset(
+    {
+        errno.ECONNABORTED,
+        errno.EPROTO,
+        errno.EPERM,
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENOPROTOOPT,
+        errno.EOPNOTSUPP,
+    }
+)
 
 
 class GreedySite(web.BaseSite):
@@ -106,12 +121,15 @@ class Acceptor(asyncio.AbstractServer):
             except (BlockingIOError, InterruptedError):
                 return  # none left waiting
             except OSError as exc:
-                if exc.errno in _RESOURCES:
-                    log.warning("not accepting for %g s: %s", RETRY_SECONDS, exc)
-                    self._loop.remove_reader(sock.fileno())
-                    self._loop.call_later(RETRY_SECONDS, self._resume, sock)
-                    return
-                continue  # e.g. ECONNABORTED: that client left before it was taken
+                if exc.errno in _GONE:
+                    continue
+                # Out of descriptors or memory (or something unforeseen): a pause, and
+                # one log line a second at most, rather than a busy loop of failures.
+                level = logging.WARNING if exc.errno in _RESOURCES else logging.ERROR
+                log.log(level, "not accepting for %g s: %s", RETRY_SECONDS, exc)
+                self._loop.remove_reader(sock.fileno())
+                self._loop.call_later(RETRY_SECONDS, self._resume, sock)
+                return
             task = self._loop.create_task(self._set_up(conn))
             self._setting_up.add(task)
             task.add_done_callback(self._setting_up.discard)
