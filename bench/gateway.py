@@ -137,6 +137,12 @@ class Deployment:
             raise
 
     @property
+    def described(self) -> str:
+        if self.shape == "all":
+            return "one process, --role all"
+        return "--role ingress and --role worker processes"
+
+    @property
     def ingress(self) -> Gateway:
         return self.parts["server"]
 

@@ -110,7 +110,7 @@ def _end_to_end(ctx: Context, gateway: Deployment) -> list[Row]:
     p = ctx.params
     rate = p.rate(p.e2e_rate)
     ctx.log(
-        f"workload 4: end to end at {rate:.0f} events/s through the gateway ({_shape(gateway)})"
+        f"workload 4: end to end at {rate:.0f} events/s through the gateway ({gateway.described})"
     )
     gw = _sent_and_received(ctx, gateway.ingress.ingest_url, "w4-gateway", rate, gateway.pids)
     ctx.log("workload 4: end to end through the bare relay (baseline A then B, not durable)")
@@ -153,10 +153,8 @@ def _sent_and_received(
 def _burst(ctx: Context, gateway: Deployment, saturation: float) -> list[Row]:
     p = ctx.params
     rate = p.rate(saturation * p.burst_factor)
-    shape = _shape(gateway)
-    ctx.log(
-        f"workload 5: burst of {rate:.0f} req/s for {p.burst_seconds:g}s at the gateway ({shape})"
-    )
+    offered = f"{rate:.0f} req/s for {p.burst_seconds:g}s"
+    ctx.log(f"workload 5: burst of {offered} at the gateway ({gateway.described})")
     ctx.sink.reset()
     with RssSampler(*gateway.pids.values()) as rss:
         with ctx.cpu(**gateway.pids) as cpu:
@@ -195,12 +193,6 @@ def _burst(ctx: Context, gateway: Deployment, saturation: float) -> list[Row]:
         Row(5, "  acknowledged but not delivered to both", "count",
             delivered["undelivered_events"], None, "", "= 0", limit=0),
     ]  # fmt: skip
-
-
-def _shape(gateway: Deployment) -> str:
-    if gateway.shape == "all":
-        return "one process, --role all"
-    return "--role ingress and --role worker processes"
 
 
 def _burst_load(ctx: Context, url: str, name: str, rate: float) -> dict[str, Any]:

@@ -146,7 +146,6 @@ class Generator:
         self.signed = read_requests(args.requests)
         self.tag = args.tag
         self.timeout = args.timeout
-        self.statuses: collections.Counter[str] = collections.Counter()
         self.latencies: list[float] = []
         self.lags: list[float] = []
         self.acks: list[tuple[str, float]] = []
@@ -157,7 +156,6 @@ class Generator:
 
     def count(self, key: str, due: float) -> None:
         """One more answer ``key`` for a request due at ``due`` (by second of the run)."""
-        self.statuses[key] += 1
         self.timeline[int(due - self.start)][key] += 1
 
     def request(self, i: int) -> bytes:
@@ -229,7 +227,7 @@ class Generator:
             "scheduled": total,
             "rate": rate,
             "offered_seconds": offered_seconds,
-            "statuses": dict(sorted(self.statuses.items())),
+            "statuses": dict(sorted(sum(self.timeline.values(), collections.Counter()).items())),
             "unfinished": len(tasks),
             "connections": self.pool.peak,
             "connections_opened": self.pool.opened,

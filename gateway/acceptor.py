@@ -84,13 +84,16 @@ class GreedySite(web.BaseSite):
         factory = self._runner.server
         assert factory is not None  # BaseSite refuses a runner that was not set up
         sockets = _bind(self._host, self._port, self._backlog)
-        acceptor = Acceptor(asyncio.get_running_loop(), sockets, factory, self._ssl_context)
-        acceptor.start(self._backlog)
+        acceptor = Acceptor(
+            asyncio.get_running_loop(), sockets, factory, self._ssl_context, self._backlog
+        )
+        acceptor.start()
         self._server = acceptor
 
 
 class Acceptor(asyncio.AbstractServer):
-    """Accepts on ``sockets`` and serves each connection with a protocol from ``factory``."""
+    """Accepts on ``sockets`` (up to ``batch`` each time one is readable) and serves each
+    connection with a protocol from ``factory``."""
 
     def __init__(
         self,
@@ -98,18 +101,18 @@ class Acceptor(asyncio.AbstractServer):
         sockets: list[socket.socket],
         factory: Callable[[], asyncio.BaseProtocol],
         tls: ssl.SSLContext | None,
+        batch: int,
     ) -> None:
         self._loop = loop
         self.sockets = sockets
         self._factory = factory
         self._tls = tls
-        self._batch = 1
+        self._batch = max(1, batch)
         self._setting_up: set[asyncio.Task[None]] = set()
         self._serving = False
 
-    def start(self, batch: int) -> None:
-        """Watch the sockets; each time one is readable, accept up to ``batch``."""
-        self._batch = max(1, batch)
+    def start(self) -> None:
+        """Watch the sockets."""
         for sock in self.sockets:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
         self._serving = True

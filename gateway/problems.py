@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-__all__ = ["Problem", "problem_middleware", "problem_response"]
+__all__ = ["Problem", "problem_body", "problem_middleware", "problem_response"]
 
 log = logging.getLogger("gateway.http")
 CONTENT_TYPE = "application/problem+json"
@@ -52,6 +52,16 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
+    return web.Response(
+        status=problem.status,
+        body=problem_body(problem, instance),
+        content_type=CONTENT_TYPE,
+        headers=problem.headers,
+    )
+
+
+def problem_body(problem: Problem, instance: str | None = None) -> bytes:
+    """The problem document (RFC 9457) of ``problem``, as JSON."""
     body: dict[str, Any] = {
         "type": TYPE_BASE + problem.kind,
         "title": _TITLES.get(problem.status, "Error"),
@@ -61,12 +71,7 @@ def problem_response(problem: Problem, instance: str | None = None) -> web.Respo
     if instance:
         body["instance"] = instance
     body.update(problem.extra)
-    return web.Response(
-        status=problem.status,
-        body=orjson.dumps(body),
-        content_type=CONTENT_TYPE,
-        headers=problem.headers,
-    )
+    return orjson.dumps(body)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -48,6 +48,7 @@ __all__ = [
     "add_routes",
     "overloaded_now",
     "read_body",
+    "retry_after",
 ]
 
 OVERLOADED = "the gateway is saturated; retry later"
@@ -211,7 +212,7 @@ async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
         raise _overloaded(state) from None
     except WriterClosed:
         raise Problem(
-            503, "the gateway is shutting down", kind="shutting-down", headers=_retry(state)
+            503, "the gateway is shutting down", kind="shutting-down", headers=retry_after(state)
         ) from None
     try:
         # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
@@ -219,14 +220,14 @@ async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
         return await future
     except WriterTimedOut:
         raise Problem(
-            503, "storage is slow; retry later", kind="storage-timeout", headers=_retry(state)
+            503, "storage is slow; retry later", kind="storage-timeout", headers=retry_after(state)
         ) from None
     except StoreError:
         raise Problem(
             503,
             "storage is unavailable; retry later",
             kind="storage-unavailable",
-            headers=_retry(state),
+            headers=retry_after(state),
         ) from None
 
 
@@ -243,10 +244,11 @@ def overloaded_now(state: IngressState, arriving: int = 0) -> bool:
 
 
 def _overloaded(state: IngressState) -> Problem:
-    return Problem(503, OVERLOADED, kind="overloaded", headers=_retry(state))
+    return Problem(503, OVERLOADED, kind="overloaded", headers=retry_after(state))
 
 
-def _retry(state: IngressState) -> dict[str, str]:
+def retry_after(state: IngressState) -> dict[str, str]:
+    """The header that tells a refused sender when to come back."""
     return {"Retry-After": str(state.config.retry_after_seconds)}
 
 

@@ -20,8 +20,9 @@ from gateway.ingress.routes import (
     UNKNOWN_SOURCE,
     IngressState,
     overloaded_now,
+    retry_after,
 )
-from gateway.problems import CONTENT_TYPE, Problem, problem_response
+from gateway.problems import CONTENT_TYPE, Problem, problem_body
 
 __all__ = ["shed_when_overloaded"]
 
@@ -45,7 +46,7 @@ async def shed_when_overloaded(request: web.Request, handler: Handler) -> web.St
         status=503,
         body=_body(state, request.path, cache=known),
         content_type=CONTENT_TYPE,
-        headers={"Retry-After": str(state.config.retry_after_seconds)},
+        headers=retry_after(state),
     )
     if not request.content.is_eof():  # the body is left unread: close rather than drain
         return await answer_and_close(request, response)
@@ -55,13 +56,7 @@ async def shed_when_overloaded(request: web.Request, handler: Handler) -> web.St
 def _body(state: IngressState, path: str, *, cache: bool) -> bytes:
     body = state.shed_bodies.get(path)
     if body is None:
-        body = _render(path)
+        body = problem_body(Problem(503, OVERLOADED, kind="overloaded"), path)
         if cache and len(state.shed_bodies) < _MAX_BODIES:
             state.shed_bodies[path] = body
-    return body
-
-
-def _render(path: str) -> bytes:
-    body = problem_response(Problem(503, OVERLOADED, kind="overloaded"), path).body
-    assert isinstance(body, bytes)
     return body
