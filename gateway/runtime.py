@@ -33,7 +33,8 @@ from gateway.ingress.listener import ingress_ssl_context
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import SourceRegistry
 from gateway.ingress.routes import IngressState
-from gateway.ingress.slowclients import GuardedRunner
+from gateway.ingress.shedding import EarlyRefusal
+from gateway.ingress.slowclients import AnswerEarly, GuardedRunner
 from gateway.ingress.sources import Source, build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
@@ -164,10 +165,8 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             components["writer"] = lambda: writer is not None and writer.running
             await registry.start()
             lag.start()
-            ingress = build_ingress_app(
-                IngressState(config.ingress, registry, writer, metrics, lag),
-                PayloadState(db, links),
-            )
+            ingress_state = IngressState(config.ingress, registry, writer, metrics, lag)
+            ingress = build_ingress_app(ingress_state, PayloadState(db, links))
             runners.append(
                 await _listen(
                     ingress,
@@ -176,6 +175,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                     "ingress",
                     tls,
                     config.ingress,
+                    EarlyRefusal(ingress_state),
                 )
             )
         api = None
@@ -233,14 +233,17 @@ async def _listen(
     name: str,
     tls: ssl.SSLContext | None = None,
     slow_clients: IngressConfig | None = None,
+    answer_early: AnswerEarly | None = None,
 ) -> web.AppRunner:
-    """Serve ``app``; with ``slow_clients``, its header and keep-alive timeouts apply."""
+    """Serve ``app``; with ``slow_clients``, its header and keep-alive timeouts apply, and
+    ``answer_early`` may answer requests from their bytes (the overload 503)."""
     options: dict[str, Any] = {"handle_signals": False, "access_log": None}
     runner = (
         GuardedRunner(
             app,
             header_timeout=slow_clients.header_timeout_seconds,
             keepalive_timeout=slow_clients.keepalive_timeout_seconds,
+            answer_early=answer_early,
             shutdown_timeout=15.0,
             **options,
         )

@@ -1,15 +1,27 @@
 """Answer webhooks 503 + Retry-After first of all while the gateway is overloaded.
 
 Under a burst, most requests are refused, so the refusal must cost as little as it can:
-a loop that spends its CPU on 503s has none left for the webhooks it does take. This
-middleware runs before every other one and before any check or read: a prepared body
-per path, one counter, no logging (``gateway_ingest_requests{outcome="overloaded"}``
-counts them). Requests that pass still meet the same test after their body is read.
+a loop that spends its CPU on 503s has none left for the webhooks it does take. Two
+places refuse, both with a prepared body per path, one counter and no logging
+(``gateway_ingest_requests{outcome="overloaded"}`` counts them):
+
+- :class:`EarlyRefusal`, in the ingress connection's protocol, before aiohttp parses the
+  request or builds anything for it. It answers only a plain case it can judge from the
+  bytes alone -- ``POST /webhooks/v1/{source} HTTP/1.1`` with a ``Content-Length`` and
+  the whole body in hand, nothing after it -- and the connection stays open for the
+  sender's next request. That is what a burst of webhooks is made of.
+- :func:`shed_when_overloaded`, the ingress app's first middleware, for every other
+  webhook: before any check or read.
+
+Requests that pass still meet the same test after their body is read.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 
 from aiohttp import web
 
@@ -24,7 +36,7 @@ from gateway.ingress.routes import (
 )
 from gateway.problems import CONTENT_TYPE, Problem, problem_body
 
-__all__ = ["shed_when_overloaded"]
+__all__ = ["EarlyRefusal", "shed_when_overloaded"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,3 +72,78 @@ def _body(state: IngressState, path: str, *, cache: bool) -> bytes:
         if cache and len(state.shed_bodies) < _MAX_BODIES:
             state.shed_bodies[path] = body
     return body
+
+
+_PATH = b"/webhooks/v1/"
+_PREFIX = b"POST " + _PATH
+_SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")
+# A request with any of these is left to aiohttp: its framing or its connection is
+# not the plain case (a body that comes later, in chunks, or a connection to close).
+_LEFT_TO_AIOHTTP = (b"\r\ntransfer-encoding:", b"\r\nexpect:", b"\r\nconnection:", b"\r\nupgrade:")
+_CONTENT_LENGTH = b"\r\ncontent-length:"
+
+
+class EarlyRefusal:
+    """The overload 503 answered from the raw bytes of a request (see the module docstring).
+
+    Called with each chunk that starts a request on an idle connection; returns the
+    whole answer to write, or ``None`` to let aiohttp handle the request as usual.
+    """
+
+    def __init__(self, state: IngressState) -> None:
+        self.state = state
+        self._head = (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nRetry-After: %s\r\n"
+            % (CONTENT_TYPE.encode(), retry_after(state)["Retry-After"].encode())
+        )
+        self._date = (0, b"")
+
+    def __call__(self, data: bytes) -> bytes | None:
+        state = self.state
+        if not overloaded_now(state, arriving=1) or not data.startswith(_PREFIX):
+            return None
+        path = _plain_request(data)
+        if path is None:
+            return None
+        name = path[len(_PATH) :]
+        known = name in state.sources
+        state.requests(name if known else UNKNOWN_SOURCE, "overloaded").inc()
+        body = _body(state, path, cache=known)
+        return b"".join(
+            (
+                self._head,
+                b"Content-Length: %d\r\nDate: " % len(body),
+                self._http_date(),
+                b"\r\n\r\n",
+                body,
+            )
+        )
+
+    def _http_date(self) -> bytes:
+        now = int(time.time())
+        second, text = self._date
+        if second != now:
+            text = formatdate(now, usegmt=True).encode()
+            self._date = (now, text)
+        return text
+
+
+def _plain_request(data: bytes) -> str | None:
+    """The path of a complete ``POST /webhooks/v1/{source} HTTP/1.1`` request that is all
+    of ``data`` (head and ``Content-Length`` body); ``None`` for anything else."""
+    head_end = data.find(b"\r\n\r\n")
+    line_end = data.find(b"\r\n")
+    if head_end < 0:
+        return None
+    target, _, version = data[len(b"POST ") : line_end].partition(b" ")
+    path = target.partition(b"?")[0]
+    if version != b"HTTP/1.1" or not _SOURCE.fullmatch(path, len(_PATH)):
+        return None
+    fields = data[line_end : head_end + 2].lower()
+    if any(name in fields for name in _LEFT_TO_AIOHTTP) or fields.count(_CONTENT_LENGTH) != 1:
+        return None
+    start = fields.index(_CONTENT_LENGTH) + len(_CONTENT_LENGTH)
+    length = fields[start : fields.index(b"\r\n", start)].strip(b" \t")
+    if not length.isdigit() or len(data) != head_end + 4 + int(length):
+        return None
+    return path.decode("ascii")

@@ -16,7 +16,11 @@ connections with :class:`GuardedRequestHandler`, which adds three bounds:
 - **idle keep-alive**: ``keepalive_timeout`` seconds after the last answer without a
   new request close the connection (aiohttp's own timer, set from the config).
 
-The checks are timers armed per connection; nothing is polled. A request so malformed
+The checks are timers armed per connection; nothing is polled. The handler can also be
+given ``answer_early``: a function shown each chunk of bytes that starts a request on an
+idle connection, before aiohttp parses it, which may return a complete answer to write
+instead (the overload 503, :class:`gateway.ingress.shedding.EarlyRefusal`); the
+connection then stays open for the next request. A request so malformed
 that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
 write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
 the internet both are routine, and a traceback each would let anyone flood the logs.
@@ -25,6 +29,7 @@ the internet both are routine, and a traceback each would let anyone flood the l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +37,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-__all__ = ["MIN_BODY_RATE", "GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
+__all__ = [
+    "MIN_BODY_RATE",
+    "AnswerEarly",
+    "GuardedRequestHandler",
+    "GuardedRunner",
+    "GuardedServer",
+]
+
+AnswerEarly = Callable[[bytes], bytes | None]
+"""The bytes that start a request -> a whole answer to write instead, or ``None``."""
 
 MIN_BODY_RATE = 1024
 """Bytes per second a request body must average (a 1 MiB body may take 17 minutes)."""
@@ -51,18 +65,29 @@ class GuardedRequestHandler(RequestHandler):
     """aiohttp's connection handler with a deadline for request heads and body stalls."""
 
     __slots__ = (
+        "_answer_early",
         "_body",
         "_body_deadline",
         "_body_timer",
+        "_fed",
         "_head_started",
         "_head_timer",
         "_last_read",
         "_limit",
     )
 
-    def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        manager: web.Server,
+        *,
+        header_timeout: float,
+        answer_early: AnswerEarly | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(manager, **kwargs)
         self._limit = header_timeout
+        self._answer_early = answer_early
+        self._fed = False  # whether aiohttp's parser has been given any bytes
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_started = False
         self._body: StreamReader | None = None
@@ -80,6 +105,12 @@ class GuardedRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._answer_early is not None and self._between_requests():
+            answer = self._answer_early(data)
+            if answer is not None:
+                self._answered(answer)
+                return
+        self._fed = True
         parsed = self._request_count
         super().data_received(data)
         if data:
@@ -110,6 +141,36 @@ class GuardedRequestHandler(RequestHandler):
         """Whether the connection is between requests (no request is being handled)."""
         waiter = self._waiter
         return waiter is not None and not waiter.done() and self.transport is not None
+
+    def _between_requests(self) -> bool:
+        """Nothing of a next request in aiohttp's hands, and none being handled: the bytes
+        that arrive start a request. True too for the first bytes of a connection, which
+        may come before aiohttp's handler starts waiting. Not while the transport has asked
+        for writing to pause (a client that does not read its answers)."""
+        return (
+            not self._head_started
+            and not self._messages
+            and (not self._fed or self._awaiting_request())
+            and self.transport is not None
+            and not self.writing_paused
+            and not self._force_close
+            and not self._close
+        )
+
+    def _answered(self, answer: bytes) -> None:
+        """After an early answer: no head is pending, and the connection is idle from now
+        (aiohttp's keep-alive timer counts from here, as after an answer of its own)."""
+        assert self.transport is not None
+        self.transport.write(answer)
+        self._head_complete()
+        now = self._loop.time()
+        self._last_read = now
+        if self._keepalive_timeout > 0:
+            self._next_keepalive_close_time = now + self._keepalive_timeout
+            if self._keepalive_handle is None:
+                self._keepalive_handle = self._loop.call_at(
+                    self._next_keepalive_close_time, self._process_keepalive
+                )
 
     def _arm_head(self) -> None:
         self._head_timer = self._loop.call_later(self._limit, self._head_expired)
@@ -163,7 +224,9 @@ class GuardedRequestHandler(RequestHandler):
 class GuardedServer(web.Server):
     """A low-level server whose connections are served by :class:`GuardedRequestHandler`."""
 
-    def __init__(self, plain: web.Server, header_timeout: float) -> None:
+    def __init__(
+        self, plain: web.Server, header_timeout: float, answer_early: AnswerEarly | None = None
+    ) -> None:
         super().__init__(
             plain.request_handler,
             request_factory=plain.request_factory,
@@ -172,10 +235,15 @@ class GuardedServer(web.Server):
             **plain._kwargs,
         )
         self.header_timeout = header_timeout
+        self.answer_early = answer_early
 
     def __call__(self) -> RequestHandler:
         return GuardedRequestHandler(
-            self, loop=self._loop, header_timeout=self.header_timeout, **self._kwargs
+            self,
+            loop=self._loop,
+            header_timeout=self.header_timeout,
+            answer_early=self.answer_early,
+            **self._kwargs,
         )
 
 
@@ -183,7 +251,8 @@ class GuardedRunner(web.AppRunner):
     """An ``AppRunner`` for the ingress listener: slow clients are disconnected.
 
     ``keepalive_timeout`` bounds idle keep-alive connections, ``header_timeout`` request
-    heads and body stalls (see the module docstring).
+    heads and body stalls (see the module docstring); ``answer_early`` may answer a
+    request from its bytes alone.
     """
 
     def __init__(
@@ -192,10 +261,12 @@ class GuardedRunner(web.AppRunner):
         *,
         header_timeout: float,
         keepalive_timeout: float,
+        answer_early: AnswerEarly | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(app, keepalive_timeout=keepalive_timeout, **kwargs)
         self._header_timeout = header_timeout
+        self._answer_early = answer_early
 
     async def _make_server(self) -> web.Server:
-        return GuardedServer(await super()._make_server(), self._header_timeout)
+        return GuardedServer(await super()._make_server(), self._header_timeout, self._answer_early)
