@@ -67,7 +67,8 @@ async def claim(
     ``max_in_flight`` of their own.
     """
     rows = await db.fetch("claim_deliveries", limit, lease_seconds, token, default_max_in_flight)
-    return [ClaimedDelivery.from_row(r) for r in rows]
+    claimed: list[ClaimedDelivery] = ClaimedDelivery.from_rows(rows)
+    return claimed
 
 
 async def release(db: Database, ids: Sequence[str], token: str) -> int:

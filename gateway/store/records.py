@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -61,6 +61,25 @@ def _from_row(cls: Any, row: Mapping[str, Any]) -> Any:
     return cls(**{k: v for k, v in row.items() if k in names})
 
 
+@functools.lru_cache(maxsize=256)
+def _positions(cls: type, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each of ``cls``'s fields is among ``columns``, in the order of the fields."""
+    missing = _missing(cls, columns)
+    if missing:
+        raise TypeError(f"{cls.__name__}: the rows have no {', '.join(sorted(missing))}")
+    index = {name: i for i, name in enumerate(columns)}
+    return tuple(index[f.name] for f in dataclasses.fields(cls))
+
+
+def _from_rows(cls: Any, rows: Sequence[Any]) -> list[Any]:
+    """The records of many rows of one query (asyncpg records: by position and by name),
+    with the columns matched to the fields once for them all."""
+    if not rows:
+        return []
+    positions = _positions(cls, tuple(rows[0].keys()))
+    return [cls(*[row[i] for i in positions]) for row in rows]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class IngestEvent:
     """An inbound event, verified, waiting to be stored."""
@@ -94,6 +113,7 @@ class Event:
     body: bytes
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,6 +175,7 @@ class Subscriber:
     thin_above_bytes: int | None = None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -193,6 +214,7 @@ class ClaimedDelivery:
     thin_above_bytes: int | None = None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -239,6 +261,7 @@ class Attempt:
     response_snippet: str | None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -262,6 +285,7 @@ class Delivery:
     enqueued_at: datetime | None = None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -278,6 +302,7 @@ class EventSummary:
     size: int
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -296,6 +321,7 @@ class Circuit:
     throttled_until: datetime | None = None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -319,6 +345,7 @@ class SubscriberFlow:
     throttled_until: datetime | None
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -362,3 +389,4 @@ class Job:
     updated_at: datetime
 
     from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
