@@ -8,8 +8,8 @@ places refuse, both with a prepared body per path, one counter and no logging
 - :class:`EarlyRefusal`, in the ingress connection's protocol, before aiohttp parses the
   request or builds anything for it. It answers only a plain case it can judge from the
   bytes alone -- ``POST /webhooks/v1/{source} HTTP/1.1`` with a ``Content-Length`` and
-  the whole body in hand, nothing after it -- and the connection stays open for the
-  sender's next request. That is what a burst of webhooks is made of.
+  the whole body in hand, nothing after it (ingress/framing.py) -- and the connection
+  stays open for the sender's next request. That is what a burst of webhooks is made of.
 - :func:`shed_when_overloaded`, the ingress app's first middleware, for every other
   webhook: before any check or read.
 
@@ -26,6 +26,7 @@ from email.utils import formatdate
 from aiohttp import web
 
 from gateway.ingress.closing import answer_and_close
+from gateway.ingress.framing import plain_request
 from gateway.ingress.routes import (
     INGRESS,
     OVERLOADED,
@@ -77,10 +78,6 @@ def _body(state: IngressState, path: str, *, cache: bool) -> bytes:
 _PATH = b"/webhooks/v1/"
 _PREFIX = b"POST " + _PATH
 _SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")
-# A request with any of these is left to aiohttp: its framing or its connection is
-# not the plain case (a body that comes later, in chunks, or a connection to close).
-_LEFT_TO_AIOHTTP = (b"\r\ntransfer-encoding:", b"\r\nexpect:", b"\r\nconnection:", b"\r\nupgrade:")
-_CONTENT_LENGTH = b"\r\ncontent-length:"
 
 
 class EarlyRefusal:
@@ -100,9 +97,9 @@ class EarlyRefusal:
 
     def __call__(self, data: bytes) -> bytes | None:
         state = self.state
-        if not overloaded_now(state, arriving=1) or not data.startswith(_PREFIX):
+        if not overloaded_now(state, arriving=1):
             return None
-        path = _plain_request(data)
+        path = _webhook_path(data)
         if path is None:
             return None
         name = path[len(_PATH) :]
@@ -128,22 +125,13 @@ class EarlyRefusal:
         return text
 
 
-def _plain_request(data: bytes) -> str | None:
-    """The path of a complete ``POST /webhooks/v1/{source} HTTP/1.1`` request that is all
-    of ``data`` (head and ``Content-Length`` body); ``None`` for anything else."""
-    head_end = data.find(b"\r\n\r\n")
-    line_end = data.find(b"\r\n")
-    if head_end < 0:
+def _webhook_path(data: bytes) -> str | None:
+    """The path of a plain ``POST /webhooks/v1/{source}`` request that is all of ``data``
+    (see :func:`~gateway.ingress.framing.plain_request`); ``None`` for anything else."""
+    request = plain_request(data) if data.startswith(_PREFIX) else None
+    if request is None:
         return None
-    target, _, version = data[len(b"POST ") : line_end].partition(b" ")
-    path = target.partition(b"?")[0]
-    if version != b"HTTP/1.1" or not _SOURCE.fullmatch(path, len(_PATH)):
-        return None
-    fields = data[line_end : head_end + 2].lower()
-    if any(name in fields for name in _LEFT_TO_AIOHTTP) or fields.count(_CONTENT_LENGTH) != 1:
-        return None
-    start = fields.index(_CONTENT_LENGTH) + len(_CONTENT_LENGTH)
-    length = fields[start : fields.index(b"\r\n", start)].strip(b" \t")
-    if not length.isdigit() or len(data) != head_end + 4 + int(length):
+    path = request[1].partition(b"?")[0]
+    if not _SOURCE.fullmatch(path, len(_PATH)):
         return None
     return path.decode("ascii")

@@ -17,10 +17,13 @@ connections with :class:`GuardedRequestHandler`, which adds three bounds:
   new request close the connection (aiohttp's own timer, set from the config).
 
 The checks are timers armed per connection; nothing is polled. The handler can also be
-given ``answer_early``: a function shown each chunk of bytes that starts a request on an
-idle connection, before aiohttp parses it, which may return a complete answer to write
-instead (the overload 503, :class:`gateway.ingress.shedding.EarlyRefusal`); the
-connection then stays open for the next request. A request so malformed
+given ``answer_early``: a function shown each chunk of bytes that starts a request while
+no other is in hand, before aiohttp parses it, which may return a complete answer to
+write instead (the overload 503, :class:`gateway.ingress.shedding.EarlyRefusal`); the
+connection then stays open for the next request. A chunk starts a request only if every
+chunk before it was one whole request (ingress/framing.py): after anything else (a
+request in parts, pipelined requests, a chunked body) aiohttp's parser may hold part of
+the next one, and the connection is left to aiohttp for good. A request so malformed
 that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
 write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
 the internet both are routine, and a traceback each would let anyone flood the logs.
@@ -36,6 +39,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from gateway.ingress.framing import plain_request
 
 __all__ = [
     "MIN_BODY_RATE",
@@ -69,11 +76,12 @@ class GuardedRequestHandler(RequestHandler):
         "_body",
         "_body_deadline",
         "_body_timer",
-        "_fed",
         "_head_started",
         "_head_timer",
+        "_kept_open",
         "_last_read",
         "_limit",
+        "_whole",
     )
 
     def __init__(
@@ -87,7 +95,9 @@ class GuardedRequestHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         self._limit = header_timeout
         self._answer_early = answer_early
-        self._fed = False  # whether aiohttp's parser has been given any bytes
+        # Every chunk so far was one whole request: aiohttp's parser holds nothing.
+        self._whole = answer_early is not None
+        self._kept_open = 0  # answers aiohttp sent that left the connection open
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_started = False
         self._body: StreamReader | None = None
@@ -105,12 +115,14 @@ class GuardedRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._answer_early is not None and self._between_requests():
-            answer = self._answer_early(data)
-            if answer is not None:
-                self._answered(answer)
-                return
-        self._fed = True
+        if data and self._answer_early is not None:  # (aiohttp itself passes b"" on)
+            if self._between_requests():
+                answer = self._answer_early(data)
+                if answer is not None:
+                    self._answered(answer)
+                    return
+            if self._whole:
+                self._whole = plain_request(data) is not None
         parsed = self._request_count
         super().data_received(data)
         if data:
@@ -142,15 +154,22 @@ class GuardedRequestHandler(RequestHandler):
         waiter = self._waiter
         return waiter is not None and not waiter.done() and self.transport is not None
 
+    async def finish_response(
+        self, request: BaseRequest, resp: StreamResponse, start_time: float | None
+    ) -> tuple[StreamResponse, bool]:
+        result = await super().finish_response(request, resp, start_time)
+        if not result[1] and resp.keep_alive:  # sent, and the connection stays open
+            self._kept_open += 1
+        return result
+
     def _between_requests(self) -> bool:
-        """Nothing of a next request in aiohttp's hands, and none being handled: the bytes
-        that arrive start a request. True too for the first bytes of a connection, which
-        may come before aiohttp's handler starts waiting. Not while the transport has asked
-        for writing to pause (a client that does not read its answers)."""
+        """Every request aiohttp parsed has been answered on an open connection, and it
+        holds no part of another: the bytes that arrive start a request, and an answer
+        to it comes after every earlier one. Not while the transport has asked for
+        writing to pause (a client that does not read its answers)."""
         return (
-            not self._head_started
-            and not self._messages
-            and (not self._fed or self._awaiting_request())
+            self._whole
+            and self._kept_open == self._request_count
             and self.transport is not None
             and not self.writing_paused
             and not self._force_close

@@ -195,6 +195,17 @@ async def test_a_plain_webhook_is_refused_from_its_bytes_and_the_connection_kept
     assert not await client.closed_within(0.2)
 
 
+async def test_a_webhook_that_asks_for_keep_alive_is_refused_early(serve: Serve) -> None:
+    gateway = await serve()
+    gateway.overload()
+    client = await gateway.connect()
+
+    reply = await client.send(webhook(extra=b"Connection: Keep-Alive\r\n"))
+
+    assert reply.status == 503
+    assert gateway.seen_by_aiohttp == 0
+
+
 async def test_a_plain_webhook_over_tls_is_refused_from_its_bytes(serve: Serve) -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -224,6 +235,58 @@ async def test_the_same_webhook_is_taken_once_the_gateway_keeps_up(serve: Serve)
     assert (refused.status, taken.status) == (503, 202)
     assert gateway.seen_by_aiohttp == 1
     assert await gateway.stored() == 1
+
+
+async def test_after_an_answer_from_the_app_the_next_webhook_is_refused_early(
+    serve: Serve,
+) -> None:
+    gateway = await serve()
+    client = await gateway.connect()
+    assert (await client.send(webhook())).status == 202
+
+    gateway.overload()
+    replies = [await client.send(webhook()) for _ in range(3)]
+
+    assert [reply.status for reply in replies] == [503, 503, 503]
+    assert gateway.seen_by_aiohttp == 1
+
+
+async def test_a_refusal_waits_its_turn_behind_a_webhook_being_stored(
+    serve: Serve, db: Database
+) -> None:
+    gateway = await serve()
+    client = await gateway.connect()
+    async with db.pool.acquire() as blocker, blocker.transaction():
+        await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # the insert waits
+        await client.write(webhook())
+        async with asyncio.timeout(5):
+            while gateway.state.active == 0:
+                await asyncio.sleep(0.01)
+        gateway.overload()
+        await client.write(webhook())  # pipelined behind the one being stored
+        await asyncio.sleep(0.1)
+    first, second = await client.reply(), await client.reply()
+
+    assert (first.status, second.status) == (202, 503)
+    assert gateway.seen_by_aiohttp == 2
+    assert await gateway.stored() == 1
+
+
+async def test_a_connection_that_sent_a_request_in_parts_is_left_to_the_app(
+    serve: Serve,
+) -> None:
+    gateway = await serve()
+    client = await gateway.connect()
+    whole = webhook()
+    split = whole.index(b"\r\n\r\n") + 4
+    await client.write(whole[:split], whole[split:], pause=0.05)
+    assert (await client.reply()).status == 202
+
+    gateway.overload()
+    later = await client.send(webhook())
+
+    assert later.status == 503
+    assert gateway.seen_by_aiohttp == 2
 
 
 async def test_an_unknown_source_is_refused_early_and_counted_as_unknown(serve: Serve) -> None:
