@@ -258,9 +258,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     The limit counts decoded bytes (after any ``Content-Encoding``); a body that cannot
     be decoded is a 400.
     """
-    too_large = Problem(413, f"the body exceeds {limit} bytes", kind="body-too-large")
     if request.content_length is not None and request.content_length > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -278,9 +277,13 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             break
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, f"the body exceeds {limit} bytes", kind="body-too-large")
 
 
 def add_routes(app: web.Application) -> None:

@@ -21,9 +21,9 @@ given ``answer_early``: a function shown each chunk of bytes that starts a reque
 no other is in hand, before aiohttp parses it, which may return a complete answer to
 write instead (the overload 503, :class:`gateway.ingress.shedding.EarlyRefusal`); the
 connection then stays open for the next request. A chunk starts a request only if every
-chunk before it was one whole request (ingress/framing.py): after anything else (a
-request in parts, pipelined requests, a chunked body) aiohttp's parser may hold part of
-the next one, and the connection is left to aiohttp for good. A request so malformed
+chunk before it was parsed into one whole request: after anything else (a request in
+parts, pipelined requests, a chunked body) aiohttp's parser may hold part of the next
+one, and the connection is left to aiohttp for good. A request so malformed
 that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
 write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
 the internet both are routine, and a traceback each would let anyone flood the logs.
@@ -41,8 +41,6 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
-
-from gateway.ingress.framing import plain_request
 
 __all__ = [
     "MIN_BODY_RATE",
@@ -115,16 +113,16 @@ class GuardedRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if data and self._answer_early is not None:  # (aiohttp itself passes b"" on)
-            if self._between_requests():
-                answer = self._answer_early(data)
-                if answer is not None:
-                    self._answered(answer)
-                    return
-            if self._whole:
-                self._whole = plain_request(data) is not None
+        # (aiohttp itself passes b"" on, to parse what it holds)
+        if data and self._answer_early is not None and self._between_requests():
+            answer = self._answer_early(data)
+            if answer is not None:
+                self._answered(answer)
+                return
         parsed = self._request_count
         super().data_received(data)
+        if self._whole and data:
+            self._whole = self._request_count == parsed + 1 and self._was_one_request(data)
         if data:
             self._last_read = self._loop.time()
             self._body_deadline += len(data) / MIN_BODY_RATE
@@ -153,6 +151,19 @@ class GuardedRequestHandler(RequestHandler):
         """Whether the connection is between requests (no request is being handled)."""
         waiter = self._waiter
         return waiter is not None and not waiter.done() and self.transport is not None
+
+    def _was_one_request(self, data: bytes) -> bool:
+        """Whether ``data``, which aiohttp just parsed into one request, was all of it and
+        nothing more: its head and its whole ``Content-Length`` body (no chunks, no
+        upgrade). aiohttp's own parse says what the request is; only the length is ours."""
+        message: Any = self._messages[-1][0] if self._messages else None
+        payload = self._messages[-1][1] if self._messages else None
+        if getattr(message, "chunked", True) or message.upgrade or payload is None:
+            return False
+        if not payload.is_eof():
+            return False
+        length = message.headers.get("Content-Length")
+        return len(data) == data.find(b"\r\n\r\n") + 4 + (int(length) if length else 0)
 
     async def finish_response(
         self, request: BaseRequest, resp: StreamResponse, start_time: float | None

@@ -289,6 +289,21 @@ async def test_a_connection_that_sent_a_request_in_parts_is_left_to_the_app(
     assert gateway.seen_by_aiohttp == 2
 
 
+async def test_a_connection_that_sent_two_requests_at_once_is_left_to_the_app(
+    serve: Serve,
+) -> None:
+    gateway = await serve()
+    client = await gateway.connect()
+    await client.write(webhook() + webhook())
+    assert [(await client.reply()).status for _ in range(2)] == [202, 202]
+
+    gateway.overload()
+    later = await client.send(webhook())
+
+    assert later.status == 503
+    assert gateway.seen_by_aiohttp == 3
+
+
 async def test_an_unknown_source_is_refused_early_and_counted_as_unknown(serve: Serve) -> None:
     gateway = await serve()
     gateway.overload()
