@@ -1,9 +1,8 @@
 """Whether a chunk of bytes is exactly one plain HTTP/1.1 request, judged without a parser.
 
-The ingress connection handler uses it twice (ingress/slowclients.py): to know that
-aiohttp's parser holds nothing of a next request, and, through the overload refusal
-(ingress/shedding.py), to answer a request from its bytes. Only the plainest framing
-counts; anything else is left to aiohttp's parser, which is always right.
+The overload refusal (ingress/shedding.py) answers a request from its bytes only when
+this says the bytes are such a request. Only the plainest framing counts; anything else
+is left to aiohttp's parser, which is always right.
 """
 
 from __future__ import annotations
