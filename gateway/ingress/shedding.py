@@ -19,11 +19,10 @@ Requests that pass still meet the same test after their body is read.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
 
 from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
 
 from gateway.ingress.closing import answer_and_close
 from gateway.ingress.framing import plain_request
@@ -53,11 +52,9 @@ async def shed_when_overloaded(request: web.Request, handler: Handler) -> web.St
     state = request.app[INGRESS]
     if not overloaded_now(state, arriving=1):
         return await handler(request)
-    known = name in state.sources  # no look-up in the database while overloaded
-    state.requests(name if known else UNKNOWN_SOURCE, "overloaded").inc()
     response = web.Response(
         status=503,
-        body=_body(state, request.path, cache=known),
+        body=_refused(state, name, request.path),
         content_type=CONTENT_TYPE,
         headers=retry_after(state),
     )
@@ -66,11 +63,14 @@ async def shed_when_overloaded(request: web.Request, handler: Handler) -> web.St
     return response
 
 
-def _body(state: IngressState, path: str, *, cache: bool) -> bytes:
+def _refused(state: IngressState, name: str, path: str) -> bytes:
+    """Count a refusal of source ``name``'s webhook; the problem document for ``path``."""
+    known = name in state.sources  # no look-up in the database while overloaded
+    state.requests(name if known else UNKNOWN_SOURCE, "overloaded").inc()
     body = state.shed_bodies.get(path)
     if body is None:
         body = problem_body(Problem(503, OVERLOADED, kind="overloaded"), path)
-        if cache and len(state.shed_bodies) < _MAX_BODIES:
+        if known and len(state.shed_bodies) < _MAX_BODIES:
             state.shed_bodies[path] = body
     return body
 
@@ -93,7 +93,6 @@ class EarlyRefusal:
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nRetry-After: %s\r\n"
             % (CONTENT_TYPE.encode(), retry_after(state)["Retry-After"].encode())
         )
-        self._date = (0, b"")
 
     def __call__(self, data: bytes) -> bytes | None:
         state = self.state
@@ -102,27 +101,16 @@ class EarlyRefusal:
         path = _webhook_path(data)
         if path is None:
             return None
-        name = path[len(_PATH) :]
-        known = name in state.sources
-        state.requests(name if known else UNKNOWN_SOURCE, "overloaded").inc()
-        body = _body(state, path, cache=known)
+        body = _refused(state, path[len(_PATH) :], path)
         return b"".join(
             (
                 self._head,
                 b"Content-Length: %d\r\nDate: " % len(body),
-                self._http_date(),
+                rfc822_formatted_time().encode(),  # aiohttp's own, cached per second
                 b"\r\n\r\n",
                 body,
             )
         )
-
-    def _http_date(self) -> bytes:
-        now = int(time.time())
-        second, text = self._date
-        if second != now:
-            text = formatdate(now, usegmt=True).encode()
-            self._date = (now, text)
-        return text
 
 
 def _webhook_path(data: bytes) -> str | None:

@@ -156,11 +156,12 @@ class GuardedRequestHandler(RequestHandler):
         """Whether ``data``, which aiohttp just parsed into one request, was all of it and
         nothing more: its head and its whole ``Content-Length`` body (no chunks, no
         upgrade). aiohttp's own parse says what the request is; only the length is ours."""
-        message: Any = self._messages[-1][0] if self._messages else None
-        payload = self._messages[-1][1] if self._messages else None
-        if getattr(message, "chunked", True) or message.upgrade or payload is None:
+        if not self._messages:
             return False
-        if not payload.is_eof():
+        message: Any = self._messages[-1][0]  # or aiohttp's record of a malformed one
+        if getattr(message, "chunked", True) or message.upgrade:
+            return False
+        if not self._messages[-1][1].is_eof():
             return False
         length = message.headers.get("Content-Length")
         return len(data) == data.find(b"\r\n\r\n") + 4 + (int(length) if length else 0)
