@@ -244,6 +244,13 @@ class GuardedRequestHandler(RequestHandler):
         due = min(self._last_read + self._limit, self._body_deadline)
         self._body_timer = self._loop.call_at(due, self._body_check)
 
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """As aiohttp's, but first close again: a connection that arrived as the server
+        began to close (after its ``close()`` of every connection) has parked waiting for
+        a request since, and aiohttp would wait for it until its head deadline."""
+        self.close()
+        await super().shutdown(timeout)
+
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):
             if timer is not None:
