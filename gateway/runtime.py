@@ -130,6 +130,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
         client: OutboundClient | None = None
         writer: GroupCommitWriter | None = None
         writer_db: Database | None = None  # its own pool: statements planned once
+        queue_db: Database | None = None  # the same for claims and settlements
         lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000)
         components = {}
         policy = AddressPolicy(config.delivery.allowed_private_cidrs)
@@ -142,7 +143,18 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                 snippet_bytes=config.delivery.response_snippet_bytes,
                 user_agent=f"{config.delivery.user_agent}/{__version__}",
             )
-            dispatcher = Dispatcher(db, client, config.delivery, metrics, links=links)
+            queue_db = await Database.connect(
+                db.url,
+                min_size=2,  # a claim and a settlement at once (a release waits its turn)
+                max_size=2,
+                connect_timeout=config.database.connect_timeout_seconds,
+                command_timeout=config.database.command_timeout_seconds,
+                generic_plans=True,
+                name="webhook-gateway-queue",
+            )
+            dispatcher = Dispatcher(
+                db, client, config.delivery, metrics, links=links, queue_db=queue_db
+            )
             dispatcher.start()
             components["dispatcher"] = lambda: dispatcher is not None and dispatcher.running
         if role in ("all", "ingress"):
@@ -153,6 +165,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                 connect_timeout=config.database.connect_timeout_seconds,
                 command_timeout=config.database.command_timeout_seconds,
                 generic_plans=True,
+                name="webhook-gateway-writer",
             )
             writer = GroupCommitWriter(
                 writer_db,
@@ -208,6 +221,8 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             await dispatcher.stop(config.delivery.grace_seconds)
         if client is not None:
             await client.close()
+        if queue_db is not None:
+            await queue_db.close()
         await admin_runner.cleanup()
     log.info("stopped")
 

@@ -49,15 +49,19 @@ class Dispatcher:
         metrics: Metrics,
         *,
         links: PayloadLinks | None = None,
+        queue_db: Database | None = None,
     ) -> None:
         self.db = db
+        # Claims, releases and settlements: fixed-shape statements run many times a
+        # second, best planned once (a pool with generic plans); ``db`` when not given.
+        self.queue_db = queue_db or db
         self.client = client
         self.config = config
         self.metrics = metrics
         self.links = links
         self.token = secrets.token_hex(12)
         self.breaker = CircuitBreaker.from_config(config)
-        self.settler = Settler(db, self.breaker.evolve, on_settled=self._on_settled)
+        self.settler = Settler(self.queue_db, self.breaker.evolve, on_settled=self._on_settled)
         self.upkeep = Upkeep(db, config, metrics)
         self.jobs = JobRunner(db, config)
         self._wake = asyncio.Event()
@@ -104,7 +108,7 @@ class Dispatcher:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         if unfinished:
             try:
-                await store.release(self.db, unfinished, self.token)
+                await store.release(self.queue_db, unfinished, self.token)
             except StoreError as exc:
                 log.warning("could not release %d leases: %s", len(unfinished), exc)
         await self.settler.close()
@@ -136,7 +140,7 @@ class Dispatcher:
         if room <= 0:
             return 0
         batch = await store.claim(
-            self.db,
+            self.queue_db,
             min(room, self.config.claim_batch),
             self.config.lease_seconds,
             self.token,
@@ -145,7 +149,7 @@ class Dispatcher:
         for claimed in batch:
             self._names[claimed.subscriber_id] = claimed.subscriber_name
         if self._stopping:  # stop() is releasing leases; these were never started
-            await store.release(self.db, [claimed.id for claimed in batch], self.token)
+            await store.release(self.queue_db, [claimed.id for claimed in batch], self.token)
             return 0
         self._queued.extend(batch)
         self._start_queued()

@@ -74,8 +74,9 @@ class Database:
         connect_timeout: float = 5.0,
         command_timeout: float = 30.0,
         generic_plans: bool = False,
+        name: str = "webhook-gateway",
     ) -> Database:
-        """A pool on ``url``.
+        """A pool on ``url``; ``name`` is its connections' ``application_name``.
 
         ``generic_plans``: plan each prepared statement once (``plan_cache_mode =
         force_generic_plan``). Right for fixed-shape statements over arrays, such as
@@ -103,7 +104,7 @@ class Database:
                 command_timeout=command_timeout,
                 init=_init_connection,
                 reset=reset,
-                server_settings={"application_name": "webhook-gateway"}
+                server_settings={"application_name": name}
                 | ({"plan_cache_mode": "force_generic_plan"} if generic_plans else {}),
             )
         return cls(pool, url, stateful)

@@ -100,11 +100,11 @@ def test_admin_api_gets_its_own_role_when_enabled(render: Any) -> None:
 
 def test_notes_count_the_postgres_connections_of_every_role_at_their_most(render: Any) -> None:
     notes = render(MINIMAL).notes()
-    # pool_max 10, plus the writer's 4 on the ingress, plus one LISTEN on the workers;
-    # 2 replicas each, 3 while a rolling update surges.
+    # pool_max 10, plus the writer's 4 on the ingress, plus one LISTEN and the claims'
+    # and settlements' 2 on the workers; 2 replicas each, 3 while a rolling update surges.
     assert "ingress: 14 per pod x 3 pods = 42" in notes
-    assert "worker: 11 per pod x 3 pods = 33" in notes
-    assert "in all: 75, and 1 for the migrations Job." in notes
+    assert "worker: 13 per pod x 3 pods = 39" in notes
+    assert "in all: 81, and 1 for the migrations Job." in notes
     assert "max_connections" not in notes
 
 
@@ -120,15 +120,15 @@ def test_notes_warn_when_autoscaled_pools_outgrow_postgres_default_limit(render:
     )
     notes = out.notes()
     assert "ingress: 28 per pod x 10 pods = 280" in notes
-    assert "worker: 21 per pod x 3 pods = 63" in notes
-    assert "in all: 343" in notes
+    assert "worker: 23 per pod x 3 pods = 69" in notes
+    assert "in all: 349" in notes
     assert "max_connections" in notes
 
 
 def test_notes_count_one_deployment_in_mode_all(render: Any) -> None:
     notes = render(merge(MINIMAL, {"mode": "all"})).notes()
-    assert "all: 15 per pod x 2 pods = 30" in notes
-    assert "in all: 30" in notes
+    assert "all: 17 per pod x 2 pods = 34" in notes
+    assert "in all: 34" in notes
 
 
 def test_only_pods_serving_the_public_role_declare_the_public_port(rendered: Rendered) -> None:

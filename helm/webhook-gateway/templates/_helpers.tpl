@@ -86,18 +86,19 @@ wg.publicRole: the role whose pods serve the public webhook endpoint.
 {{/*
 PostgreSQL connections, at most, of one pod of a role ({"ctx": ., "role": name}): its pool
 (database.pool_max), the ingress writer's own pool (writer.max_in_flight, one per commit
-slot) and the dispatcher's LISTEN connection. Defaults are the program's.
+slot), and the dispatcher's LISTEN connection and its own pool of two for claims and
+settlements. Defaults are the program's.
 */}}
 {{- define "wg.podConnections" -}}
 {{- $pool := 10 -}}
 {{- $writer := 4 -}}
-{{- $listen := 1 -}}
+{{- $deliver := 3 -}}
 {{- with .ctx.Values.config.database }}{{ if hasKey . "pool_max" }}{{ $pool = int64 .pool_max }}{{ end }}{{ end -}}
 {{- with .ctx.Values.config.writer }}{{ if hasKey . "max_in_flight" }}{{ $writer = int64 .max_in_flight }}{{ end }}{{ end -}}
-{{- with .ctx.Values.config.delivery }}{{ if and (hasKey . "enabled") (not .enabled) }}{{ $listen = 0 }}{{ end }}{{ end -}}
+{{- with .ctx.Values.config.delivery }}{{ if and (hasKey . "enabled") (not .enabled) }}{{ $deliver = 0 }}{{ end }}{{ end -}}
 {{- $n := int64 $pool -}}
 {{- if has .role (list "ingress" "all") }}{{ $n = add $n $writer }}{{ end -}}
-{{- if has .role (list "worker" "all") }}{{ $n = add $n $listen }}{{ end -}}
+{{- if has .role (list "worker" "all") }}{{ $n = add $n $deliver }}{{ end -}}
 {{- $n -}}
 {{- end -}}
 

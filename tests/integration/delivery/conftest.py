@@ -44,7 +44,11 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
     """Start a dispatcher with a pool of its own (a replica); all are stopped at the end."""
     running: list[tuple[Dispatcher, OutboundClient, Database]] = []
 
-    async def start(config: DeliveryConfig = FAST, metrics: Metrics | None = None) -> Dispatcher:
+    async def start(
+        config: DeliveryConfig = FAST,
+        metrics: Metrics | None = None,
+        queue_db: Database | None = None,
+    ) -> Dispatcher:
         db = await Database.connect(database_url, min_size=1, max_size=6)
         client = OutboundClient(
             AddressPolicy(config.allowed_private_cidrs),
@@ -52,7 +56,9 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
             snippet_bytes=config.response_snippet_bytes,
         )
         links = PayloadLinks(LINK_KEY, "http://127.0.0.1:9", 60)
-        dispatcher = Dispatcher(db, client, config, metrics or Metrics(), links=links)
+        dispatcher = Dispatcher(
+            db, client, config, metrics or Metrics(), links=links, queue_db=queue_db
+        )
         dispatcher.start()
         running.append((dispatcher, client, db))
         return dispatcher
