@@ -127,6 +127,10 @@ class WriterConfig(_Section, frozen=True):
     # Batches committed at once, each on its own connection: while one waits for its
     # WAL flush the next is already on its way (PostgreSQL flushes them together).
     max_in_flight: int = 4
+    # While a batch commits, a further one starts beside it only once this many events
+    # wait; fewer wait for its end and go together (cheaper for PostgreSQL, and their
+    # commits would wait for its WAL flush anyway). 1: every free slot starts at once.
+    spread_at: int = 8
     # Refuse new events (503 + Retry-After) once the oldest waiting one has waited this
     # long: a sender is better told to come back than left to time out. 0: never.
     shed_after_ms: float = 1000.0
@@ -473,6 +477,8 @@ def _validate(config: Config, file: str) -> None:
         fail("writer.batch_max", "batch_max and queue_size must be positive")
     if config.writer.max_in_flight < 1:
         fail("writer.max_in_flight", "must be at least 1")
+    if config.writer.spread_at < 1:
+        fail("writer.spread_at", "must be at least 1")
     if config.writer.shed_after_ms < 0:
         fail("writer.shed_after_ms", "must be 0 (never) or positive")
     _validate_delivery(config.delivery, file)

@@ -115,6 +115,10 @@ def test_a_port_out_of_range_is_refused(write: Callable[[str], Path]) -> None:
     assert "admin.port" in refusal(write, "[admin]\nport = 70000\n")
 
 
+def test_a_writer_that_never_starts_a_batch_is_refused(write: Callable[[str], Path]) -> None:
+    assert "writer.spread_at" in refusal(write, "[writer]\nspread_at = 0\n")
+
+
 @pytest.mark.parametrize(
     "url", ["mysql://user@db.example/gateway", "sqlite:///gateway.db", "postgresql://"]
 )

@@ -1,4 +1,5 @@
-"""The group-commit writer keeps several batches committing at once, up to a limit, and
+"""The group-commit writer keeps several batches committing at once, up to a limit, once
+enough events wait (fewer wait for the commit under way and go together), and
 refuses new events (so the sender hears 503 at once) when the waiting line is too old.
 
 The store call is replaced by a gate the test opens, so what is checked is the writer's
@@ -54,13 +55,16 @@ def _started(
     max_in_flight: int,
     shed_after_ms: float = 0,
     ack_timeout: float | None = None,
+    spread_at: int = 1,
 ) -> GroupCommitWriter:
-    """A running writer over the gated store (no batch wait; no shedding unless asked)."""
+    """A running writer over the gated store (no batch wait; no shedding unless asked;
+    every free slot starts a batch at once unless ``spread_at`` says otherwise)."""
     config = WriterConfig(
         batch_wait_ms=0,
         batch_max=batch_max,
         max_in_flight=max_in_flight,
         shed_after_ms=shed_after_ms,
+        spread_at=spread_at,
     )
     writer = GroupCommitWriter(None, config, Metrics(), ack_timeout=ack_timeout)  # type: ignore[arg-type]
     writer.start()
@@ -88,6 +92,50 @@ async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore
     assert [r.event_id for r in results] == [f"evt_{n}" for n in range(10)]
     assert sorted(e for b in store.batches for e in b) == sorted(f"evt_{n}" for n in range(10))
     await writer.close()
+
+
+async def test_while_a_batch_commits_a_few_new_events_wait_for_it_and_go_together(
+    store: GatedStore,
+) -> None:
+    writer = _started(batch_max=64, max_in_flight=4, spread_at=4)
+    first = writer.submit(queued_event(0))
+    await _until(lambda: store.running == 1)
+    behind = [writer.submit(queued_event(n)) for n in (1, 2, 3)]
+    await asyncio.sleep(0.05)  # a free slot would have taken them by now
+    assert store.batches == [["evt_0"]]
+
+    store.gate.set()
+    await asyncio.gather(first, *behind)
+    assert store.batches == [["evt_0"], ["evt_1", "evt_2", "evt_3"]]
+    await writer.close()
+
+
+async def test_a_long_enough_waiting_line_takes_a_further_slot_beside_the_commit(
+    store: GatedStore,
+) -> None:
+    writer = _started(batch_max=64, max_in_flight=4, spread_at=4)
+    first = writer.submit(queued_event(0))
+    await _until(lambda: store.running == 1)
+    behind = [writer.submit(queued_event(n)) for n in (1, 2, 3, 4)]
+    await _until(lambda: store.running == 2)
+    assert store.batches == [["evt_0"], ["evt_1", "evt_2", "evt_3", "evt_4"]]
+
+    store.gate.set()
+    await asyncio.gather(first, *behind)
+    await writer.close()
+
+
+async def test_closing_writes_the_events_waiting_behind_a_commit(store: GatedStore) -> None:
+    writer = _started(batch_max=64, max_in_flight=4, spread_at=8)
+    first = writer.submit(queued_event(0))
+    await _until(lambda: store.running == 1)
+    behind = writer.submit(queued_event(1))
+
+    closing = asyncio.create_task(writer.close())
+    await _until(lambda: store.running == 2)  # closing: no more waiting for the commit
+    store.gate.set()
+    await closing
+    assert [(await f).event_id for f in (first, behind)] == ["evt_0", "evt_1"]
 
 
 async def test_a_writer_with_one_slot_commits_one_batch_at_a_time(store: GatedStore) -> None:
