@@ -145,10 +145,11 @@ async def explain_claim(
     The figure is the median execution time with per-node timing off; the plan kept
     (with timing and buffers) is from one more run.
 
-    The statement is prepared once and run as the gateway runs it (asyncpg prepares
-    every statement; after five runs PostgreSQL may switch to a generic plan).
+    The statement is prepared once and run as the gateway's worker runs it: on a
+    connection that plans each statement once (``plan_cache_mode =
+    force_generic_plan``, as its claims pool does).
     """
-    conn = await _connect(url)
+    conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_generic_plan"})
     try:
         await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
         cap_sql = "NULL" if cap is None else str(int(cap))

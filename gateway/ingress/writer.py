@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +27,10 @@ from gateway.tasks import cancel_and_wait
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
 
 log = logging.getLogger("gateway.writer")
+
+# The longest a few events wait for a commit under way before taking a slot of their
+# own: a commit held up (a lock wait, a stalled disk) does not hold the next batch.
+GATHER_LIMIT = 0.02
 
 
 class _Item(NamedTuple):
@@ -73,7 +78,7 @@ class GroupCommitWriter:
         self._ready = asyncio.Event()
         self._slots = asyncio.Semaphore(max(1, config.max_in_flight))
         self._committing: dict[asyncio.Task[None], list[_Item]] = {}
-        self._busy = 0  # batches committing now
+        self._busy = 0  # batches committing now (``_committing`` forgets one a turn later)
         self._progress = asyncio.Event()  # a commit ended, or enough events wait
         self._spread_at = max(1, config.spread_at)
         self._reaper: asyncio.Task[None] | None = None
@@ -156,12 +161,19 @@ class GroupCommitWriter:
 
     async def _gather_behind_commits(self) -> None:
         """While a batch commits and fewer than ``spread_at`` events wait, they wait for
-        its end and go together. One statement for several events costs PostgreSQL far
-        less than one each, and their commits would queue behind its WAL flush anyway;
-        more batches commit side by side only when the waiting line is long."""
+        its end (at most ``GATHER_LIMIT``) and go together. One statement for several
+        events costs PostgreSQL far less than one each, and their commits would queue
+        behind its WAL flush anyway; more batches commit side by side only when the
+        waiting line is long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_LIMIT
         while self._busy and len(self._waiting) < self._spread_at and not self._closing:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
             self._progress.clear()
-            await self._progress.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)
 
     async def _notify_loop(self) -> None:
         """One NOTIFY for every burst of commits that created deliveries.

@@ -95,8 +95,9 @@ async def test_batches_commit_side_by_side_up_to_max_in_flight(store: GatedStore
 
 
 async def test_while_a_batch_commits_a_few_new_events_wait_for_it_and_go_together(
-    store: GatedStore,
+    store: GatedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(writer_module, "GATHER_LIMIT", 60.0)  # the test opens the gate
     writer = _started(batch_max=64, max_in_flight=4, spread_at=4)
     first = writer.submit(queued_event(0))
     await _until(lambda: store.running == 1)
@@ -125,7 +126,25 @@ async def test_a_long_enough_waiting_line_takes_a_further_slot_beside_the_commit
     await writer.close()
 
 
-async def test_closing_writes_the_events_waiting_behind_a_commit(store: GatedStore) -> None:
+async def test_events_behind_a_commit_that_is_held_up_take_a_slot_of_their_own(
+    store: GatedStore,
+) -> None:
+    writer = _started(batch_max=64, max_in_flight=4, spread_at=8)
+    first = writer.submit(queued_event(0))
+    await _until(lambda: store.running == 1)
+    behind = writer.submit(queued_event(1))
+    await _until(lambda: store.running == 2)  # after GATHER_LIMIT; the first never ends
+    assert store.batches == [["evt_0"], ["evt_1"]]
+
+    store.gate.set()
+    await asyncio.gather(first, behind)
+    await writer.close()
+
+
+async def test_closing_writes_the_events_waiting_behind_a_commit(
+    store: GatedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "GATHER_LIMIT", 60.0)
     writer = _started(batch_max=64, max_in_flight=4, spread_at=8)
     first = writer.submit(queued_event(0))
     await _until(lambda: store.running == 1)
