@@ -21,6 +21,7 @@ from gateway.api.sources import public_spec
 from gateway.api.state import ApiState
 from gateway.app import build_admin_app, build_ingress_app
 from gateway.backlog import BacklogMonitor
+from gateway.closing import ClosingRunner
 from gateway.config import Config, ConfigError, IngressConfig
 from gateway.declared import reconcile_declared_subscribers
 from gateway.delivery.client import OutboundClient
@@ -263,7 +264,7 @@ async def _listen(
             **options,
         )
         if slow_clients is not None
-        else web.AppRunner(app, shutdown_timeout=15.0, **options)
+        else ClosingRunner(app, shutdown_timeout=15.0, **options)
     )
     await runner.setup()
     site = GreedySite(runner, host, port, ssl_context=tls, backlog=BACKLOG)

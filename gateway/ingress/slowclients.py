@@ -27,6 +27,8 @@ one, and the connection is left to aiohttp for good. A request so malformed
 that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
 write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
 the internet both are routine, and a traceback each would let anyone flood the logs.
+As on every listener, a connection closes once more as the shutdown starts
+(:mod:`gateway.closing`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+
+from gateway.closing import ClosingRequestHandler, ClosingServer
 
 __all__ = [
     "MIN_BODY_RATE",
@@ -66,7 +70,7 @@ _REQUEST_TIMEOUT = (
 )
 
 
-class GuardedRequestHandler(RequestHandler):
+class GuardedRequestHandler(ClosingRequestHandler):
     """aiohttp's connection handler with a deadline for request heads and body stalls."""
 
     __slots__ = (
@@ -244,13 +248,6 @@ class GuardedRequestHandler(RequestHandler):
         due = min(self._last_read + self._limit, self._body_deadline)
         self._body_timer = self._loop.call_at(due, self._body_check)
 
-    async def shutdown(self, timeout: float | None = 15.0) -> None:
-        """As aiohttp's, but first close again: a connection that arrived as the server
-        began to close (after its ``close()`` of every connection) has parked waiting for
-        a request since, and aiohttp would wait for it until its head deadline."""
-        self.close()
-        await super().shutdown(timeout)
-
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):
             if timer is not None:
@@ -259,19 +256,13 @@ class GuardedRequestHandler(RequestHandler):
         self._body = None
 
 
-class GuardedServer(web.Server):
+class GuardedServer(ClosingServer):
     """A low-level server whose connections are served by :class:`GuardedRequestHandler`."""
 
     def __init__(
         self, plain: web.Server, header_timeout: float, answer_early: AnswerEarly | None = None
     ) -> None:
-        super().__init__(
-            plain.request_handler,
-            request_factory=plain.request_factory,
-            handler_cancellation=plain.handler_cancellation,
-            loop=plain._loop,
-            **plain._kwargs,
-        )
+        super().__init__(plain)
         self.header_timeout = header_timeout
         self.answer_early = answer_early
 

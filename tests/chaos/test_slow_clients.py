@@ -185,31 +185,3 @@ async def test_a_malformed_request_is_answered_400_without_an_error_in_the_log(
     writer.close()
     assert answer.split(b" ", 2)[1] == b"400"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-
-
-async def test_a_connection_that_arrives_as_the_server_closes_does_not_hold_its_shutdown() -> None:
-    """aiohttp's server closes every connection first and then waits for each. One that
-    arrives in between parks waiting for a request that will never be read; without a
-    second close, the shutdown waited for its head deadline (here a minute)."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _echo)
-    runner = GuardedRunner(
-        app, header_timeout=60.0, keepalive_timeout=60.0, access_log=None, shutdown_timeout=60.0
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None and runner.server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    runner.server.pre_shutdown()  # the server's close of every connection it has now
-    _, writer = await _connect(port)
-    async with asyncio.timeout(5):
-        while not runner.server.connections:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # its handler has started, and waits for a request
-
-    async with asyncio.timeout(5):  # far below the head deadline
-        await runner.server.shutdown(60.0)
-    writer.close()
-    await writer.wait_closed()
-    await runner.cleanup()
