@@ -27,6 +27,8 @@ class HealthState:
     metrics: Metrics
     head_revision: str
     components: dict[str, Callable[[], bool]]
+    # Pools of their own, by name (writer, queue), shown beside the shared one (``db``).
+    pools: dict[str, Database] = dataclasses.field(default_factory=dict)
 
 
 HEALTH = web.AppKey("health", HealthState)
@@ -63,8 +65,9 @@ async def _database_checks(state: HealthState) -> list[str]:
 
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[HEALTH]
-    state.metrics.db_pool_in_use.set(state.db.in_use)
-    state.metrics.db_pool_size.set(state.db.pool.get_size())
+    for name, pool in {"shared": state.db, **state.pools}.items():
+        state.metrics.db_pool_in_use.labels(name).set(pool.in_use)
+        state.metrics.db_pool_size.labels(name).set(pool.pool.get_size())
     body = generate_latest(state.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

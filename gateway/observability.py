@@ -88,10 +88,16 @@ class Metrics:
         self._backlog(r)
         self._retention(r)
         self.db_pool_in_use = Gauge(
-            "gateway_db_pool_in_use", "Database connections in use.", registry=r
+            "gateway_db_pool_in_use",
+            "Database connections in use, by pool (shared, writer, queue).",
+            ["pool"],
+            registry=r,
         )
         self.db_pool_size = Gauge(
-            "gateway_db_pool_size", "Database connections open in the pool.", registry=r
+            "gateway_db_pool_size",
+            "Database connections open, by pool (shared, writer, queue).",
+            ["pool"],
+            registry=r,
         )
 
     def _ingress(self, r: CollectorRegistry) -> None:

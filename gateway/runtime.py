@@ -198,7 +198,14 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             api = ApiState(config, db, policy, metrics)
             authenticator = Authenticator.from_config(config)
         lifecycle = _start_lifecycle(config, role, db, metrics)
-        health = HealthState(db, metrics, head_revision(), components)
+        pools = {"writer": writer_db, "queue": queue_db}
+        health = HealthState(
+            db,
+            metrics,
+            head_revision(),
+            components,
+            {name: pool for name, pool in pools.items() if pool is not None},
+        )
         admin = build_admin_app(health, api, authenticator)
         admin_runner = await _listen(admin, config.admin.host, config.admin.port, "admin")
         # What start-up made lives until the end: take it out of the collector's sight,

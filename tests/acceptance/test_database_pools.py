@@ -1,5 +1,6 @@
-"""The real ``webhook-gateway serve`` names its database pools, and its worker claims and
-settles on a pool of its own (planned once: see tests/integration/delivery/test_queue_pool.py).
+"""The real ``webhook-gateway serve`` names its database pools, shows each in its metrics,
+and its worker claims and settles on a pool of its own (planned once: see
+tests/integration/delivery/test_queue_pool.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncpg
 from tests.acceptance.conftest import base_config
 from tests.acceptance.helpers import register, send_order, wait_for_status
 from tests.support.process import GatewayProcess
+from tests.support.scrape import scrape
 from tests.support.sink import Sink
 
 Start = Callable[..., GatewayProcess]
@@ -54,3 +56,24 @@ async def test_a_serving_gateway_claims_and_settles_on_its_queue_pool(
         q for name, queries in seen.items() if name != "webhook-gateway-queue" for q in queries
     )
     assert "candidates AS MATERIALIZED" not in others
+
+
+async def test_each_pool_shows_its_connections_in_the_metrics(
+    start_gateway: Start, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    config = base_config(database_url, writer={"max_in_flight": 3})
+    gateway = start_gateway(config)
+    exported = await scrape(http, gateway.admin)
+    open_ = exported.by("gateway_db_pool_size", "pool")
+    assert open_["writer"] == 3  # one per commit slot, all open from the start
+    assert open_["queue"] == 2  # a claim and a settlement
+    assert open_["shared"] >= 1
+    assert exported.by("gateway_db_pool_in_use", "pool").keys() == {"shared", "writer", "queue"}
+
+
+async def test_an_ingress_process_has_no_queue_pool(
+    start_gateway: Start, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    gateway = start_gateway(base_config(database_url), role="ingress")
+    exported = await scrape(http, gateway.admin)
+    assert exported.by("gateway_db_pool_size", "pool").keys() == {"shared", "writer"}
