@@ -20,6 +20,9 @@ REASONS = {
     "timestamp outside tolerance",
 }
 SW_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789").decode()
+# Keys and passwords sent as they are: long enough that no generated header guesses them
+# (a one-letter key once did, and the verifier rightly let that request through).
+API_KEY = "fuzz-api-key-0123456789abcdef0123456789"
 
 SOURCES: dict[str, SourceConfig] = {
     "hmac": SourceConfig(name="h", scheme="hmac", secret="s", signature_header="X-Sig"),
@@ -37,10 +40,10 @@ SOURCES: dict[str, SourceConfig] = {
     "github": SourceConfig(name="c", scheme="github", secret="s"),
     "stripe": SourceConfig(name="d", scheme="stripe", secret="whsec_s", secrets=("whsec_t",)),
     "standard-webhooks": SourceConfig(name="e", scheme="standard-webhooks", secret=SW_SECRET),
-    "basic": SourceConfig(name="f", scheme="basic", secret="u:p"),
-    "api-key": SourceConfig(name="g", scheme="api-key", secret="k"),
+    "basic": SourceConfig(name="f", scheme="basic", secret=f"fuzz:{API_KEY}"),
+    "api-key": SourceConfig(name="g", scheme="api-key", secret=API_KEY),
     "api-key-custom": SourceConfig(
-        name="i", scheme="api-key", secret="k", signature_header="X-Sig"
+        name="i", scheme="api-key", secret=API_KEY, signature_header="X-Sig"
     ),
 }
 
