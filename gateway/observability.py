@@ -35,6 +35,7 @@ _E2E_BUCKETS = (
     *(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     *(300, 900, 1800, 3600, 7200, 21600, 86400),
 )
+_WAIT_BUCKETS = (0.001, 0.0025, 0.005, *_E2E_BUCKETS)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 ATTEMPT_OUTCOMES = ("2xx", "redirect", "4xx", "5xx", "timeout", "connection_error", "blocked")
@@ -161,6 +162,38 @@ class Metrics:
             "gateway_delivery_dead",
             "Deliveries that exhausted their attempts.",
             ["subscriber"],
+            registry=r,
+        )
+        self.claim_seconds = Histogram(
+            "gateway_delivery_claim_seconds",
+            "Round trip of one claim (the statement that leases due deliveries).",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.claim_size = Histogram(
+            "gateway_delivery_claim_size",
+            "Deliveries leased by one claim (0 when nothing was due or allowed).",
+            buckets=(0, *_BATCH_BUCKETS),
+            registry=r,
+        )
+        self.claim_wait = Histogram(
+            "gateway_delivery_claim_wait_seconds",
+            "From a delivery's enqueue to its first claim: how far the dispatchers are "
+            "behind (an ordered delivery's wait behind its key included).",
+            buckets=_WAIT_BUCKETS,
+            registry=r,
+        )
+        self.settle_seconds = Histogram(
+            "gateway_delivery_settle_seconds",
+            "Duration of one settlement (a batch of attempts recorded, their deliveries "
+            "moved on, in one transaction).",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.settle_size = Histogram(
+            "gateway_delivery_settle_size",
+            "Attempts per settlement.",
+            buckets=_BATCH_BUCKETS,
             registry=r,
         )
         self.in_flight = Gauge(

@@ -12,6 +12,7 @@ import collections
 import contextlib
 import logging
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +62,12 @@ class Dispatcher:
         self.links = links
         self.token = secrets.token_hex(12)
         self.breaker = CircuitBreaker.from_config(config)
-        self.settler = Settler(self.queue_db, self.breaker.evolve, on_settled=self._on_settled)
+        self.settler = Settler(
+            self.queue_db,
+            self.breaker.evolve,
+            on_settled=self._on_settled,
+            on_written=self._on_written,
+        )
         self.upkeep = Upkeep(db, config, metrics)
         self.jobs = JobRunner(db, config)
         self._wake = asyncio.Event()
@@ -139,6 +145,7 @@ class Dispatcher:
         room = self._room()
         if room <= 0:
             return 0
+        started = time.perf_counter()
         batch = await store.claim(
             self.queue_db,
             min(room, self.config.claim_batch),
@@ -146,8 +153,14 @@ class Dispatcher:
             self.token,
             self.config.subscriber_max_in_flight,
         )
+        self.metrics.claim_seconds.observe(time.perf_counter() - started)
+        self.metrics.claim_size.observe(len(batch))
+        now = datetime.now(UTC)
         for claimed in batch:
             self._names[claimed.subscriber_id] = claimed.subscriber_name
+            if claimed.attempts == 1 and claimed.enqueued_at is not None:
+                wait = (now - claimed.enqueued_at).total_seconds()
+                self.metrics.claim_wait.observe(max(0.0, wait))
         if self._stopping:  # stop() is releasing leases; these were never started
             await store.release(self.queue_db, [claimed.id for claimed in batch], self.token)
             return 0
@@ -207,6 +220,10 @@ class Dispatcher:
             next=settlement.status,
             error=result.error,
         )
+
+    def _on_written(self, size: int, seconds: float) -> None:
+        self.metrics.settle_seconds.observe(seconds)
+        self.metrics.settle_size.observe(size)
 
     def _on_settled(self, report: SettleReport) -> None:
         """Show circuit changes at once, and look for work the batch made claimable."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from gateway.store import StoreError
@@ -34,12 +35,14 @@ class Settler:
         evolve: Evolve,
         *,
         on_settled: Callable[[SettleReport], None] = lambda _: None,
+        on_written: Callable[[int, float], None] = lambda _, __: None,
         batch_max: int = 256,
         wait_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self.evolve = evolve
         self.on_settled = on_settled
+        self.on_written = on_written  # (attempts in the batch, seconds its transaction took)
         self.batch_max = batch_max
         self.wait_seconds = wait_seconds
         self._pending: list[Settlement] = []
@@ -78,6 +81,7 @@ class Settler:
                 if self._closing:
                     return
                 continue
+            started = time.perf_counter()
             try:
                 report = await settle(self.db, batch, self.evolve)
             except StoreError as exc:
@@ -86,6 +90,7 @@ class Settler:
                 delay = min(delay * 2, 2.0)
                 continue
             delay = 0.05
+            self.on_written(len(batch), time.perf_counter() - started)
             del self._pending[: len(batch)]
             self.on_settled(report)
             if not self._pending and not self._closing:

@@ -116,6 +116,21 @@ async def test_metrics_move_as_webhooks_arrive_and_deliveries_succeed_retry_and_
         after.value("gateway_delivery_attempt_duration_seconds_count", subscriber="erp") == failed
     )
     assert after.value("gateway_writer_batch_size_count") >= 1
+    attempted = 2 + failed
+    settled = await scrape_until(  # the last settlement is timed once its commit returned
+        http,
+        gateway.admin,
+        lambda s: s.value("gateway_delivery_settle_size_sum") == attempted,
+    )
+    assert settled.value("gateway_delivery_claim_size_sum") == attempted  # one lease each
+    claims = settled.value("gateway_delivery_claim_size_count")
+    assert claims >= 2  # the warehouse's retry came later than its first attempt
+    assert settled.value("gateway_delivery_claim_seconds_count") == claims
+    settlements = settled.value("gateway_delivery_settle_size_count")
+    assert 2 <= settlements <= attempted
+    assert settled.value("gateway_delivery_settle_seconds_count") == settlements
+    assert settled.value("gateway_delivery_claim_wait_seconds_count") == 2  # first attempts only
+    assert settled.value("gateway_delivery_claim_wait_seconds_sum") > 0
     assert after.by("gateway_deliveries_backlog", "status", subscriber="warehouse") == {
         "queued": 0,
         "pending": 0,
