@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bench.common import (
@@ -52,7 +54,11 @@ def ingest(ctx: Context) -> list[Row]:
             return rows
         rate = p.rate(result.rate * p.latency_fraction)
         ctx.log(f"workload 2: gateway at {rate:.0f} req/s (constant rate)")
-        with ctx.cpu(server=gateway.pid) as cpu:
+        seconds = min(p.profile_seconds, p.latency_seconds)
+        with (
+            profiled(gateway.pid, ctx.profile_path("ack"), seconds),
+            ctx.cpu(server=gateway.pid) as cpu,
+        ):
             gw = loadgen(ctx, gateway.ingest_url, "w2-gateway", rate, p.latency_seconds)
     finally:
         gateway.stop()
@@ -112,7 +118,13 @@ def _end_to_end(ctx: Context, gateway: Deployment) -> list[Row]:
     ctx.log(
         f"workload 4: end to end at {rate:.0f} events/s through the gateway ({gateway.described})"
     )
-    gw = _sent_and_received(ctx, gateway.ingress.ingest_url, "w4-gateway", rate, gateway.pids)
+    worker = gateway.parts.get("worker", gateway.ingress)
+    before = histogram_totals(worker, QUEUE_HISTOGRAMS)
+    gw = _sent_and_received(
+        ctx, gateway.ingress.ingest_url, "w4-gateway", rate, gateway.pids, profile=True
+    )
+    queue = histogram_means(before, histogram_totals(worker, QUEUE_HISTOGRAMS))
+    ctx.log(f"workload 4: the worker's claims and settlements (means): {_described(queue)}")
     ctx.log("workload 4: end to end through the bare relay (baseline A then B, not durable)")
     forward = [ctx.sink.url(path) for path in PATHS]
     with Bare(ctx, forward) as relay:
@@ -124,7 +136,7 @@ def _end_to_end(ctx: Context, gateway: Deployment) -> list[Row]:
     ctx.results["w4"] = {
         "rate": rate,
         "shape": gateway.shape,
-        "gateway": {**gw, "latency_ms": g},
+        "gateway": {**gw, "latency_ms": g, "worker_metrics": queue},
         "relay": {**base, "latency_ms": b},
     }
     relay_name = "A+B relay"
@@ -138,11 +150,34 @@ def _end_to_end(ctx: Context, gateway: Deployment) -> list[Row]:
     ]  # fmt: skip
 
 
+@contextlib.contextmanager
+def profiling(ctx: Context, kind: str, pids: dict[str, int], seconds: float) -> Iterator[None]:
+    """py-spy on each of ``pids`` (by part) while the block runs, if profiles were asked for."""
+    with contextlib.ExitStack() as stack:
+        for part, pid in pids.items():
+            stack.enter_context(profiled(pid, ctx.profile_path(f"{kind}-{part}"), seconds))
+        yield
+
+
+def _described(means: dict[str, float]) -> str:
+    def ms(name: str) -> str:
+        return f"{means.get(f'gateway_delivery_{name}_seconds_mean', 0) * 1000:.1f} ms"
+
+    def size(name: str) -> str:
+        return f"{means.get(f'gateway_delivery_{name}_size_mean', 0):.1f}"
+
+    return (
+        f"wait before the first claim {ms('claim_wait')}; claim {ms('claim')} for"
+        f" {size('claim')} deliveries; settlement {ms('settle')} for {size('settle')}"
+    )
+
+
 def _sent_and_received(
-    ctx: Context, url: str, name: str, rate: float, pids: dict[str, int]
+    ctx: Context, url: str, name: str, rate: float, pids: dict[str, int], *, profile: bool = False
 ) -> dict[str, Any]:
     ctx.sink.reset()
-    with ctx.cpu(**pids) as cpu:
+    seconds = min(ctx.params.profile_seconds, ctx.params.e2e_seconds)
+    with profiling(ctx, "e2e", pids if profile else {}, seconds), ctx.cpu(**pids) as cpu:
         sent = loadgen(ctx, url, name, rate, ctx.params.e2e_seconds)
     ids = [event_id for event_id, _ in sent["acks"]]
     ctx.sink.wait_delivered(ids, PATHS, timeout=120, idle=15)
@@ -156,8 +191,9 @@ def _burst(ctx: Context, gateway: Deployment, saturation: float) -> list[Row]:
     offered = f"{rate:.0f} req/s for {p.burst_seconds:g}s"
     ctx.log(f"workload 5: burst of {offered} at the gateway ({gateway.described})")
     ctx.sink.reset()
+    seconds = min(p.profile_seconds, p.burst_seconds)
     with RssSampler(*gateway.pids.values()) as rss:
-        with ctx.cpu(**gateway.pids) as cpu:
+        with profiling(ctx, "burst", gateway.pids, seconds), ctx.cpu(**gateway.pids) as cpu:
             sent = _burst_load(ctx, gateway.ingress.ingest_url, "w5-gateway", rate)
         ctx.log(f"workload 5: waiting for the {len(sent['acks'])} acknowledged events to arrive")
         settle_start = time.monotonic()
@@ -210,23 +246,43 @@ def _unexpected(result: dict[str, Any]) -> int:
     return sum(n for k, n in result["statuses"].items() if k not in allowed)
 
 
+WRITER_HISTOGRAMS = ("gateway_writer_batch_size", "gateway_writer_commit_seconds")
+QUEUE_HISTOGRAMS = (
+    "gateway_delivery_claim_wait_seconds",
+    "gateway_delivery_claim_seconds",
+    "gateway_delivery_claim_size",
+    "gateway_delivery_settle_seconds",
+    "gateway_delivery_settle_size",
+)
+
+
 def writer_metrics(gateway: Gateway) -> dict[str, float]:
     """Mean batch size and commit time of the group-commit writer, from /metrics."""
+    return histogram_means({}, histogram_totals(gateway, WRITER_HISTOGRAMS))
+
+
+def histogram_totals(gateway: Gateway, names: Sequence[str]) -> dict[str, float]:
+    """The ``_sum`` and ``_count`` series of the histograms ``names`` in /metrics."""
     try:
         with urllib.request.urlopen(f"{gateway.admin}/metrics", timeout=5) as r:  # noqa: S310
             text = r.read().decode()
     except OSError:
         return {}
-    values = {
-        m.group(1): float(m.group(2))
-        for m in re.finditer(
-            r"^(gateway_writer_\w+?(?:_sum|_count))(?:\{[^}]*\})? (\S+)$", text, re.M
-        )
-    }
+    wanted = "|".join(re.escape(name) for name in names)
+    pattern = rf"^((?:{wanted})_(?:sum|count))(?:\{{[^}}]*\}})? (\S+)$"
+    return {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
+
+
+def histogram_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean and count of each histogram over what was observed between two scrapes."""
     out = {}
-    for name in ("gateway_writer_batch_size", "gateway_writer_commit_seconds"):
-        count = values.get(f"{name}_count")
+    for series in after:
+        if not series.endswith("_count"):
+            continue
+        name = series.removesuffix("_count")
+        count = after[series] - before.get(series, 0.0)
         if count:
-            out[f"{name}_mean"] = round(values[f"{name}_sum"] / count, 4)
+            total = after[f"{name}_sum"] - before.get(f"{name}_sum", 0.0)
+            out[f"{name}_mean"] = round(total / count, 4)
             out[f"{name}_count"] = count
     return out

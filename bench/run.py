@@ -54,7 +54,7 @@ def parse(argv: list[str] | None) -> Params:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="record the gateway with py-spy during workloads 1 and 3",
+        help="record the gateway with py-spy during workloads 1 to 5",
     )
     parser.add_argument(
         "--shape",
@@ -160,11 +160,22 @@ def _template(ctx: Context) -> None:
         gateway.stop()
 
 
+PROFILED = {
+    "ingest": "workload 1",
+    "ack": "workload 2",
+    "drain": "workload 3",
+    "e2e-server": "workload 4, the process taking webhooks",
+    "e2e-worker": "workload 4, the worker",
+    "burst-server": "workload 5, the process taking webhooks",
+    "burst-worker": "workload 5, the worker",
+}
+
+
 def _publish(params: Params, rows: list[report.Row], ctx: Context) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = "smoke" if params.smoke else "bench"
     profiles = {}
-    for kind in ("ingest", "drain"):
+    for kind in PROFILED:
         path = ctx.profile_path(kind)
         if path is not None and path.exists():
             profiles[kind] = report.top_frames(path)
@@ -182,7 +193,7 @@ def _publish(params: Params, rows: list[report.Row], ctx: Context) -> None:
             ("own", "own time"),
             ("gateway", "inclusive time of the gateway's functions"),
         ):
-            print(f"py-spy, workload {'1' if kind == 'ingest' else '3'}: {title} (% of samples)")
+            print(f"py-spy, {PROFILED[kind]}: {title} (% of samples)")
             for frame, share in frames[part][:12]:
                 print(f"  {share:5.1f}  {frame}")
     noisy = _background(ctx.results)
