@@ -43,7 +43,7 @@ class BacklogCount:
 
 async def backlog(db: Database) -> list[BacklogCount]:
     """Deliveries pending, in flight and dead per subscriber, zeros included."""
-    rows = await db.fetch("backlog_by_subscriber")
+    rows = await db.fetch("backlog_by_subscriber", None)
     return [BacklogCount(r["name"], r["state"], r["status"], int(r["count"])) for r in rows]
 
 

@@ -342,14 +342,24 @@ WHERE principal = $1 AND key = $2 AND created_at < now() - make_interval(secs =>
 
 -- name: backlog_by_subscriber
 -- Deliveries queued (ordered, behind the head of their key), pending, in flight and dead
--- for every subscriber (zeros included), with its state. One index-only probe of
--- deliveries_subscriber_status_idx per subscriber and status: the cost follows the
--- backlog, never the number of finished deliveries.
-SELECT s.name, s.state, st.status,
-       (SELECT count(*) FROM deliveries d
-        WHERE d.subscriber_id = s.id AND d.status = st.status) AS count
+-- for every subscriber ($1 NULL) or one (zeros included), with its state. Each status is
+-- a literal, so each count is an index-only range of a partial index (pending:
+-- deliveries_due_idx; in flight: deliveries_lease_idx; queued and dead:
+-- deliveries_subscriber_status_idx): the cost follows the backlog, never the number of
+-- finished deliveries.
+SELECT s.name, s.state, st.status, st.count
 FROM subscribers s
-CROSS JOIN unnest(ARRAY['queued', 'pending', 'in_flight', 'dead']) AS st(status)
+CROSS JOIN LATERAL (VALUES
+    ('queued', (SELECT count(*) FROM deliveries d
+                WHERE d.subscriber_id = s.id AND d.status = 'queued')),
+    ('pending', (SELECT count(*) FROM deliveries d
+                 WHERE d.subscriber_id = s.id AND d.status = 'pending')),
+    ('in_flight', (SELECT count(*) FROM deliveries d
+                   WHERE d.subscriber_id = s.id AND d.status = 'in_flight')),
+    ('dead', (SELECT count(*) FROM deliveries d
+              WHERE d.subscriber_id = s.id AND d.status = 'dead'))
+) AS st(status, count)
+WHERE $1::text IS NULL OR s.id = $1
 ORDER BY s.name, st.status;
 
 -- name: retention_try_lock
@@ -881,12 +891,6 @@ SELECT count(*) AS attempts,
 FROM delivery_attempts a
 JOIN deliveries d ON d.id = a.delivery_id
 WHERE d.subscriber_id = $1 AND a.started_at >= now() - make_interval(secs => $2);
-
--- name: subscriber_backlog
-SELECT status, count(*) AS n
-FROM deliveries
-WHERE subscriber_id = $1 AND status IN ('queued', 'pending', 'in_flight', 'dead')
-GROUP BY status;
 
 -- name: subscriber_circuit
 SELECT circuit_state, open_until, consecutive_failures, failing_since

@@ -30,7 +30,7 @@ async def subscriber_stats(
 ) -> SubscriberStats:
     attempts = await db.fetchrow("subscriber_attempt_stats", subscriber_id, window_seconds)
     backlog = {
-        r["status"]: int(r["n"]) for r in await db.fetch("subscriber_backlog", subscriber_id)
+        r["status"]: int(r["count"]) for r in await db.fetch("backlog_by_subscriber", subscriber_id)
     }
     circuit = await db.fetchrow("subscriber_circuit", subscriber_id)
     assert attempts is not None

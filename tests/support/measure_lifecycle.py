@@ -75,9 +75,9 @@ async def _counts(conn: asyncpg.Connection) -> str:
     return f"events={row['e']} deliveries={row['d']} attempts={row['a']}"
 
 
-async def _explain(conn: asyncpg.Connection, title: str, sql: str) -> None:
-    await conn.fetch(sql)  # warm
-    rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+async def _explain(conn: asyncpg.Connection, title: str, sql: str, *args: object) -> None:
+    await conn.fetch(sql, *args)  # warm
+    rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
     print(f"\n--- {title} ---")
     for r in rows:
         print(r[0])
@@ -199,7 +199,7 @@ async def main(events: int, batch: int) -> None:
             print(f"seeding {events} events (two deliveries each)")
             await _populate(conn, events)
             print(f"before: {await _counts(conn)}")
-            await _explain(conn, "backlog query (shipped)", QUERIES["backlog_by_subscriber"])
+            await _explain(conn, "backlog query (shipped)", QUERIES["backlog_by_subscriber"], None)
             await _explain(conn, "plain GROUP BY, for comparison", GROUP_BY)
             await _plans(conn, batch)
         finally:
