@@ -9,6 +9,7 @@ already holds the two subscribers, so no workload sees another's rows.
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import time
 from pathlib import Path
@@ -176,6 +177,7 @@ async def explain_claim(
         "execution_ms_max": max(times),
         "round_trip_ms_median": statistics.median(round_trips),
         "uses_partial_index": "deliveries_due_idx" in timed,
+        "shared_buffers": _shared_buffers(timed),
         "plan": timed,
     }
 
@@ -187,6 +189,15 @@ async def _rolled_back(conn: asyncpg.Connection, sql: str, *args: Any) -> list[A
         return list(await conn.fetch(sql, *args))
     finally:
         await transaction.rollback()
+
+
+def _shared_buffers(plan: str) -> int:
+    """Shared buffers the whole statement touched (hit, read or written): the plan's first
+    ``Buffers:`` line is its top node's, which counts its children's."""
+    for line in plan.splitlines():
+        if line.strip().startswith("Buffers: shared"):
+            return sum(int(n) for n in re.findall(r"(?:hit|read)=(\d+)", line.split("temp")[0]))
+    raise ValueError(f"no buffer counts in plan:\n{plan}")
 
 
 def _execution_ms(plan: str) -> float:

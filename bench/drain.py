@@ -114,6 +114,14 @@ def claim_cost(ctx: Context, drain_rate: float | None) -> list[Row]:
         ),
         Row(
             6,
+            "  shared buffers the claim touched",
+            "buffers",
+            claim["shared_buffers"],
+            small.get("shared_buffers"),
+            f"{small.get('pending', 0):,} pending",
+        ),
+        Row(
+            6,
             "  plan uses the partial index deliveries_due_idx",
             "",
             "yes" if claim["uses_partial_index"] else "no",
