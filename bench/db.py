@@ -192,7 +192,7 @@ async def _rolled_back(conn: asyncpg.Connection, sql: str, *args: Any) -> list[A
 
 
 def _shared_buffers(plan: str) -> int:
-    """Shared buffers the whole statement touched (hit, read or written): the plan's first
+    """Shared buffers the whole statement touched (hits and reads): the plan's first
     ``Buffers:`` line is its top node's, which counts its children's."""
     for line in plan.splitlines():
         if line.strip().startswith("Buffers: shared"):
