@@ -222,8 +222,8 @@ def _burst(ctx: Context, gateway: Deployment, saturation: float) -> list[Row]:
     burst = f"burst {rate:.0f} req/s x {p.burst_seconds:g}s: peak RSS"
     return [
         Row(5, burst, "MB", rss.peak / MB, bare_rss.peak / MB, "A", "<= 300 MB", limit=300),
-        Row(5, "  answers other than 2xx / 503+Retry-After", "count", _unexpected(sent),
-            _unexpected(base), "A", "= 0", limit=0),
+        Row(5, "  answers other than 2xx / 503+Retry-After", "count", unexpected(sent),
+            unexpected(base), "A", "= 0", limit=0),
         Row(5, "  2xx answers (acknowledged events)", "count", len(sent["acks"]),
             len(base["acks"]), "A"),
         Row(5, "  acknowledged but not delivered to both", "count",
@@ -241,7 +241,8 @@ def _not_2xx(result: dict[str, Any]) -> int:
     return sum(n for k, n in result["statuses"].items() if not k.startswith("2"))
 
 
-def _unexpected(result: dict[str, Any]) -> int:
+def unexpected(result: dict[str, Any]) -> int:
+    """Answers other than 2xx and 503 with Retry-After (never sent and timed out count)."""
     allowed = ("200", "202", "503+retry-after")
     return sum(n for k, n in result["statuses"].items() if k not in allowed)
 
