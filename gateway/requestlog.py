@@ -20,7 +20,7 @@ from aiohttp import web
 
 from gateway.observability import log_event
 
-__all__ = ["request_log"]
+__all__ = ["log_answer", "request_log"]
 
 log = logging.getLogger("gateway.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,21 +44,44 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         status = exc.status
         raise
     finally:
-        level = _level(status, response.headers if response is not None else {})
-        if log.isEnabledFor(level):
-            fields = _answer_fields(response) if isinstance(response, web.Response) else {}
-            log_event(
-                log,
-                level,
-                "request",
-                method=request.method,
-                path=request.path[:_MAX_PATH],
-                source=request.match_info.get("source"),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                peer=request.remote,
-                **fields,
-            )
+        log_answer(
+            request.method,
+            request.path,
+            request.match_info.get("source"),
+            status,
+            response.headers if response is not None else {},
+            response.body if isinstance(response, web.Response) else None,
+            time.perf_counter() - started,
+            request.remote,
+        )
+
+
+def log_answer(
+    method: str,
+    path: str,
+    source: str | None,
+    status: int,
+    headers: Mapping[str, str],
+    body: object,
+    seconds: float,
+    peer: str | None,
+) -> None:
+    """The line of one answered request, at the level its status calls for (if enabled).
+    The ingress fast path (ingress/fastpath.py) writes its answers' lines with this too."""
+    level = _level(status, headers)
+    if log.isEnabledFor(level):
+        log_event(
+            log,
+            level,
+            "request",
+            method=method,
+            path=path[:_MAX_PATH],
+            source=source,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            peer=peer,
+            **_answer_fields(body),
+        )
 
 
 def _level(status: int, headers: Mapping[str, str]) -> int:
@@ -70,9 +93,8 @@ def _level(status: int, headers: Mapping[str, str]) -> int:
     return logging.INFO if status < 500 else logging.WARNING
 
 
-def _answer_fields(response: web.Response) -> dict[str, Any]:
+def _answer_fields(body: object) -> dict[str, Any]:
     """The event id of a stored event, or the kind of a problem answer; else nothing."""
-    body = response.body
     if not isinstance(body, bytes) or not body.startswith(b"{") or len(body) > 4096:
         return {}
     try:

@@ -30,12 +30,14 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.embedded import EmbeddedDatabase, start_embedded
 from gateway.health import HealthState
+from gateway.ingress.early import AnswerEarly
+from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.listener import ingress_ssl_context
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import SourceRegistry
 from gateway.ingress.routes import IngressState
 from gateway.ingress.shedding import EarlyRefusal
-from gateway.ingress.slowclients import AnswerEarly, GuardedRunner
+from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.sources import Source, build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
@@ -189,7 +191,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                     "ingress",
                     tls,
                     config.ingress,
-                    EarlyRefusal(ingress_state),
+                    early_answers(ingress_state),
                 )
             )
         api = None
@@ -247,6 +249,13 @@ def _start_lifecycle(
     for task in started:
         task.start()
     return started
+
+
+def early_answers(state: IngressState) -> AnswerEarly:
+    """The overload 503 from a webhook's bytes, and (``ingress.fast_path``) the whole of
+    a plain webhook from them (ingress/fastpath.py)."""
+    refusal = EarlyRefusal(state)
+    return FastIngest(state, refusal) if state.config.fast_path else refusal
 
 
 async def _listen(

@@ -1,13 +1,18 @@
 """Whether a chunk of bytes is exactly one plain HTTP/1.1 request, judged without a parser.
 
-The overload refusal (ingress/shedding.py) answers a request from its bytes only when
-this says the bytes are such a request. Only the plainest framing counts; anything else
-is left to aiohttp's parser, which is always right.
+The overload refusal (ingress/shedding.py) and the fast path (ingress/fastpath.py) answer
+a request from its bytes only when this says the bytes are such a request. Only the
+plainest framing counts; anything else is left to aiohttp's parser, which is always right.
 """
 
 from __future__ import annotations
 
-__all__ = ["plain_request"]
+import re
+from typing import NamedTuple
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = ["PlainRequest", "parse_plain", "plain_request"]
 
 # Framing or a connection these headers could change: such a request is not plain.
 _NOT_PLAIN = (b"\r\ntransfer-encoding:", b"\r\nexpect:", b"\r\nupgrade:")
@@ -44,3 +49,46 @@ def _value(fields: bytes, name: bytes) -> bytes:
     """The value of the first field called ``name`` (given as ``b"\\r\\nname:"``)."""
     start = fields.index(name) + len(name)
     return fields[start : fields.index(b"\r\n", start)].strip(b" \t")
+
+
+# aiohttp's own bounds: a head beyond them is its to refuse (400 or 431), not ours to read.
+_MAX_LINE = 8190
+_MAX_FIELDS = 128
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*"  # a token, a colon, printable
+_FIELDS = re.compile(rf"{_FIELD}(?:\r\n{_FIELD})*")
+
+
+class PlainRequest(NamedTuple):
+    method: bytes
+    target: bytes
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+def parse_plain(data: bytes) -> PlainRequest | None:
+    """The parts of ``data`` when it is one plain request (:func:`plain_request`) whose
+    head is printable ASCII in the plainest form: every field ``name: value`` on one
+    line, a token for a name, nothing aiohttp's parser would refuse or read otherwise.
+    ``None`` for anything else, which aiohttp then parses."""
+    if plain_request(data) is None:
+        return None
+    head_end = data.index(b"\r\n\r\n")
+    try:
+        head = data[:head_end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    lines = head.split("\r\n")
+    if len(lines) > _MAX_FIELDS + 1 or any(len(line) > _MAX_LINE for line in lines):
+        return None
+    method, target, _ = lines[0].split(" ", 2)
+    if not _TOKEN.fullmatch(method) or not target.startswith("/"):
+        return None
+    fields = lines[1:]
+    if fields and not _FIELDS.fullmatch("\r\n".join(fields)):  # every line at once
+        return None
+    pairs = [(name, value.strip(" \t")) for name, _, value in (f.partition(":") for f in fields)]
+    body = data[head_end + 4 :]
+    return PlainRequest(
+        method.encode(), target.encode(), CIMultiDictProxy(CIMultiDict(pairs)), body
+    )

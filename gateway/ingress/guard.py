@@ -11,11 +11,10 @@ import dataclasses
 import math
 import time
 
-from aiohttp import web
-
 from gateway.config import IngressConfig
 from gateway.ingress.allowlist import Address, CidrAllowlist, Network
 from gateway.ingress.clientaddr import client_address, is_forwarded_https
+from gateway.ingress.inbound import Inbound
 from gateway.ingress.ratelimit import TokenBuckets
 from gateway.ingress.sources import Source, token_buckets
 from gateway.problems import Problem
@@ -42,7 +41,7 @@ class Guard:
             client_limit=token_buckets(config.rate_limit_per_second, config.rate_limit_burst),
         )
 
-    def admit(self, request: web.Request, source: Source) -> Address | None:
+    def admit(self, request: Inbound, source: Source) -> Address | None:
         """The client's address when ``request`` may go on to ``source``; else a Problem."""
         peer, headers = request.remote, request.headers
         address = client_address(peer, headers, self.trusted_proxies)

@@ -4,11 +4,14 @@ The checks run cheapest first: method 405 → unknown source 404 → client addr
 403 → rate limits 429 → WooCommerce creation ping 200 → content type 415 → body limit
 413 → overloaded 503 → signature 401 → event id 400 → durable store (202, or 200 for a
 duplicate). While the gateway is overloaded, a POST gets its 503 before all of these
-(ingress/shedding.py).
+(ingress/shedding.py). A plain webhook meets the same checks, from these functions,
+without aiohttp's request objects (ingress/fastpath.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -22,6 +25,7 @@ from gateway.ids import new_id
 from gateway.ingress.extract import ExtractError, extract, json_loader
 from gateway.ingress.guard import Guard
 from gateway.ingress.headers import stored_headers
+from gateway.ingress.inbound import Inbound
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import is_woocommerce_ping
@@ -45,10 +49,17 @@ __all__ = [
     "UNKNOWN_SOURCE",
     "IngressState",
     "Source",
+    "accept",
     "add_routes",
+    "answer",
+    "check_content_type",
+    "may_be_ping",
     "overloaded_now",
     "read_body",
     "retry_after",
+    "stored",
+    "submit",
+    "too_large",
 ]
 
 OVERLOADED = "the gateway is saturated; retry later"
@@ -118,17 +129,31 @@ async def _receive(
     if body is None:
         ping = orjson.dumps({"ping": True})
         return web.Response(body=ping, content_type="application/json"), "ping"
+    future = submit(state, accept(state, source, request, body))
+    with contextlib.suppress(Exception):  # what went wrong is read from the future
+        await future
+    status, payload, outcome = answer(stored(state, future))
+    return web.Response(status=status, body=payload, content_type="application/json"), outcome
+
+
+def accept(state: IngressState, source: Source, request: Inbound, body: bytes) -> IngestEvent:
+    """The event to store, once the gateway keeps up and the signature holds (the
+    checks after the body is read, in order); else a :class:`Problem`."""
     if overloaded_now(state):  # before any work that would be thrown away
         raise _overloaded(state)
     try:
         source.verifier.verify(request.headers, body, time.time())
     except VerificationFailed as exc:
         raise Problem(401, exc.reason, kind="signature-invalid") from None
-    event = _event(request, cfg, body)
-    result = await _store(state, event)
+    return _event(request, source.config, body)
+
+
+def answer(result: IngestResult) -> tuple[int, bytes, str]:
+    """Status, JSON body and outcome label of a stored (or duplicate) event."""
     payload = orjson.dumps({"event_id": result.event_id, "duplicate": result.duplicate})
-    status, outcome = (200, "duplicate") if result.duplicate else (202, "accepted")
-    return web.Response(status=status, body=payload, content_type="application/json"), outcome
+    if result.duplicate:
+        return 200, payload, "duplicate"
+    return 202, payload, "accepted"
 
 
 async def _read(request: web.Request, cfg: SourceConfig, limit: int) -> bytes | None:
@@ -138,15 +163,15 @@ async def _read(request: web.Request, cfg: SourceConfig, limit: int) -> bytes | 
     for before the content type is checked.
     """
     body: bytes | None = None
-    if _may_be_ping(request, cfg):
+    if may_be_ping(request, cfg):
         body = await read_body(request, limit)
         if is_woocommerce_ping(request.headers, body, request.headers.get("Content-Type")):
             return None
-    _check_content_type(request, cfg)
+    check_content_type(request, cfg)
     return body if body is not None else await read_body(request, limit)
 
 
-def _may_be_ping(request: web.Request, cfg: SourceConfig) -> bool:
+def may_be_ping(request: Inbound, cfg: SourceConfig) -> bool:
     """An unsigned, small, form-encoded request to a WooCommerce source: read it to see."""
     return (
         cfg.scheme == "woocommerce"
@@ -156,7 +181,7 @@ def _may_be_ping(request: web.Request, cfg: SourceConfig) -> bool:
     )
 
 
-def _check_content_type(request: web.Request, cfg: SourceConfig) -> None:
+def check_content_type(request: Inbound, cfg: SourceConfig) -> None:
     """415 unless the media type (parameters aside) is one the source lists, if it lists any.
 
     A Content-Type that is not ASCII is no media type at all (and could not be stored or
@@ -180,7 +205,7 @@ def _media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def _event(request: web.Request, cfg: SourceConfig, body: bytes) -> IngestEvent:
+def _event(request: Inbound, cfg: SourceConfig, body: bytes) -> IngestEvent:
     event_id = new_id("evt")
     parsed = json_loader(body)
 
@@ -205,19 +230,25 @@ def _event(request: web.Request, cfg: SourceConfig, body: bytes) -> IngestEvent:
     )
 
 
-async def _store(state: IngressState, event: IngestEvent) -> IngestResult:
+def submit(state: IngressState, event: IngestEvent) -> asyncio.Future[IngestResult]:
+    """Hand ``event`` to the group-commit writer; its future resolves after the COMMIT
+    (read it with :func:`stored`). A writer that takes nothing now is a 503."""
     try:
-        future = state.writer.submit(event)
+        return state.writer.submit(event)
     except WriterOverloaded:
         raise _overloaded(state) from None
     except WriterClosed:
         raise Problem(
             503, "the gateway is shutting down", kind="shutting-down", headers=retry_after(state)
         ) from None
+
+
+def stored(state: IngressState, future: asyncio.Future[IngestResult]) -> IngestResult:
+    """The result of a finished :func:`submit`, or the 503 that says why there is none."""
     try:
         # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
         # still commit: the sender's retry then gets 200 as a duplicate, never a copy).
-        return await future
+        return future.result()
     except WriterTimedOut:
         raise Problem(
             503, "storage is slow; retry later", kind="storage-timeout", headers=retry_after(state)
@@ -259,7 +290,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     be decoded is a 400.
     """
     if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -277,12 +308,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             break
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> Problem:
+def too_large(limit: int) -> Problem:
     return Problem(413, f"the body exceeds {limit} bytes", kind="body-too-large")
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 
 from gateway.ingress.closing import answer_and_close
+from gateway.ingress.early import Peer
 from gateway.ingress.framing import plain_request
 from gateway.ingress.routes import (
     INGRESS,
@@ -94,7 +95,7 @@ class EarlyRefusal:
             % (CONTENT_TYPE.encode(), retry_after(state)["Retry-After"].encode())
         )
 
-    def __call__(self, data: bytes) -> bytes | None:
+    def __call__(self, data: bytes, peer: Peer | None = None) -> bytes | None:
         state = self.state
         if not overloaded_now(state, arriving=1):
             return None

@@ -17,10 +17,14 @@ connections with :class:`GuardedRequestHandler`, which adds three bounds:
   new request close the connection (aiohttp's own timer, set from the config).
 
 The checks are timers armed per connection; nothing is polled. The handler can also be
-given ``answer_early``: a function shown each chunk of bytes that starts a request while
-no other is in hand, before aiohttp parses it, which may return a complete answer to
-write instead (the overload 503, :class:`gateway.ingress.shedding.EarlyRefusal`); the
-connection then stays open for the next request. A chunk starts a request only if every
+given ``answer_early`` (ingress/early.py): a function shown each chunk of bytes that
+starts a request while no other is in hand, before aiohttp parses it, which may return
+a complete answer to write instead (the overload 503,
+:class:`gateway.ingress.shedding.EarlyRefusal`), or a pending one, written once its
+future is done (a webhook stored by :class:`gateway.ingress.fastpath.FastIngest`).
+While an answer is pending, the connection reads nothing more, its keep-alive timer
+waits, and bytes already read wait their turn; the shutdown writes it before it closes.
+The connection then stays open for the next request. A chunk starts a request only if every
 chunk before it was parsed into one whole request: after anything else (a request in
 parts, pipelined requests, a chunked body) aiohttp's parser may hold part of the next
 one, and the connection is left to aiohttp for good. A request so malformed
@@ -34,7 +38,7 @@ As on every listener, a connection closes once more as the shutdown starts
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +49,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from gateway.closing import ClosingRequestHandler, ClosingServer
+from gateway.ingress.early import AnswerEarly, Peer, Pending
 
 __all__ = [
     "MIN_BODY_RATE",
@@ -54,8 +59,6 @@ __all__ = [
     "GuardedServer",
 ]
 
-AnswerEarly = Callable[[bytes], bytes | None]
-"""The bytes that start a request -> a whole answer to write instead, or ``None``."""
 
 MIN_BODY_RATE = 1024
 """Bytes per second a request body must average (a 1 MiB body may take 17 minutes)."""
@@ -80,9 +83,14 @@ class GuardedRequestHandler(ClosingRequestHandler):
         "_body_timer",
         "_head_started",
         "_head_timer",
+        "_held",
         "_kept_open",
         "_last_read",
         "_limit",
+        "_peer",
+        "_pending",
+        "_reading_held",
+        "_stopping",
         "_whole",
     )
 
@@ -106,6 +114,11 @@ class GuardedRequestHandler(ClosingRequestHandler):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_deadline = 0.0
         self._last_read = 0.0
+        self._peer: Peer | None = None
+        self._pending: Pending | None = None  # an early answer waiting to be written
+        self._held: list[bytes] = []  # bytes that arrived meanwhile (pipelined)
+        self._reading_held = False  # reading paused while an early answer is pending
+        self._stopping = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -118,8 +131,15 @@ class GuardedRequestHandler(ClosingRequestHandler):
 
     def data_received(self, data: bytes) -> None:
         # (aiohttp itself passes b"" on, to parse what it holds)
+        if self._pending is not None:  # an early answer is in hand: the rest waits
+            if data:
+                self._held.append(data)
+            return
         if data and self._answer_early is not None and self._between_requests():
-            answer = self._answer_early(data)
+            answer = self._answer_early(data, self._peer or self._find_peer())
+            if isinstance(answer, Pending):
+                self._hold(answer)
+                return
             if answer is not None:
                 self._answered(answer)
                 return
@@ -185,12 +205,64 @@ class GuardedRequestHandler(ClosingRequestHandler):
         writing to pause (a client that does not read its answers)."""
         return (
             self._whole
+            and not self._stopping
             and self._kept_open == self._request_count
             and self.transport is not None
             and not self.writing_paused
             and not self._force_close
             and not self._close
         )
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """As aiohttp's, but an early answer in hand is written first (as aiohttp waits
+        for a handler under way), and nothing after it is answered early."""
+        self._stopping = True
+        pending = self._pending
+        if pending is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await asyncio.wait([pending.future])  # its answer is written first
+        await super().shutdown(timeout)
+
+    def _find_peer(self) -> Peer:
+        """The connection's peer and TLS, as aiohttp's requests read them."""
+        assert self.transport is not None
+        peername = self.transport.get_extra_info("peername")
+        if isinstance(peername, (list, tuple)):
+            remote: str | None = str(peername[0])
+        else:
+            remote = None if peername is None else str(peername)
+        self._peer = Peer(remote, self.transport.get_extra_info("sslcontext") is not None)
+        return self._peer
+
+    def _hold(self, pending: Pending) -> None:
+        """An early answer that waits for its future: the head deadline ends, the
+        connection is not idle meanwhile, and what the client sends next waits."""
+        assert self.transport is not None
+        self._pending = pending
+        self._head_complete()
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
+        if not (self._reading_paused or self._buffer_paused):
+            self.transport.pause_reading()
+            self._reading_held = True
+        pending.future.add_done_callback(self._pending_done)
+
+    def _pending_done(self, future: asyncio.Future[Any]) -> None:
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        answer = pending.finish(future)  # counted and logged even if the client has gone
+        if self.transport is None or self.transport.is_closing():
+            self._held.clear()
+            return
+        self._answered(answer)
+        if self._reading_held:
+            self._reading_held = False
+            self.transport.resume_reading()
+        held, self._held = self._held, []
+        for data in held:  # in order; another early answer holds the rest again
+            self.data_received(data)
 
     def _answered(self, answer: bytes) -> None:
         """After an early answer: no head is pending, and the connection is idle from now

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ingress.framing import plain_request
+from gateway.ingress.framing import parse_plain, plain_request
 
 BODY = b'{"id": 1}'
 
@@ -65,3 +65,42 @@ NOT_PLAIN = {
 @pytest.mark.parametrize("data", NOT_PLAIN.values(), ids=NOT_PLAIN.keys())
 def test_anything_else_is_not_plain(data: bytes) -> None:
     assert plain_request(data) is None
+
+
+def test_a_plain_request_is_parsed_into_its_method_target_headers_and_body() -> None:
+    parsed = parse_plain(
+        b"POST /webhooks/v1/shop?x=1 HTTP/1.1\r\nHost: g\r\nX-Shopify-Topic:  orders/create \r\n"
+        b"x-two: a\r\nX-Two: b\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+    assert parsed is not None
+    assert (parsed.method, parsed.target, parsed.body) == (b"POST", b"/webhooks/v1/shop?x=1", b"{}")
+    assert parsed.headers["x-shopify-topic"] == "orders/create"
+    assert parsed.headers.getall("X-Two") == ["a", "b"]
+    assert parsed.headers["Content-Length"] == "2"
+
+
+NOT_PARSED = {
+    "a folded header line": b"Host: g\r\n x\r\n",
+    "a name with a space": b"X Bad: 1\r\n",
+    "a space before the colon": b"X-Bad : 1\r\n",
+    "no colon": b"X-Bad\r\n",
+    "a control character": b"X-Bad: a\x01b\r\n",
+    "a byte that is not ASCII": b"X-Bad: caf\xc3\xa9\r\n",
+    "a line over 8190 bytes": b"X-Long: " + b"a" * 8190 + b"\r\n",
+    "more than 128 fields": b"X-Many: 1\r\n" * 129,
+}
+
+
+@pytest.mark.parametrize("fields", NOT_PARSED.values(), ids=NOT_PARSED.keys())
+def test_a_head_that_is_not_the_plainest_form_is_left_to_aiohttp(fields: bytes) -> None:
+    data = b"POST /webhooks/v1/shop HTTP/1.1\r\n" + fields + b"Content-Length: 2\r\n\r\n{}"
+
+    assert parse_plain(data) is None
+
+
+def test_a_target_that_is_not_a_path_is_left_to_aiohttp() -> None:
+    data = b"POST http://g/webhooks/v1/shop HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+
+    assert plain_request(data) is not None
+    assert parse_plain(data) is None

@@ -22,13 +22,17 @@ def ipv6_loopback_available() -> bool:
     return True
 
 
-@pytest.fixture
-async def start_ingress(db: Database) -> AsyncIterator[StartIngress]:
-    """Start the ingress app for some sources; ``[ingress]`` settings as keyword arguments."""
+@pytest.fixture(params=[True, False], ids=["fast-path", "aiohttp-path"])
+async def start_ingress(
+    db: Database, request: pytest.FixtureRequest
+) -> AsyncIterator[StartIngress]:
+    """Start the ingress app for some sources; ``[ingress]`` settings as keyword arguments.
+    Each test runs twice: served with the fast path, as ``serve`` does, and without it."""
     started: list[Ingress] = []
+    fast_path: bool = request.param
 
     async def start(*sources: SourceConfig, host: str = "127.0.0.1", **ingress: Any) -> Ingress:
-        gateway = await Ingress(db, sources, host, **ingress).start()
+        gateway = await Ingress(db, sources, host, **{"fast_path": fast_path, **ingress}).start()
         started.append(gateway)
         return gateway
 

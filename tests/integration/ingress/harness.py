@@ -1,18 +1,31 @@
-"""The real ingress application on a loopback port, with a real writer and database."""
+"""The real ingress application on a loopback port, with a real writer and database.
+
+Served two ways, by ``[ingress] fast_path``: on (the default), as ``serve`` serves it
+(``GuardedRunner`` whose connections answer plain webhooks from their bytes,
+ingress/fastpath.py); off, by aiohttp's test server, every request through aiohttp's
+request path. The ingress tests run both ways (the ``start_ingress`` fixture), so both paths
+must give every answer the same.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
+from gateway.acceptor import GreedySite
 from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
+from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.routes import IngressState
+from gateway.ingress.shedding import EarlyRefusal
+from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.sources import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
@@ -35,37 +48,83 @@ class Ingress:
     """``build_ingress_app`` served by aiohttp on ``host``, reached over real HTTP."""
 
     def __init__(
-        self, db: Database, sources: tuple[SourceConfig, ...], host: str, **ingress: Any
+        self,
+        db: Database,
+        sources: tuple[SourceConfig, ...],
+        host: str,
+        **ingress: Any,
     ) -> None:
         self.db = db
+        self.host = host
         self.metrics = Metrics()
-        self.writer = GroupCommitWriter(db, WriterConfig(batch_wait_ms=0), self.metrics)
+        config = IngressConfig(**ingress)
+        self.writer = GroupCommitWriter(  # with the ack timeout, as ``serve`` makes it
+            db, WriterConfig(batch_wait_ms=0), self.metrics, ack_timeout=config.ack_timeout_seconds
+        )
         self.state = IngressState(
-            IngressConfig(**ingress),
+            config,
             build_sources(Config(sources=sources)),
             self.writer,
             self.metrics,
         )
-        self.server = TestServer(build_ingress_app(self.state), host=host)
+        app = build_ingress_app(self.state)
+        self.server: TestServer | None = None
+        self.runner: GuardedRunner | None = None
+        self._port = 0
+        if config.fast_path:
+            self.runner = GuardedRunner(
+                app,
+                header_timeout=config.header_timeout_seconds,
+                keepalive_timeout=config.keepalive_timeout_seconds,
+                answer_early=FastIngest(self.state, EarlyRefusal(self.state)),
+                access_log=None,
+                shutdown_timeout=2.0,
+            )
+        else:
+            self.server = TestServer(app, host=host)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def start(self) -> Ingress:
         self.writer.start()
-        await self.server.start_server()
+        if self.runner is not None:
+            await self.runner.setup()
+            site = GreedySite(self.runner, self.host, 0)
+            await site.start()
+            self._port = site.port
+        else:
+            assert self.server is not None
+            await self.server.start_server()
+            assert self.server.port is not None
+            self._port = self.server.port
         return self
 
     async def stop(self) -> None:
         await self.http.close()
-        await self.server.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.server is not None:
+            await self.server.close()
         await self.writer.close()
 
     @property
     def port(self) -> int:
-        assert self.server.port is not None
-        return self.server.port
+        return self._port
+
+    def make_url(self, path: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
     def url(self, source: str) -> str:
-        return str(self.server.make_url(f"/webhooks/v1/{source}"))
+        return self.make_url(f"/webhooks/v1/{source}")
+
+    @property
+    def seen_by_aiohttp(self) -> int:
+        """Requests aiohttp parsed and handed to the app."""
+        server = self.runner.server if self.runner is not None else self.server
+        if isinstance(server, TestServer):
+            server = server.runner.server
+        assert server is not None
+        return int(server.requests_count)
 
     async def post(
         self,
@@ -147,3 +206,53 @@ async def raw_exchange(
     finally:
         writer.close()
     return RawAnswer(data, closed, time.monotonic() - started)
+
+
+@dataclasses.dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def problem(self) -> object:
+        return orjson.loads(self.body)
+
+
+class Client:
+    """One keep-alive connection, written to in raw bytes, answers read one at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def send(self, *parts: bytes) -> Reply:
+        await self.write(*parts)
+        return await self.reply()
+
+    async def write(self, *parts: bytes, pause: float = 0.0) -> None:
+        for part in parts:
+            self.writer.write(part)
+            await self.writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
+
+    async def reply(self) -> Reply:
+        async with asyncio.timeout(5):
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (line.partition(":") for line in lines[1:] if line)
+            }
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return Reply(int(lines[0].split()[1]), headers, body)
+
+    async def closed_within(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                return await self.reader.read(1) == b""
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.writer.close()

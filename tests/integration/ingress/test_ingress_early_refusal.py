@@ -14,7 +14,6 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
 import pytest
 import trustme
 
@@ -29,6 +28,7 @@ from gateway.ingress.sources import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.store.database import Database
+from tests.integration.ingress.harness import Client
 
 OPEN = SourceConfig(name="open", scheme="none", event_id="X-Event-Id")
 BODY = b'{"id": 1}'
@@ -44,56 +44,6 @@ def webhook(
         b"X-Event-Id: e-%d\r\n%sContent-Length: %d\r\n\r\n%s"
         % (path, version, next(_ids), extra, len(BODY), BODY)
     )
-
-
-@dataclasses.dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def problem(self) -> object:
-        return orjson.loads(self.body)
-
-
-class Client:
-    """One keep-alive connection, written to in raw bytes, answers read one at a time."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    async def send(self, *parts: bytes) -> Reply:
-        await self.write(*parts)
-        return await self.reply()
-
-    async def write(self, *parts: bytes, pause: float = 0.0) -> None:
-        for part in parts:
-            self.writer.write(part)
-            await self.writer.drain()
-            if pause:
-                await asyncio.sleep(pause)
-
-    async def reply(self) -> Reply:
-        async with asyncio.timeout(5):
-            head = await self.reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (line.partition(":") for line in lines[1:] if line)
-            }
-            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
-        return Reply(int(lines[0].split()[1]), headers, body)
-
-    async def closed_within(self, seconds: float) -> bool:
-        try:
-            async with asyncio.timeout(seconds):
-                return await self.reader.read(1) == b""
-        except TimeoutError:
-            return False
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclasses.dataclass

@@ -9,10 +9,12 @@ import base64
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import aiohttp
 import orjson
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.config import SourceConfig
 from gateway.store.database import Database
@@ -170,9 +172,16 @@ def test_no_request_whatever_its_headers_and_body_gets_a_5xx(
         @given(requests())
         def answered_without_5xx(request: tuple[str, str, dict[str, str], bytes]) -> None:
             verb, name, headers, payload = request
-            answer: Answer = loop.run_until_complete(
-                gateway.post(name, payload, headers, method=verb)
-            )
+            try:
+                answer: Answer = loop.run_until_complete(
+                    gateway.post(name, payload, headers, method=verb)
+                )
+            except aiohttp.ClientResponseError as exc:
+                # aiohttp's own 400 for a body it cannot decode (say, brotli) carries a
+                # body even to a HEAD, which its client then cannot read: answered 400.
+                if not (verb == "HEAD" and exc.status == 400):
+                    raise
+                answer = Answer(exc.status, CIMultiDictProxy(CIMultiDict()), None)
             event(f"status {answer.status}")
             assert answer.status < 500, answer
 
