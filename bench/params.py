@@ -14,7 +14,7 @@ from gateway.config import DeliveryConfig
 class Params:
     requests: int = 60_000  # distinct signed bodies in the request file
     wrk_threads: int = 1
-    wrk_connections: int = 64
+    wrk_connections: int = 256  # as many senders as workload 2 has (see bench/README.md)
     warmup_seconds: float = 3.0
     saturation_seconds: float = 15.0  # workload 1
     latency_seconds: float = 20.0  # workload 2
