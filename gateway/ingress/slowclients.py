@@ -252,7 +252,12 @@ class GuardedRequestHandler(ClosingRequestHandler):
     def _pending_done(self, future: asyncio.Future[Any]) -> None:
         pending, self._pending = self._pending, None
         assert pending is not None
-        answer = pending.finish(future)  # counted and logged even if the client has gone
+        try:
+            answer = pending.finish(future)  # counted and logged even if the client has gone
+        except Exception:  # a bug, not the client's doing: no answer rather than a wrong one
+            self.logger.exception("writing an early answer failed")
+            self.force_close()
+            return
         if self.transport is None or self.transport.is_closing():
             self._held.clear()
             return
