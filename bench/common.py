@@ -59,7 +59,12 @@ class Context:
 
 
 def wrk_run(
-    ctx: Context, url: str, name: str, seconds: float, stop_after: int = 0
+    ctx: Context,
+    url: str,
+    name: str,
+    seconds: float,
+    stop_after: int = 0,
+    connections: int | None = None,
 ) -> wrk.WrkResult:
     p = ctx.params
     return wrk.run_wrk(
@@ -68,7 +73,7 @@ def wrk_run(
         ctx.tag(name),
         seconds=seconds,
         threads=p.wrk_threads,
-        connections=p.wrk_connections,
+        connections=connections or p.wrk_connections,
         stop_after=stop_after,
     )
 

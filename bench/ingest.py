@@ -32,14 +32,18 @@ def ingest(ctx: Context) -> list[Row]:
     p = ctx.params
     ctx.log("workload 1: baseline A at saturation")
     with Bare(ctx) as bare:
-        base, base_cpu = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
+        base, base_cpu, base_rates = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
     gateway = ctx.gateway("w1-gateway", ctx.database("bench_w1"), "ingress")
     try:
         ctx.log("workload 1: gateway (--role ingress) at saturation")
-        result, cpu = _saturate(ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest")
+        result, cpu, rates = _saturate(ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest")
         ctx.results["w1"] = {
-            "gateway": {**result.as_dict(), "cpu_cores": cpu},
-            "baseline_a": {**base.as_dict(), "cpu_cores": base_cpu},
+            "gateway": {**result.as_dict(), "cpu_cores": cpu, "rate_by_connections": rates},
+            "baseline_a": {
+                **base.as_dict(),
+                "cpu_cores": base_cpu,
+                "rate_by_connections": base_rates,
+            },
             "gateway_metrics": writer_metrics(gateway),
         }
         rows = [
@@ -84,17 +88,28 @@ def ingest(ctx: Context) -> list[Row]:
 
 def _saturate(
     ctx: Context, url: str, name: str, pid: int, profile: str | None
-) -> tuple[Any, dict[str, float]]:
-    """A warm-up, then the measured wrk run (profiled if asked) with its CPU split."""
+) -> tuple[Any, dict[str, float], dict[int, float]]:
+    """The best of a wrk run at each connection count (``wrk_connections`` and
+    ``wrk_connections_few``), each after a warm-up; the best one's CPU split, and the
+    rate at each count. Only the first run is profiled."""
     p = ctx.params
-    if p.warmup_seconds:
-        wrk_run(ctx, url, f"{name}-warm", p.warmup_seconds)
-    seconds = min(p.profile_seconds, p.saturation_seconds)
-    target = ctx.profile_path(profile) if profile else None
-    with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
-        result = wrk_run(ctx, url, name, p.saturation_seconds)
-    ctx.log(f"  {result.rate:.0f} req/s; cores used: {cpu.cores}")
-    return result, cpu.cores
+    counts = [c for c in (p.wrk_connections, p.wrk_connections_few) if c > 0]
+    best: tuple[Any, dict[str, float]] | None = None
+    rates: dict[int, float] = {}
+    for count in dict.fromkeys(counts):
+        tag = f"{name}-c{count}"
+        if p.warmup_seconds:
+            wrk_run(ctx, url, f"{tag}-warm", p.warmup_seconds, connections=count)
+        seconds = min(p.profile_seconds, p.saturation_seconds)
+        target = ctx.profile_path(profile) if profile and best is None else None
+        with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
+            result = wrk_run(ctx, url, tag, p.saturation_seconds, connections=count)
+        ctx.log(f"  {count} connections: {result.rate:.0f} req/s; cores used: {cpu.cores}")
+        rates[count] = result.rate
+        if best is None or result.rate > best[0].rate:
+            best = (result, cpu.cores)
+    assert best is not None
+    return best[0], best[1], rates
 
 
 def deliver(ctx: Context, saturation: float | None) -> list[Row]:
