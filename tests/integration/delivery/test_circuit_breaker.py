@@ -144,7 +144,11 @@ async def test_a_subscriber_failing_continuously_for_too_long_is_disabled(
     server = await start_subscriber(answer(503))
     await subscriber(db, server.url)
     await store_events(db, [event("o-1")])
-    config = delivery_config(disable_after_seconds=0.3, max_attempts=100)
+    # A short cooldown: ten failures can come within the 0.3 s and open the circuit,
+    # and the test must not wait a minute for the next attempt to find it overdue.
+    config = delivery_config(
+        disable_after_seconds=0.3, max_attempts=100, circuit_cooldown_seconds=0.1
+    )
     await start_dispatcher(config)
     await eventually(lambda: _state_is(db, "disabled"))
     reason = await db.pool.fetchval("SELECT state_reason FROM subscribers")
