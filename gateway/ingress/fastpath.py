@@ -21,14 +21,13 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
-import re
 import time
 from collections.abc import Mapping
 
 from aiohttp.helpers import parse_content_type, rfc822_formatted_time
 
 from gateway.ingress.early import Peer, Pending
-from gateway.ingress.framing import parse_plain
+from gateway.ingress.framing import WEBHOOK_POST, parse_plain, webhook_path
 from gateway.ingress.inbound import ParsedRequest
 from gateway.ingress.routes import (
     IngressState,
@@ -50,9 +49,6 @@ __all__ = ["FastIngest"]
 
 log = logging.getLogger("gateway.http")
 
-_PATH = b"/webhooks/v1/"
-_PREFIX = b"POST " + _PATH
-_SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")
 _JSON = "application/json"
 _DEFAULT_TYPE = "application/octet-stream"  # aiohttp's content_type without the header
 
@@ -71,15 +67,12 @@ class FastIngest:
             refused = self.refusal(data, peer)
             if refused is not None:
                 return refused
-        if not data.startswith(_PREFIX):
+        plain = parse_plain(data) if data.startswith(WEBHOOK_POST) else None
+        found = None if plain is None else webhook_path(plain.target)
+        if plain is None or found is None:
             return None
-        plain = parse_plain(data)
-        if plain is None:
-            return None
-        path = plain.target.partition(b"?")[0]
-        if not _SOURCE.fullmatch(path, len(_PATH)):
-            return None
-        source = self.state.sources.get(path[len(_PATH) :].decode("ascii"))
+        path, name = found
+        source = self.state.sources.get(name)
         headers = plain.headers
         if source is None or "Content-Encoding" in headers:
             return None
@@ -93,7 +86,7 @@ class FastIngest:
         )
         if may_be_ping(request, source.config):
             return None
-        return self._take(source, request, plain.body, path.decode("ascii"))
+        return self._take(source, request, plain.body, path)
 
     def _take(
         self, source: Source, request: ParsedRequest, body: bytes, path: str

@@ -12,7 +12,12 @@ from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["PlainRequest", "parse_plain", "plain_request"]
+__all__ = ["WEBHOOK_POST", "PlainRequest", "parse_plain", "plain_request", "webhook_path"]
+
+WEBHOOK_POST = b"POST /webhooks/v1/"
+"""How the bytes of every webhook request start (a quick test before any parse)."""
+_WEBHOOKS = b"/webhooks/v1/"
+_SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")  # a source name aiohttp reads the same
 
 # Framing or a connection these headers could change: such a request is not plain.
 _NOT_PLAIN = (b"\r\ntransfer-encoding:", b"\r\nexpect:", b"\r\nupgrade:")
@@ -43,6 +48,16 @@ def plain_request(data: bytes) -> tuple[bytes, bytes] | None:
     if not length.isdigit() or len(data) != head_end + 4 + int(length):
         return None
     return method, target
+
+
+def webhook_path(target: bytes) -> tuple[str, str] | None:
+    """``(path, source)`` of a request target ``/webhooks/v1/{source}`` (any query left
+    off), when the source's name is one aiohttp would route the same; else ``None``."""
+    path = target.partition(b"?")[0]
+    if not path.startswith(_WEBHOOKS) or not _SOURCE.fullmatch(path, len(_WEBHOOKS)):
+        return None
+    shown = path.decode("ascii")
+    return shown, shown[len(_WEBHOOKS) :]
 
 
 def _value(fields: bytes, name: bytes) -> bytes:

@@ -18,7 +18,6 @@ Requests that pass still meet the same test after their body is read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -26,7 +25,7 @@ from aiohttp.helpers import rfc822_formatted_time
 
 from gateway.ingress.closing import answer_and_close
 from gateway.ingress.early import Peer
-from gateway.ingress.framing import plain_request
+from gateway.ingress.framing import WEBHOOK_POST, plain_request, webhook_path
 from gateway.ingress.routes import (
     INGRESS,
     OVERLOADED,
@@ -76,11 +75,6 @@ def _refused(state: IngressState, name: str, path: str) -> bytes:
     return body
 
 
-_PATH = b"/webhooks/v1/"
-_PREFIX = b"POST " + _PATH
-_SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")
-
-
 class EarlyRefusal:
     """The overload 503 answered from the raw bytes of a request (see the module docstring).
 
@@ -99,10 +93,11 @@ class EarlyRefusal:
         state = self.state
         if not overloaded_now(state, arriving=1):
             return None
-        path = _webhook_path(data)
-        if path is None:
+        found = _webhook_path(data)
+        if found is None:
             return None
-        body = _refused(state, path[len(_PATH) :], path)
+        path, name = found
+        body = _refused(state, name, path)
         return b"".join(
             (
                 self._head,
@@ -114,13 +109,8 @@ class EarlyRefusal:
         )
 
 
-def _webhook_path(data: bytes) -> str | None:
-    """The path of a plain ``POST /webhooks/v1/{source}`` request that is all of ``data``
+def _webhook_path(data: bytes) -> tuple[str, str] | None:
+    """``(path, source)`` of a plain ``POST /webhooks/v1/{source}`` request that is all of ``data``
     (see :func:`~gateway.ingress.framing.plain_request`); ``None`` for anything else."""
-    request = plain_request(data) if data.startswith(_PREFIX) else None
-    if request is None:
-        return None
-    path = request[1].partition(b"?")[0]
-    if not _SOURCE.fullmatch(path, len(_PATH)):
-        return None
-    return path.decode("ascii")
+    request = plain_request(data) if data.startswith(WEBHOOK_POST) else None
+    return None if request is None else webhook_path(request[1])
