@@ -104,7 +104,11 @@ def _saturate(
         target = ctx.profile_path(profile) if profile and best is None else None
         with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
             result = wrk_run(ctx, url, tag, p.saturation_seconds, connections=count)
-        ctx.log(f"  {count} connections: {result.rate:.0f} req/s; cores used: {cpu.cores}")
+        refused = result.requests - round(result.rate * result.seconds)
+        ctx.log(
+            f"  {count} connections: {result.rate:.0f} 2xx/s ({refused} other answers);"
+            f" cores used: {cpu.cores}"
+        )
         rates[count] = result.rate
         if best is None or result.rate > best[0].rate:
             best = (result, cpu.cores)

@@ -29,6 +29,9 @@ def wrk_path() -> str:
 
 @dataclass(frozen=True, slots=True)
 class WrkResult:
+    """One wrk run. ``rate`` counts 2xx answers only: a refusal (a 503 while the
+    gateway sheds load) is an answer, not throughput."""
+
     requests: int
     seconds: float
     rate: float
@@ -42,6 +45,7 @@ class WrkResult:
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "rate": round(self.rate, 1),
+            "answered_rate": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
             "statuses": self.statuses,
             "errors": self.errors,
             "latency_ms": self.latency_ms,
@@ -89,11 +93,13 @@ def run_wrk(
 def _parse(raw: dict[str, Any]) -> WrkResult:
     seconds = raw["duration_us"] / 1e6
     latency = {k: round(v / 1000, 3) for k, v in raw["latency_us"].items()}
+    statuses = dict(sorted(raw["statuses"].items()))
+    accepted = sum(n for status, n in statuses.items() if status.startswith("2"))
     return WrkResult(
         requests=raw["requests"],
         seconds=seconds,
-        rate=raw["requests"] / seconds if seconds else 0.0,
-        statuses=dict(sorted(raw["statuses"].items())),
+        rate=accepted / seconds if seconds else 0.0,
+        statuses=statuses,
         errors={k: v for k, v in raw["errors"].items() if v},
         latency_ms=latency,
         cycles=raw["cycles"],
