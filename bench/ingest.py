@@ -104,7 +104,7 @@ def _saturate(
         target = ctx.profile_path(profile) if profile and best is None else None
         with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
             result = wrk_run(ctx, url, tag, p.saturation_seconds, connections=count)
-        refused = result.requests - round(result.rate * result.seconds)
+        refused = _not_2xx(result.as_dict())
         ctx.log(
             f"  {count} connections: {result.rate:.0f} 2xx/s ({refused} other answers);"
             f" cores used: {cpu.cores}"
