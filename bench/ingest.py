@@ -32,11 +32,13 @@ def ingest(ctx: Context) -> list[Row]:
     p = ctx.params
     ctx.log("workload 1: baseline A at saturation")
     with Bare(ctx) as bare:
-        base, base_cpu, base_rates = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
+        base, base_cpu, base_rates, _ = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
     gateway = ctx.gateway("w1-gateway", ctx.database("bench_w1"), "ingress")
     try:
         ctx.log("workload 1: gateway (--role ingress) at saturation")
-        result, cpu, rates = _saturate(ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest")
+        result, cpu, rates, writer = _saturate(
+            ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest", gateway
+        )
         ctx.results["w1"] = {
             "gateway": {**result.as_dict(), "cpu_cores": cpu, "rate_by_connections": rates},
             "baseline_a": {
@@ -45,6 +47,7 @@ def ingest(ctx: Context) -> list[Row]:
                 "rate_by_connections": base_rates,
             },
             "gateway_metrics": writer_metrics(gateway),
+            "writer_by_connections": writer,
         }
         rows = [
             Row(1, "ingest saturation", "req/s", result.rate, base.rate, "A", ">= 0.6 x A",
@@ -87,21 +90,29 @@ def ingest(ctx: Context) -> list[Row]:
 
 
 def _saturate(
-    ctx: Context, url: str, name: str, pid: int, profile: str | None
-) -> tuple[Any, dict[str, float], dict[int, float]]:
+    ctx: Context,
+    url: str,
+    name: str,
+    pid: int,
+    profile: str | None,
+    gateway: Gateway | None = None,
+) -> tuple[Any, dict[str, float], dict[int, float], dict[int, dict[str, float]]]:
     """The best of a wrk run at each connection count (``wrk_connections`` and
     ``wrk_connections_few``), each after a warm-up; the best one's CPU split, and the
-    rate at each count. Only the first run is profiled."""
+    rate at each count; for a gateway, the means of its writer's histograms in each run.
+    Only the first run is profiled."""
     p = ctx.params
     counts = [c for c in (p.wrk_connections, p.wrk_connections_few) if c > 0]
     best: tuple[Any, dict[str, float]] | None = None
     rates: dict[int, float] = {}
+    writer: dict[int, dict[str, float]] = {}
     for count in dict.fromkeys(counts):
         tag = f"{name}-c{count}"
         if p.warmup_seconds:
             wrk_run(ctx, url, f"{tag}-warm", p.warmup_seconds, connections=count)
         seconds = min(p.profile_seconds, p.saturation_seconds)
         target = ctx.profile_path(profile) if profile and best is None else None
+        before = {} if gateway is None else histogram_totals(gateway, WRITER_HISTOGRAMS)
         with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
             result = wrk_run(ctx, url, tag, p.saturation_seconds, connections=count)
         refused = _not_2xx(result.as_dict())
@@ -109,11 +120,32 @@ def _saturate(
             f"  {count} connections: {result.rate:.0f} 2xx/s ({refused} other answers);"
             f" cores used: {cpu.cores}"
         )
+        if gateway is not None:
+            means = histogram_means(before, histogram_totals(gateway, WRITER_HISTOGRAMS))
+            writer[count] = means
+            ctx.log(f"  {count} connections, the writer: {_writer_line(means)}")
         rates[count] = result.rate
         if best is None or result.rate > best[0].rate:
             best = (result, cpu.cores)
     assert best is not None
-    return best[0], best[1], rates
+    return best[0], best[1], rates, writer
+
+
+def _writer_line(means: dict[str, float]) -> str:
+    """Batch size, queue wait, commit and loop lag means, as one log line."""
+    names = {
+        "batch": "gateway_writer_batch_size_mean",
+        "wait ms": "gateway_writer_wait_seconds_mean",
+        "commit ms": "gateway_writer_commit_seconds_mean",
+        "loop lag ms": "gateway_event_loop_lag_seconds_mean",
+    }
+    parts = []
+    for label, key in names.items():
+        value = means.get(key)
+        if value is not None:
+            shown = value * 1000 if label.endswith("ms") else value
+            parts.append(f"{label} {shown:.1f}")
+    return ", ".join(parts) or "no batches"
 
 
 def deliver(ctx: Context, saturation: float | None) -> list[Row]:
@@ -266,7 +298,12 @@ def unexpected(result: dict[str, Any]) -> int:
     return sum(n for k, n in result["statuses"].items() if k not in allowed)
 
 
-WRITER_HISTOGRAMS = ("gateway_writer_batch_size", "gateway_writer_commit_seconds")
+WRITER_HISTOGRAMS = (
+    "gateway_writer_batch_size",
+    "gateway_writer_wait_seconds",
+    "gateway_writer_commit_seconds",
+    "gateway_event_loop_lag_seconds",
+)
 QUEUE_HISTOGRAMS = (
     "gateway_delivery_claim_wait_seconds",
     "gateway_delivery_claim_seconds",

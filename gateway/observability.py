@@ -127,6 +127,18 @@ class Metrics:
             buckets=_ACK_BUCKETS,
             registry=r,
         )
+        self.writer_wait_seconds = Histogram(
+            "gateway_writer_wait_seconds",
+            "Time the oldest event of each group commit waited before its statement began.",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag_seconds = Histogram(
+            "gateway_event_loop_lag_seconds",
+            "How late the event loop ran a timer, measured every 50 ms (CPU overload).",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
         self.writer_queue_depth = Gauge(
             "gateway_writer_queue_depth", "Events waiting for the writer.", registry=r
         )

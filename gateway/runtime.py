@@ -134,7 +134,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
         writer: GroupCommitWriter | None = None
         writer_db: Database | None = None  # its own pool: statements planned once
         queue_db: Database | None = None  # the same for claims and settlements
-        lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000)
+        lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000, histogram=metrics.loop_lag_seconds)
         components = {}
         policy = AddressPolicy(config.delivery.allowed_private_cidrs)
         links = PayloadLinks.from_config(config)

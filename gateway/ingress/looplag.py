@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import Histogram
+
 from gateway.tasks import cancel_and_wait
 
 __all__ = ["LoopLag"]
 
 
 class LoopLag:
-    def __init__(self, threshold: float, interval: float = 0.05) -> None:
+    def __init__(
+        self, threshold: float, interval: float = 0.05, histogram: Histogram | None = None
+    ) -> None:
         self.threshold = threshold
         self.interval = interval
+        self.histogram = histogram  # every reading, for /metrics
         self.lag = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -42,3 +47,5 @@ class LoopLag:
             due = loop.time() + self.interval
             await asyncio.sleep(self.interval)
             self.lag = max(0.0, loop.time() - due)
+            if self.histogram is not None:
+                self.histogram.observe(self.lag)

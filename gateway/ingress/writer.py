@@ -151,6 +151,7 @@ class GroupCommitWriter:
                 count = min(len(self._waiting), self.config.batch_max)
                 batch = [self._waiting.popleft() for _ in range(count)]
                 self.metrics.writer_queue_depth.set(len(self._waiting))
+                self.metrics.writer_wait_seconds.observe(time.monotonic() - batch[0].queued_at)
                 self._busy += 1
                 task = asyncio.create_task(self._commit_in_slot(batch))
                 self._committing[task] = batch

@@ -115,7 +115,10 @@ async def test_metrics_move_as_webhooks_arrive_and_deliveries_succeed_retry_and_
     assert (
         after.value("gateway_delivery_attempt_duration_seconds_count", subscriber="erp") == failed
     )
-    assert after.value("gateway_writer_batch_size_count") >= 1
+    batches = after.value("gateway_writer_batch_size_count")
+    assert batches >= 1
+    assert after.value("gateway_writer_wait_seconds_count") == batches  # one per batch
+    assert after.value("gateway_event_loop_lag_seconds_count") >= 1
     attempted = 2 + failed
     settled = await scrape_until(  # the last settlement is timed once its commit returned
         http,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from prometheus_client import CollectorRegistry, Histogram
+
 from gateway.ingress.looplag import LoopLag
 
 
@@ -36,3 +38,22 @@ async def test_a_zero_threshold_never_sheds() -> None:
     await asyncio.sleep(0.05)
     assert not lag.overloaded
     await lag.stop()
+
+
+async def test_every_reading_of_the_lag_is_observed_in_its_histogram() -> None:
+    registry = CollectorRegistry()
+    histogram = Histogram("lag_seconds", "lag", buckets=(0.1, 1), registry=registry)
+    lag = LoopLag(threshold=10, interval=0.01, histogram=histogram)
+    lag.start()
+    try:
+        await _until(lambda: (registry.get_sample_value("lag_seconds_count") or 0) >= 3)
+        time.sleep(0.3)  # one reading at least 0.3 s late
+        await _until(
+            lambda: (
+                (registry.get_sample_value("lag_seconds_bucket", {"le": "1.0"}) or 0)
+                > (registry.get_sample_value("lag_seconds_bucket", {"le": "0.1"}) or 0)
+            )
+        )
+    finally:
+        await lag.stop()
+    assert (registry.get_sample_value("lag_seconds_sum") or 0) >= 0.25
