@@ -65,6 +65,40 @@ class Server:
         finally:
             await conn.close()
 
+    def warm_wal(self, megabytes: int) -> dict[str, float]:
+        """Make ``megabytes`` of WAL segments now, as a long-running server has them.
+
+        A new server has one segment; each further one is made (16 MB of zeroes and an
+        fsync) by whichever backend first writes past the last, while every commit
+        behind it waits. From its first checkpoint on, a server renames used segments
+        for reuse instead (up to ``min_wal_size``, or more after busy checkpoints), so
+        after a day of traffic it makes none. Switching segments that many times, then
+        a checkpoint, leaves this server in that state. Returns the segments made, the
+        segments in ``pg_wal`` after the checkpoint and the seconds it took.
+        """
+
+        async def go() -> tuple[int, int]:
+            conn = await asyncpg.connect(self.url("postgres"))
+            try:
+                size = await conn.fetchval(
+                    "SELECT pg_size_bytes(current_setting('wal_segment_size'))"
+                )
+                count = megabytes * 1024 * 1024 // int(size)
+                for _ in range(count):
+                    await conn.execute("SELECT txid_current()")  # a record to switch past
+                    await conn.execute("SELECT pg_switch_wal()")
+                await conn.execute("CHECKPOINT")  # the segments switched past are recycled
+                kept = await conn.fetchval(
+                    "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'"
+                )
+                return count, int(kept)
+            finally:
+                await conn.close()
+
+        started = time.monotonic()
+        made, kept = self.run(go())
+        return {"made": made, "kept": kept, "seconds": round(time.monotonic() - started, 1)}
+
     def create(self, name: str, template: str | None = None) -> str:
         clause = f" TEMPLATE {template}" if template else ""
         self.run(self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

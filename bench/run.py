@@ -129,6 +129,9 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
     rows: list[report.Row] = []
     try:
         _template(ctx)
+        if params.warm_wal_mb:
+            wal = ctx.results["wal_segments"] = server.warm_wal(params.warm_wal_mb)
+            print(f"[bench] {wal['made']} WAL segments made ahead in {wal['seconds']} s")
         if 1 in params.workloads:
             rows += ingest.ingest(ctx)
         if 3 in params.workloads:

@@ -71,7 +71,9 @@ def tuning(memory_bytes: int) -> dict[str, str]:
         "effective_cache_size": f"{max(memory_bytes // 2, shared) // mb}MB",
         "maintenance_work_mem": "128MB",
         "max_wal_size": "4GB",  # fewer checkpoints (and full-page writes) under bursts
-        "min_wal_size": "512MB",
+        # WAL segments kept for reuse: a burst of up to 2 GB of WAL (about 450,000
+        # events) makes no new one (each holds up the commits behind it while made).
+        "min_wal_size": "2GB",
         "checkpoint_timeout": "15min",
         "checkpoint_completion_target": "0.9",
         "wal_compression": "on",

@@ -41,3 +41,6 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     assert all(row["gateway"] is not None for row in table)
     assert document["results"]["w3"]["gateway"]["received"] > 0
     assert "ingest saturation" in output
+    wal = document["results"]["wal_segments"]
+    assert wal["made"] == 4  # 64 MB
+    assert wal["kept"] > wal["made"]  # recycled for the workloads, with the one in use
