@@ -55,9 +55,12 @@ class WriterTimedOut(Exception):
 class GroupCommitWriter:
     """Batches waiting events; up to ``max_in_flight`` batches commit at once.
 
-    A batch is taken when the previous one has left and a commit slot is free: while
-    one batch waits for its WAL flush, the next is written on another connection, and
-    PostgreSQL flushes their commits together.
+    Each of ``max_in_flight`` lanes (a task, with a connection of the writer's pool
+    while it commits) takes the events waiting, commits them, and takes the next ones
+    as soon as its commit returns: while one batch waits for its WAL flush, the next is
+    written on another connection, and PostgreSQL flushes their commits together. A lane
+    that goes on by itself saves the turns of the event loop a hand-over to another task
+    would cost, and on a busy loop each turn is milliseconds.
     """
 
     def __init__(
@@ -75,10 +78,8 @@ class GroupCommitWriter:
         self.on_commit = on_commit
         self.ack_timeout = ack_timeout
         self._waiting: collections.deque[_Item] = collections.deque()
-        self._ready = asyncio.Event()
-        self._slots = asyncio.Semaphore(max(1, config.max_in_flight))
-        self._committing: dict[asyncio.Task[None], list[_Item]] = {}
-        self._busy = 0  # batches committing now (``_committing`` forgets one a turn later)
+        self._ready = asyncio.Event()  # events wait (for the lanes that have none)
+        self._committing: dict[int, list[_Item]] = {}  # by lane: the batch it commits
         self._progress = asyncio.Event()  # a commit ended, or enough events wait
         self._spread_at = max(1, config.spread_at)
         self._reaper: asyncio.Task[None] | None = None
@@ -86,11 +87,11 @@ class GroupCommitWriter:
         self._notifier: asyncio.Task[None] | None = None
         self._shed_after = config.shed_after_ms / 1000
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._lanes: list[asyncio.Task[None]] = []
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return bool(self._lanes) and not any(lane.done() for lane in self._lanes)
 
     @property
     def overloaded(self) -> bool:
@@ -103,7 +104,10 @@ class GroupCommitWriter:
         return self._shed_after > 0 and time.monotonic() - waiting[0].queued_at > self._shed_after
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+        self._lanes = [
+            asyncio.create_task(self._lane(n), name=f"group-commit-lane-{n}")
+            for n in range(max(1, self.config.max_in_flight))
+        ]
         self._notifier = asyncio.create_task(self._notify_loop(), name="deliveries-notifier")
         if self.ack_timeout is not None:
             self._reaper = asyncio.create_task(self._reap(self.ack_timeout), name="ack-timeouts")
@@ -128,37 +132,38 @@ class GroupCommitWriter:
         self._closing = True
         self._ready.set()
         self._progress.set()
-        if self._task is not None:
-            await self._task
+        if self._lanes:
+            await asyncio.gather(*self._lanes)
         if self._notify.is_set():
             await self._send_notify()
         await cancel_and_wait(self._reaper, self._notifier)
 
-    async def _run(self) -> None:
+    async def _lane(self, lane: int) -> None:
+        """Take the waiting events and commit them, until closed with none left."""
         wait = self.config.batch_wait_ms / 1000
-        try:
-            while True:
+        waiting = self._waiting
+        while True:
+            if not waiting:
+                if self._closing:
+                    return
+                self._ready.clear()
                 await self._ready.wait()
-                if not self._waiting:
-                    self._ready.clear()
-                    if self._closing:
-                        return
-                    continue
-                if wait > 0 and len(self._waiting) < self.config.batch_max and not self._closing:
-                    await asyncio.sleep(wait)
-                await self._gather_behind_commits()
-                await self._slots.acquire()
-                count = min(len(self._waiting), self.config.batch_max)
-                batch = [self._waiting.popleft() for _ in range(count)]
-                self.metrics.writer_queue_depth.set(len(self._waiting))
-                self.metrics.writer_wait_seconds.observe(time.monotonic() - batch[0].queued_at)
-                self._busy += 1
-                task = asyncio.create_task(self._commit_in_slot(batch))
-                self._committing[task] = batch
-                task.add_done_callback(self._committing.pop)
-        finally:
-            if self._committing:
-                await asyncio.gather(*self._committing, return_exceptions=True)
+                continue
+            if wait > 0 and len(waiting) < self.config.batch_max and not self._closing:
+                await asyncio.sleep(wait)
+            await self._gather_behind_commits()
+            if not waiting:  # another lane took them meanwhile
+                continue
+            count = min(len(waiting), self.config.batch_max)
+            batch = [waiting.popleft() for _ in range(count)]
+            self.metrics.writer_queue_depth.set(len(waiting))
+            self.metrics.writer_wait_seconds.observe(time.monotonic() - batch[0].queued_at)
+            self._committing[lane] = batch
+            try:
+                await self._commit(batch)
+            finally:
+                del self._committing[lane]
+                self._progress.set()
 
     async def _gather_behind_commits(self) -> None:
         """While a batch commits and fewer than ``spread_at`` events wait, they wait for
@@ -168,7 +173,7 @@ class GroupCommitWriter:
         waiting line is long."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + GATHER_LIMIT
-        while self._busy and len(self._waiting) < self._spread_at and not self._closing:
+        while self._committing and len(self._waiting) < self._spread_at and not self._closing:
             left = deadline - loop.time()
             if left <= 0:
                 return
@@ -215,14 +220,6 @@ class GroupCommitWriter:
         for batch in self._committing.values():  # oldest first within a batch
             if batch[0].queued_at < cutoff:
                 _fail(batch, WriterTimedOut())
-
-    async def _commit_in_slot(self, batch: list[_Item]) -> None:
-        try:
-            await self._commit(batch)
-        finally:
-            self._busy -= 1
-            self._slots.release()
-            self._progress.set()
 
     async def _commit(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
