@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -17,6 +16,8 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from gateway.privacy import is_secret_header
 
 __all__ = [
     "ATTEMPT_OUTCOMES",
@@ -299,13 +300,13 @@ class Metrics:
         self.backlog_refreshed.set_to_current_time()
 
 
-_REDACTED_KEY = re.compile(r"secret|password|passwd|token|authorization|signature|api_?key", re.I)
 REDACTED = "[redacted]"
 
 
 def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Fields as given, except that a key naming a credential never shows its value."""
-    return {k: REDACTED if _REDACTED_KEY.search(k) else v for k, v in fields.items()}
+    """Fields as given, except that a key naming a credential never shows its value (the
+    rule that hides secret headers everywhere, gateway.privacy)."""
+    return {k: REDACTED if is_secret_header(k) else v for k, v in fields.items()}
 
 
 class _JsonFormatter(logging.Formatter):

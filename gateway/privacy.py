@@ -1,20 +1,63 @@
-"""Masking of personal data in what the gateway shows about an event (API, logs, console).
+"""What the gateway hides in everything it shows or passes on: secret headers, masked fields.
 
-Rules are JSON pointers (RFC 6901) such as ``/customer/email`` or ``/billing_address``;
-a ``*`` segment matches every element of an array or every member of an object, so
-``/line_items/*/email`` works. Subscribers still receive the body as it was sent.
+Headers: one rule (:func:`is_secret_header`) decides which headers carry a signature or a
+credential, and every exit applies it through :func:`hide_headers`: the headers stored
+with an event, the API, the console, the headers forwarded to subscribers, a subscriber's
+own static headers shown back. A body-only signature (Shopify, WooCommerce, GitHub, a
+generic HMAC) lets whoever reads it post the same body again as a new event, so its value
+is never shown, only ``[hidden]``.
+
+Bodies: rules are JSON pointers (RFC 6901) such as ``/customer/email`` or
+``/billing_address``; a ``*`` segment matches every element of an array or every member
+of an object, so ``/line_items/*/email`` works. Subscribers still receive the body as it
+was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-__all__ = ["MASK", "redact_body", "redact_document"]
+__all__ = ["HIDDEN", "MASK", "hide_headers", "is_secret_header", "redact_body", "redact_document"]
 
 MASK = "[redacted]"
+HIDDEN = "[hidden]"
+"""What a secret header's value is shown (and stored, and forwarded) as."""
+
+# Every header a scheme reads a signature or a credential from matches this (a test holds
+# each scheme's preset header against it): X-Shopify-Hmac-Sha256, X-Hub-Signature(-256),
+# X-WC-Webhook-Signature, Stripe-Signature, webhook-signature, Authorization, Cookie,
+# Proxy-Authorization, X-Api-Key, and any name that says secret, token, password or session.
+_SECRET_NAME = re.compile(
+    r"secret|password|passwd|token|authori[sz]ation|signature|hmac|api[-_]?key|cookie|session"
+    r"|credential",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(lower: str) -> bool:
+    return _SECRET_NAME.search(lower) is not None
+
+
+def is_secret_header(name: str, also: Iterable[str] = ()) -> bool:
+    """Whether header ``name`` carries a signature or a credential: by the common rule, or
+    because it is one of ``also`` (a source's own ``signature_header``), any case."""
+    lower = name.lower()
+    return _secret_name(lower) or any(lower == other.lower() for other in also)
+
+
+def hide_headers(headers: Mapping[str, str], also: Iterable[str] = ()) -> dict[str, str]:
+    """``headers`` with the value of every secret header (:func:`is_secret_header`)
+    replaced by :data:`HIDDEN`."""
+    extra = tuple(also)
+    return {
+        name: HIDDEN if is_secret_header(name, extra) else value for name, value in headers.items()
+    }
 
 
 def _segments(pointer: str) -> list[str]:

@@ -13,14 +13,16 @@ from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuer
 from gateway.api.models import DeliveryOut
 from gateway.api.state import API
 from gateway.delivery.filters import glob_to_like
-from gateway.privacy import redact_body
+from gateway.privacy import hide_headers, redact_body
 from gateway.problems import Problem
 from gateway.store import NotFound
 from gateway.store import deliveries as deliveries_store
 from gateway.store import events as store
+from gateway.store.database import Database
 from gateway.store.records import Event
+from gateway.store.sources import get_source
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "shown_headers"]
 
 
 @endpoint("GET", "/events", scope="read", summary="Search events", tag="events",
@@ -60,7 +62,7 @@ async def get_event(request: web.Request) -> web.Response:
         received_at=event.received_at,
         content_type=event.content_type,
         size=len(event.body),
-        headers=event.headers,
+        headers=await shown_headers(state.db, event),
         body_json=body_json,
         body_text=body_text,
         deliveries=[DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],
@@ -78,6 +80,17 @@ async def get_body(request: web.Request) -> web.Response:
         body=body,
         headers={"Content-Type": event.content_type or "application/octet-stream"},
     )
+
+
+async def shown_headers(db: Database, event: Event) -> dict[str, str]:
+    """The event's stored headers as every exit shows them: secret ones hidden, by the
+    common rule and by its source's own ``signature_header`` (events stored before
+    headers were hidden at ingest still hold the values)."""
+    try:
+        own = (await get_source(db, event.source)).spec.get("signature_header")
+    except NotFound:  # the source has been deleted since
+        own = None
+    return hide_headers(event.headers, (own,) if isinstance(own, str) else ())
 
 
 def _show(body: bytes) -> tuple[object, str | None]:

@@ -25,6 +25,7 @@ from gateway.api.state import API, ApiState
 from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
+from gateway.privacy import HIDDEN, hide_headers
 from gateway.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
@@ -44,6 +45,7 @@ def subscriber_out(
     """The API's view of ``sub``, with its live flow state when ``flows`` has it."""
     fields = {f.name for f in msgspec.structs.fields(cls)}
     values = {k: v for k, v in dataclasses.asdict(sub).items() if k in fields}
+    values["headers"] = hide_headers(sub.headers)
     state = (flows or {}).get(sub.id)
     if state is not None:
         values["flow"] = FlowOut(
@@ -79,6 +81,26 @@ async def _check_url(state: ApiState, url: str, https_only: bool) -> None:
         ) from None
 
 
+def _kept_secrets(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
+    """``given`` headers, where ``[hidden]`` (how the API shows a secret header's value)
+    keeps the value stored under that name, so what was read can be sent back."""
+    current = {name.lower(): value for name, value in stored.items()}
+    kept: dict[str, str] = {}
+    for name, value in given.items():
+        if value == HIDDEN:
+            if name.lower() not in current:
+                message = f"{HIDDEN} keeps a stored value, and none is stored; send the value"
+                raise Problem(
+                    422,
+                    f"headers.{name}: {message}",
+                    kind="validation",
+                    errors=[{"field": f"headers.{name}", "message": message}],
+                )
+            value = current[name.lower()]
+        kept[name] = value
+    return kept
+
+
 def _likes(event_types: list[str] | tuple[str, ...]) -> list[str]:
     return [glob_to_like(p) for p in event_types]
 
@@ -107,7 +129,7 @@ async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
     await _check_url(state, body.url, body.https_only)
-    spec = _spec(msgspec.structs.asdict(body))
+    spec = _spec({**msgspec.structs.asdict(body), "headers": _kept_secrets(body.headers, {})})
     secret = new_secret()
     try:
         sub = await store.create_subscriber(
@@ -172,6 +194,8 @@ async def update(request: web.Request) -> web.Response:
     refuse_if_declared(current)
     patch = decode_body(await request.read(), SubscriberPatch)
     changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
+    if isinstance(patch.headers, dict):
+        changes["headers"] = _kept_secrets(patch.headers, current.headers)
     spec = _spec({**dataclasses.asdict(current), **changes})
     if "url" in changes or changes.get("https_only"):
         await _check_url(state, spec.url, spec.https_only)

@@ -3,7 +3,6 @@ the one way pages are rendered (with the session, its CSRF token, ``no-store``).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,13 +15,9 @@ from markupsafe import Markup, escape
 from gateway.console.guard import CONSOLE, ERROR_PAGE, SESSION
 from gateway.privacy import MASK
 
-__all__ = ["HIDDEN", "mask_headers", "page", "pretty_body", "setup_templates"]
+__all__ = ["page", "pretty_body", "setup_templates"]
 
 STATIC = "/console/static"
-HIDDEN = "[hidden]"
-_SECRET_HEADER = re.compile(
-    r"secret|password|passwd|token|authorization|signature|hmac|api[-_]?key|cookie|session", re.I
-)
 _MASKED = escape(orjson.dumps(MASK).decode())
 _MARKED = Markup('<mark class="masked">%s</mark>') % _MASKED
 
@@ -47,14 +42,6 @@ def millis(value: float | None) -> str:
 def mark_masked(text: str) -> Markup:
     """Escape ``text``, then highlight every value privacy rules replaced."""
     return escape(text).replace(_MASKED, _MARKED)
-
-
-def mask_headers(headers: dict[str, str]) -> list[tuple[str, str]]:
-    """Headers by name, with any that may carry a credential or signature hidden."""
-    return [
-        (name, HIDDEN if _SECRET_HEADER.search(name) else value)
-        for name, value in sorted(headers.items())
-    ]
 
 
 def pretty_body(body: bytes) -> tuple[str, str]:

@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from gateway.api.events import shown_headers
 from gateway.console.figures import chart, histogram_quantile
 from gateway.console.guard import CONSOLE, needs
-from gateway.console.render import mask_headers, page, pretty_body
+from gateway.console.render import page, pretty_body
 from gateway.delivery.filters import glob_to_like
 from gateway.privacy import redact_body
 from gateway.problems import Problem
@@ -187,7 +188,7 @@ async def event_detail(request: web.Request) -> web.Response:
         "event.html",
         event=event,
         size=len(event.body),
-        headers=mask_headers(event.headers),
+        headers=sorted((await shown_headers(state.db, event)).items()),
         body_kind=kind,
         body=text[:BODY_SHOWN],
         body_cut=cut,

@@ -16,6 +16,7 @@ import orjson
 
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.signer import signature_header
+from gateway.privacy import hide_headers
 from gateway.store.records import ClaimedDelivery
 
 __all__ = ["Outbound", "build_request", "forwarded_headers", "is_thin"]
@@ -58,12 +59,15 @@ def _merge(headers: dict[str, str], extra: dict[str, str]) -> None:
 def forwarded_headers(
     claimed: ClaimedDelivery, default_allowlist: tuple[str, ...]
 ) -> dict[str, str]:
-    """The event's stored inbound headers that the allowlist names (never reserved ones)."""
+    """The event's stored inbound headers that the allowlist names (never reserved ones or
+    credentials; a signature's value hidden, as everywhere it leaves the gateway)."""
     allow = claimed.forward_headers if claimed.forward_headers is not None else default_allowlist
     wanted = _forwardable(tuple(allow))
     if not wanted:
         return {}
-    return {name: value for name, value in claimed.event_headers.items() if name.lower() in wanted}
+    return hide_headers(
+        {name: value for name, value in claimed.event_headers.items() if name.lower() in wanted}
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,4 +1,9 @@
-"""Which inbound headers are kept with an event (never credentials)."""
+"""Which inbound headers are kept with an event: all of them, secrets hidden.
+
+A header that carries a signature or a credential (gateway.privacy's one rule, plus the
+source's own ``signature_header``) is stored as ``[hidden]``: what is not stored cannot
+leave through any exit, a database dump included.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,18 @@ from collections.abc import Mapping
 import orjson
 
 from gateway.config import SourceConfig
+from gateway.privacy import HIDDEN, is_secret_header
 
 __all__ = ["stored_headers"]
 
-_NEVER_KEPT = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
-
 
 def stored_headers(headers: Mapping[str, str], source: SourceConfig) -> str:
-    """The request's headers as a JSON object, minus anything that carries a secret."""
-    secret_header = (source.signature_header or "").lower() if source.scheme == "api-key" else ""
+    """The request's headers as a JSON object, every secret one's value hidden."""
+    own = (source.signature_header,) if source.signature_header else ()
     kept: dict[str, str] = {}
     for name, value in headers.items():
         lower = name.lower()
-        if lower in _NEVER_KEPT or lower == secret_header:
-            continue
-        kept[lower] = _clean(value)
+        kept[lower] = HIDDEN if is_secret_header(lower, own) else _clean(value)
     return orjson.dumps(kept).decode()
 
 

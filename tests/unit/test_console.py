@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from standardwebhooks.webhooks import Webhook
 
 from gateway.console.figures import HEIGHT, LEFT, RIGHT, WIDTH, chart, histogram_quantile
-from gateway.console.render import HIDDEN, mark_masked, mask_headers, pretty_body
+from gateway.console.render import mark_masked, pretty_body
 from gateway.console.session import Session, SessionKeys
 from gateway.delivery.ping import PING_TYPE, ping_delivery
 from gateway.delivery.request import build_request
@@ -85,25 +85,6 @@ def test_the_csrf_token_belongs_to_one_session() -> None:
     assert keys.check_csrf(mine, keys.csrf_token(mine))
     assert not keys.check_csrf(mine, keys.csrf_token(theirs))
     assert not keys.check_csrf(mine, None)
-
-
-def test_headers_that_may_carry_credentials_or_signatures_are_hidden() -> None:
-    shown = dict(
-        mask_headers(
-            {
-                "x-shopify-hmac-sha256": "abc",
-                "stripe-signature": "t=1,v1=abc",
-                "x-api-key": "k",
-                "x-github-event": "push",
-            }
-        )
-    )
-    assert shown == {
-        "stripe-signature": HIDDEN,
-        "x-api-key": HIDDEN,
-        "x-github-event": "push",
-        "x-shopify-hmac-sha256": HIDDEN,
-    }
 
 
 def test_bodies_are_shown_pretty_as_text_or_not_at_all() -> None:

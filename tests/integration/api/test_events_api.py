@@ -13,6 +13,7 @@ from gateway.api.auth import Authenticator, mint_token
 from gateway.config import ApiConfig, Config, PrivacyConfig
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
+from gateway.store.sources import create_source
 from tests.integration.api.conftest import JWT_SECRET, admin_client, bearer
 from tests.integration.factories import event
 
@@ -114,3 +115,20 @@ async def test_a_bad_query_parameter_is_a_400_problem_naming_it(
         response = await api.get(f"/api/v1/events?{query}", headers=bearer(token("read")))
         assert response.status == 400
         assert name in (await response.json())["detail"]
+
+
+async def test_an_event_stored_with_its_signature_shows_it_hidden_by_its_sources_own_header(
+    api: TestClient,  # type: ignore[type-arg]
+    db: Database,
+    token: Callable[..., str],  # type: ignore[type-arg]
+) -> None:
+    await create_source(db, "partner", {"scheme": "hmac", "signature_header": "X-Partner-Mac"})
+    headers = {"x-partner-mac": "c2lnbmF0dXJl", "x-hub-signature-256": "sha256=ab", "x-n": "1"}
+    stored = dataclasses.replace(
+        event("legacy", source="partner"), headers_json=orjson.dumps(headers).decode()
+    )
+    [result], _ = await insert_batch(db, [stored])
+    response = await api.get(f"/api/v1/events/{result.event_id}", headers=bearer(token("read")))
+    assert response.status == 200
+    shown = (await response.json())["headers"]
+    assert shown == {"x-partner-mac": "[hidden]", "x-hub-signature-256": "[hidden]", "x-n": "1"}
