@@ -2,8 +2,18 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.toml
+SCOPE  ?= admin
 
-.PHONY: install serve test lint fmt bench chaos clean
+# The walkthrough's settings, for config.example.toml only (which opens nothing itself and
+# reads its sources' secrets from the environment): demo secrets, and loopback opened to
+# deliveries because the walkthrough's subscriber runs on 127.0.0.1.
+ifeq ($(CONFIG),config.example.toml)
+DEMO_ENV := SHOP_SECRET=$${SHOP_SECRET:-demo-shop-secret-change-me} \
+	ERP_EXPORT_SECRET=$${ERP_EXPORT_SECRET:-demo-hmac-secret-change-me} \
+	GATEWAY_DELIVERY__ALLOWED_PRIVATE_CIDRS='["127.0.0.0/8"]'
+endif
+
+.PHONY: install serve token test lint fmt bench chaos clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +26,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed
 
 serve: install
-	$(BIN)/webhook-gateway serve --config $(CONFIG)
+	$(DEMO_ENV) $(BIN)/webhook-gateway serve --config $(CONFIG)
+
+token: install  # prints a token for the admin API: TOKEN=$$(make -s token [SCOPE=read])
+	@$(DEMO_ENV) $(BIN)/webhook-gateway token create --config $(CONFIG) --scope $(SCOPE)
 
 test: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-__all__ = ["GreedySite"]
+__all__ = ["GreedySite", "ListenError", "listen"]
 
 log = logging.getLogger("gateway.listen")
 
@@ -48,10 +48,29 @@ _GONE = frozenset(
 )
 
 
-class GreedySite(web.BaseSite):
-    """``TCPSite`` (host, port, TLS, backlog, address reuse) with a greedy accept."""
+class ListenError(Exception):
+    """A listener cannot take its address; the message is the one line to show."""
 
-    __slots__ = ("_host", "_port")
+
+def listen(name: str, host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Listening sockets for listener ``name``, bound before anything else starts, so a
+    taken port ends start-up at once with one line (and nothing to undo)."""
+    try:
+        return _bind(host, port, backlog)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(f"{name}: {host}:{port} is already in use") from None
+        reason = exc.strerror or str(exc)
+        raise ListenError(f"{name}: cannot listen on {host}:{port}: {reason}") from None
+
+
+class GreedySite(web.BaseSite):
+    """``TCPSite`` (host, port, TLS, backlog, address reuse) with a greedy accept.
+
+    With ``sockets`` (from :func:`listen`) it serves those instead of binding its own.
+    """
+
+    __slots__ = ("_host", "_port", "_sockets")
 
     def __init__(
         self,
@@ -61,10 +80,12 @@ class GreedySite(web.BaseSite):
         *,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 1024,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self._host = host
         self._port = port
+        self._sockets = sockets
 
     @property
     def name(self) -> str:
@@ -83,7 +104,7 @@ class GreedySite(web.BaseSite):
         await super().start()
         factory = self._runner.server
         assert factory is not None  # BaseSite refuses a runner that was not set up
-        sockets = _bind(self._host, self._port, self._backlog)
+        sockets = self._sockets or _bind(self._host, self._port, self._backlog)
         acceptor = Acceptor(
             asyncio.get_running_loop(), sockets, factory, self._ssl_context, self._backlog
         )

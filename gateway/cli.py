@@ -99,13 +99,16 @@ def _check_config(config: Config) -> int:
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
     from gateway.observability import configure_logging
-    from gateway.runtime import run
+    from gateway.runtime import ListenError, run
 
     configure_logging(args.log_level or config.log.level, args.log_format or config.log.format)
     try:
         run(config, args.role)
     except ConfigError as exc:  # found at start-up: a secret its scheme cannot use, TLS files
         return _invalid(exc)
+    except ListenError as exc:  # a port is taken: nothing was started
+        print(f"webhook-gateway: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

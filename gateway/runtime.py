@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from gateway import __version__
-from gateway.acceptor import GreedySite
+from gateway.acceptor import GreedySite, ListenError, listen
 from gateway.api.auth import Authenticator
 from gateway.api.payloads import PayloadState
 from gateway.api.sources import public_spec
@@ -48,7 +49,7 @@ from gateway.store.database import Database
 from gateway.store.migrate import head_revision, upgrade_to_head
 from gateway.store.sources import reconcile_config_sources
 
-__all__ = ["Role", "open_database", "run", "serve"]
+__all__ = ["ListenError", "Role", "open_database", "run", "serve"]
 
 Role = Literal["all", "ingress", "worker", "api"]
 log = logging.getLogger("gateway")
@@ -119,11 +120,51 @@ def _sources(config: Config) -> dict[str, Source]:
     return build_sources(config)
 
 
+def _bind_listeners(config: Config, role: Role) -> dict[str, list[socket.socket]]:
+    """The listeners' sockets, bound first of all: a taken port is a :class:`ListenError`
+    before the database is touched or anything runs."""
+    wanted = [("admin", config.admin.host, config.admin.port)]
+    if role in ("all", "ingress"):
+        wanted.insert(0, ("ingress", config.ingress.host, config.ingress.port))
+    bound: dict[str, list[socket.socket]] = {}
+    try:
+        for name, host, port in wanted:
+            bound[name] = listen(name, host, port, BACKLOG)
+    except ListenError:
+        _close_sockets(bound)
+        raise
+    return bound
+
+
+def _close_sockets(bound: dict[str, list[socket.socket]]) -> None:
+    for sockets in bound.values():
+        for sock in sockets:
+            sock.close()
+
+
 async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set, then shut down in order without losing anything."""
-    metrics = Metrics(__version__)
+    """Run until ``stop`` is set, then shut down in order without losing anything.
+
+    Raises :class:`ListenError` when a listener's address is taken, having started nothing.
+    """
     sources = _sources(config)
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
+    bound = _bind_listeners(config, role)
+    try:
+        await _serve(config, role, stop, sources, tls, bound)
+    finally:
+        _close_sockets(bound)  # closed already once served; not if start-up failed
+
+
+async def _serve(
+    config: Config,
+    role: Role,
+    stop: asyncio.Event,
+    sources: dict[str, Source],
+    tls: ssl.SSLContext | None,
+    bound: dict[str, list[socket.socket]],
+) -> None:
+    metrics = Metrics(__version__)
     async with open_database(config) as db:
         if role != "ingress":
             await _reconcile(config, db)
@@ -137,6 +178,12 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
         lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000, histogram=metrics.loop_lag_seconds)
         components = {}
         policy = AddressPolicy(config.delivery.allowed_private_cidrs)
+        if config.delivery.allowed_private_cidrs and role != "ingress":
+            log.warning(
+                "delivery.allowed_private_cidrs opens %s to subscribers: a subscriber URL there "
+                "can reach internal services (this gateway's admin port on loopback too)",
+                ", ".join(config.delivery.allowed_private_cidrs),
+            )
         links = PayloadLinks.from_config(config)
         if role in ("all", "worker") and config.delivery.enabled:
             client = OutboundClient(
@@ -187,7 +234,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
                 await _listen(
                     ingress,
                     config.ingress.host,
-                    config.ingress.port,
+                    bound["ingress"],
                     "ingress",
                     tls,
                     config.ingress,
@@ -209,7 +256,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
             {name: pool for name, pool in pools.items() if pool is not None},
         )
         admin = build_admin_app(health, api, authenticator)
-        admin_runner = await _listen(admin, config.admin.host, config.admin.port, "admin")
+        admin_runner = await _listen(admin, config.admin.host, bound["admin"], "admin")
         # What start-up made lives until the end: take it out of the collector's sight,
         # so a full collection (a pause every request in flight waits for) stays short.
         gc.collect()
@@ -261,7 +308,7 @@ def early_answers(state: IngressState) -> AnswerEarly:
 async def _listen(
     app: web.Application,
     host: str,
-    port: int,
+    sockets: list[socket.socket],
     name: str,
     tls: ssl.SSLContext | None = None,
     slow_clients: IngressConfig | None = None,
@@ -283,7 +330,8 @@ async def _listen(
         else ClosingRunner(app, shutdown_timeout=15.0, **options)
     )
     await runner.setup()
-    site = GreedySite(runner, host, port, ssl_context=tls, backlog=BACKLOG)
+    port = int(sockets[0].getsockname()[1])
+    site = GreedySite(runner, host, port, ssl_context=tls, backlog=BACKLOG, sockets=sockets)
     await site.start()
     log.info("%s listening on %s://%s:%s", name, "https" if tls else "http", host, port)
     return runner

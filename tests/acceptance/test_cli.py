@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
+from gateway.config import load_config
+from tests.acceptance.conftest import base_config
 from tests.support.process import GatewayProcess, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_check_config_accepts_the_example_config() -> None:
-    result = run_cli("check-config", "--config", str(REPO / "config.example.toml"))
+EXAMPLE = REPO / "config.example.toml"
+SECRETS = {"SHOP_SECRET": "a-shop-secret", "ERP_EXPORT_SECRET": "an-erp-secret"}
+
+
+def test_check_config_accepts_the_example_config_with_its_secrets_from_the_environment() -> None:
+    result = run_cli("check-config", "--config", str(EXAMPLE), env=SECRETS)
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+
+
+def test_the_example_config_copied_as_it_is_holds_no_secret_and_opens_no_private_range() -> None:
+    unset = run_cli("check-config", "--config", str(EXAMPLE))
+    assert unset.returncode == 2
+    assert "sources[0].secret: environment variable SHOP_SECRET is not set" in unset.stderr
+    config = load_config(EXAMPLE, env=SECRETS)
+    assert config.delivery.allowed_private_cidrs == ()
+    assert [s.secret for s in config.sources] == list(SECRETS.values())
 
 
 def test_check_config_exits_2_naming_the_file_the_key_and_the_reason(tmp_path: Path) -> None:
@@ -106,3 +123,35 @@ def test_a_token_without_the_needed_scope_is_refused_with_403(
         assert asyncio.run(create()) == (403, 401, "application/problem+json")
     finally:
         gateway.stop()
+
+
+def test_a_taken_port_ends_serve_with_one_line_before_anything_starts(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    data_dir = tmp_path / "data"
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f'[ingress]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[admin]\nport = 0\n[database]\ndata_dir = "{data_dir}"\n'
+    )
+    try:
+        result = run_cli("serve", "--config", str(config), timeout=30)
+    finally:
+        taken.close()
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"webhook-gateway: ingress: 127.0.0.1:{port} is already in use"
+    assert not data_dir.exists()  # the embedded database was never started, nor migrated
+
+
+def test_an_open_private_range_is_named_in_one_warning_at_start(
+    start_gateway: Callable[..., GatewayProcess], database_url: str
+) -> None:
+    opened = start_gateway(base_config(database_url))
+    closed = start_gateway(base_config(database_url, delivery={"allowed_private_cidrs": []}))
+    warnings = [line for line in opened.logs().splitlines() if "allowed_private_cidrs" in line]
+    assert len(warnings) == 1
+    assert '"level":"warning"' in warnings[0]
+    assert "127.0.0.0/8" in warnings[0]
+    assert "allowed_private_cidrs" not in closed.logs()

@@ -217,6 +217,28 @@ async def test_log_lines_are_json_and_never_show_a_secret(
     assert all(e["delivery_id"].startswith("dlv_") for e in attempts)
 
 
+async def test_at_info_only_refusals_and_failed_attempts_are_logged_per_request(
+    start_gateway: Callable[..., GatewayProcess],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    failing_sink: Sink,
+) -> None:
+    ok = await Sink([500, 200]).start()
+    try:
+        gateway = start_gateway(observed_config(database_url, log={"level": "INFO"}))
+        await traffic(http, gateway, gateway.token("admin"), ok, failing_sink)
+    finally:
+        await ok.stop()
+    assert gateway.stop() == 0
+    entries = [orjson.loads(line) for line in gateway.logs().splitlines()]
+    requests = {e["status"] for e in entries if e["msg"] == "request"}
+    assert requests == {401, 404}  # neither the 202 nor the duplicate's 200
+    attempts = [(e["subscriber"], e["outcome"]) for e in entries if e["msg"] == "delivery attempt"]
+    assert ("warehouse", "http_error") in attempts  # its first, failed attempt
+    assert all(outcome != "success" for _, outcome in attempts)
+    assert {subscriber for subscriber, _ in attempts} == {"warehouse", "erp"}
+
+
 async def test_readiness_names_the_database_while_it_is_away_and_recovers(
     start_gateway: Callable[..., GatewayProcess],
     database_url: str,
