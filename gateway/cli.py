@@ -84,13 +84,16 @@ def _invalid(exc: ConfigError) -> int:
 
 
 def _check_config(config: Config) -> int:
-    """Beyond what loading checks: every secret fits its scheme, the TLS files load."""
+    """Beyond what loading checks: every secret fits its scheme, the TLS files load, no
+    declared subscriber names a private address that is not opened."""
+    from gateway.declared import check_declared_destinations
     from gateway.ingress.listener import ingress_ssl_context
     from gateway.ingress.sources import build_sources
 
     try:
         build_sources(config)
         ingress_ssl_context(config)
+        check_declared_destinations(config)
     except ConfigError as exc:
         return _invalid(exc)
     print(f"{config.source_file}: ok ({len(config.sources)} sources)")

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from gateway.destination import InvalidDestination, parse_destination
+
 __all__ = [
     "AdminConfig",
     "ApiConfig",
@@ -538,9 +540,10 @@ def _validate_api(api: ApiConfig, file: str) -> None:
 
 
 def _validate_subscriber(sub: SubscriberConfig, file: str, key: str) -> None:
-    parts = urlsplit(sub.url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(file, f"{key}.url", "must be an absolute http(s) URL")
+    try:
+        parse_destination(sub.url, registering=True)
+    except InvalidDestination as exc:
+        raise ConfigError(file, f"{key}.url", str(exc)) from None
     secret = sub.secret.removeprefix("whsec_")
     try:
         decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)

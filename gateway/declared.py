@@ -7,15 +7,29 @@ import logging
 
 import msgspec
 
-from gateway.config import Config
+from gateway.config import Config, ConfigError
 from gateway.delivery.filters import glob_to_like
+from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
+from gateway.destination import parse_destination
 from gateway.store.database import Database
 from gateway.store.reconcile import reconcile_subscribers
 from gateway.store.records import SubscriberSpec
 
-__all__ = ["reconcile_declared_subscribers"]
+__all__ = ["check_declared_destinations", "reconcile_declared_subscribers"]
 
 log = logging.getLogger("gateway")
+
+
+def check_declared_destinations(config: Config) -> None:
+    """A declared subscriber whose URL names a private or reserved address is a config
+    error (as registering it through the API is a 422). Names are judged when delivered:
+    what they resolve to where the gateway runs is not known here."""
+    policy = AddressPolicy(config.delivery.allowed_private_cidrs)
+    for i, sub in enumerate(config.subscribers):
+        try:
+            policy.check(parse_destination(sub.url).host)
+        except AddressBlocked as exc:
+            raise ConfigError(config.source_file, f"subscribers[{i}].url", str(exc)) from None
 
 
 async def reconcile_declared_subscribers(config: Config, db: Database) -> None:

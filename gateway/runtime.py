@@ -24,7 +24,7 @@ from gateway.app import build_admin_app, build_ingress_app
 from gateway.backlog import BacklogMonitor
 from gateway.closing import ClosingRunner
 from gateway.config import Config, ConfigError, IngressConfig
-from gateway.declared import reconcile_declared_subscribers
+from gateway.declared import check_declared_destinations, reconcile_declared_subscribers
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.links import PayloadLinks
@@ -148,6 +148,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     Raises :class:`ListenError` when a listener's address is taken, having started nothing.
     """
     sources = _sources(config)
+    check_declared_destinations(config)
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     bound = _bind_listeners(config, role)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
@@ -25,6 +24,7 @@ from gateway.api.state import API, ApiState
 from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
+from gateway.destination import InvalidDestination, parse_destination
 from gateway.privacy import HIDDEN, hide_headers
 from gateway.problems import Problem
 from gateway.store import Conflict, NotFound, flow
@@ -64,20 +64,21 @@ def _invalid_url(message: str, detail: str, kind: str = "validation") -> Problem
 
 
 async def _check_url(state: ApiState, url: str, https_only: bool) -> None:
-    """Absolute http(s), https when asked, and no private or reserved destination."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise _invalid_url("not an absolute http(s) URL", "must be an absolute http(s) URL")
-    if https_only and parts.scheme != "https":
+    """Absolute http(s), read as delivery reads it, https when asked, and no private or
+    reserved destination."""
+    try:
+        target = parse_destination(url, registering=True)
+    except InvalidDestination as exc:
+        raise _invalid_url(str(exc), str(exc)) from None
+    if https_only and target.scheme != "https":
         raise _invalid_url("https_only needs an https:// URL", "https_only needs an https:// URL")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        await state.policy.check_resolved(parts.hostname, port)
+        await state.policy.check_resolved(target.host, target.port)
     except AddressBlocked as exc:
         raise _invalid_url(str(exc), str(exc), "forbidden-destination") from None
     except (OSError, ValueError):
         raise _invalid_url(
-            "host does not resolve", f"the host {parts.hostname!r} does not resolve"
+            "host does not resolve", f"the host {target.host!r} does not resolve"
         ) from None
 
 

@@ -17,9 +17,9 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from yarl import URL
 
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy, GuardedResolver
+from gateway.destination import InvalidDestination, parse_destination
 from gateway.store.records import AttemptResult
 
 __all__ = ["OutboundClient"]
@@ -85,12 +85,12 @@ class OutboundClient:
             return AttemptResult(started_at, ms, outcome, **kw)  # type: ignore[arg-type]
 
         try:
-            target = URL(url)
+            target = parse_destination(url)  # as registration read it
             if https_only and target.scheme != "https":
                 raise AddressBlocked("this subscriber accepts https:// URLs only")
-            self.policy.check(target.host or "")
+            self.policy.check(target.host)
             async with self.session.post(
-                url,
+                target.url,
                 data=body,
                 headers=headers,
                 allow_redirects=False,
@@ -99,7 +99,7 @@ class OutboundClient:
                 snippet = await self._snippet(response)
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
-        except AddressBlocked as exc:
+        except (AddressBlocked, InvalidDestination) as exc:
             return result("blocked", error=str(exc))
         except TimeoutError:
             return result("timeout", error=f"no response within {timeout:g}s")

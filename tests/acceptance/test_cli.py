@@ -57,6 +57,41 @@ def test_check_config_refuses_a_wrong_type_and_a_bad_url(tmp_path: Path) -> None
     assert "database.url" in bad_url.stderr
 
 
+def _declared(url: str, opened: str = "") -> str:
+    return (
+        f"[delivery]\nallowed_private_cidrs = [{opened}]\n"
+        f'[[subscribers]]\nname = "wms"\nurl = "{url}"\nsecret = "whsec_{"A" * 32}"\n'
+    )
+
+
+def test_check_config_refuses_a_subscriber_address_not_written_a_b_c_d(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(_declared("http://127.1:8000/hook", opened='"127.0.0.0/8"'))
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.strip() == (
+        f"webhook-gateway: invalid configuration: {config}: subscribers[0].url: "
+        "host 127.1 is not a canonical IPv4 address; write 127.0.0.1"
+    )
+
+
+def test_check_config_refuses_a_subscriber_on_a_private_address_naming_the_key_that_opens_it(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(_declared("http://[::ffff:0:a00:5]/hook"))
+    refused = run_cli("check-config", "--config", str(config))
+    config.write_text(_declared("http://[::ffff:0:a00:5]/hook", opened='"10.0.0.0/8"'))
+    opened = run_cli("check-config", "--config", str(config))
+    assert refused.returncode == 2, refused.stdout
+    assert refused.stderr.strip() == (
+        f"webhook-gateway: invalid configuration: {config}: subscribers[0].url: "
+        "::ffff:0:a00:5 is a private or reserved address; "
+        "open its range with delivery.allowed_private_cidrs"
+    )
+    assert opened.returncode == 0, opened.stderr
+
+
 def test_an_empty_source_secret_is_a_config_error_not_an_open_door(tmp_path: Path) -> None:
     config = tmp_path / "open.toml"
     config.write_text('[[sources]]\nname = "shop"\nscheme = "shopify"\nsecret = ""\n')

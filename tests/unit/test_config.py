@@ -305,3 +305,34 @@ def test_with_database_url_returns_a_new_config_and_leaves_the_old_one(load: Loa
     changed = config.with_database_url("postgresql://db.example/gateway")
     assert changed.database.url == "postgresql://db.example/gateway"
     assert config.database.url is None
+
+
+SUBSCRIBER_SECRET = "whsec_" + "A" * 32
+
+
+def _declared(url: str) -> str:
+    return f'[[subscribers]]\nname = "wms"\nurl = "{url}"\nsecret = "{SUBSCRIBER_SECRET}"\n'
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.1:8000/hook", "host 127.1 is not a canonical IPv4 address; write 127.0.0.1"),
+        ("http://0x0a.0.0.5/", "host 0x0a.0.0.5 is not a canonical IPv4 address; write 10.0.0.5"),
+        ("https://ops:pw@wms.example/", "must not carry credentials"),
+        ("http://10.0.0.1\\\\@wms.example/", "not a valid URL: backslash"),
+        ("wms.example/hook", "must be an absolute http(s) URL"),
+    ],
+)
+def test_a_declared_subscriber_url_is_read_as_delivery_reads_it(
+    write: Callable[[str], Path], url: str, reason: str
+) -> None:
+    message = refusal(write, _declared(url))
+    assert "subscribers[0].url: " in message
+    assert reason in message
+
+
+def test_a_declared_subscriber_on_a_public_name_loads(load: Loader) -> None:
+    assert load(_declared("https://wms.example/hook")).subscribers[0].url == (
+        "https://wms.example/hook"
+    )

@@ -47,10 +47,27 @@ FORBIDDEN_SAMPLES = {
 
 # Ranges judged as themselves (no embedded IPv4): their first and last addresses.
 PLAIN_RANGES = [
-    cidr
-    for cidr in FORBIDDEN_SAMPLES
-    if cidr not in {"2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0/96"}
+    cidr for cidr in FORBIDDEN_SAMPLES if cidr not in {"2002::/16", "64:ff9b::/96", "::ffff:0:0/96"}
 ]
+
+# Every IPv6 form that carries 127.0.0.1, by name.
+CARRYING_LOOPBACK = {
+    "IPv4-mapped": "::ffff:127.0.0.1",
+    "IPv4-compatible": "::127.0.0.1",
+    "SIIT IPv4-translated": "::ffff:0:7f00:1",
+    "NAT64 well-known prefix": "64:ff9b::7f00:1",
+    "6to4": "2002:7f00:1::",
+    "ISATAP": "2001:4860:4000::5efe:7f00:1",
+    "ISATAP, global bit": "2a00:1450::200:5efe:7f00:1",
+}
+
+# The local-use NAT64 prefix, with 127.0.0.1 where each RFC 6052 prefix length puts it.
+LOCAL_USE_NAT64 = {
+    "/48": "64:ff9b:1:7f00:0:100::",
+    "/56": "64:ff9b:1:7f:0:1::",
+    "/64": "64:ff9b:1:0:7f:0:100:0",
+    "/96": "64:ff9b:1::7f00:1",
+}
 
 PUBLIC = ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
 
@@ -116,6 +133,64 @@ def test_6to4_of_the_metadata_address_is_refused() -> None:
 
 def test_6to4_of_a_public_address_is_allowed() -> None:
     assert AddressPolicy().is_allowed(ip("2002:808:808::1"))
+
+
+@pytest.mark.parametrize("address", CARRYING_LOOPBACK.values(), ids=CARRYING_LOOPBACK)
+def test_every_ipv6_form_carrying_a_forbidden_ipv4_address_is_refused(address: str) -> None:
+    assert not AddressPolicy().is_allowed(ip(address))
+    with pytest.raises(AddressBlocked, match=r"delivery\.allowed_private_cidrs"):
+        AddressPolicy().check(f"[{address}]")
+
+
+@pytest.mark.parametrize("address", CARRYING_LOOPBACK.values(), ids=CARRYING_LOOPBACK)
+def test_every_ipv6_form_carrying_an_opened_ipv4_address_is_allowed(address: str) -> None:
+    assert AddressPolicy(["127.0.0.0/8"]).is_allowed(ip(address))
+
+
+@pytest.mark.parametrize(
+    "address", ["::8.8.8.8", "::ffff:0:808:808", "2001:4860:4000::5efe:808:808"]
+)
+def test_the_same_forms_carrying_a_public_address_are_allowed(address: str) -> None:
+    assert AddressPolicy().is_allowed(ip(address))
+
+
+def test_the_unspecified_and_loopback_ipv6_addresses_stay_themselves() -> None:
+    # ::1 is not "IPv4-compatible 0.0.0.1": opening 0.0.0.0/8 does not open it.
+    policy = AddressPolicy(["0.0.0.0/8"])
+    assert not policy.is_allowed(ip("::1"))
+    assert not policy.is_allowed(ip("::"))
+
+
+def test_isatap_on_a_forbidden_prefix_stays_forbidden_whatever_it_carries() -> None:
+    policy = AddressPolicy(["10.0.0.0/8"])
+    assert not policy.is_allowed(ip("fe80::5efe:a00:1"))
+    assert policy.is_allowed(ip("2001:4860:4000::5efe:a00:1"))
+
+
+@pytest.mark.parametrize("address", LOCAL_USE_NAT64.values(), ids=LOCAL_USE_NAT64)
+def test_the_local_use_nat64_prefix_is_refused_unless_opened_itself(address: str) -> None:
+    # Where the IPv4 address sits depends on the translator's prefix length: not judged.
+    assert not AddressPolicy(["127.0.0.0/8"]).is_allowed(ip(address))
+    assert AddressPolicy(["64:ff9b:1::/48"]).is_allowed(ip(address))
+
+
+def test_the_local_use_nat64_prefix_is_refused_also_carrying_a_public_address() -> None:
+    assert not AddressPolicy().is_allowed(ip("64:ff9b:1::808:808"))
+
+
+def test_teredo_is_refused_whatever_it_carries() -> None:
+    teredo = ipaddress.IPv6Address("2001:0:4136:e378:8000:63bf:3fff:fdd2")
+    assert teredo.teredo is not None
+    assert not AddressPolicy().is_allowed(teredo)
+
+
+def test_a_refused_literal_and_a_refused_name_say_which_key_opens_the_range() -> None:
+    with pytest.raises(AddressBlocked) as literal:
+        AddressPolicy().check("10.0.0.5")
+    assert str(literal.value) == (
+        "10.0.0.5 is a private or reserved address; "
+        "open its range with delivery.allowed_private_cidrs"
+    )
 
 
 def test_an_opened_private_range_allows_loopback_also_in_mapped_form() -> None:
@@ -185,8 +260,19 @@ class FixedResolver(AbstractResolver):
 
 async def test_a_public_looking_name_resolving_to_a_private_address_is_refused() -> None:
     resolver = GuardedResolver(AddressPolicy(), FixedResolver("10.0.0.5"))
-    with pytest.raises(AddressBlocked, match=r"hooks\.example\.com"):
+    with pytest.raises(AddressBlocked) as refused:
         await resolver.resolve("hooks.example.com", 443)
+    assert str(refused.value) == (
+        "hooks.example.com resolves to 10.0.0.5, a private or reserved address; "
+        "open its range with delivery.allowed_private_cidrs"
+    )
+
+
+@pytest.mark.parametrize("address", CARRYING_LOOPBACK.values(), ids=CARRYING_LOOPBACK)
+async def test_a_name_resolving_to_a_form_carrying_loopback_is_refused(address: str) -> None:
+    resolver = GuardedResolver(AddressPolicy(), FixedResolver(address))
+    with pytest.raises(AddressBlocked):
+        await resolver.resolve("hooks.example.com", 443, socket.AF_INET6)
 
 
 async def test_a_name_resolving_to_a_public_address_passes_unchanged() -> None:
