@@ -70,6 +70,8 @@ UNKNOWN_SOURCE = "(unknown)"
 
 _PING_TYPES = frozenset({"application/x-www-form-urlencoded", "application/octet-stream"})
 _PING_MAX_BYTES = 64
+# One layer of these, decoded by aiohttp within the body limit; "" and identity: as is.
+_ACCEPTED_CODINGS = frozenset({"", "identity", "gzip", "deflate"})
 
 
 @dataclasses.dataclass(slots=True)
@@ -182,11 +184,13 @@ def may_be_ping(request: Inbound, cfg: SourceConfig) -> bool:
 
 
 def check_content_type(request: Inbound, cfg: SourceConfig) -> None:
-    """415 unless the media type (parameters aside) is one the source lists, if it lists any.
+    """415 unless the media type (parameters aside) is one the source lists, if it lists any,
+    and the body comes as is or in one coding that aiohttp decodes.
 
     A Content-Type that is not ASCII is no media type at all (and could not be stored or
     sent on): 415 whatever the source lists.
     """
+    _check_content_encoding(request)
     if not request.headers.get("Content-Type", "").isascii():
         raise Problem(415, "the content type is not ASCII", kind="unsupported-media-type")
     if not cfg.content_types:
@@ -199,6 +203,23 @@ def check_content_type(request: Inbound, cfg: SourceConfig) -> None:
             f"content type {shown} is not accepted; send {' or '.join(cfg.content_types)}",
             kind="unsupported-media-type",
         )
+
+
+def _check_content_encoding(request: Inbound) -> None:
+    """aiohttp decodes one ``gzip`` or ``deflate`` layer and passes anything else through
+    still encoded (``gzip, gzip``, ``x-gzip``, a second Content-Encoding line): that would
+    be stored and sent on as if it were the body, so it is a 415 naming what is accepted."""
+    codings = request.headers.getall("Content-Encoding", ())
+    if not codings or (len(codings) == 1 and codings[0].strip().lower() in _ACCEPTED_CODINGS):
+        return
+    shown = ", ".join(codings)[:100]
+    raise Problem(
+        415,
+        f"content encoding {shown!r} is not accepted; send the body unencoded or in one layer"
+        " of gzip or deflate",
+        kind="unsupported-content-encoding",
+        headers={"Accept-Encoding": "gzip, deflate"},
+    )
 
 
 def _media_type(value: str) -> str:

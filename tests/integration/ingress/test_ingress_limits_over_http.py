@@ -4,7 +4,12 @@ content type, and the WooCommerce creation ping that must be answered without st
 from __future__ import annotations
 
 import asyncio
+import gzip
+import time
+import zlib
 from collections.abc import AsyncIterator
+
+import pytest
 
 from gateway.config import SourceConfig
 from tests.integration.ingress.conftest import StartIngress
@@ -208,3 +213,79 @@ async def test_webhooks_beyond_the_concurrent_limit_are_told_to_retry_and_nothin
     assert [(await answer).status for answer in held] == [202, 202]
     assert await gateway.stored() == 2
     assert gateway.counted("open", "overloaded") == 1
+
+
+ENCODED = {"Content-Type": "application/json"}
+PLAIN = b'{"order": 1}'
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip, gzip", gzip.compress(gzip.compress(PLAIN))),
+        ("deflate, gzip", gzip.compress(zlib.compress(PLAIN))),
+        ("gzip,gzip", gzip.compress(gzip.compress(PLAIN))),
+        ("identity, gzip", gzip.compress(PLAIN)),
+        ("x-gzip", gzip.compress(PLAIN)),
+        ("compress", PLAIN),
+    ],
+    ids=["gzip-gzip", "deflate-gzip", "gzip-gzip-no-space", "identity-gzip", "x-gzip", "compress"],
+)
+async def test_a_body_aiohttp_would_leave_encoded_gets_415_naming_what_is_accepted(
+    start_ingress: StartIngress, coding: str, body: bytes
+) -> None:
+    gateway = await start_ingress(SourceConfig(name="open", scheme="none"))
+    refused = await gateway.post("open", body, {**ENCODED, "Content-Encoding": coding})
+    assert refused.status == 415, refused
+    assert refused.headers["Accept-Encoding"] == "gzip, deflate"
+    assert refused.body["type"].endswith("/unsupported-content-encoding")
+    assert refused.body["detail"] == (
+        f"content encoding {coding!r} is not accepted;"
+        " send the body unencoded or in one layer of gzip or deflate"
+    )
+    assert await gateway.stored() == 0
+    assert gateway.counted("open", "unsupported-content-encoding") == 1
+
+
+async def test_two_content_encoding_lines_are_stacked_codings_too(
+    start_ingress: StartIngress,
+) -> None:
+    gateway = await start_ingress(SourceConfig(name="open", scheme="none"))
+    body = gzip.compress(gzip.compress(PLAIN))
+    head = (
+        "POST /webhooks/v1/open HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer = await raw_exchange(gateway.port, head, [body])
+    assert answer.status == 415
+    assert answer.headers["accept-encoding"] == "gzip, deflate"
+    assert await gateway.stored() == 0
+
+
+async def test_a_gzip_bomb_stacked_twice_is_refused_before_a_byte_is_inflated(
+    start_ingress: StartIngress,
+) -> None:
+    gateway = await start_ingress(SourceConfig(name="open", scheme="none"))
+    bomb = gzip.compress(gzip.compress(bytes(10 * 1024 * 1024)))  # 10 MB of zeros, ~100 bytes
+    started = time.monotonic()
+    refused = await gateway.post("open", bomb, {**ENCODED, "Content-Encoding": "gzip, gzip"})
+    assert refused.status == 415, refused
+    assert time.monotonic() - started < 2.0
+    assert await gateway.stored() == 0
+
+
+async def test_one_gzip_layer_is_stored_decoded_and_its_bomb_stops_at_the_limit(
+    start_ingress: StartIngress,
+) -> None:
+    gateway = await start_ingress(SourceConfig(name="open", scheme="none", max_body_bytes=LIMIT))
+    gzipped = {**ENCODED, "Content-Encoding": "GZip"}
+    stored = await gateway.post("open", gzip.compress(PLAIN), gzipped)
+    bomb = gzip.compress(bytes(10 * 1024 * 1024))
+    started = time.monotonic()
+    too_large = await gateway.post("open", bomb, gzipped)
+    assert stored.status == 202, stored
+    assert await gateway.db.pool.fetchval("SELECT body FROM events") == PLAIN
+    assert too_large.status == 413, too_large
+    assert time.monotonic() - started < 2.0
+    assert await gateway.stored() == 1
