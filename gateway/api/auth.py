@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from aiohttp import web
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 SCOPES = ("read", "write", "replay", "admin")
+TIME_CLAIMS = ("exp", "iat", "nbf")
 SCOPE_KEY = "required_scope"
 PRINCIPAL = web.RequestKey("principal", str)  # the subject of the token
 
@@ -76,11 +78,26 @@ def mint_token(
     return jwt.encode(claims, key, algorithm=api.jwt_algorithm)
 
 
+def _invalid(detail: str = "the token is invalid or expired") -> Problem:
+    return Problem(
+        401,
+        detail,
+        kind="unauthenticated",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """A JSON number: PyJWT also takes ``"9999999999"`` and ``true`` for a time."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class Authenticator:
     """Verifies tokens with the one algorithm the config names (no ``alg`` confusion).
 
-    ``exp`` is required; ``iss`` and ``aud`` are checked when configured. With a JWKS
-    the key is the one whose ``kid`` the token names.
+    ``exp`` is required; ``exp``, ``iat`` and ``nbf`` must be numbers; ``iss`` and ``aud``
+    are checked when configured. With a JWKS the key is the one whose ``kid`` the token
+    names.
     """
 
     def __init__(self, api: ApiConfig, secret: str | None = None) -> None:
@@ -120,15 +137,16 @@ class Authenticator:
                 options={"require": ["exp"], "verify_aud": self.api.jwt_audience is not None},
             )
         except (jwt.PyJWTError, ValueError, TypeError):
-            raise Problem(
-                401,
-                "the token is invalid or expired",
-                kind="unauthenticated",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
+            raise _invalid() from None
+        self._check(claims)
         scope = claims.get("scope", "")
         scopes = set(scope.split()) if isinstance(scope, str) else set()
         return str(claims.get("sub", "")), scopes
+
+    def _check(self, claims: dict[str, Any]) -> None:
+        """What PyJWT leaves open: the times' types."""
+        if not all(_is_number(claims[name]) for name in TIME_CLAIMS if name in claims):
+            raise _invalid("the token's exp, iat and nbf must be numbers")
 
     def _verification_key(self, token: str) -> Any:
         if self._jwks is None:

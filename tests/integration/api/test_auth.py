@@ -186,3 +186,34 @@ async def test_jwks_keys_are_chosen_by_kid(db: Database, tmp_path: Path, algorit
         assert await _status(client, unknown_kid) == 401
     finally:
         await client.close()
+
+
+def _hs256(**claims: object) -> str:
+    base: dict[str, object] = {"scope": "admin", "exp": int(time.time()) + 600, "jti": "j-1"}
+    return jwt.encode({**base, **claims}, JWT_SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "9999999999"},
+        {"exp": str(int(time.time()) + 600)},
+        {"iat": str(int(time.time()))},
+        {"nbf": True},
+        {"nbf": str(int(time.time()) - 60)},
+        {"iat": False},
+    ],
+)
+async def test_a_time_claim_that_is_not_a_json_number_is_refused(
+    api: TestClient,  # type: ignore[type-arg]
+    claims: dict[str, object],
+) -> None:
+    """PyJWT takes ``int(value)``: a numeric string or a boolean would pass its checks."""
+    response = await api.get(SUBSCRIBERS, headers=bearer(_hs256(**claims)))
+    assert response.status == 401
+    assert (await response.json())["detail"] == "the token's exp, iat and nbf must be numbers"
+
+
+async def test_fractional_times_are_numbers_too(api: TestClient) -> None:  # type: ignore[type-arg]
+    token = _hs256(exp=time.time() + 600.5, iat=time.time() - 0.5, nbf=time.time() - 1.5)
+    assert await _status(api, token) == 200
