@@ -44,6 +44,7 @@ __all__ = [
 ENV_PREFIX = "GATEWAY_"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+MAX_REVOCATION_REFRESH_SECONDS = 300.0
 
 Scheme = Literal[
     "hmac",
@@ -197,6 +198,11 @@ class ApiConfig(_Section, frozen=True):
     HS* verify with ``jwt_secret`` (or a key generated in the data directory); RS*, ES*
     and EdDSA verify with ``jwt_public_key_file`` (PEM) or ``jwt_jwks_file`` (a JWKS
     document, keys chosen by ``kid``); ``token create`` signs with ``jwt_private_key_file``.
+
+    Revoked tokens (by ``jti``) are refused by every replica within
+    ``revocation_refresh_seconds``. ``require_jti``: whether a token without a ``jti``
+    (which cannot be revoked) is refused; by default yes with HS* (every token is the
+    gateway's own), no with the other algorithms (an identity provider may not set one).
     """
 
     jwt_secret: str | None = None
@@ -208,10 +214,17 @@ class ApiConfig(_Section, frozen=True):
     jwt_audience: str | None = None
     jwt_leeway_seconds: float = 30.0
     idempotency_hours: float = 24.0
+    revocation_refresh_seconds: float = 5.0
+    require_jti: bool | None = None
 
     @property
     def symmetric(self) -> bool:
         return self.jwt_algorithm.startswith("HS")
+
+    @property
+    def jti_required(self) -> bool:
+        """``require_jti``, else whether the tokens are the gateway's own (HS*)."""
+        return self.symmetric if self.require_jti is None else self.require_jti
 
 
 class PrivacyConfig(_Section, frozen=True):
@@ -513,6 +526,13 @@ def _validate(config: Config, file: str) -> None:
 def _validate_api(api: ApiConfig, file: str) -> None:
     if api.idempotency_hours <= 0:
         raise ConfigError(file, "api.idempotency_hours", "must be positive")
+    refresh = api.revocation_refresh_seconds
+    if not (math.isfinite(refresh) and 0 < refresh <= MAX_REVOCATION_REFRESH_SECONDS):
+        raise ConfigError(
+            file,
+            "api.revocation_refresh_seconds",
+            f"must be a number of seconds above 0, at most {MAX_REVOCATION_REFRESH_SECONDS:g}",
+        )
     minimum = {"HS384": 48, "HS512": 64}.get(api.jwt_algorithm, 32)
     if api.jwt_secret is not None and len(api.jwt_secret) < minimum:
         raise ConfigError(

@@ -18,6 +18,7 @@ from gateway import __version__
 from gateway.acceptor import GreedySite, ListenError, listen
 from gateway.api.auth import Authenticator
 from gateway.api.payloads import PayloadState
+from gateway.api.revocation import RevokedTokens
 from gateway.api.sources import public_spec
 from gateway.api.state import ApiState
 from gateway.app import build_admin_app, build_ingress_app
@@ -246,7 +247,9 @@ async def _serve(
         authenticator = None
         if role in ("all", "worker", "api"):
             api = ApiState(config, db, policy, metrics)
-            authenticator = Authenticator.from_config(config)
+            authenticator = Authenticator.from_config(
+                config, RevokedTokens.from_config(db, config.api)
+            )
         lifecycle = _start_lifecycle(config, role, db, metrics)
         pools = {"writer": writer_db, "queue": queue_db}
         health = HealthState(

@@ -13,6 +13,7 @@ from typing import Any, TypeGuard
 import jwt
 from aiohttp import web
 
+from gateway.api.revocation import MAX_JTI_LENGTH, RevokedTokens
 from gateway.config import ApiConfig, Config
 from gateway.problems import Problem
 
@@ -25,6 +26,7 @@ __all__ = [
     "mint_token",
     "required_scope",
     "signing_key",
+    "unverified_claims",
 ]
 
 SCOPES = ("read", "write", "replay", "admin")
@@ -64,18 +66,28 @@ def signing_key(config: Config) -> str:
 def mint_token(
     api: ApiConfig, key: str, scopes: Iterable[str], ttl_seconds: int, subject: str = "cli"
 ) -> str:
+    """A signed token for ``subject`` with its own random ``jti`` (128 bits), so it can be
+    revoked on its own."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,
         "scope": " ".join(scopes),
         "iat": now,
         "exp": now + ttl_seconds,
+        "jti": secrets.token_urlsafe(16),
     }
     if api.jwt_issuer:
         claims["iss"] = api.jwt_issuer
     if api.jwt_audience:
         claims["aud"] = api.jwt_audience
     return jwt.encode(claims, key, algorithm=api.jwt_algorithm)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of ``token`` as it says them, its signature unchecked: only for reading
+    what a token one holds is (its ``jti`` and ``exp``), never for trusting it."""
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
 
 
 def _invalid(detail: str = "the token is invalid or expired") -> Problem:
@@ -97,11 +109,13 @@ class Authenticator:
 
     ``exp`` is required; ``exp``, ``iat`` and ``nbf`` must be numbers; ``iss`` and ``aud``
     are checked when configured. With a JWKS the key is the one whose ``kid`` the token
-    names.
+    names. A token whose ``jti`` is revoked is refused; one without a ``jti`` only when
+    ``api.require_jti`` says so (by default with HS*, where every token is the gateway's).
     """
 
-    def __init__(self, api: ApiConfig, secret: str | None = None) -> None:
+    def __init__(self, api: ApiConfig, revoked: RevokedTokens, secret: str | None = None) -> None:
         self.api = api
+        self.revoked = revoked
         self._key: Any = secret
         self._jwks: jwt.PyJWKSet | None = None
         if not api.symmetric:
@@ -113,8 +127,8 @@ class Authenticator:
             raise ValueError("no key to verify tokens with")
 
     @classmethod
-    def from_config(cls, config: Config) -> Authenticator:
-        return cls(config.api, jwt_secret(config) if config.api.symmetric else None)
+    def from_config(cls, config: Config, revoked: RevokedTokens) -> Authenticator:
+        return cls(config.api, revoked, jwt_secret(config) if config.api.symmetric else None)
 
     def authenticate(self, authorization: str | None) -> tuple[str, set[str]]:
         """The token's subject and scopes; a 401 problem for anything but a valid token."""
@@ -144,9 +158,18 @@ class Authenticator:
         return str(claims.get("sub", "")), scopes
 
     def _check(self, claims: dict[str, Any]) -> None:
-        """What PyJWT leaves open: the times' types."""
+        """What PyJWT leaves open: the times' types, and the ``jti`` and its revocation."""
         if not all(_is_number(claims[name]) for name in TIME_CLAIMS if name in claims):
             raise _invalid("the token's exp, iat and nbf must be numbers")
+        jti = claims.get("jti")
+        if not jti:
+            if self.api.jti_required:
+                raise _invalid("the token has no jti, so it could not be revoked: mint a new one")
+            return
+        if len(jti) > MAX_JTI_LENGTH:
+            raise _invalid(f"the token's jti is longer than {MAX_JTI_LENGTH} characters")
+        if self.revoked.is_revoked(jti):
+            raise _invalid("the token has been revoked")
 
     def _verification_key(self, token: str) -> Any:
         if self._jwks is None:

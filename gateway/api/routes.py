@@ -14,6 +14,7 @@ from gateway.api import (
     subscriber_stats,
     subscriber_test,
     subscribers,
+    tokens,
 )
 from gateway.api.auth import AUTHENTICATOR, Authenticator
 from gateway.api.endpoint import Handler, add_endpoints
@@ -33,12 +34,14 @@ DOCUMENTED: list[Handler] = [
     *replay.HANDLERS,
     *deliveries.HANDLERS,
     *jobs.HANDLERS,
+    *tokens.HANDLERS,
 ]
 
 
 def add_api(app: web.Application, api: ApiState, authenticator: Authenticator) -> None:
     app[API] = api
     app[AUTHENTICATOR] = authenticator
+    app.cleanup_ctx.append(authenticator.revoked.lifespan)  # reloaded while serving
     add_endpoints(app, API_PREFIX, DOCUMENTED)
     document = build_document(API_PREFIX, DOCUMENTED)
     body = web.json_response(document).body

@@ -962,3 +962,28 @@ LIMIT $3;
 
 -- name: console_event_bodies
 SELECT id, source, body FROM events WHERE id = ANY($1::text[]);
+
+-- name: revoke_token
+-- Revoke a token by its jti; revoking it again keeps the first revocation's time, reason
+-- and author, and only ever lengthens how long the row is kept (NULL: for ever).
+INSERT INTO revoked_tokens AS r (jti, expires_at, reason, revoked_by)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (jti) DO UPDATE
+SET expires_at = CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+                      ELSE greatest(r.expires_at, EXCLUDED.expires_at) END,
+    reason = coalesce(r.reason, EXCLUDED.reason)
+RETURNING jti, revoked_at, expires_at, reason, revoked_by;
+
+-- name: revoked_jtis
+-- The jtis of revoked tokens that may still be presented: not expired $1 seconds ago.
+SELECT jti FROM revoked_tokens
+WHERE expires_at IS NULL OR expires_at > now() - make_interval(secs => $1);
+
+-- name: list_revoked_tokens
+-- Revocations still in force, newest first, after the one whose jti is $2 (a page's end).
+SELECT jti, revoked_at, expires_at, reason, revoked_by FROM revoked_tokens
+WHERE (expires_at IS NULL OR expires_at > now() - make_interval(secs => $1))
+  AND ($2::text IS NULL
+       OR (revoked_at, jti) < (SELECT revoked_at, jti FROM revoked_tokens WHERE jti = $2))
+ORDER BY revoked_at DESC, jti DESC
+LIMIT $3;

@@ -22,6 +22,7 @@ __all__ = [
     "IngestEvent",
     "IngestResult",
     "Job",
+    "RevokedToken",
     "SettleReport",
     "Settlement",
     "Subscriber",
@@ -387,6 +388,20 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+
+    from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RevokedToken:
+    """An API token refused before its expiry; ``expires_at`` None: kept for ever."""
+
+    jti: str
+    revoked_at: datetime
+    expires_at: datetime | None
+    reason: str | None
+    revoked_by: str
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

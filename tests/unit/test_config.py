@@ -289,6 +289,27 @@ def test_a_jwt_secret_of_32_characters_is_accepted(load: Loader) -> None:
     assert load(f'[api]\njwt_secret = "{"k" * 32}"\n').api.jwt_secret == "k" * 32
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "301"])
+def test_a_revocation_refresh_out_of_bounds_is_refused(
+    write: Callable[[str], Path], value: str
+) -> None:
+    message = refusal(write, f"[api]\nrevocation_refresh_seconds = {value}\n")
+    assert "api.revocation_refresh_seconds" in message
+
+
+def test_revocations_are_refreshed_within_5_seconds_by_default(load: Loader) -> None:
+    assert load("").api.revocation_refresh_seconds == 5.0
+    assert load("[api]\nrevocation_refresh_seconds = 0.5\n").api.revocation_refresh_seconds == 0.5
+
+
+def test_a_jti_is_required_by_default_only_of_the_gateways_own_hs_tokens(load: Loader) -> None:
+    assert load("").api.jti_required
+    rs256 = '[api]\njwt_algorithm = "RS256"\njwt_public_key_file = "/k.pem"\n'
+    assert not load(rs256).api.jti_required
+    assert load(rs256 + "require_jti = true\n").api.jti_required
+    assert not load("[api]\nrequire_jti = false\n").api.jti_required
+
+
 def test_the_config_is_frozen(load: Loader) -> None:
     config = load('[[sources]]\nname = "open"\nscheme = "none"\n')
     with pytest.raises(AttributeError):

@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.auth import Authenticator, mint_token
+from gateway.api.revocation import RevokedTokens
 from gateway.api.state import ApiState
 from gateway.app import build_admin_app
 from gateway.config import ApiConfig, Config, DeliveryConfig
@@ -27,6 +28,11 @@ def api_config(**api: Any) -> Config:
     )
 
 
+def authenticator_for(db: Database, config: Config) -> Authenticator:
+    """The authenticator ``serve`` builds: tokens checked against the revoked ones in ``db``."""
+    return Authenticator.from_config(config, RevokedTokens.from_config(db, config.api))
+
+
 async def admin_client(db: Database, config: Config, authenticator: Authenticator) -> TestClient:  # type: ignore[type-arg]
     metrics = Metrics()
     health = HealthState(db, metrics, head_revision(), {})
@@ -39,7 +45,7 @@ async def admin_client(db: Database, config: Config, authenticator: Authenticato
 @pytest.fixture
 async def api(db: Database) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     config = api_config()
-    client = await admin_client(db, config, Authenticator.from_config(config))
+    client = await admin_client(db, config, authenticator_for(db, config))
     yield client
     await client.close()
 

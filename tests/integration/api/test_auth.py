@@ -16,10 +16,9 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from gateway.api.auth import Authenticator
 from gateway.config import ApiConfig, Config, DeliveryConfig
 from gateway.store.database import Database
-from tests.integration.api.conftest import JWT_SECRET, admin_client, bearer
+from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for, bearer
 
 SUBSCRIBERS = "/api/v1/subscribers"
 
@@ -112,7 +111,7 @@ async def _rs256_client(
     private, public, public_pem = _rsa_files(tmp_path)
     api_cfg = ApiConfig(jwt_algorithm="RS256", jwt_public_key_file=str(public), **api)  # type: ignore[arg-type]
     config = Config(api=api_cfg, delivery=DeliveryConfig(allowed_private_cidrs=("127.0.0.0/8",)))
-    client = await admin_client(db, config, Authenticator.from_config(config))
+    client = await admin_client(db, config, authenticator_for(db, config))
     return client, private.read_bytes(), public_pem
 
 
@@ -177,7 +176,7 @@ async def test_jwks_keys_are_chosen_by_kid(db: Database, tmp_path: Path, algorit
     (tmp_path / "jwks.json").write_bytes(orjson.dumps({"keys": [{**public_jwk, "kid": "k1"}]}))
     api_cfg = ApiConfig(jwt_algorithm=algorithm, jwt_jwks_file=str(tmp_path / "jwks.json"))  # type: ignore[arg-type]
     config = Config(api=api_cfg)
-    client = await admin_client(db, config, Authenticator.from_config(config))
+    client = await admin_client(db, config, authenticator_for(db, config))
     try:
         claims = {"scope": "read", "exp": int(time.time()) + 600}
         good = jwt.encode(claims, key, algorithm=algorithm, headers={"kid": "k1"})
@@ -217,3 +216,47 @@ async def test_a_time_claim_that_is_not_a_json_number_is_refused(
 async def test_fractional_times_are_numbers_too(api: TestClient) -> None:  # type: ignore[type-arg]
     token = _hs256(exp=time.time() + 600.5, iat=time.time() - 0.5, nbf=time.time() - 1.5)
     assert await _status(api, token) == 200
+
+
+def test_minted_tokens_carry_a_random_jti_of_128_bits(token: Callable[..., str]) -> None:
+    jtis = {
+        jwt.decode(token("read"), options={"verify_signature": False})["jti"] for _ in range(50)
+    }
+    assert len(jtis) == 50
+    assert all(len(base64.urlsafe_b64decode(j + "==")) == 16 for j in jtis)
+
+
+async def test_an_hs256_token_without_a_jti_is_refused_it_could_never_be_revoked(
+    api: TestClient,  # type: ignore[type-arg]
+) -> None:
+    legacy = jwt.encode(
+        {"sub": "cli", "scope": "admin", "exp": int(time.time()) + 600}, JWT_SECRET, "HS256"
+    )
+    response = await api.get(SUBSCRIBERS, headers=bearer(legacy))
+    assert response.status == 401
+    assert "no jti" in (await response.json())["detail"]
+    assert await _status(api, _hs256(jti="")) == 401
+
+
+async def test_an_identity_providers_token_without_a_jti_is_taken_unless_jti_is_required(
+    db: Database, tmp_path: Path
+) -> None:
+    client, private, _ = await _rs256_client(db, tmp_path)
+    (tmp_path / "strict").mkdir()
+    strict, strict_private, _ = await _rs256_client(db, tmp_path / "strict", require_jti=True)
+    try:
+        claims = {"scope": "read", "exp": int(time.time()) + 600}
+        without = jwt.encode(claims, private, algorithm="RS256")
+        assert await _status(client, without) == 200
+        without = jwt.encode(claims, strict_private, algorithm="RS256")
+        with_jti = jwt.encode({**claims, "jti": "idp-1"}, strict_private, algorithm="RS256")
+        assert await _status(strict, without) == 401
+        assert await _status(strict, with_jti) == 200
+    finally:
+        await client.close()
+        await strict.close()
+
+
+async def test_a_jti_too_long_to_be_revoked_is_refused(api: TestClient) -> None:  # type: ignore[type-arg]
+    assert await _status(api, _hs256(jti="j" * 256)) == 200
+    assert await _status(api, _hs256(jti="j" * 257)) == 401

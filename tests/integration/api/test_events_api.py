@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import Authenticator, mint_token
+from gateway.api.auth import mint_token
 from gateway.config import ApiConfig, Config, PrivacyConfig
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.sources import create_source
-from tests.integration.api.conftest import JWT_SECRET, admin_client, bearer
+from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for, bearer
 from tests.integration.factories import event
 
 
@@ -69,7 +69,7 @@ async def test_an_event_shows_its_deliveries_and_masks_redacted_fields(db: Datab
         api=ApiConfig(jwt_secret=JWT_SECRET),
         privacy=PrivacyConfig(redact=("/customer/email",), sources={"shop": ("/billing_address",)}),
     )
-    client = await admin_client(db, config, Authenticator.from_config(config))
+    client = await admin_client(db, config, authenticator_for(db, config))
     try:
         body = orjson.dumps(
             {

@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import Authenticator, mint_token
+from gateway.api.auth import mint_token
 from gateway.config import ApiConfig, Config
 from gateway.store import deliveries
 from gateway.store.database import Database
 from gateway.store.records import AttemptResult, Settlement
-from tests.integration.api.conftest import JWT_SECRET, admin_client, api_config
+from tests.integration.api.conftest import JWT_SECRET, admin_client, api_config, authenticator_for
 
 Client = TestClient[web.Request, web.Application]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -54,7 +54,7 @@ def console_config() -> Config:
 
 @pytest.fixture
 async def console(db: Database, console_config: Config) -> AsyncIterator[Client]:
-    client = await admin_client(db, console_config, Authenticator.from_config(console_config))
+    client = await admin_client(db, console_config, authenticator_for(db, console_config))
     yield client
     await client.close()
 

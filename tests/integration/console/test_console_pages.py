@@ -12,13 +12,12 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from gateway.api.auth import Authenticator
 from gateway.config import ApiConfig, Config, DeliveryConfig, PrivacyConfig
 from gateway.delivery.ping import PING_TYPE
 from gateway.store import deliveries, jobs, subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
-from tests.integration.api.conftest import JWT_SECRET, admin_client
+from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for
 from tests.integration.console.conftest import Client, log_in, mint, settle_due
 from tests.integration.factories import event, subscriber
 from tests.support.sink import Sink
@@ -48,7 +47,7 @@ async def test_the_event_page_escapes_the_body_masks_private_fields_and_hides_si
         api=ApiConfig(jwt_secret=JWT_SECRET),
         privacy=PrivacyConfig(redact=("/customer/email",)),
     )
-    client: Client = await admin_client(db, config, Authenticator.from_config(config))
+    client: Client = await admin_client(db, config, authenticator_for(db, config))
     try:
         await subscriber(db)
         body = orjson.dumps({"id": 1042, "note": PLANTED, "customer": {"email": "jon@example.com"}})
@@ -181,7 +180,7 @@ async def test_a_test_event_is_a_signed_ping_the_subscriber_can_verify(
         api=ApiConfig(jwt_secret=JWT_SECRET),
         delivery=DeliveryConfig(allowed_private_cidrs=("127.0.0.0/8",)),
     )
-    client: Client = await admin_client(db, config, Authenticator.from_config(config))
+    client: Client = await admin_client(db, config, authenticator_for(db, config))
     try:
         sub = await subscriber(db, url=sink.url)
         csrf = await log_in(client, mint("admin"))
@@ -264,7 +263,7 @@ async def test_the_body_search_does_not_reveal_masked_values(db: Database) -> No
         api=ApiConfig(jwt_secret=JWT_SECRET),
         privacy=PrivacyConfig(redact=("/customer/email",)),
     )
-    client: Client = await admin_client(db, config, Authenticator.from_config(config))
+    client: Client = await admin_client(db, config, authenticator_for(db, config))
     try:
         body = orjson.dumps({"order_number": 5501, "customer": {"email": "jon@example.com"}})
         [stored], _ = await insert_batch(db, [dataclasses.replace(event("wh-pii"), body=body)])

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.api.auth import unverified_claims
 from gateway.console.guard import CSP
 from gateway.console.session import COOKIE, Session, SessionKeys
 from gateway.store import deliveries
@@ -204,3 +205,25 @@ async def test_odd_input_gets_a_page_never_an_error(
         answer = await console.get(path)
         assert answer.status == status, path
         assert answer.content_type == "text/html", path
+
+
+async def test_a_session_ends_when_its_token_is_revoked_and_the_token_cannot_log_in_again(
+    console: Client,
+) -> None:
+    token = mint("read")
+    await log_in(console, token)
+    revoked = await console.post(
+        "/api/v1/tokens/revoked",
+        json={"jti": unverified_claims(token)["jti"]},
+        headers={"Authorization": f"Bearer {mint('admin')}"},
+    )
+    assert revoked.status == 200, await revoked.text()
+
+    home = await console.get("/console/", allow_redirects=False)
+    assert home.status == 303
+    assert urlsplit(home.headers["Location"]).path == "/console/login"
+    form = await console.get("/console/login")
+    again = await console.post(
+        "/console/login", data={"csrf": csrf_of(await form.text()), "token": token}
+    )
+    assert again.status == 401

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.auth import Authenticator, mint_token
+from gateway.api.revocation import RevokedTokens
 from gateway.api.state import ApiState
 from gateway.app import build_admin_app
 from gateway.config import ApiConfig, Config, DeliveryConfig
@@ -29,7 +30,8 @@ async def admin_client(db: Database, policy: AddressPolicy) -> Any:
     """A running admin app whose SSRF policy is ``policy``; the caller closes it."""
     health = HealthState(db, Metrics(), head_revision(), {})
     api = ApiState(CONFIG, db, policy, Metrics())
-    client = TestClient(TestServer(build_admin_app(health, api, Authenticator.from_config(CONFIG))))
+    authenticator = Authenticator.from_config(CONFIG, RevokedTokens.from_config(db, CONFIG.api))
+    client = TestClient(TestServer(build_admin_app(health, api, authenticator)))
     await client.start_server()
     return client
 
