@@ -1,4 +1,4 @@
-"""Command line: ``webhook-gateway serve | migrate | check-config | token create``."""
+"""Command line: ``webhook-gateway serve | migrate | check-config | token create|revoke``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ __all__ = ["main", "parse_duration"]
 
 _DURATION = re.compile(r"^(?P<n>\d+)(?P<unit>[smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+ADMIN_TTL = "24h"  # what `token create` gives a token with the admin scope
+OTHER_TTL = "30d"
+REVOKE_TIMEOUT_SECONDS = 60.0  # `token revoke` gives up on a database that does not answer
 
 
 def parse_duration(text: str) -> int:
@@ -56,10 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--ttl",
         type=parse_duration,
-        default=parse_duration("30d"),
-        help="lifetime, e.g. 15m, 12h, 30d (default 30d)",
+        help=f"lifetime, e.g. 15m, 12h, 30d (default {ADMIN_TTL} with the admin scope, "
+        f"else {OTHER_TTL})",
     )
     create.add_argument("--sub", default="cli", help="the token's subject (who holds it)")
+    revoke = with_config(
+        token.add_parser("revoke", help="refuse a token from now on, on every replica")
+    )
+    revoke.add_argument("token", metavar="TOKEN_OR_JTI", help="the token itself, or its jti")
+    revoke.add_argument("--reason", help="why, kept with the revocation")
     return parser
 
 
@@ -75,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(config, args)
     if args.command == "migrate":
         return _migrate(config)
+    if args.token_command == "revoke":
+        return _token_revoke(config, args)
     return _token_create(config, args)
 
 
@@ -136,12 +146,51 @@ def _migrate(config: Config) -> int:
 
 
 def _token_create(config: Config, args: argparse.Namespace) -> int:
-    from gateway.api.auth import mint_token, signing_key
+    """The token alone on stdout (scripts capture it); its jti and expiry on stderr."""
+    from gateway.api.auth import mint_token, revocation_target, signing_key
 
     try:
         key = signing_key(config)
     except (ValueError, OSError) as exc:
         print(f"webhook-gateway: cannot mint a token: {exc}", file=sys.stderr)
         return 2
-    print(mint_token(config.api, key, args.scope, args.ttl, args.sub))
+    ttl = args.ttl or parse_duration(ADMIN_TTL if "admin" in args.scope else OTHER_TTL)
+    token = mint_token(config.api, key, args.scope, ttl, args.sub)
+    jti, expires = revocation_target(token)
+    print(token)
+    until = f", expires {expires:%Y-%m-%dT%H:%M:%SZ}" if expires else ""
+    print(f"webhook-gateway: token jti {jti}{until}", file=sys.stderr)
+    return 0
+
+
+def _token_revoke(config: Config, args: argparse.Namespace) -> int:
+    """Write the revocation to the database; every replica refuses the token within
+    ``api.revocation_refresh_seconds``."""
+    from gateway.api.auth import revocation_target
+    from gateway.api.revocation import MAX_REASON_LENGTH
+    from gateway.runtime import open_database
+    from gateway.store import StoreError, tokens
+
+    try:
+        jti, expires = revocation_target(args.token)
+        if args.reason is not None and len(args.reason) > MAX_REASON_LENGTH:
+            raise ValueError(f"a reason has at most {MAX_REASON_LENGTH} characters")
+    except ValueError as exc:
+        print(f"webhook-gateway: cannot revoke: {exc}", file=sys.stderr)
+        return 2
+
+    async def go() -> None:
+        async with asyncio.timeout(REVOKE_TIMEOUT_SECONDS), open_database(config) as db:
+            await tokens.revoke(db, jti, expires, args.reason, "cli")
+
+    try:
+        asyncio.run(go())
+    except (StoreError, TimeoutError) as exc:
+        reason = str(exc) or f"the database did not answer within {REVOKE_TIMEOUT_SECONDS:g}s"
+        print(f"webhook-gateway: revocation failed: {reason}", file=sys.stderr)
+        return 1
+    if expires is None:
+        print(f"revoked {jti} (its expiry is unknown: the revocation is kept for ever)")
+    else:
+        print(f"revoked {jti} (until its token expires, {expires:%Y-%m-%dT%H:%M:%SZ})")
     return 0

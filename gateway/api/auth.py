@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -25,6 +26,7 @@ __all__ = [
     "jwt_secret",
     "mint_token",
     "required_scope",
+    "revocation_target",
     "signing_key",
     "unverified_claims",
 ]
@@ -88,6 +90,31 @@ def unverified_claims(token: str) -> dict[str, Any]:
     what a token one holds is (its ``jti`` and ``exp``), never for trusting it."""
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims
+
+
+def revocation_target(text: str) -> tuple[str, datetime | None]:
+    """The ``jti`` to revoke and when its token expires, from a whole token (read, not
+    verified) or a bare ``jti`` (expiry unknown); ``ValueError`` says what is wrong."""
+    text = text.strip()
+    if text.count(".") == 2:
+        try:
+            claims = unverified_claims(text)
+        except jwt.PyJWTError:
+            raise ValueError("this looks like a token, but it cannot be read") from None
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise ValueError("the token has no jti, so it cannot be revoked")
+        exp = claims.get("exp")
+        try:
+            expires = datetime.fromtimestamp(exp, UTC) if _is_number(exp) else None
+        except (OverflowError, OSError, ValueError):
+            expires = None
+        text = jti
+    else:
+        expires = None
+    if not 1 <= len(text) <= MAX_JTI_LENGTH:
+        raise ValueError(f"a jti has 1 to {MAX_JTI_LENGTH} characters")
+    return text, expires
 
 
 def _invalid(detail: str = "the token is invalid or expired") -> Problem:
