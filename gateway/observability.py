@@ -41,7 +41,7 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 ATTEMPT_OUTCOMES = ("2xx", "redirect", "4xx", "5xx", "timeout", "connection_error", "blocked")
 """The ``outcome`` label values of delivery attempts (plus ``other`` for the unforeseen)."""
-RETENTION_KINDS = ("events", "deliveries", "dead_letters", "attempts")
+RETENTION_KINDS = ("events", "deliveries", "dead_letters", "attempts", "revoked_tokens")
 _STATUS_CLASSES = {2: "2xx", 3: "redirect", 4: "4xx", 5: "5xx"}
 _PASSED_THROUGH = frozenset({"timeout", "connection_error", "blocked"})
 

@@ -1,4 +1,5 @@
-"""Retention: old events, attempts and finished deliveries leave in small batches.
+"""Retention: old events, attempts, finished deliveries and the revocations of expired
+tokens leave in small batches.
 
 Why batched deletes and not time partitions: dedup is a unique index on (source,
 external_id), and a unique index on a partitioned table must include the partition key,
@@ -27,6 +28,7 @@ from gateway.observability import RETENTION_KINDS, Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
 from gateway.store.maintenance import Cursor, RetentionSession, retention_session
+from gateway.store.tokens import kept_seconds
 from gateway.tasks import cancel_and_wait
 
 __all__ = ["Retention", "RoundResult"]
@@ -37,7 +39,7 @@ log = logging.getLogger("gateway.retention")
 @dataclasses.dataclass(frozen=True, slots=True)
 class RoundResult:
     ran: bool  # False: another replica held the lock
-    deleted: dict[str, int]  # by kind: events, deliveries, dead_letters, attempts
+    deleted: dict[str, int]  # by kind: events, deliveries, dead_letters, attempts, revoked_tokens
     seconds: float
 
 
@@ -50,11 +52,16 @@ class Retention:
         config: RetentionConfig,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        token_leeway_seconds: float = 0.0,
     ) -> None:
+        """``token_leeway_seconds``: how long past ``exp`` the API still takes a token
+        (``api.jwt_leeway_seconds``); its revocation is kept at least that long."""
         self.db = db
         self.config = config
         self.metrics = metrics
         self.clock = clock
+        self.token_leeway_seconds = token_leeway_seconds
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -83,7 +90,8 @@ class Retention:
                 log.exception("retention round failed")
 
     async def run_once(self) -> RoundResult:
-        """One round: attempts, finished deliveries, dead letters, then events per source."""
+        """One round: attempts, finished deliveries, dead letters, events per source, then
+        the revocations of tokens long expired."""
         started = time.perf_counter()
         deleted: Counter[str] = Counter()
         async with retention_session(self.db) as session:
@@ -140,6 +148,12 @@ class Retention:
                 )
                 self._count(deleted, "events", events.deleted)
                 at = events.cursor if events.scanned == cfg.batch_size else None
+        revoked_before = now - timedelta(seconds=kept_seconds(self.token_leeway_seconds))
+        while True:
+            n = await session.delete_revoked_tokens(revoked_before, cfg.batch_size)
+            self._count(deleted, "revoked_tokens", n)
+            if n < cfg.batch_size:
+                break
 
     def _count(self, deleted: Counter[str], kind: str, n: int) -> None:
         """Counted per batch, so a long round shows its progress in the metrics."""

@@ -296,7 +296,11 @@ def _start_lifecycle(
     if config.metrics.backlog_interval_seconds > 0:
         started.append(BacklogMonitor(db, metrics, config.metrics.backlog_interval_seconds))
     if role in ("all", "worker") and config.retention.enabled:
-        started.append(Retention(db, config.retention, metrics))
+        started.append(
+            Retention(
+                db, config.retention, metrics, token_leeway_seconds=config.api.jwt_leeway_seconds
+            )
+        )
     for task in started:
         task.start()
     return started

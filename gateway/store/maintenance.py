@@ -97,6 +97,11 @@ class RetentionSession:
         row = await self._fetchrow("retention_delete_dead_deliveries", before, limit)
         return int(row[0])
 
+    async def delete_revoked_tokens(self, before: datetime, limit: int) -> int:
+        """Revocations of tokens that expired before ``before`` (they are refused anyway)."""
+        row = await self._fetchrow("retention_delete_revoked_tokens", before, limit)
+        return int(row[0])
+
     async def event_sources(self) -> list[str]:
         with translate_errors():
             rows = await self._conn.fetch(QUERIES["retention_event_sources"])

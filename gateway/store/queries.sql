@@ -987,3 +987,16 @@ WHERE (expires_at IS NULL OR expires_at > now() - make_interval(secs => $1))
        OR (revoked_at, jti) < (SELECT revoked_at, jti FROM revoked_tokens WHERE jti = $2))
 ORDER BY revoked_at DESC, jti DESC
 LIMIT $3;
+
+-- name: retention_delete_revoked_tokens
+-- One batch of revocations whose token expired before $1: it is refused as expired now.
+WITH doomed AS (
+    SELECT jti FROM revoked_tokens
+    WHERE expires_at < $1
+    ORDER BY expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM revoked_tokens WHERE jti = ANY (ARRAY(SELECT jti FROM doomed)) RETURNING 1
+)
+SELECT count(*) FROM gone;

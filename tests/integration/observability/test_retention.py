@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -12,6 +13,7 @@ import pytest
 from gateway.config import RetentionConfig
 from gateway.observability import Metrics
 from gateway.retention import Retention
+from gateway.store import tokens
 from gateway.store.database import Database
 from gateway.store.sql import QUERIES
 from tests.support.bulkdata import seed, seed_subscribers
@@ -223,3 +225,30 @@ async def test_a_round_is_logged_with_what_it_removed(
     assert fields["deleted_attempts"] == 2_400  # older than the 14 days of attempts_days
     assert fields["deleted_dead_letters"] == 0
     assert fields["duration_ms"] >= 0
+
+
+async def test_a_revocation_goes_an_hour_after_its_token_expired_and_not_before(
+    db: Database,
+) -> None:
+    now = datetime.now(UTC)
+    leeway = 120.0
+    kept = {
+        "expired-a-minute-ago": now - timedelta(minutes=1),
+        "expired-within-the-hour-and-leeway": now - timedelta(seconds=3600 + leeway - 30),
+        "valid-for-a-day": now + timedelta(days=1),
+        "expiry-unknown": None,
+    }
+    gone = {f"expired-{i}-hours-ago": now - timedelta(hours=i) for i in range(2, 7)}
+    for jti, expires in {**kept, **gone}.items():
+        await tokens.revoke(db, jti, expires, None, "test")
+    metrics = Metrics()
+    runner = Retention(db, RetentionConfig(batch_size=2), metrics, token_leeway_seconds=leeway)
+
+    result = await runner.run_once()
+
+    left = await db.pool.fetch("SELECT jti FROM revoked_tokens")
+    assert {r["jti"] for r in left} == set(kept)
+    assert result.deleted == {"revoked_tokens": len(gone)}
+    sample = metrics.registry.get_sample_value
+    assert sample("gateway_retention_deleted_total", {"kind": "revoked_tokens"}) == len(gone)
+    assert await tokens.revoked_jtis(db, leeway) == set(kept)
