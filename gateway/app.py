@@ -15,6 +15,7 @@ from gateway.health import HEALTH, HealthState, add_health_routes, add_probe_rou
 from gateway.ingress.closing import close_unread_body
 from gateway.ingress.routes import INGRESS, IngressState
 from gateway.ingress.routes import add_routes as add_ingress_routes
+from gateway.ingress.serverheader import drop_server_header
 from gateway.ingress.shedding import shed_when_overloaded
 from gateway.problems import problem_middleware
 from gateway.requestlog import request_log
@@ -27,12 +28,14 @@ def build_ingress_app(state: IngressState, payloads: PayloadState | None = None)
     reachable from the internet.
 
     A request refused before its body was read is answered, then its connection closed.
+    No answer names the server's software (ingress/serverheader.py).
     """
     app = web.Application(
         middlewares=[shed_when_overloaded, request_log, close_unread_body, problem_middleware],
         client_max_size=state.config.max_body_bytes,
     )
     app[INGRESS] = state
+    app.on_response_prepare.append(drop_server_header)
     add_ingress_routes(app)
     add_health_routes(app)
     if payloads is not None:

@@ -31,6 +31,7 @@ one, and the connection is left to aiohttp for good. A request so malformed
 that aiohttp answers 400 before any handler runs, or a client gone before aiohttp could
 write to it, is logged at DEBUG, without the traceback aiohttp would log at ERROR: from
 the internet both are routine, and a traceback each would let anyone flood the logs.
+aiohttp's own answers go without its ``Server`` header, as every ingress answer does.
 As on every listener, a connection closes once more as the shutdown starts
 (:mod:`gateway.closing`).
 """
@@ -50,6 +51,7 @@ from aiohttp.web_response import StreamResponse
 
 from gateway.closing import ClosingRequestHandler, ClosingServer
 from gateway.ingress.early import AnswerEarly, Peer, Pending
+from gateway.ingress.serverheader import anonymous
 
 __all__ = [
     "MIN_BODY_RATE",
@@ -170,6 +172,18 @@ class GuardedRequestHandler(ClosingRequestHandler):
             self.logger.debug(template + ": %s", *args[1:], error)
             return
         super().log_exception(*args, **kwargs)
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        """aiohttp's own answer (400 to a request it could not parse, 500), without the
+        ``Server`` header no other ingress answer has (ingress/serverheader.py)."""
+        answer = super().handle_error(request, status, exc, message)
+        return anonymous(answer) if isinstance(answer, web.Response) else answer
 
     def _awaiting_request(self) -> bool:
         """Whether the connection is between requests (no request is being handled)."""

@@ -1,10 +1,10 @@
 """The real ingress application on a loopback port, with a real writer and database.
 
-Served two ways, by ``[ingress] fast_path``: on (the default), as ``serve`` serves it
-(``GuardedRunner`` whose connections answer plain webhooks from their bytes,
-ingress/fastpath.py); off, by aiohttp's test server, every request through aiohttp's
-request path. The ingress tests run both ways (the ``start_ingress`` fixture), so both paths
-must give every answer the same.
+Served as ``serve`` serves it (``GuardedRunner`` and ``early_answers``), two ways, by
+``[ingress] fast_path``: on (the default), connections answer plain webhooks from their
+bytes (ingress/fastpath.py); off, every request goes through aiohttp's request path
+(only the overload refusal answers from the bytes). The ingress tests run both ways (the
+``start_ingress`` fixture), so both paths must give every answer the same.
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
 from gateway.acceptor import GreedySite
 from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
-from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.routes import IngressState
-from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.sources import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.runtime import early_answers
 from gateway.store.database import Database
 
 
@@ -67,43 +65,28 @@ class Ingress:
             self.writer,
             self.metrics,
         )
-        app = build_ingress_app(self.state)
-        self.server: TestServer | None = None
-        self.runner: GuardedRunner | None = None
+        self.runner = GuardedRunner(
+            build_ingress_app(self.state),
+            header_timeout=config.header_timeout_seconds,
+            keepalive_timeout=config.keepalive_timeout_seconds,
+            answer_early=early_answers(self.state),
+            access_log=None,
+            shutdown_timeout=2.0,
+        )
         self._port = 0
-        if config.fast_path:
-            self.runner = GuardedRunner(
-                app,
-                header_timeout=config.header_timeout_seconds,
-                keepalive_timeout=config.keepalive_timeout_seconds,
-                answer_early=FastIngest(self.state, EarlyRefusal(self.state)),
-                access_log=None,
-                shutdown_timeout=2.0,
-            )
-        else:
-            self.server = TestServer(app, host=host)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def start(self) -> Ingress:
         self.writer.start()
-        if self.runner is not None:
-            await self.runner.setup()
-            site = GreedySite(self.runner, self.host, 0)
-            await site.start()
-            self._port = site.port
-        else:
-            assert self.server is not None
-            await self.server.start_server()
-            assert self.server.port is not None
-            self._port = self.server.port
+        await self.runner.setup()
+        site = GreedySite(self.runner, self.host, 0)
+        await site.start()
+        self._port = site.port
         return self
 
     async def stop(self) -> None:
         await self.http.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
-        if self.server is not None:
-            await self.server.close()
+        await self.runner.cleanup()
         await self.writer.close()
 
     @property
@@ -120,11 +103,8 @@ class Ingress:
     @property
     def seen_by_aiohttp(self) -> int:
         """Requests aiohttp parsed and handed to the app."""
-        server = self.runner.server if self.runner is not None else self.server
-        if isinstance(server, TestServer):
-            server = server.runner.server
-        assert server is not None
-        return int(server.requests_count)
+        assert self.runner.server is not None
+        return int(self.runner.server.requests_count)
 
     async def post(
         self,
