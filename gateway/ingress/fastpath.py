@@ -10,10 +10,10 @@ same order, on the same code -- client address, TLS, allowlists, rate limits, co
 type, body limit, overload, signature, event id -- hands the event to the same
 group-commit writer, and answers after the COMMIT with the same status and body.
 
-Everything else goes to aiohttp as before: another framing or method, a query the
-parse might read otherwise, an unknown source (its look-up waits for the database), a
-compressed body, a WooCommerce ping. The answers are counted in the same metrics and
-logged on the same lines as the app's (gateway.requestlog).
+Everything else goes to aiohttp as before: another framing or method, a compressed
+body, anything its parser would refuse or read otherwise, an unknown source (its
+look-up waits for the database), a WooCommerce ping. The answers are counted in the
+same metrics and logged on the same lines as the app's (gateway.requestlog).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from aiohttp.helpers import parse_content_type, rfc822_formatted_time
 
 from gateway.ingress.early import Peer, Pending
-from gateway.ingress.framing import WEBHOOK_POST, parse_plain, webhook_path
+from gateway.ingress.framing import plain_webhook
 from gateway.ingress.inbound import ParsedRequest
 from gateway.ingress.routes import (
     IngressState,
@@ -67,26 +67,23 @@ class FastIngest:
             refused = self.refusal(data, peer)
             if refused is not None:
                 return refused
-        plain = parse_plain(data) if data.startswith(WEBHOOK_POST) else None
-        found = None if plain is None else webhook_path(plain.target)
-        if plain is None or found is None:
+        plain = plain_webhook(data)
+        if plain is None:
             return None
-        path, name = found
-        source = self.state.sources.get(name)
-        headers = plain.headers
-        if source is None or "Content-Encoding" in headers:
+        source = self.state.sources.get(plain.source)
+        if source is None:
             return None
-        length = headers["Content-Length"]  # one, all digits: the framing says so
+        headers = plain.headers()
         request = ParsedRequest(
             peer.remote,
             peer.secure,
             headers,
             _media_type(headers.get("Content-Type")),
-            int(length),
+            len(plain.body),  # its Content-Length: the judgement says so
         )
         if may_be_ping(request, source.config):
             return None
-        return self._take(source, request, plain.body, path)
+        return self._take(source, request, plain.body, plain.path)
 
     def _take(
         self, source: Source, request: ParsedRequest, body: bytes, path: str
@@ -166,7 +163,7 @@ class FastIngest:
     def _response(
         self, status: int, content_type: str, headers: Mapping[str, str], body: bytes
     ) -> bytes:
-        """The answer as aiohttp writes it (less its ``Server`` header)."""
+        """The answer as the app writes it (no ``Server`` header: ingress/serverheader.py)."""
         head = self._heads.get((status, content_type))
         if head is None:
             head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n" % (

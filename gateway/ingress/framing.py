@@ -1,109 +1,112 @@
-"""Whether a chunk of bytes is exactly one plain HTTP/1.1 request, judged without a parser.
+"""Whether a chunk of bytes is exactly one plain webhook, judged without a parser.
 
-The overload refusal (ingress/shedding.py) and the fast path (ingress/fastpath.py) answer
-a request from its bytes only when this says the bytes are such a request. Only the
-plainest framing counts; anything else is left to aiohttp's parser, which is always right.
+The fast path (ingress/fastpath.py) and the overload refusal (ingress/shedding.py) answer
+a request from its bytes only when :func:`plain_webhook` takes them; anything else goes to
+aiohttp's parser, which answers a malformed request 400 and closes the connection. So the
+judgement is strict: it takes bytes only when both of aiohttp's parsers (llhttp's, which
+the gateway runs, and the pure-Python one) would read exactly this one request from them,
+the same way, and keep the connection open after answering it:
+
+- ``POST /webhooks/v1/{source} HTTP/1.1``, the target printable ASCII (no control byte,
+  query included), the source a source name (no ``%``, ``.`` or ``/`` to decode);
+- every field ``name: value`` on one line ending CRLF: a token for a name, no space
+  before the colon, a value of printable ASCII and tabs (no obs-fold, bare CR or LF);
+- exactly one ``Host``, no field aiohttp takes once (``SINGLETON_HEADERS``) given twice,
+  no ``Transfer-Encoding``, ``Content-Encoding`` (aiohttp would decode the body),
+  ``Expect``, ``Upgrade`` or ``Sec-WebSocket-Key1``, at most one ``Connection`` and one
+  ``Proxy-Connection``, each ``keep-alive``;
+- one ``Content-Length`` in plain digits (no sign, no leading zero), and exactly that
+  many bytes of body after the head, nothing more;
+- within aiohttp's bounds: lines of at most 8190 bytes, at most 126 fields.
+
+Anything else, however harmless, is aiohttp's to read.
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
+from aiohttp import hdrs
+from aiohttp.http_parser import SINGLETON_HEADERS  # aiohttp >= 3.13.5
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["WEBHOOK_POST", "PlainRequest", "parse_plain", "plain_request", "webhook_path"]
+from gateway.config import SLUG
 
-WEBHOOK_POST = b"POST /webhooks/v1/"
-"""How the bytes of every webhook request start (a quick test before any parse)."""
-_WEBHOOKS = b"/webhooks/v1/"
-_SOURCE = re.compile(rb"[A-Za-z0-9._~-]{1,128}")  # a source name aiohttp reads the same
+__all__ = ["PlainWebhook", "plain_webhook"]
 
-# Framing or a connection these headers could change: such a request is not plain.
-_NOT_PLAIN = (b"\r\ntransfer-encoding:", b"\r\nexpect:", b"\r\nupgrade:")
-_CONNECTION = b"\r\nconnection:"
-_CONTENT_LENGTH = b"\r\ncontent-length:"
+_WEBHOOKS = "/webhooks/v1/"
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# The request line, then each field line with its CRLF: one pass over the head.
+_HEAD = re.compile(rb"POST (/[\x21-\x7e]*) HTTP/1\.1\r\n(?:%s:[\t\x20-\x7e]*\r\n)*" % _TOKEN)
 
+# aiohttp's bounds (both parsers): a line of the head (llhttp counts the target, the
+# Python parser the whole line), and fields (the Python parser counts the request line
+# and the blank line that ends the head against its 128).
+MAX_LINE: Final = 8190
+MAX_FIELDS: Final = 126
 
-def plain_request(data: bytes) -> tuple[bytes, bytes] | None:
-    """``(method, target)`` when ``data`` is one whole HTTP/1.1 request and nothing more:
-    its head, one ``Content-Length`` and that many bytes of body, no
-    ``Transfer-Encoding``, ``Expect`` or ``Upgrade``, no ``Connection`` but keep-alive.
-    ``None`` for anything else (a part of a request, two requests, another framing)."""
-    head_end = data.find(b"\r\n\r\n")
-    if head_end < 0:
-        return None
-    line_end = data.find(b"\r\n")
-    method, _, rest = data[:line_end].partition(b" ")
-    target, _, version = rest.partition(b" ")
-    if version != b"HTTP/1.1":
-        return None
-    fields = data[line_end : head_end + 2].lower()
-    if any(name in fields for name in _NOT_PLAIN) or fields.count(_CONTENT_LENGTH) != 1:
-        return None
-    connection = fields.count(_CONNECTION)
-    if connection > 1 or (connection and _value(fields, _CONNECTION) != b"keep-alive"):
-        return None
-    length = _value(fields, _CONTENT_LENGTH)
-    if not length.isdigit() or len(data) != head_end + 4 + int(length):
-        return None
-    return method, target
+_KEEP_ALIVE_ONLY = ("connection", "proxy-connection")
+# Another framing, a body aiohttp decodes, an interim answer, a protocol switch, or a
+# field aiohttp refuses.
+_NOT_PLAIN = frozenset(
+    name.lower()
+    for name in (
+        hdrs.TRANSFER_ENCODING,
+        hdrs.CONTENT_ENCODING,
+        hdrs.EXPECT,
+        hdrs.UPGRADE,
+        hdrs.SEC_WEBSOCKET_KEY1,
+    )
+)
+# Every field the judgement reads, each to be given once at most: aiohttp's singletons
+# (a second one is its 400), the connection's options, what makes a request not plain.
+_READ = sorted(SINGLETON_HEADERS | _NOT_PLAIN | set(_KEEP_ALIVE_ONLY))
+_SPECIAL = re.compile(r"\r\n(" + "|".join(map(re.escape, _READ)) + r"):[ \t]*([^\r]*)")
 
 
-def webhook_path(target: bytes) -> tuple[str, str] | None:
-    """``(path, source)`` of a request target ``/webhooks/v1/{source}`` (any query left
-    off), when the source's name is one aiohttp would route the same; else ``None``."""
-    path = target.partition(b"?")[0]
-    if not path.startswith(_WEBHOOKS) or not _SOURCE.fullmatch(path, len(_WEBHOOKS)):
-        return None
-    shown = path.decode("ascii")
-    return shown, shown[len(_WEBHOOKS) :]
+class PlainWebhook(NamedTuple):
+    """A plain webhook: its path, source and body, and its head as sent."""
 
-
-def _value(fields: bytes, name: bytes) -> bytes:
-    """The value of the first field called ``name`` (given as ``b"\\r\\nname:"``)."""
-    start = fields.index(name) + len(name)
-    return fields[start : fields.index(b"\r\n", start)].strip(b" \t")
-
-
-# aiohttp's own bounds: a head beyond them is its to refuse (400 or 431), not ours to read.
-_MAX_LINE = 8190
-_MAX_FIELDS = 128
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FIELD = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*"  # a token, a colon, printable
-_FIELDS = re.compile(rf"{_FIELD}(?:\r\n{_FIELD})*")
-
-
-class PlainRequest(NamedTuple):
-    method: bytes
-    target: bytes
-    headers: CIMultiDictProxy[str]
+    path: str  # ``/webhooks/v1/{source}``, the query left off
+    source: str
+    head: str  # the request line and the field lines, without the blank line
     body: bytes
 
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The fields, as aiohttp gives them (each value without its blanks around)."""
+        fields = (line.partition(":") for line in self.head.split("\r\n")[1:])
+        return CIMultiDictProxy(CIMultiDict([(n, v.strip(" \t")) for n, _, v in fields]))
 
-def parse_plain(data: bytes) -> PlainRequest | None:
-    """The parts of ``data`` when it is one plain request (:func:`plain_request`) whose
-    head is printable ASCII in the plainest form: every field ``name: value`` on one
-    line, a token for a name, nothing aiohttp's parser would refuse or read otherwise.
-    ``None`` for anything else, which aiohttp then parses."""
-    if plain_request(data) is None:
+
+def plain_webhook(data: bytes) -> PlainWebhook | None:
+    """The webhook ``data`` is, when it is all of one plain webhook request (see the
+    module docstring); ``None`` for anything else, which aiohttp then parses."""
+    end = data.find(b"\r\n\r\n")
+    matched = None if end < 0 else _HEAD.fullmatch(data, 0, end + 2)
+    if matched is None:
         return None
-    head_end = data.index(b"\r\n\r\n")
-    try:
-        head = data[:head_end].decode("ascii")
-    except UnicodeDecodeError:
+    head = data[:end].decode("ascii")  # ASCII: the pattern says so
+    if head.count("\r\n") > MAX_FIELDS or (
+        end > MAX_LINE and max(map(len, head.split("\r\n"))) > MAX_LINE
+    ):
         return None
-    lines = head.split("\r\n")
-    if len(lines) > _MAX_FIELDS + 1 or any(len(line) > _MAX_LINE for line in lines):
+    path = matched[1].partition(b"?")[0].decode("ascii")
+    source = path[len(_WEBHOOKS) :]
+    if not path.startswith(_WEBHOOKS) or SLUG.match(source) is None:
         return None
-    method, target, _ = lines[0].split(" ", 2)
-    if not _TOKEN.fullmatch(method) or not target.startswith("/"):
+    body = data[end + 4 :]
+    if not _plain_fields(_SPECIAL.findall(head.lower()), len(body)):
         return None
-    fields = lines[1:]
-    if fields and not _FIELDS.fullmatch("\r\n".join(fields)):  # every line at once
-        return None
-    pairs = [(name, value.strip(" \t")) for name, _, value in (f.partition(":") for f in fields)]
-    body = data[head_end + 4 :]
-    return PlainRequest(
-        method.encode(), target.encode(), CIMultiDictProxy(CIMultiDict(pairs)), body
-    )
+    return PlainWebhook(path, source, head, body)
+
+
+def _plain_fields(found: list[tuple[str, str]], length: int) -> bool:
+    """Whether the fields the judgement reads (``found``: lower-case name and value, in
+    order) frame a body of ``length`` bytes as aiohttp would and keep the connection."""
+    special = dict(found)
+    if len(special) < len(found) or "host" not in special or not _NOT_PLAIN.isdisjoint(special):
+        return False
+    if special.get("content-length", "").rstrip(" \t") != str(length):  # no sign, no 0 first
+        return False
+    return all(special.get(n, "keep-alive").rstrip(" \t") == "keep-alive" for n in _KEEP_ALIVE_ONLY)

@@ -6,10 +6,11 @@ places refuse, both with a prepared body per path, one counter and no logging
 (``gateway_ingest_requests{outcome="overloaded"}`` counts them):
 
 - :class:`EarlyRefusal`, in the ingress connection's protocol, before aiohttp parses the
-  request or builds anything for it. It answers only a plain case it can judge from the
-  bytes alone -- ``POST /webhooks/v1/{source} HTTP/1.1`` with a ``Content-Length`` and
-  the whole body in hand, nothing after it (ingress/framing.py) -- and the connection
-  stays open for the sender's next request. That is what a burst of webhooks is made of.
+  request or builds anything for it. It answers only a plain webhook, judged from the
+  bytes alone by the fast path's own strict test -- ``POST /webhooks/v1/{source}
+  HTTP/1.1`` that aiohttp would read the same way, with a ``Content-Length`` and the
+  whole body in hand, nothing after it (ingress/framing.py) -- and the connection stays
+  open for the sender's next request. That is what a burst of webhooks is made of.
 - :func:`shed_when_overloaded`, the ingress app's first middleware, for every other
   webhook: before any check or read.
 
@@ -25,7 +26,7 @@ from aiohttp.helpers import rfc822_formatted_time
 
 from gateway.ingress.closing import answer_and_close
 from gateway.ingress.early import Peer
-from gateway.ingress.framing import WEBHOOK_POST, plain_request, webhook_path
+from gateway.ingress.framing import plain_webhook
 from gateway.ingress.routes import (
     INGRESS,
     OVERLOADED,
@@ -93,11 +94,10 @@ class EarlyRefusal:
         state = self.state
         if not overloaded_now(state, arriving=1):
             return None
-        found = _webhook_path(data)
-        if found is None:
+        plain = plain_webhook(data)
+        if plain is None:
             return None
-        path, name = found
-        body = _refused(state, name, path)
+        body = _refused(state, plain.source, plain.path)
         return b"".join(
             (
                 self._head,
@@ -107,10 +107,3 @@ class EarlyRefusal:
                 body,
             )
         )
-
-
-def _webhook_path(data: bytes) -> tuple[str, str] | None:
-    """``(path, source)`` of a plain ``POST /webhooks/v1/{source}`` request that is all of ``data``
-    (see :func:`~gateway.ingress.framing.plain_request`); ``None`` for anything else."""
-    request = plain_request(data) if data.startswith(WEBHOOK_POST) else None
-    return None if request is None else webhook_path(request[1])

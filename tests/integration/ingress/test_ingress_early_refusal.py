@@ -8,6 +8,7 @@ first middleware. Served the way ``serve`` serves the ingress (``GuardedRunner``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import ssl
@@ -330,3 +331,34 @@ async def test_early_refusals_keep_an_idle_connection_alive_as_answers_do(serve:
         await asyncio.sleep(0.4)
 
     assert await client.closed_within(2.0)  # then idle for the whole keep-alive time
+
+
+REFUSED_BY_AIOHTTP = {
+    "TE with a space before the colon": webhook(extra=b"Transfer-Encoding : chunked\r\n"),
+    "a folded TE line": webhook(extra=b"X-A: 1\r\n Transfer-Encoding: chunked\r\n"),
+    "a TE line after a bare LF": webhook(extra=b"X-A: 1\nTransfer-Encoding: chunked\r\n"),
+    "a NUL in a field name": webhook(extra=b"X-\x00A: 1\r\n"),
+    "a space in a field name": webhook(extra=b"X A: 1\r\n"),
+    "no Host": webhook().replace(b"Host: gateway\r\n", b""),
+    "a NUL in the query": webhook(b"/webhooks/v1/open?x=\x00"),
+}
+
+
+@pytest.mark.parametrize(
+    "request_bytes", REFUSED_BY_AIOHTTP.values(), ids=REFUSED_BY_AIOHTTP.keys()
+)
+async def test_under_overload_what_aiohttp_refuses_gets_its_400_and_nothing_after_it_is_read(
+    serve: Serve, request_bytes: bytes
+) -> None:
+    gateway = await serve()
+    gateway.overload()
+    client = await gateway.connect()
+
+    reply = await client.send(request_bytes)
+    gateway.overload(False)
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        await client.send(webhook())  # what a smuggled request would be
+
+    assert reply.status == 400
+    assert "server" not in reply.headers
+    assert await gateway.stored() == 0

@@ -374,6 +374,60 @@ async def test_the_overload_refusal_comes_before_the_fast_path(start: Start) -> 
     assert state.active == 0
 
 
+def strict_webhook(*extra: bytes, target: bytes = b"/webhooks/v1/strict") -> bytes:
+    """A webhook to the ``strict`` source, with ``extra`` field lines, a new event id."""
+    body = b'{"id": "%s"}' % _new_id().encode()
+    fields = b"".join(line + b"\r\n" for line in extra)
+    return (
+        b"POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n%s"
+        b"Content-Length: %d\r\n\r\n%s" % (target, fields, len(body), body)
+    )
+
+
+REFUSED_BY_AIOHTTP: dict[str, Callable[[], bytes]] = {
+    "no Host": lambda: strict_webhook().replace(b"Host: gateway\r\n", b""),
+    "two Hosts": lambda: strict_webhook(b"Host: other"),
+    "a NUL in the query": lambda: strict_webhook(target=b"/webhooks/v1/strict?a=\x00"),
+    "a TAB in the query": lambda: strict_webhook(target=b"/webhooks/v1/strict?a=\t"),
+    "a \\x01 in the query": lambda: strict_webhook(target=b"/webhooks/v1/strict?a=\x01"),
+    "a DEL in the query": lambda: strict_webhook(target=b"/webhooks/v1/strict?a=\x7f"),
+    "a bare CR in the query": lambda: strict_webhook(target=b"/webhooks/v1/strict?a=\rb"),
+    "Content-Type twice": lambda: strict_webhook(b"Content-Type: application/json"),
+    "User-Agent twice": lambda: strict_webhook(b"User-Agent: a", b"User-Agent: a"),
+    "Max-Forwards twice": lambda: strict_webhook(b"Max-Forwards: 1", b"Max-Forwards: 1"),
+}
+
+
+@pytest.mark.parametrize("make", REFUSED_BY_AIOHTTP.values(), ids=REFUSED_BY_AIOHTTP.keys())
+async def test_what_aiohttp_refuses_gets_its_400_and_nothing_after_it_is_read(
+    start: Start, make: Callable[[], bytes]
+) -> None:
+    gateway = await start()
+    client = await connect(gateway)
+
+    reply = await client.send(make())
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        await client.send(strict_webhook())  # never read: the connection is closed
+
+    assert reply.status == 400
+    assert await gateway.stored() == 0
+    client.close()
+
+
+async def test_a_webhook_with_proxy_connection_close_is_stored_and_its_connection_closed(
+    start: Start,
+) -> None:
+    gateway = await start()
+    client = await connect(gateway)
+
+    reply = await client.send(strict_webhook(b"Proxy-Connection: close"))
+
+    assert reply.status == 202
+    assert await client.closed_within(1.0)  # as aiohttp closes after answering
+    assert await gateway.stored() == 1
+    client.close()
+
+
 async def test_no_ingress_answer_names_the_servers_software(start: Start) -> None:
     gateway = await start()
     sent = [
