@@ -24,6 +24,7 @@ class Size:
     fuzz_admin: int  # generated admin API requests (at least)
     slowloris: int  # slow clients held open during the fuzz
     header_timeout: float  # [ingress] header_timeout_seconds of the fuzzed gateway
+    framing_examples: int  # generated requests judged against aiohttp's parsers
 
 
 FULL = Size(
@@ -44,6 +45,7 @@ FULL = Size(
     fuzz_admin=2_000,
     slowloris=200,
     header_timeout=2.0,
+    framing_examples=10_000,
 )
 
 QUICK = Size(
@@ -64,6 +66,7 @@ QUICK = Size(
     fuzz_admin=60,
     slowloris=20,
     header_timeout=1.0,
+    framing_examples=200,
 )
 
 SIZES = {size.name: size for size in (FULL, QUICK)}

@@ -1,4 +1,5 @@
-"""The scenarios of the fault suite, in the order the issue lists them, then the fuzz."""
+"""The scenarios of the fault suite, in the order the issue lists them, then the fuzz and
+the fast path's judgement of plain webhooks against aiohttp's parsers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from chaos.scenarios.bad_subscribers import bad_subscribers
 from chaos.scenarios.database_crash import database_kill_9
 from chaos.scenarios.database_outage import database_outage
 from chaos.scenarios.duplicates import duplicate_burst
+from chaos.scenarios.framing import framing_judgement
 from chaos.scenarios.fuzz import fuzz
 from chaos.scenarios.gateway_crash import gateway_kill_9
 from chaos.scenarios.replicas import replica_kill_9
@@ -23,6 +25,7 @@ __all__ = [
     "database_kill_9",
     "database_outage",
     "duplicate_burst",
+    "framing_judgement",
     "fuzz",
     "gateway_kill_9",
     "replica_kill_9",
@@ -40,4 +43,5 @@ SCENARIOS: dict[str, Scenario] = {
     "sigterm": sigterm_under_load,
     "duplicates": duplicate_burst,
     "fuzz": fuzz,
+    "framing": framing_judgement,
 }

@@ -16,6 +16,7 @@ from chaos.scenarios import (
     database_kill_9,
     database_outage,
     duplicate_burst,
+    framing_judgement,
     fuzz,
     gateway_kill_9,
     replica_kill_9,
@@ -75,3 +76,9 @@ async def test_hostile_input_at_volume_gets_no_5xx_and_leaks_nothing(
     chaos_lab: Lab, size: Size
 ) -> None:
     _held(await fuzz(chaos_lab, size))
+
+
+async def test_the_fast_paths_judgement_takes_only_what_aiohttp_reads_the_same_way(
+    chaos_lab: Lab, size: Size
+) -> None:
+    _held(await framing_judgement(chaos_lab, size))
