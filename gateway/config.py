@@ -45,6 +45,7 @@ ENV_PREFIX = "GATEWAY_"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 MAX_REVOCATION_REFRESH_SECONDS = 300.0
+MAX_REPLAY_WINDOW = 3650 * 86400.0
 
 Scheme = Literal[
     "hmac",
@@ -325,6 +326,11 @@ class SourceConfig(_Section, frozen=True):
     content_types: tuple[str, ...] = ()
     rate_limit_per_second: float | None = None
     rate_limit_burst: int | None = None
+    # A second event of the same type and body within this many seconds is a duplicate
+    # of the first, whatever its event id: a body-only signature cannot tell a replay
+    # under a new id from a new event. None: the scheme's default (7 days for hmac,
+    # shopify, woocommerce and github; off for the others). 0: off.
+    replay_window_seconds: float | None = None
 
     @property
     def all_secrets(self) -> tuple[str, ...]:
@@ -611,6 +617,13 @@ def _validate_source(source: SourceConfig, file: str, key: str) -> None:
     for i, cidr in enumerate(source.allowed_cidrs):
         _validate_cidr(cidr, file, f"{key}.allowed_cidrs[{i}]")
     _validate_rate_limit(source.rate_limit_per_second, source.rate_limit_burst, file, key)
+    window = source.replay_window_seconds
+    if window is not None and not (math.isfinite(window) and 0 <= window <= MAX_REPLAY_WINDOW):
+        raise ConfigError(
+            file,
+            f"{key}.replay_window_seconds",
+            f"must be a number of seconds from 0 (off) to {MAX_REPLAY_WINDOW:.0f} (10 years)",
+        )
 
 
 def _validate_ingress(ingress: IngressConfig, file: str) -> None:

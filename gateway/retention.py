@@ -10,6 +10,12 @@ only when every row in it may go. Batches of a few thousand rows, each its own s
 transaction that locks only its rows (``SKIP LOCKED``), walk an index in time order and
 resume where the last batch stopped, so kept rows are read once a round.
 
+An event's replay digest (a source's replay window, store/events.py) goes with the event
+and needs no round of its own: the insert judges a digest by its event's receipt time,
+and one older than the window stops counting as soon as a copy meets it. Clearing
+digests as windows pass would rewrite each event row once more (a non-HOT update: a new
+row version and an entry in every index) to shrink one small index.
+
 One replica runs a round at a time (a session advisory lock); the others skip theirs.
 """
 

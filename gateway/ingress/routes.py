@@ -248,6 +248,7 @@ def _event(request: Inbound, cfg: SourceConfig, body: bytes) -> IngestEvent:
         content_type=request.headers.get("Content-Type"),
         headers_json=stored_headers(request.headers, cfg),
         body=body,
+        replay_window_seconds=cfg.replay_window_seconds or 0.0,
     )
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.store.database import Database
-from gateway.store.errors import NotFound
+from gateway.store.errors import NotFound, StoreUnavailable
 from gateway.store.records import Event, EventSummary, IngestEvent, IngestResult
 
-__all__ = ["get_event", "insert_batch", "list_events", "notify_deliveries"]
+__all__ = ["get_event", "insert_batch", "list_events", "notify_deliveries", "replay_digest"]
+
+ROUNDS = 3
+"""Inserts of one batch at most: a duplicate whose first copy went away (or whose replay
+window had passed) is inserted again, and only a rare race needs that twice."""
+
+_NO_TYPE = b"\xff" * 8  # a length no event type has
 
 
 async def insert_batch(
@@ -18,30 +25,68 @@ async def insert_batch(
     """Store ``batch`` and its deliveries in one statement (see :func:`notify_deliveries`).
 
     Returns one result per input (in order) and the number of deliveries created.
-    A duplicate (same source and external id, in the database or earlier in the batch)
-    gets the id of the stored event and creates nothing.
+    A duplicate gets the id of the stored event and creates nothing: the same source
+    and external id, or, within its replay window, the same source, event type and body
+    (in the database or earlier in the batch). A stored event older than the window
+    stops counting the moment such a copy finds it, and the copy is stored.
     """
-    columns = list(zip(*[_columns(e) for e in batch], strict=True))
-    row = await db.fetchrow("insert_events", *map(list, columns))
-    assert row is not None
-    inserted = set(row["inserted_ids"] or ())
-    deliveries = int(row["deliveries"])
-    missing = [e for e in batch if e.id not in inserted]
-    existing: dict[tuple[str, str], str] = {}
-    if missing:  # duplicates: committed before, by this batch's statement or another's
-        rows = await db.fetch(
-            "find_events_by_external_id",
-            [e.source for e in missing],
-            [e.external_id for e in missing],
-        )
-        existing = {(r["source"], r["external_id"]): r["id"] for r in rows}
-    results = [
-        IngestResult(event.id, False)
-        if event.id in inserted
-        else IngestResult(existing[(event.source, event.external_id)], True)
-        for event in batch
-    ]
-    return results, deliveries
+    results: dict[str, IngestResult] = {}
+    created = 0
+    todo = list(batch)
+    for _ in range(ROUNDS):
+        columns = list(zip(*[_columns(e) for e in todo], strict=True))
+        row = await db.fetchrow("insert_events", *map(list, columns))
+        assert row is not None
+        inserted = set(row["inserted_ids"] or ())
+        created += int(row["deliveries"])
+        results.update((e.id, IngestResult(e.id, False)) for e in todo if e.id in inserted)
+        todo = [e for e in todo if e.id not in inserted]
+        if todo:  # duplicates: committed before, by this batch's statement or another's
+            todo = await _resolve(db, todo, results)
+        if not todo:
+            return [results[e.id] for e in batch], created
+    raise StoreUnavailable(f"{len(todo)} events kept meeting copies that went away")
+
+
+async def _resolve(
+    db: Database, skipped: list[IngestEvent], results: dict[str, IngestResult]
+) -> list[IngestEvent]:
+    """Answer the skipped events that duplicate a stored one; return those to insert
+    again (their first copy is gone, or its replay window has passed)."""
+    rows = await db.fetch(
+        "find_duplicates",
+        [e.source for e in skipped],
+        [e.external_id for e in skipped],
+        [replay_digest(e) for e in skipped],
+        [e.replay_window_seconds for e in skipped],
+    )
+    again: list[IngestEvent] = []
+    stale: list[str] = []
+    for event, found in zip(skipped, rows, strict=True):
+        if found["id"] is not None and not found["stale"]:
+            results[event.id] = IngestResult(found["id"], True)
+            continue
+        again.append(event)
+        if found["stale"]:
+            stale.append(found["id"])
+    if stale:
+        await db.fetchval("forget_replay_digests", stale)
+    return again
+
+
+def replay_digest(event: IngestEvent) -> bytes | None:
+    """SHA-256 of the event's type and body when its source has a replay window, else
+    ``None`` (the type is length-prefixed, so no type and body pair reads as another)."""
+    if event.replay_window_seconds <= 0:
+        return None
+    digest = hashlib.sha256()
+    if event.event_type is None:
+        digest.update(_NO_TYPE)
+    else:
+        name = event.event_type.encode("utf-8", "surrogatepass")
+        digest.update(len(name).to_bytes(8, "big") + name)
+    digest.update(event.body)
+    return digest.digest()
 
 
 async def notify_deliveries(db: Database) -> None:
@@ -59,6 +104,7 @@ def _columns(e: IngestEvent) -> tuple[object, ...]:
         e.content_type,
         e.headers_json,
         e.body,
+        replay_digest(e),
     )
 
 

@@ -2,24 +2,27 @@
 
 -- name: insert_events
 -- Store a batch of events and fan each new one out to the matching subscribers, in one
--- statement (run on its own: it is its own transaction). Duplicates (same source +
--- external_id) are skipped by the unique index.
+-- statement (run on its own: it is its own transaction). Duplicates are skipped by a
+-- unique index: the same source + external_id, or the same source + replay_digest (the
+-- event type and body, for sources with a replay window; NULL, and so never equal,
+-- for the others). DO NOTHING names no index, so either one makes a duplicate.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::bytea[]) WITH ORDINALITY
+                $7::text[], $8::bytea[], $9::bytea[]) WITH ORDINALITY
          AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body,
-              ord)
+              replay_digest, ord)
 ), inserted AS (
     INSERT INTO events (id, source, external_id, event_type, ordering_key, content_type,
-                        headers, body)
-    SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body
+                        headers, body, replay_digest)
+    SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body,
+           replay_digest
     FROM input
     ORDER BY ord
-    ON CONFLICT (source, external_id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id, source, event_type, ordering_key, received_at, seq
 ), targets AS (
     SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
@@ -64,11 +67,25 @@ WITH input AS (
 SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids, c.deliveries
 FROM counted c;
 
--- name: find_events_by_external_id
-SELECT e.id, e.source, e.external_id
-FROM events e
-JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
-  ON e.source = k.source AND e.external_id = k.external_id;
+-- name: find_duplicates
+-- For each event the insert skipped, in order: the stored event it duplicates, by sender
+-- event id first, else by replay digest. ``stale``: only the digest matched, and that
+-- event came longer ago than the window ($4, seconds), so it no longer counts. ``id`` is
+-- NULL when neither is there any more (retention, or a stale digest just forgotten).
+SELECT coalesce(x.id, d.id) AS id,
+       x.id IS NULL AND d.received_at <= now() - make_interval(secs => k.replay_window)
+           AS stale
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[]) WITH ORDINALITY
+     AS k(source, external_id, replay_digest, replay_window, ord)
+LEFT JOIN events x ON x.source = k.source AND x.external_id = k.external_id
+LEFT JOIN events d ON d.source = k.source AND d.replay_digest = k.replay_digest
+                  AND d.replay_digest IS NOT NULL
+ORDER BY k.ord;
+
+-- name: forget_replay_digests
+-- Digests whose window has passed stop making duplicates (find_duplicates said stale).
+UPDATE events SET replay_digest = NULL
+WHERE id = ANY ($1::text[]) AND replay_digest IS NOT NULL;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');

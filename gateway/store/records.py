@@ -83,7 +83,11 @@ def _from_rows(cls: Any, rows: Sequence[Any]) -> list[Any]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class IngestEvent:
-    """An inbound event, verified, waiting to be stored."""
+    """An inbound event, verified, waiting to be stored.
+
+    With a ``replay_window_seconds`` above 0, an event of its source with the same type
+    and body stored less than that long ago makes it a duplicate, whatever its id.
+    """
 
     id: str
     source: str
@@ -93,6 +97,7 @@ class IngestEvent:
     content_type: str | None
     headers_json: str
     body: bytes
+    replay_window_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -169,7 +169,8 @@ async def test_every_metric_the_alerts_and_the_dashboard_name_is_exported(
 
     gateway = start_gateway(observed_config(database_url))
     for n in range(3):
-        assert (await send_order(http, gateway, ORDER, f"order-{n}"))[0] == 202
+        order = orjson.dumps({"id": 1001 + n, "total_price": "12.00"})
+        assert (await send_order(http, gateway, order, f"order-{n}"))[0] == 202
     exported = await scrape(http, gateway.admin)
 
     assert {name for name in named if not exported.exports(name)} == set()

@@ -76,9 +76,13 @@ async def test_a_resent_webhook_is_a_duplicate_with_the_first_event_id_and_no_ne
     again_status, again = await send_order(http, gateway, ORDER, "wh-dup")
     assert (first_status, again_status) == (202, 200)
     assert again == {"event_id": first["event_id"], "duplicate": True}
+    # Shopify signs the body alone: the same body under another id is a replay.
+    replayed_status, replayed = await send_order(http, gateway, ORDER, "wh-replayed")
+    assert (replayed_status, replayed) == (200, again)
 
+    raced = orjson.dumps({"id": 820982911946154509, "total_price": "12.00"})
     together = await asyncio.gather(
-        *(send_order(http, gateway, ORDER, "wh-race") for _ in range(20))
+        *(send_order(http, gateway, raced, "wh-race") for _ in range(20))
     )
     statuses = sorted(status for status, _ in together)
     assert statuses == [200] * 19 + [202]

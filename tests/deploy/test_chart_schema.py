@@ -29,6 +29,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "a source name with a double separator": {"sources": [dict(SHOP, name="a__b")]},
     "a source without a name": {"sources": [{"scheme": "none"}]},
     "an unknown source key": {"sources": [dict(SHOP, verify=True)]},
+    "a negative replay window": {"sources": [dict(SHOP, replay_window_seconds=-1)]},
     "running as root": {"securityContext": {"runAsUser": 0}},
     "a writable root filesystem": {"securityContext": {"readOnlyRootFilesystem": False}},
     "privilege escalation": {"securityContext": {"allowPrivilegeEscalation": True}},

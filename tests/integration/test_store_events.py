@@ -14,6 +14,7 @@ from gateway.store import StoreError
 from gateway.store import deliveries as deliveries_store
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
+from gateway.store.records import IngestEvent, IngestResult
 from tests.integration.factories import event, subscriber
 
 
@@ -132,3 +133,121 @@ async def test_session_state_is_reset_before_the_connection_serves_anyone_else(
         assert (timeout, held) == ("0", 0)
     finally:
         await single.close()
+
+
+WEEK = 7 * 86400.0
+
+
+def replayable(
+    external_id: str,
+    body: bytes = b'{"order": 1}',
+    source: str = "shop",
+    event_type: str = "orders/create",
+) -> IngestEvent:
+    """An event of a source that remembers bodies for a week, with a body of our choosing."""
+    stored = event(external_id, source=source, event_type=event_type)
+    return dataclasses.replace(stored, body=body, replay_window_seconds=WEEK)
+
+
+async def test_the_same_type_and_body_under_a_new_id_is_a_duplicate_of_the_first(
+    db: Database,
+) -> None:
+    await subscriber(db)
+    [first], created_first = await insert_batch(db, [replayable("wh-1")])
+    [again], created_again = await insert_batch(db, [replayable("wh-2")])
+
+    assert again == IngestResult(first.event_id, True)
+    assert (created_first, created_again) == (1, 0)
+    assert await db.pool.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_copies_of_a_body_inside_one_batch_store_one_event(db: Database) -> None:
+    await subscriber(db)
+    results, created = await insert_batch(
+        db, [replayable("a"), replayable("b"), replayable("c", b'{"order": 2}')]
+    )
+    assert [r.duplicate for r in results] == [False, True, False]
+    assert results[1].event_id == results[0].event_id
+    assert created == 2
+
+
+async def test_the_same_body_as_another_event_type_or_source_is_a_new_event(
+    db: Database,
+) -> None:
+    results, _ = await insert_batch(
+        db,
+        [
+            replayable("a"),
+            replayable("b", event_type="orders/updated"),
+            replayable("c", source="other-shop"),
+        ],
+    )
+    assert [r.duplicate for r in results] == [False, False, False]
+
+
+async def test_without_a_window_the_same_body_under_a_new_id_is_a_new_event(
+    db: Database,
+) -> None:
+    off = [dataclasses.replace(replayable(name), replay_window_seconds=0.0) for name in "ab"]
+    results, _ = await insert_batch(db, off)
+    assert [r.duplicate for r in results] == [False, False]
+
+
+async def test_a_body_seen_before_the_window_began_is_a_new_event_and_counts_from_then(
+    db: Database,
+) -> None:
+    await subscriber(db)
+    [old], _ = await insert_batch(db, [replayable("wh-1")])
+    await db.pool.execute(
+        "UPDATE events SET received_at = now() - interval '7 days 1 minute' WHERE id = $1",
+        old.event_id,
+    )
+    [later], created = await insert_batch(db, [replayable("wh-2")])
+    [third], _ = await insert_batch(db, [replayable("wh-3")])
+
+    assert later.duplicate is False and later.event_id != old.event_id
+    assert created == 1
+    assert third == IngestResult(later.event_id, True)
+
+
+async def test_a_window_is_judged_by_the_time_the_first_copy_was_received(db: Database) -> None:
+    [old], _ = await insert_batch(db, [replayable("wh-1")])
+    await db.pool.execute(
+        "UPDATE events SET received_at = now() - interval '6 days 23 hours' WHERE id = $1",
+        old.event_id,
+    )
+    [again], _ = await insert_batch(db, [replayable("wh-2")])
+    assert again == IngestResult(old.event_id, True)
+
+
+async def test_a_replay_of_a_stored_id_is_answered_with_the_event_of_that_id(db: Database) -> None:
+    [first], _ = await insert_batch(db, [replayable("wh-1", b'{"order": 1}')])
+    [second], _ = await insert_batch(db, [replayable("wh-2", b'{"order": 2}')])
+    # The id of the first, the body of the second: a duplicate of the first by its id.
+    [both], _ = await insert_batch(db, [replayable("wh-1", b'{"order": 2}')])
+    assert both == IngestResult(first.event_id, True)
+    assert second.duplicate is False
+
+
+async def test_a_copy_whose_first_was_removed_meanwhile_is_stored(db: Database) -> None:
+    [first], _ = await insert_batch(db, [replayable("wh-1")])
+    await db.pool.execute("DELETE FROM events WHERE id = $1", first.event_id)
+    [again], _ = await insert_batch(db, [replayable("wh-2")])
+    assert again.duplicate is False
+
+
+async def test_concurrent_copies_of_a_body_under_new_ids_store_exactly_one_event(
+    database_url: str,
+) -> None:
+    pools = [await Database.connect(database_url, min_size=1, max_size=4) for _ in range(3)]
+    try:
+        await subscriber(pools[0])
+        batches = [insert_batch(pools[i % 3], [replayable(f"id-{i}")]) for i in range(30)]
+        outcomes = await asyncio.gather(*batches)
+        results = [r for batch, _ in outcomes for r in batch]
+        assert sum(not r.duplicate for r in results) == 1
+        assert len({r.event_id for r in results}) == 1
+        assert sum(n for _, n in outcomes) == 1
+    finally:
+        for pool in pools:
+            await pool.close()

@@ -255,6 +255,35 @@ def test_a_source_with_scheme_none_needs_no_secret(load: Loader) -> None:
     assert source.all_secrets == ()
 
 
+@pytest.mark.parametrize(
+    ("window", "reason"),
+    [
+        ("-1", "from 0 (off)"),
+        ("nan", "from 0 (off)"),
+        ("inf", "from 0 (off)"),
+        ("1e12", "to 315360000 (10 years)"),
+        ('"week"', "Expected float"),
+    ],
+)
+def test_a_replay_window_that_is_no_number_of_seconds_is_refused(
+    write: Callable[[str], Path], window: str, reason: str
+) -> None:
+    text = f'[[sources]]\nname = "open"\nscheme = "none"\nreplay_window_seconds = {window}\n'
+    message = refusal(write, text)
+    assert "sources[0].replay_window_seconds: " in message
+    assert reason in message
+
+
+def test_a_replay_window_is_seconds_and_zero_turns_it_off(load: Loader) -> None:
+    text = '[[sources]]\nname = "{}"\nscheme = "none"\nreplay_window_seconds = {}\n'
+    config = load(text.format("a", 0) + text.format("b", 3600) + text.format("c", 0.5))
+    windows = [s.replay_window_seconds for s in config.sources]
+    assert windows == [0.0, 3600.0, 0.5]
+    assert (
+        load('[[sources]]\nname = "d"\nscheme = "none"\n').sources[0].replay_window_seconds is None
+    )
+
+
 def test_duplicate_source_names_are_refused(write: Callable[[str], Path]) -> None:
     text = '[[sources]]\nname = "a"\nscheme = "none"\n' * 2
     message = refusal(write, text)

@@ -60,14 +60,17 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
 
 
 def apply_preset(source: SourceConfig) -> SourceConfig:
-    """``source`` with ``signature_header``, ``event_id`` and ``event_type`` filled in
-    from its scheme's preset wherever the user left them unset."""
+    """``source`` with ``signature_header``, ``event_id``, ``event_type`` and
+    ``replay_window_seconds`` filled in from its scheme's preset wherever the user left
+    them unset."""
     preset = PRESETS[source.scheme]
+    window = source.replay_window_seconds
     return msgspec.structs.replace(
         source,
         signature_header=source.signature_header or preset.signature_header,
         event_id=source.event_id or preset.event_id,
         event_type=source.event_type or preset.event_type,
+        replay_window_seconds=preset.replay_window_seconds if window is None else window,
     )
 
 

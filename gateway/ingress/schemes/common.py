@@ -21,6 +21,7 @@ from gateway.ingress.verify import VerificationFailed
 __all__ = [
     "FAILED",
     "MISSING",
+    "REMEMBER_BODIES",
     "STALE",
     "Algorithm",
     "Encoding",
@@ -45,10 +46,15 @@ Encoding = Literal["hex", "base64"]
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
+REMEMBER_BODIES = 7 * 86400.0
+"""The replay window of schemes that sign the body alone: a captured request verifies
+for ever, under any event id a header may carry, so its body is remembered this long."""
+
 
 @dataclass(frozen=True, slots=True)
 class Preset:
-    """Where a sender puts its signature, event id and event type by default.
+    """Where a sender puts its signature, event id and event type by default, and how
+    long a body is remembered against replays under a new id (0: not at all).
 
     ``event_id`` and ``event_type`` name a header, or a JSON pointer when they start
     with ``/``; ``None`` leaves the field as the user configured it.
@@ -57,6 +63,7 @@ class Preset:
     signature_header: str | None = None
     event_id: str | None = None
     event_type: str | None = None
+    replay_window_seconds: float = 0.0
 
 
 def secret_keys(source: SourceConfig) -> tuple[bytes, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from gateway.config import SourceConfig
 from gateway.ingress.schemes.common import (
     FAILED,
+    REMEMBER_BODIES,
     Algorithm,
     Encoding,
     Preset,
@@ -26,7 +27,9 @@ from gateway.ingress.verify import VerificationFailed
 
 __all__ = ["PRESET", "HmacVerifier", "build"]
 
-PRESET = Preset()
+# Remembered also with a timestamp header: the event id is still not signed, so a capture
+# could be sent again under new ids for as long as the tolerance lasts.
+PRESET = Preset(replay_window_seconds=REMEMBER_BODIES)
 
 
 @dataclass(frozen=True, slots=True)

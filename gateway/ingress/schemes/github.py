@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.config import SourceConfig
-from gateway.ingress.schemes.common import Preset, secret_keys
+from gateway.ingress.schemes.common import REMEMBER_BODIES, Preset, secret_keys
 from gateway.ingress.schemes.generic import HmacVerifier
 
 __all__ = ["PRESET", "build"]
@@ -12,6 +12,7 @@ PRESET = Preset(
     signature_header="X-Hub-Signature-256",
     event_id="X-GitHub-Delivery",
     event_type="X-GitHub-Event",
+    replay_window_seconds=REMEMBER_BODIES,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.config import SourceConfig
-from gateway.ingress.schemes.common import Preset, secret_keys
+from gateway.ingress.schemes.common import REMEMBER_BODIES, Preset, secret_keys
 from gateway.ingress.schemes.generic import HmacVerifier
 
 __all__ = ["PRESET", "build"]
@@ -12,6 +12,7 @@ PRESET = Preset(
     signature_header="X-Shopify-Hmac-Sha256",
     event_id="X-Shopify-Webhook-Id",
     event_type="X-Shopify-Topic",
+    replay_window_seconds=REMEMBER_BODIES,
 )
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 
 from gateway.config import SourceConfig
-from gateway.ingress.schemes.common import Preset, secret_keys
+from gateway.ingress.schemes.common import REMEMBER_BODIES, Preset, secret_keys
 from gateway.ingress.schemes.generic import HmacVerifier
 
 __all__ = ["PRESET", "SIGNATURE_HEADER", "build", "is_woocommerce_ping"]
@@ -22,6 +22,7 @@ PRESET = Preset(
     signature_header=SIGNATURE_HEADER,
     event_id="X-WC-Webhook-Delivery-ID",
     event_type="X-WC-Webhook-Topic",
+    replay_window_seconds=REMEMBER_BODIES,
 )
 
 _PING_BODY = re.compile(rb"webhook_id=[0-9]{1,20}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,10 @@ from gateway.observability import Metrics
 from gateway.retention import Retention
 from gateway.store import tokens
 from gateway.store.database import Database
+from gateway.store.events import insert_batch
+from gateway.store.records import IngestEvent, IngestResult
 from gateway.store.sql import QUERIES
+from tests.integration.factories import event
 from tests.support.bulkdata import seed, seed_subscribers
 
 
@@ -252,3 +256,24 @@ async def test_a_revocation_goes_an_hour_after_its_token_expired_and_not_before(
     sample = metrics.registry.get_sample_value
     assert sample("gateway_retention_deleted_total", {"kind": "revoked_tokens"}) == len(gone)
     assert await tokens.revoked_jtis(db, leeway) == set(kept)
+
+
+async def test_a_body_remembered_against_replays_is_forgotten_with_its_event(
+    db: Database,
+) -> None:
+    """The replay window cannot outlast the event: retention takes its digest with it."""
+
+    def copy(external_id: str) -> IngestEvent:
+        return dataclasses.replace(
+            event(external_id), body=b'{"order": 7}', replay_window_seconds=7 * 86400.0
+        )
+
+    [first], _ = await insert_batch(db, [copy("wh-1")])
+    await db.pool.execute("UPDATE events SET received_at = now() - interval '4 days'")
+    [inside], _ = await insert_batch(db, [copy("wh-2")])
+    assert inside == IngestResult(first.event_id, True)
+
+    runner, _ = retention(db, sources={"shop": 3})
+    assert (await runner.run_once()).deleted["events"] == 1
+    [after], _ = await insert_batch(db, [copy("wh-3")])
+    assert after.duplicate is False

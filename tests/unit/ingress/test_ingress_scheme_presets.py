@@ -59,7 +59,25 @@ def test_fields_the_user_set_are_kept() -> None:
 
 def test_a_generic_hmac_source_gets_no_invented_locations() -> None:
     mine = source("hmac", signature_header="X-Sig")
-    assert apply_preset(mine) == mine
+    assert apply_preset(mine) == msgspec.structs.replace(mine, replay_window_seconds=WEEK)
+
+
+WEEK = 7 * 86400.0
+BODY_ONLY = {"hmac", "shopify", "woocommerce", "github"}
+
+
+@pytest.mark.parametrize("scheme", get_args(Scheme))
+def test_schemes_that_sign_the_body_alone_remember_bodies_for_a_week_by_default(
+    scheme: Scheme,
+) -> None:
+    window = apply_preset(source(scheme)).replay_window_seconds
+    assert window == (WEEK if scheme in BODY_ONLY else 0)
+
+
+@pytest.mark.parametrize(("scheme", "chosen"), [("shopify", 0.0), ("github", 60.0), ("none", 30.0)])
+def test_a_replay_window_the_user_set_is_kept_zero_included(scheme: Scheme, chosen: float) -> None:
+    mine = msgspec.structs.replace(source(scheme), replay_window_seconds=chosen)
+    assert apply_preset(mine).replay_window_seconds == chosen
 
 
 @pytest.mark.parametrize("scheme", [s for s in get_args(Scheme) if s != "hmac"])
