@@ -6,14 +6,14 @@ them every few seconds; retention deletes a row an hour after its token expired.
 expiry: such a row is kept until it is deleted by hand.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-28
 """
 
 from gateway.store.script import execute_script
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
