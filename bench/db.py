@@ -1,6 +1,6 @@
 """The bench's PostgreSQL: the gateway's own embedded server, one database per workload.
 
-The server is started through ``gateway.embedded.start_embedded`` (the same code, and so
+The server is started through ``gateway.store.embedded.start_embedded`` (the same code, and so
 the same tuning, as a gateway without ``[database] url``), in a temporary directory
 under /tmp. Each workload gets a fresh database cloned from a migrated template that
 already holds the two subscribers, so no workload sees another's rows.
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench.payloads import SOURCE, Signed
-from gateway.embedded import EmbeddedDatabase, start_embedded
+from gateway.store.embedded import EmbeddedDatabase, start_embedded
 from gateway.store.sql import QUERIES
 
 TEMPLATE = "bench_template"

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.replay_cost [--batches 2000] [--batch 64] [--rounds 2]
 
-Starts the embedded PostgreSQL (``gateway/embedded.py``, the gateway's own tuning) in a
+Starts the embedded PostgreSQL (``gateway/store/embedded.py``, the gateway's own tuning) in a
 temporary directory under /tmp and migrates a template holding two subscribers, as the
 bench's has. Each round stores ``batches`` x ``batch`` realistic Shopify orders
 (bench/payloads.py; every body distinct, so nothing is a duplicate) through the writer's
@@ -28,7 +28,7 @@ import asyncpg
 from bench.db import Server
 from bench.payloads import SOURCE, TOPIC, generate
 from gateway.delivery.signer import new_secret
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store import subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
@@ -98,7 +98,7 @@ async def _run(url: str, bodies: list[bytes], batch: int, window: float) -> dict
 
 async def _clear(admin: asyncpg.Connection, batch: int = 1000) -> dict[str, float]:
     """What setting every digest to NULL would cost, in retention-sized batches (the
-    design this window does without: see gateway/retention.py)."""
+    design this window does without: see gateway/maintenance/retention.py)."""
     await admin.execute("CHECKPOINT")
     before = await admin.fetchval("SELECT pg_current_wal_lsn()")
     started = time.perf_counter()

@@ -151,7 +151,7 @@ def _function(frame: str) -> str:
     path = where.rsplit(":", 1)[0]
     if path in ("gateway/__main__.py", "gateway/cli.py") or (name, path) == (
         "run",
-        "gateway/runtime.py",
+        "gateway/runtime/__init__.py",
     ):
         return ""
     return f"{name} ({path.removeprefix('gateway/')})"

@@ -96,9 +96,9 @@ def _invalid(exc: ConfigError) -> int:
 def _check_config(config: Config) -> int:
     """Beyond what loading checks: every secret fits its scheme, the TLS files load, no
     declared subscriber names a private address that is not opened."""
-    from gateway.declared import check_declared_destinations
     from gateway.ingress.listener import ingress_ssl_context
-    from gateway.ingress.sources import build_sources
+    from gateway.ingress.source import build_sources
+    from gateway.runtime.reconcile import check_declared_destinations
 
     try:
         build_sources(config)

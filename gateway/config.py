@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from gateway.destination import InvalidDestination, parse_destination
+from gateway.domain.destination import InvalidDestination, parse_destination
 
 __all__ = [
     "AdminConfig",

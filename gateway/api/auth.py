@@ -6,17 +6,18 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
 import jwt
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.api.revocation import MAX_JTI_LENGTH, RevokedTokens
 from gateway.config import ApiConfig, Config
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 
 __all__ = [
     "PRINCIPAL",
@@ -219,7 +220,6 @@ def required_scope(scope: str) -> Callable[[Any], Any]:
 
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

@@ -22,7 +22,7 @@ from gateway.api.models import (
 )
 from gateway.api.state import API
 from gateway.delivery.filters import glob_to_like
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, jobs, replay
 from gateway.store import deliveries as store
 from gateway.store.records import Delivery, DeliveryFilter

@@ -4,19 +4,19 @@ authorization and the OpenAPI document alike."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.api.auth import required_scope
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 
 __all__ = ["ENDPOINT", "Endpoint", "add_endpoints", "decode_query", "endpoint"]
 
 ENDPOINT = "__gateway_endpoint__"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
 T = TypeVar("T")
 

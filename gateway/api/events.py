@@ -13,8 +13,8 @@ from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuer
 from gateway.api.models import DeliveryOut
 from gateway.api.state import API
 from gateway.delivery.filters import glob_to_like
-from gateway.privacy import hide_headers, redact_body
-from gateway.problems import Problem
+from gateway.domain.privacy import hide_headers, redact_body
+from gateway.http.problems import Problem
 from gateway.store import NotFound
 from gateway.store import deliveries as deliveries_store
 from gateway.store import events as store

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.api.auth import PRINCIPAL
 from gateway.api.state import API
-from gateway.problems import Problem, problem_response
+from gateway.http.problems import Problem, problem_response
 from gateway.store import idempotency as store
 
 __all__ = ["idempotency_middleware"]
 
 HEADER = "Idempotency-Key"
 WAIT_SECONDS = 10.0
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

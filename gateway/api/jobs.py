@@ -11,7 +11,7 @@ from gateway.api.common import json_response, page_params
 from gateway.api.endpoint import add_endpoints, endpoint
 from gateway.api.models import JobAccepted, JobOut, JobPage, PageQuery
 from gateway.api.state import API
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import NotFound, jobs
 from gateway.store.records import Job
 

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from gateway.api.fields import Timestamp
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 
 __all__ = [
     "AttemptOut",

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from aiohttp.typedefs import Handler
 
 from gateway import __version__
-from gateway.api.endpoint import ENDPOINT, Endpoint, Handler
+from gateway.api.endpoint import ENDPOINT, Endpoint
 
 __all__ = ["build_document"]
 

@@ -13,7 +13,7 @@ import time
 from aiohttp import web
 
 from gateway.delivery.links import LINK_PATH, PayloadLinks
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import NotFound
 from gateway.store import events as store
 from gateway.store.database import Database

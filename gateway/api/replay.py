@@ -22,7 +22,7 @@ from gateway.api.models import (
     decode_body,
 )
 from gateway.api.state import API
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import NotFound, jobs, replay, subscribers
 
 __all__ = ["HANDLERS", "add_routes"]

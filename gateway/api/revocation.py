@@ -22,11 +22,11 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from gateway.config import ApiConfig
+from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import log_event
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store import tokens as store
 from gateway.store.database import Database
-from gateway.tasks import cancel_and_wait
 
 __all__ = ["MAX_JTI_LENGTH", "MAX_REASON_LENGTH", "RELOADS_PER_REFRESH", "RevokedTokens"]
 

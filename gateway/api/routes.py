@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.api import (
     deliveries,
@@ -10,14 +11,14 @@ from gateway.api import (
     jobs,
     replay,
     sources,
+    subscriber_ping,
     subscriber_state,
     subscriber_stats,
-    subscriber_test,
     subscribers,
     tokens,
 )
 from gateway.api.auth import AUTHENTICATOR, Authenticator
-from gateway.api.endpoint import Handler, add_endpoints
+from gateway.api.endpoint import add_endpoints
 from gateway.api.openapi import build_document
 from gateway.api.state import API, ApiState
 
@@ -27,7 +28,7 @@ API_PREFIX = "/api/v1"
 DOCUMENTED: list[Handler] = [
     *subscribers.HANDLERS,
     *subscriber_state.HANDLERS,
-    *subscriber_test.HANDLERS,
+    *subscriber_ping.HANDLERS,
     *subscriber_stats.HANDLERS,
     *sources.HANDLERS,
     *events.HANDLERS,

@@ -18,9 +18,9 @@ from gateway.api.fields import Timestamp
 from gateway.api.models import decode_body
 from gateway.api.state import API
 from gateway.config import SourceConfig
+from gateway.http.problems import Problem
 from gateway.ingress.registry import source_from_spec
 from gateway.ingress.schemes import apply_preset
-from gateway.problems import Problem
 from gateway.store import Conflict, NotFound
 from gateway.store import sources as store
 

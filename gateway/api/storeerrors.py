@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import InvalidData, StoreUnavailable
 
 __all__ = ["store_error_middleware"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

@@ -20,7 +20,7 @@ from gateway.api.models import PauseIn, SecretRotated, SecretRotationIn, Subscri
 from gateway.api.state import API
 from gateway.api.subscribers import load_subscriber, refuse_if_declared, subscriber_out
 from gateway.delivery.signer import new_secret
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import Conflict, flow
 from gateway.store import subscribers as store
 

@@ -13,7 +13,7 @@ from gateway.api.common import json_response
 from gateway.api.endpoint import decode_query, endpoint
 from gateway.api.fields import Timestamp
 from gateway.api.state import API
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import NotFound
 from gateway.store import subscribers as subscribers_store
 from gateway.store.stats import subscriber_stats

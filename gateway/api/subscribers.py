@@ -24,9 +24,9 @@ from gateway.api.state import API, ApiState
 from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
-from gateway.destination import InvalidDestination, parse_destination
-from gateway.privacy import HIDDEN, hide_headers
-from gateway.problems import Problem
+from gateway.domain.destination import InvalidDestination, parse_destination
+from gateway.domain.privacy import HIDDEN, hide_headers
+from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
 from gateway.store.records import Subscriber, SubscriberFlow, SubscriberSpec

@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway.api.auth import Authenticator
 from gateway.api.state import ApiState
 from gateway.console import dead_letters, login, subscriber_page, views
-from gateway.console.guard import CONSOLE, ConsoleState, console_middleware
+from gateway.console.access import CONSOLE, ConsoleState, console_middleware
 from gateway.console.render import setup_templates
 from gateway.console.session import SessionKeys
 

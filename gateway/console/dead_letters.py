@@ -9,10 +9,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import MultiMapping
 
-from gateway.console.guard import CONSOLE, needs
+from gateway.console.access import CONSOLE, needs
 from gateway.console.render import page
 from gateway.delivery.filters import glob_to_like
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, jobs, replay
 from gateway.store import deliveries as deliveries_store
 from gateway.store import subscribers as subscribers_store

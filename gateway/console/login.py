@@ -6,10 +6,10 @@ import secrets
 
 from aiohttp import web
 
-from gateway.console.guard import CONSOLE, NEW_SESSION, SESSION
+from gateway.console.access import CONSOLE, NEW_SESSION, SESSION
 from gateway.console.render import page
 from gateway.console.session import Session, anonymous, token_expiry
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 
 __all__ = ["ROUTES"]
 

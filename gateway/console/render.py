@@ -12,8 +12,8 @@ import orjson
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from gateway.console.guard import CONSOLE, ERROR_PAGE, SESSION
-from gateway.privacy import MASK
+from gateway.console.access import CONSOLE, ERROR_PAGE, SESSION
+from gateway.domain.privacy import MASK
 
 __all__ = ["page", "pretty_body", "setup_templates"]
 

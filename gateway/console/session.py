@@ -23,7 +23,7 @@ from aiohttp import web
 
 from gateway.api.auth import Authenticator, jwt_secret
 from gateway.config import Config
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 
 __all__ = [
     "COOKIE",

@@ -11,11 +11,11 @@ from aiohttp import web
 
 from gateway.api.subscriber_state import DEFAULT_OVERLAP
 from gateway.api.subscribers import refuse_if_declared
-from gateway.console.guard import CONSOLE, SESSION, needs
+from gateway.console.access import CONSOLE, SESSION, needs
 from gateway.console.render import page
 from gateway.delivery.ping import send_ping
 from gateway.delivery.signer import new_secret
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import console as console_store
 from gateway.store import subscribers as store

@@ -13,12 +13,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.api.events import shown_headers
+from gateway.console.access import CONSOLE, needs
 from gateway.console.figures import chart, histogram_quantile
-from gateway.console.guard import CONSOLE, needs
 from gateway.console.render import page, pretty_body
 from gateway.delivery.filters import glob_to_like
-from gateway.privacy import redact_body
-from gateway.problems import Problem
+from gateway.domain.privacy import redact_body
+from gateway.http.problems import Problem
 from gateway.store import NotFound, flow
 from gateway.store import console as store
 from gateway.store import deliveries as deliveries_store

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy, GuardedResolver
-from gateway.destination import InvalidDestination, parse_destination
+from gateway.domain.destination import InvalidDestination, parse_destination
 from gateway.store.records import AttemptResult
 
 __all__ = ["OutboundClient"]

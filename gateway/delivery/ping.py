@@ -16,7 +16,7 @@ from gateway.config import DeliveryConfig
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.request import build_request
 from gateway.delivery.ssrf import AddressPolicy
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store.records import AttemptResult, ClaimedDelivery, Subscriber
 
 __all__ = ["PING_TYPE", "ping_delivery", "send_ping"]

@@ -16,7 +16,7 @@ import orjson
 
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.signer import signature_header
-from gateway.privacy import hide_headers
+from gateway.domain.privacy import hide_headers
 from gateway.store.records import ClaimedDelivery
 
 __all__ = ["Outbound", "build_request", "forwarded_headers", "is_thin"]

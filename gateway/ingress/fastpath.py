@@ -13,7 +13,7 @@ group-commit writer, and answers after the COMMIT with the same status and body.
 Everything else goes to aiohttp as before: another framing or method, a compressed
 body, anything its parser would refuse or read otherwise, an unknown source (its
 look-up waits for the database), a WooCommerce ping. The answers are counted in the
-same metrics and logged on the same lines as the app's (gateway.requestlog).
+same metrics and logged on the same lines as the app's (gateway.http.requestlog).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from collections.abc import Mapping
 
 from aiohttp.helpers import parse_content_type, rfc822_formatted_time
 
+from gateway.http.problems import CONTENT_TYPE, Problem, problem_body
+from gateway.http.requestlog import log_answer
 from gateway.ingress.early import Peer, Pending
 from gateway.ingress.framing import plain_webhook
 from gateway.ingress.inbound import ParsedRequest
@@ -41,8 +43,6 @@ from gateway.ingress.routes import (
     too_large,
 )
 from gateway.ingress.shedding import EarlyRefusal
-from gateway.problems import CONTENT_TYPE, Problem, problem_body
-from gateway.requestlog import log_answer
 from gateway.store.records import IngestResult
 
 __all__ = ["FastIngest"]

@@ -1,6 +1,6 @@
 """Which inbound headers are kept with an event: all of them, secrets hidden.
 
-A header that carries a signature or a credential (gateway.privacy's one rule, plus the
+A header that carries a signature or a credential (gateway.domain.privacy's one rule, plus the
 source's own ``signature_header``) is stored as ``[hidden]``: what is not stored cannot
 leave through any exit, a database dump included.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import orjson
 
 from gateway.config import SourceConfig
-from gateway.privacy import HIDDEN, is_secret_header
+from gateway.domain.privacy import HIDDEN, is_secret_header
 
 __all__ = ["stored_headers"]
 

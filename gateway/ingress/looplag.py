@@ -13,7 +13,7 @@ import asyncio
 
 from prometheus_client import Histogram
 
-from gateway.tasks import cancel_and_wait
+from gateway.lifecycle.tasks import cancel_and_wait
 
 __all__ = ["LoopLag"]
 

@@ -16,11 +16,11 @@ import msgspec
 
 from gateway.config import ConfigError, SourceConfig, validate_source
 from gateway.ingress.schemes import apply_preset, build_verifier
-from gateway.ingress.sources import Source
+from gateway.ingress.source import Source
+from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.store import NotFound, StoreError
 from gateway.store import sources as store
 from gateway.store.database import Database
-from gateway.tasks import cancel_and_wait
 
 __all__ = ["SourceRegistry", "find_source", "source_from_spec"]
 

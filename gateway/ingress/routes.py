@@ -21,16 +21,17 @@ from aiohttp import web
 from prometheus_client import Counter, Histogram
 
 from gateway.config import IngressConfig, SourceConfig
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
+from gateway.http.problems import Problem
+from gateway.ingress.admission import Guard
 from gateway.ingress.extract import ExtractError, extract, json_loader
-from gateway.ingress.guard import Guard
 from gateway.ingress.headers import stored_headers
 from gateway.ingress.inbound import Inbound
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import is_woocommerce_ping
 from gateway.ingress.schemes.woocommerce import SIGNATURE_HEADER as WOOCOMMERCE_SIGNATURE
-from gateway.ingress.sources import Source
+from gateway.ingress.source import Source
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import (
     GroupCommitWriter,
@@ -39,7 +40,6 @@ from gateway.ingress.writer import (
     WriterTimedOut,
 )
 from gateway.observability import Children, Metrics
-from gateway.problems import Problem
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 

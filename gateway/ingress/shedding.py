@@ -19,12 +19,12 @@ Requests that pass still meet the same test after their body is read.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.typedefs import Handler
 
-from gateway.ingress.closing import answer_and_close
+from gateway.http.closing import answer_and_close
+from gateway.http.problems import CONTENT_TYPE, Problem, problem_body
 from gateway.ingress.early import Peer
 from gateway.ingress.framing import plain_webhook
 from gateway.ingress.routes import (
@@ -35,11 +35,9 @@ from gateway.ingress.routes import (
     overloaded_now,
     retry_after,
 )
-from gateway.problems import CONTENT_TYPE, Problem, problem_body
 
 __all__ = ["EarlyRefusal", "shed_when_overloaded"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _MAX_BODIES = 1024  # prepared answers kept, one per path (the known sources' paths)
 

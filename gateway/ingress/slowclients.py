@@ -33,7 +33,7 @@ write to it, is logged at DEBUG, without the traceback aiohttp would log at ERRO
 the internet both are routine, and a traceback each would let anyone flood the logs.
 aiohttp's own answers go without its ``Server`` header, as every ingress answer does.
 As on every listener, a connection closes once more as the shutdown starts
-(:mod:`gateway.closing`).
+(:mod:`gateway.http.closing`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from gateway.closing import ClosingRequestHandler, ClosingServer
+from gateway.http.closing import ClosingRequestHandler, ClosingServer
 from gateway.ingress.early import AnswerEarly, Peer, Pending
 from gateway.ingress.serverheader import anonymous
 

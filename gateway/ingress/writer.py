@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from gateway.config import WriterConfig
+from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 from gateway.store.events import insert_batch, notify_deliveries
 from gateway.store.records import IngestEvent, IngestResult
-from gateway.tasks import cancel_and_wait
 
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
 

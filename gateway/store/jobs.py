@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store.database import Database
 from gateway.store.errors import NotFound
 from gateway.store.records import Job, JobKind

@@ -1,17 +1,18 @@
-"""Make the database agree with the subscribers declared in the config file."""
+"""Make the database agree with the config file: its subscribers and its sources."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store.database import Database
 from gateway.store.errors import Conflict
 from gateway.store.records import SubscriberSpec
 from gateway.store.sql import QUERIES
 from gateway.store.subscribers import spec_args
 
-__all__ = ["reconcile_subscribers"]
+__all__ = ["reconcile_config_sources", "reconcile_subscribers"]
 
 
 async def reconcile_subscribers(
@@ -34,3 +35,14 @@ async def reconcile_subscribers(
             QUERIES["disable_removed_config_subscribers"], [spec.name for spec, _, _ in declared]
         )
     return [r["name"] for r in rows]
+
+
+async def reconcile_config_sources(
+    db: Database, declared: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Mirror the file's sources (``managed_by = 'config'``); an API source of the same name
+    is taken over by the file, which wins."""
+    async with db.transaction() as conn:
+        for name, spec in declared:
+            await conn.execute(QUERIES["upsert_config_source"], name, spec)
+        await conn.execute(QUERIES["delete_removed_config_sources"], [name for name, _ in declared])

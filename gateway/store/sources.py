@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from gateway.store.database import Database
 from gateway.store.errors import Conflict, NotFound
-from gateway.store.sql import QUERIES
 
 __all__ = [
     "StoredSource",
@@ -17,7 +15,6 @@ __all__ = [
     "delete_source",
     "get_source",
     "list_sources",
-    "reconcile_config_sources",
     "update_source",
 ]
 
@@ -64,14 +61,3 @@ async def delete_source(db: Database, name: str) -> None:
     if await db.fetchval("delete_source", name) is None:
         current = await get_source(db, name)
         raise Conflict(f"source {current.name!r} is managed by the config file")
-
-
-async def reconcile_config_sources(
-    db: Database, declared: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """Mirror the file's sources (``managed_by = 'config'``); an API source of the same name
-    is taken over by the file, which wins."""
-    async with db.transaction() as conn:
-        for name, spec in declared:
-            await conn.execute(QUERIES["upsert_config_source"], name, spec)
-        await conn.execute(QUERIES["delete_removed_config_sources"], [name for name, _ in declared])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store import flow
 from gateway.store.database import Database
 from gateway.store.errors import Conflict, NotFound

@@ -9,12 +9,12 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import build_ingress_app
 from gateway.config import IngressConfig, SourceConfig, WriterConfig
 from gateway.ingress.routes import IngressState, Source
 from gateway.ingress.schemes import apply_preset, build_verifier
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 from gateway.store.events import get_event
 from tests.support.senders import shopify_headers

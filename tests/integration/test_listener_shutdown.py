@@ -2,7 +2,7 @@
 
 aiohttp's server closes every connection it has, then waits for each. One that arrives
 in between parks waiting for a request that will never be read; before the second close
-(gateway/closing.py), the shutdown waited for it until a deadline ended it: the
+(gateway/http/closing.py), the shutdown waited for it until a deadline ended it: the
 ingress's head deadline, or the runner's shutdown timeout. Both deadlines are a minute
 here, and the shutdown must end well before.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 
-from gateway.closing import ClosingRunner
+from gateway.http.closing import ClosingRunner
 from gateway.ingress.slowclients import GuardedRunner
 
 MINUTE = 60.0

@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 
 from gateway.config import RetentionConfig
+from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
-from gateway.retention import Retention
 from gateway.store import deliveries
 from gateway.store.database import Database
 from gateway.store.events import insert_batch

@@ -17,7 +17,7 @@ import trustme
 import uvloop
 from aiohttp import web
 
-from gateway.acceptor import GreedySite
+from gateway.http.acceptor import GreedySite
 
 WAITING = 64
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ OUT_OF_DESCRIPTORS = """
 import asyncio, logging, os, resource, sys
 import uvloop
 from aiohttp import web
-from gateway.acceptor import GreedySite
+from gateway.http.acceptor import GreedySite
 
 async def hello(request):
     return web.Response(text="hello")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from gateway.destination import InvalidDestination, parse_destination
+from gateway.domain.destination import InvalidDestination, parse_destination
 
 # How the system resolver would read each (inet_aton), and so how they used to slip by.
 NON_CANONICAL = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.embedded import tuning
+from gateway.store.embedded import tuning
 
 GB = 1024**3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 
 SHAPE = re.compile(r"^evt_[0-9a-f]{28}$")
 

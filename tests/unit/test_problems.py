@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.problems import CONTENT_TYPE, TYPE_BASE, Problem, problem_middleware
+from gateway.http.problems import CONTENT_TYPE, TYPE_BASE, Problem, problem_middleware
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]

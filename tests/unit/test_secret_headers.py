@@ -7,10 +7,10 @@ import pytest
 from multidict import CIMultiDict
 
 from gateway.config import SourceConfig
+from gateway.domain.privacy import HIDDEN, hide_headers, is_secret_header
 from gateway.ingress.headers import stored_headers
 from gateway.ingress.schemes import PRESETS
-from gateway.observability import REDACTED, _safe_fields
-from gateway.privacy import HIDDEN, hide_headers, is_secret_header
+from gateway.observability.logs import REDACTED, _safe_fields
 
 SECRET_HEADERS = [
     "X-Shopify-Hmac-Sha256",

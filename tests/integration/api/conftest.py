@@ -8,13 +8,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.auth import Authenticator, mint_token
+from gateway.api.health import HealthState
 from gateway.api.revocation import RevokedTokens
 from gateway.api.state import ApiState
-from gateway.app import build_admin_app
 from gateway.config import ApiConfig, Config, DeliveryConfig
 from gateway.delivery.ssrf import AddressPolicy
-from gateway.health import HealthState
 from gateway.observability import Metrics
+from gateway.runtime.apps import build_admin_app
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
 

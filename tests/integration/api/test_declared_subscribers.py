@@ -6,9 +6,8 @@ import msgspec
 import pytest
 
 from gateway.config import Config, ConfigError, SubscriberConfig
-from gateway.declared import reconcile_declared_subscribers
 from gateway.delivery.signer import new_secret
-from gateway.runtime import _reconcile
+from gateway.runtime.reconcile import reconcile_config, reconcile_declared_subscribers
 from gateway.store import subscribers as store
 from gateway.store.database import Database
 from tests.integration.factories import subscriber
@@ -50,7 +49,7 @@ async def test_a_subscriber_removed_from_the_file_is_disabled_and_comes_back(db:
 async def test_a_declared_name_taken_through_the_api_is_a_config_error(db: Database) -> None:
     await subscriber(db, "wms")
     with pytest.raises(ConfigError, match="managed through the API"):
-        await _reconcile(
+        await reconcile_config(
             _config(SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)), db
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from gateway.api.auth import unverified_claims
-from gateway.console.guard import CSP
+from gateway.console.access import CSP
 from gateway.console.session import COOKIE, Session, SessionKeys
 from gateway.store import deliveries
 from gateway.store.database import Database

@@ -9,7 +9,7 @@ import orjson
 
 from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
-from gateway.ids import new_id
+from gateway.domain.ids import new_id
 from gateway.store import subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch

@@ -18,15 +18,15 @@ import aiohttp
 import orjson
 from multidict import CIMultiDictProxy
 
-from gateway.acceptor import GreedySite
-from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
+from gateway.http.acceptor import GreedySite
 from gateway.ingress.routes import IngressState
 from gateway.ingress.slowclients import GuardedRunner
-from gateway.ingress.sources import build_sources
+from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.runtime import early_answers
+from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 
 

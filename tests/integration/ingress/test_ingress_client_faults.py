@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
 from gateway.ingress.routes import IngressState
 from gateway.ingress.slowclients import GuardedRunner
-from gateway.ingress.sources import build_sources
+from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 from tests.integration.ingress.harness import raw_exchange
 

@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import trustme
 
-from gateway.acceptor import GreedySite
-from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
+from gateway.http.acceptor import GreedySite
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.routes import UNKNOWN_SOURCE, IngressState
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
-from gateway.ingress.sources import build_sources
+from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 from tests.integration.ingress.harness import Client
 

@@ -31,17 +31,17 @@ import pytest
 import pytest_asyncio
 
 from chaos.framing import read
-from gateway.acceptor import GreedySite
-from gateway.app import build_ingress_app
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
+from gateway.http.acceptor import GreedySite
 from gateway.ingress.early import AnswerEarly
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.routes import IngressState
 from gateway.ingress.slowclients import GuardedRunner
-from gateway.ingress.sources import build_sources
+from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.runtime import early_answers
+from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 from tests.integration.ingress.framing_matrix import CATEGORIES, MATRIX, MAX_BODY, Case
 from tests.support.postgres import PostgresForTests, with_database

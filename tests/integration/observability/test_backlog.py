@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.backlog import BacklogMonitor
+from gateway.maintenance.backlog import BacklogMonitor
 from gateway.observability import Metrics
 from gateway.store.database import Database
 from gateway.store.sql import QUERIES

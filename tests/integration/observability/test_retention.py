@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from gateway.config import RetentionConfig
+from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
-from gateway.retention import Retention
 from gateway.store import tokens
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
@@ -220,7 +220,7 @@ async def test_a_round_is_logged_with_what_it_removed(
     await seed(db.pool, count=1_200, age_days=40, subscriber_ids=subs)
     runner, _ = retention(db, batch_size=500, finished_deliveries_days=0)
 
-    with caplog.at_level(logging.INFO, logger="gateway.retention"):
+    with caplog.at_level(logging.INFO, logger="gateway.maintenance.retention"):
         await runner.run_once()
 
     (record,) = [r for r in caplog.records if r.getMessage() == "retention round"]

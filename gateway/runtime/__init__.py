@@ -15,23 +15,18 @@ from typing import Any, Literal
 from aiohttp import web
 
 from gateway import __version__
-from gateway.acceptor import GreedySite, ListenError, listen
 from gateway.api.auth import Authenticator
+from gateway.api.health import HealthState
 from gateway.api.payloads import PayloadState
 from gateway.api.revocation import RevokedTokens
-from gateway.api.sources import public_spec
 from gateway.api.state import ApiState
-from gateway.app import build_admin_app, build_ingress_app
-from gateway.backlog import BacklogMonitor
-from gateway.closing import ClosingRunner
-from gateway.config import Config, ConfigError, IngressConfig
-from gateway.declared import check_declared_destinations, reconcile_declared_subscribers
+from gateway.config import Config, IngressConfig
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
-from gateway.embedded import EmbeddedDatabase, start_embedded
-from gateway.health import HealthState
+from gateway.http.acceptor import GreedySite, ListenError, listen
+from gateway.http.closing import ClosingRunner
 from gateway.ingress.early import AnswerEarly
 from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.listener import ingress_ssl_context
@@ -40,15 +35,18 @@ from gateway.ingress.registry import SourceRegistry
 from gateway.ingress.routes import IngressState
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
-from gateway.ingress.sources import Source, build_sources
+from gateway.ingress.source import Source, build_sources
 from gateway.ingress.writer import GroupCommitWriter
+from gateway.maintenance.backlog import BacklogMonitor
+from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
-from gateway.retention import Retention
-from gateway.store import Conflict, StoreUnavailable
+from gateway.runtime.apps import build_admin_app, build_ingress_app
+from gateway.runtime.reconcile import check_declared_destinations, reconcile_config
+from gateway.store import StoreUnavailable
 from gateway.store.bootstrap import ensure_database
 from gateway.store.database import Database
+from gateway.store.embedded import EmbeddedDatabase, start_embedded
 from gateway.store.migrate import head_revision, upgrade_to_head
-from gateway.store.sources import reconcile_config_sources
 
 __all__ = ["ListenError", "Role", "open_database", "run", "serve"]
 
@@ -108,14 +106,6 @@ async def _connect(config: Config, url: str) -> Database:
             delay = min(delay * 2, 10.0)
 
 
-async def _reconcile(config: Config, db: Database) -> None:
-    try:
-        await reconcile_declared_subscribers(config, db)
-    except Conflict as exc:
-        raise ConfigError(config.source_file, "subscribers", str(exc)) from None
-    await reconcile_config_sources(db, [(s.name, public_spec(s)) for s in config.sources])
-
-
 def _sources(config: Config) -> dict[str, Source]:
     """Every source ready to serve; raises ``ConfigError`` for a secret its scheme cannot use."""
     return build_sources(config)
@@ -169,7 +159,7 @@ async def _serve(
     metrics = Metrics(__version__)
     async with open_database(config) as db:
         if role != "ingress":
-            await _reconcile(config, db)
+            await reconcile_config(config, db)
         registry = SourceRegistry(sources, db, config.ingress.sources_refresh_seconds)
         runners: list[web.AppRunner] = []
         dispatcher: Dispatcher | None = None

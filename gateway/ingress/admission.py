@@ -2,7 +2,7 @@
 
 Client address (the socket peer, or what a trusted proxy forwarded for) → TLS required
 → global, then per-source allowlist → per-client, then per-source rate limit. Each
-refusal is a :class:`~gateway.problems.Problem` that names the reason and nothing else.
+refusal is a :class:`~gateway.http.problems.Problem` that names the reason and nothing else.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import math
 import time
 
 from gateway.config import IngressConfig
+from gateway.http.problems import Problem
 from gateway.ingress.allowlist import Address, CidrAllowlist, Network
 from gateway.ingress.clientaddr import client_address, is_forwarded_https
 from gateway.ingress.inbound import Inbound
 from gateway.ingress.ratelimit import TokenBuckets
-from gateway.ingress.sources import Source, token_buckets
-from gateway.problems import Problem
+from gateway.ingress.source import Source, token_buckets
 
 __all__ = ["Guard"]
 

@@ -30,16 +30,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from gateway.config import RetentionConfig
+from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import RETENTION_KINDS, Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
 from gateway.store.maintenance import Cursor, RetentionSession, retention_session
 from gateway.store.tokens import kept_seconds
-from gateway.tasks import cancel_and_wait
 
 __all__ = ["Retention", "RoundResult"]
 
-log = logging.getLogger("gateway.retention")
+log = logging.getLogger("gateway.maintenance.retention")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -10,16 +10,17 @@ GET without a session is sent to the login page.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.api.auth import Authenticator
 from gateway.api.state import ApiState
 from gateway.console.session import Session, SessionKeys, anonymous, read_session, set_cookie
-from gateway.problems import Problem
+from gateway.http.problems import Problem
 from gateway.store import StoreUnavailable
 
 __all__ = [
@@ -55,7 +56,6 @@ class ConsoleState:
 CONSOLE = web.AppKey("console", ConsoleState)
 SESSION = web.RequestKey("console_session", Session)
 NEW_SESSION = web.RequestKey("console_new_session", Session)  # set by login and logout
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorPage = Callable[[web.Request, int, str], web.StreamResponse]
 ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("console_error_page")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 __all__ = ["Problem", "problem_body", "problem_middleware", "problem_response"]
 
@@ -72,9 +73,6 @@ def problem_body(problem: Problem, instance: str | None = None) -> bytes:
         body["instance"] = instance
     body.update(problem.extra)
     return orjson.dumps(body)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

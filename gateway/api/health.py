@@ -10,8 +10,8 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.http.problems import Problem
 from gateway.observability import Metrics
-from gateway.problems import Problem
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
 from gateway.store.maintenance import backlog
-from gateway.tasks import cancel_and_wait
 
 __all__ = ["BacklogMonitor"]
 

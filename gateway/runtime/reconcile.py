@@ -1,4 +1,4 @@
-"""Subscribers declared in the config file, brought into the database at start."""
+"""The config file's subscribers and sources, brought into the database at start."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import logging
 
 import msgspec
 
+from gateway.api.sources import public_spec
 from gateway.config import Config, ConfigError
 from gateway.delivery.filters import glob_to_like
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
-from gateway.destination import parse_destination
+from gateway.domain.destination import parse_destination
+from gateway.store import Conflict
 from gateway.store.database import Database
-from gateway.store.reconcile import reconcile_subscribers
+from gateway.store.reconcile import reconcile_config_sources, reconcile_subscribers
 from gateway.store.records import SubscriberSpec
 
-__all__ = ["check_declared_destinations", "reconcile_declared_subscribers"]
+__all__ = ["check_declared_destinations", "reconcile_config", "reconcile_declared_subscribers"]
 
 log = logging.getLogger("gateway")
 
@@ -44,3 +46,13 @@ async def reconcile_declared_subscribers(config: Config, db: Database) -> None:
         log.info(
             "config subscribers reconciled: %d declared, %d disabled", len(declared), len(disabled)
         )
+
+
+async def reconcile_config(config: Config, db: Database) -> None:
+    """The database made to agree with the file: subscribers first (a name taken by an API
+    subscriber is a config error), then sources."""
+    try:
+        await reconcile_declared_subscribers(config, db)
+    except Conflict as exc:
+        raise ConfigError(config.source_file, "subscribers", str(exc)) from None
+    await reconcile_config_sources(db, [(s.name, public_spec(s)) for s in config.sources])

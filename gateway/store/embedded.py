@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["EmbeddedDatabase", "start_embedded"]
 
-log = logging.getLogger("gateway.embedded")
+log = logging.getLogger("gateway.store.embedded")
 DATABASE = "webhook_gateway"
 
 

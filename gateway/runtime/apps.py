@@ -5,20 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import Authenticator, auth_middleware
+from gateway.api.health import HEALTH, HealthState, add_health_routes, add_probe_routes
 from gateway.api.idempotency import idempotency_middleware
 from gateway.api.payloads import PayloadState, add_payload_routes
 from gateway.api.routes import API_PREFIX, add_api
 from gateway.api.state import ApiState
 from gateway.api.storeerrors import store_error_middleware
 from gateway.console import add_console
-from gateway.health import HEALTH, HealthState, add_health_routes, add_probe_routes
-from gateway.ingress.closing import close_unread_body
+from gateway.http.closing import close_unread_body
+from gateway.http.problems import problem_middleware
+from gateway.http.requestlog import request_log
 from gateway.ingress.routes import INGRESS, IngressState
 from gateway.ingress.routes import add_routes as add_ingress_routes
 from gateway.ingress.serverheader import drop_server_header
 from gateway.ingress.shedding import shed_when_overloaded
-from gateway.problems import problem_middleware
-from gateway.requestlog import request_log
 
 __all__ = ["API_PREFIX", "build_admin_app", "build_ingress_app"]
 

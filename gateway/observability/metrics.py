@@ -1,33 +1,19 @@
-"""Metrics (prometheus-client, one registry per gateway) and structured logging.
+"""Metrics: prometheus-client, one registry per gateway.
 
 Labels stay bounded: subscriber and source names, outcomes from fixed sets, never ids
 or URLs. Every process exposes its own series; the backlog gauges are read from the
-database on a timer (``gateway.backlog``), so any replica reports the whole backlog.
+database on a timer (``gateway.maintenance.backlog``), so any replica reports the whole backlog.
 """
 
 from __future__ import annotations
 
-import logging
 import platform
-import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from gateway.privacy import is_secret_header
-
-__all__ = [
-    "ATTEMPT_OUTCOMES",
-    "RETENTION_KINDS",
-    "Children",
-    "Metrics",
-    "attempt_outcome",
-    "configure_logging",
-    "log_event",
-]
+__all__ = ["ATTEMPT_OUTCOMES", "RETENTION_KINDS", "Children", "Metrics", "attempt_outcome"]
 
 # Buckets from milliseconds to minutes (hours for end to end, which spans retries).
 _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -298,57 +284,3 @@ class Metrics:
             self.subscriber_disabled.remove(gone_name)
         self._subscribers = names
         self.backlog_refreshed.set_to_current_time()
-
-
-REDACTED = "[redacted]"
-
-
-def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Fields as given, except that a key naming a credential never shows its value (the
-    rule that hides secret headers everywhere, gateway.privacy)."""
-    return {k: REDACTED if is_secret_header(k) else v for k, v in fields.items()}
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if fields:
-            entry.update(_safe_fields(fields))
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
-
-
-class _TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields = _safe_fields(getattr(record, "fields", None) or {})
-        extra = " ".join(f"{k}={v}" for k, v in fields.items())
-        line = (
-            f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        )
-        line = f"{line} {extra}" if extra else line
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
-
-
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """One handler on stderr; JSON lines for machines, or text for a terminal."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-
-
-def log_event(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:
-    """Log ``msg`` with structured ``fields`` (cheap when the level is disabled)."""
-    if logger.isEnabledFor(level):
-        logger.log(level, msg, extra={"fields": fields})

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.observability import log_event
 
 __all__ = ["log_answer", "request_log"]
 
 log = logging.getLogger("gateway.access")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _MAX_PATH = 200
 _QUIET = frozenset({"/healthz"})  # load balancers ask every few seconds
 

@@ -1,0 +1,1 @@
+"""HTTP plumbing every listener shares: problems, the request log, listeners, closing."""
