@@ -112,14 +112,16 @@ def _check_config(config: Config) -> int:
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
     from gateway.observability import configure_logging
-    from gateway.runtime import ListenError, run
+    from gateway.runtime import ListenError, StartupError, run
 
     configure_logging(args.log_level or config.log.level, args.log_format or config.log.format)
     try:
         run(config, args.role)
     except ConfigError as exc:  # found at start-up: a secret its scheme cannot use, TLS files
         return _invalid(exc)
-    except ListenError as exc:  # a port is taken: nothing was started
+    # A port is taken (nothing was started), or a service could not start (those started
+    # before it are stopped): one line.
+    except (ListenError, StartupError) as exc:
         print(f"webhook-gateway: {exc}", file=sys.stderr)
         return 1
     return 0
