@@ -13,7 +13,8 @@
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------
-# Stage 1: build wheels for the package and all of its dependencies.
+# Stage 1: build wheels for the package and all of its dependencies, at the versions
+# requirements/ locks (`make lock` writes them).
 # ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
 
@@ -28,9 +29,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
+# Every dependency, and the build backend, at the version its lock names: each file is
+# checked against the lock's hashes before anything uses it.
+COPY requirements/runtime.lock requirements/build.lock ./requirements/
+RUN pip wheel --require-hashes -r requirements/runtime.lock -w /wheels \
+ && pip wheel --require-hashes -r requirements/build.lock -w /wheels
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY migrations ./migrations
+# The package, built and resolved against those wheels alone: nothing unlocked comes in.
+ENV PIP_NO_INDEX=1 \
+    PIP_FIND_LINKS=/wheels
 RUN pip wheel . -w /wheels
 
 # ---------------------------------------------------------------------------------------

@@ -13,14 +13,25 @@ DEMO_ENV := SHOP_SECRET=$${SHOP_SECRET:-demo-shop-secret-change-me} \
 	GATEWAY_DELIVERY__ALLOWED_PRIVATE_CIDRS='["127.0.0.0/8"]'
 endif
 
-.PHONY: install serve token test lint fmt bench chaos clean
+# Every dependency at an exact version, with the hashes of its files: what CI tests, the
+# image ships and `make serve` runs. pyproject.toml keeps the ranges (for library users);
+# `make lock` writes them down again after those change (LOCK_ARGS=--upgrade moves every
+# pin to the newest the ranges admit; --upgrade-package NAME one of them). Pins are for
+# Linux x86_64 and CPython 3.11, as CI and the image run; the hashes cover every platform's
+# files of those versions.
+UV_VERSION := 0.13.9
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' $(LOCK_ARGS)
+
+.PHONY: install serve token test lint fmt bench chaos clean lock
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+$(VENV)/.installed: pyproject.toml requirements/test.lock | $(BIN)/activate
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/test.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,8 +45,8 @@ token: install  # prints a token for the admin API: TOKEN=$$(make -s token [SCOP
 test: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+$(VENV)/.bench-installed: pyproject.toml requirements/bench.lock | $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.lock
 	touch $@
 
 bench: $(VENV)/.bench-installed
@@ -52,6 +63,17 @@ lint: install
 fmt: install
 	$(BIN)/ruff check --fix gateway tests bench chaos migrations
 	$(BIN)/ruff format gateway tests bench chaos migrations
+
+# The test and bench sets are locked within the runtime's pins (what CI tests is what the
+# image runs), the build backend (the image's build stage) within the test set's.
+lock: | $(BIN)/activate
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.lock
+	$(UV_COMPILE) pyproject.toml --extra test -c requirements/runtime.lock -o requirements/test.lock
+	$(UV_COMPILE) pyproject.toml --extra test --extra bench -c requirements/test.lock \
+		-o requirements/bench.lock
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(UV_COMPILE) - -c requirements/test.lock -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache
