@@ -56,13 +56,13 @@ chaos: install  # the fault suite at full size (minutes); make test runs it smal
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 lint: install
-	$(BIN)/ruff check gateway tests bench chaos migrations
-	$(BIN)/ruff format --check gateway tests bench chaos migrations
+	$(BIN)/ruff check gateway testkit tests bench chaos migrations
+	$(BIN)/ruff format --check gateway testkit tests bench chaos migrations
 	$(BIN)/mypy
 
 fmt: install
-	$(BIN)/ruff check --fix gateway tests bench chaos migrations
-	$(BIN)/ruff format gateway tests bench chaos migrations
+	$(BIN)/ruff check --fix gateway testkit tests bench chaos migrations
+	$(BIN)/ruff format gateway testkit tests bench chaos migrations
 
 # The test and bench sets are locked within the runtime's pins (what CI tests is what the
 # image runs), the build backend (the image's build stage) within the test set's.

@@ -1,6 +1,6 @@
 """The fault suite: prove that nothing the gateway acknowledged is lost, whatever crashes.
 
-Each scenario runs real ``webhook-gateway serve`` processes (tests/support/process.py)
+Each scenario runs real ``webhook-gateway serve`` processes (testkit/processes.py)
 against real PostgreSQL, drives them with a load generator that records every event
 the gateway acknowledged (:mod:`chaos.load`), delivers to subscribers on loopback that
 record every ``webhook-id`` they receive (:mod:`chaos.subscribers`), injects its fault,

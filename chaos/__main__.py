@@ -27,7 +27,7 @@ from chaos.lab import lab
 from chaos.report import render, totals
 from chaos.scenarios import SCENARIOS, Scenario
 from chaos.sizes import SIZES, Size
-from tests.support.postgres import PostgresForTests
+from testkit.postgres import PostgresForTests
 
 
 async def run_scenario(pg: PostgresForTests, root: Path, scenario: Scenario, size: Size) -> Verdict:

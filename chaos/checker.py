@@ -16,9 +16,7 @@ The checker holds the gateway to its promise with what the load generator was to
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 from typing import Any
 
 import asyncpg
@@ -26,6 +24,7 @@ import asyncpg
 from chaos.lab import LEASE_SECONDS, SWEEP_SECONDS
 from chaos.load import SOURCE, Ledger
 from chaos.subscribers import Recorder
+from testkit.polling import became
 
 _OVERLAPPING_ATTEMPTS = """
 SELECT a.delivery_id, a.attempt, b.attempt AS other,
@@ -157,26 +156,24 @@ async def _wait_delivered(
     expected: dict[str, set[str]], recorders: list[Recorder], limit: float
 ) -> None:
     by_name = {r.name: r for r in recorders}
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if all(ids <= by_name[name].first.keys() for name, ids in expected.items()):
-            return
-        await asyncio.sleep(0.1)
+    await became(
+        lambda: all(ids <= by_name[name].first.keys() for name, ids in expected.items()), limit, 0.1
+    )
 
 
 async def _wait_settled(conn: asyncpg.Connection, recorders: list[Recorder], limit: float) -> None:
     """Until the recorders' deliveries are neither pending nor in flight (bounded)."""
     ids = [r.subscriber_id for r in recorders if r.subscriber_id]
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+
+    async def settled() -> bool:
         open_ = await conn.fetchval(
             "SELECT count(*) FROM deliveries WHERE subscriber_id = ANY($1::text[])"
             " AND status IN ('pending', 'in_flight', 'queued')",
             ids,
         )
-        if open_ == 0:
-            return
-        await asyncio.sleep(0.2)
+        return bool(open_ == 0)
+
+    await became(settled, limit, 0.2)
 
 
 async def _hold(

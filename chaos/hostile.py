@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gzip
-import hashlib
-import hmac
 import random
 import time
 import zlib
@@ -21,6 +19,7 @@ from collections.abc import Callable, Iterator
 import orjson
 
 from chaos.load import SHOP_SECRET
+from testkit.senders import hmac_signature, shopify_signature, standard_webhooks_signature
 
 JSON_SECRET = "chaos-json-secret-" + "j" * 24
 STD_SECRET = "whsec_" + base64.b64encode(b"chaos-standard-webhooks-key-32by").decode()
@@ -86,27 +85,20 @@ def signed(rng: random.Random, source: str, body: bytes, event_id: bytes | None 
     event_id = event_id if event_id is not None else f"fz-{rng.getrandbits(48):x}".encode()
     headers = _common(body)
     if source == "shop":
-        digest = hmac.new(SHOP_SECRET.encode(), body, hashlib.sha256).digest()
         headers += [
-            (b"X-Shopify-Hmac-Sha256", base64.b64encode(digest)),
+            (b"X-Shopify-Hmac-Sha256", shopify_signature(SHOP_SECRET, body).encode()),
             (b"X-Shopify-Webhook-Id", event_id),
             (b"X-Shopify-Topic", b"orders/create"),
         ]
     elif source == "json":
-        headers += [
-            (
-                b"X-Signature",
-                hmac.new(JSON_SECRET.encode(), body, hashlib.sha256).hexdigest().encode(),
-            )
-        ]
+        headers += [(b"X-Signature", hmac_signature(JSON_SECRET, body).encode())]
     elif source == "std":
-        key = base64.b64decode(STD_SECRET.removeprefix("whsec_"))
         ts = str(int(time.time())).encode()
-        digest = hmac.new(key, event_id + b"." + ts + b"." + body, hashlib.sha256).digest()
+        signature = standard_webhooks_signature(STD_SECRET, event_id, ts, body)
         headers += [
             (b"webhook-id", event_id),
             (b"webhook-timestamp", ts),
-            (b"webhook-signature", b"v1," + base64.b64encode(digest)),
+            (b"webhook-signature", signature.encode()),
         ]
     else:
         headers += [(b"X-Event-Id", event_id)]

@@ -21,8 +21,9 @@ import psutil
 
 from chaos.load import SHOP_SECRET, SOURCE
 from chaos.subscribers import Recorder
-from tests.support.postgres import PostgresForTests, with_database
-from tests.support.process import GatewayProcess
+from testkit.adminapi import register
+from testkit.postgres import PostgresForTests, with_database
+from testkit.processes import GatewayProcess
 
 LEASE_SECONDS = 3.0  # short leases: a crashed replica's claims come back quickly
 SWEEP_SECONDS = 1.0  # how often a dispatcher releases expired leases (lease / 4, at least 1 s)
@@ -105,20 +106,12 @@ class Lab:
         """Register a subscriber through the admin API (a recorder's secret is kept)."""
         if self.token is None:  # every gateway of a lab shares the test JWT secret
             self.token = await asyncio.to_thread(gateway.token, "admin")
-        token = self.token
-        body: dict[str, Any] = {"name": name, "url": recorder.url if recorder else url}
+        fields: dict[str, Any] = {"name": name}
         if recorder is not None and recorder.event_types:
-            body["event_types"] = recorder.event_types
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http,
-            http.post(
-                f"{gateway.admin}/api/v1/subscribers",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response,
-        ):
-            created: dict[str, Any] = await response.json()
-            assert response.status == 201, created
+            fields["event_types"] = recorder.event_types
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            target = recorder.url if recorder else url
+            created = await register(http, gateway, self.token, target, **fields)
         if recorder is not None:
             recorder.secret = created["secret"]
             recorder.subscriber_id = created["id"]
@@ -142,11 +135,6 @@ async def lab(pg: PostgresForTests, root: Path) -> Any:
         yield the_lab
     finally:
         await the_lab.close()
-
-
-def gateway_pid(gateway: GatewayProcess) -> int:
-    assert gateway.proc is not None
-    return gateway.proc.pid
 
 
 @dataclasses.dataclass
@@ -186,13 +174,3 @@ def count_sockets(pid: int) -> int:
 
 def count_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-async def until(predicate: Any, limit: float, every: float = 0.02) -> bool:
-    """Wait until ``predicate()`` is true, at most ``limit`` seconds; whether it became true."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(every)
-    return bool(predicate())

@@ -17,7 +17,8 @@ import time
 import aiohttp
 import orjson
 
-from tests.support.senders import shopify_headers
+from testkit.polling import became
+from testkit.senders import shopify
 
 SHOP_SECRET = "chaos-shop-secret-" + "s" * 24
 SOURCE = "shop"
@@ -122,7 +123,7 @@ class Sender:
         topic = topic or topic_of(n)
         self.ledger.topics[sender_id] = topic
         body = event_body(sender_id, n, topic)
-        headers = shopify_headers(SHOP_SECRET, body, sender_id, topic)
+        headers = shopify(SHOP_SECRET, body, sender_id, topic)
         delay = 0.05
         for attempt in range(self.attempts):
             target = self.targets[(n + attempt) % len(self.targets)]
@@ -224,16 +225,14 @@ async def wait_for_acks(ledger: Ledger, count: int, since: float, limit: float) 
 
     Raises :class:`NoAcknowledgements`, naming what the gateway answered meanwhile.
     """
-    deadline = time.monotonic() + limit
-    while ledger.acks_since(since) < count:
-        if time.monotonic() > deadline:
-            answered: dict[str, int] = {}
-            for a in ledger.answers:
-                if a.answered_at >= since:
-                    key = str(a.status) if a.status is not None else (a.error or "?")[:60]
-                    answered[key] = answered.get(key, 0) + 1
-            raise NoAcknowledgements(
-                f"{ledger.acks_since(since)} of {count} acknowledgements within {limit:g} s;"
-                f" answers meanwhile: {answered}"
-            )
-        await asyncio.sleep(0.02)
+    if await became(lambda: ledger.acks_since(since) >= count, limit, 0.02):
+        return
+    answered: dict[str, int] = {}
+    for a in ledger.answers:
+        if a.answered_at >= since:
+            key = str(a.status) if a.status is not None else (a.error or "?")[:60]
+            answered[key] = answered.get(key, 0) + 1
+    raise NoAcknowledgements(
+        f"{ledger.acks_since(since)} of {count} acknowledgements within {limit:g} s;"
+        f" answers meanwhile: {answered}"
+    )

@@ -22,7 +22,7 @@ import psutil
 
 from gateway.store.bootstrap import ensure_database
 from gateway.store.migrate import upgrade_to_head
-from tests.support.postgres import with_database
+from testkit.postgres import with_database
 
 DATABASE = "chaos"
 

@@ -10,19 +10,19 @@ answer slowly, or answer with a body far larger than anyone should read.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import dataclasses
-import hashlib
 import hmac
 import socket
 import struct
-import time
 from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+
+from testkit.senders import standard_webhooks_signature
+from testkit.sinks import Sink
 
 
 @dataclasses.dataclass(slots=True)
@@ -34,7 +34,10 @@ class Arrival:
 
 
 class Recorder:
-    """A healthy subscriber that answers 200 after ``latency`` seconds and records all."""
+    """A healthy subscriber that answers 200 after ``latency`` seconds and records all.
+
+    It is the kit's loopback subscriber (:class:`testkit.sinks.Sink`), answering as below.
+    """
 
     def __init__(self, name: str, *, latency: float = 0.0, event_types: list[str] | None = None):
         self.name = name
@@ -48,12 +51,11 @@ class Recorder:
         self.active: dict[str, list[str]] = {}  # webhook-id -> agents answering it now
         self.overlaps: list[str] = []
         self.bad_signatures: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.sink = Sink(behaviour=self._answer)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook/{self.name}"
+        return f"http://127.0.0.1:{self.sink.port}/hook/{self.name}"
 
     def matches(self, topic: str) -> bool:
         """Whether an event of ``topic`` is meant for this subscriber (its glob filters)."""
@@ -65,38 +67,28 @@ class Recorder:
         )
 
     async def start(self) -> Recorder:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
-        assert site._server is not None
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self.sink.start()
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.sink.stop()
 
     def agents_answering(self) -> dict[str, list[str]]:
         return {wid: list(agents) for wid, agents in self.active.items() if agents}
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        now = time.monotonic()
+    async def _answer(self, request: web.Request, n: int) -> web.StreamResponse:
+        received = self.sink.received[n - 1]
         wid = request.headers.get("webhook-id", "")
         agent = request.headers.get("User-Agent", "")
         if self.active.get(wid):
             self.overlaps.append(f"{wid}: {agent} while {self.active[wid]} still answering")
         self.active.setdefault(wid, []).append(agent)
         try:
-            if not self._signed(wid, request.headers.get("webhook-timestamp", ""), body, request):
+            if not self._signed(wid, request, received.body):
                 self.bad_signatures.append(wid)
-            self.arrivals.append(Arrival(wid, now, agent, _sender_id(body)))
+            self.arrivals.append(Arrival(wid, received.at, agent, _sender_id(received.body)))
             self.counts[wid] += 1
-            self.first.setdefault(wid, now)
+            self.first.setdefault(wid, received.at)
             if self.latency:
                 await asyncio.sleep(self.latency)
         finally:
@@ -105,12 +97,11 @@ class Recorder:
                 del self.active[wid]
         return web.Response(text="ok")
 
-    def _signed(self, wid: str, timestamp: str, body: bytes, request: web.Request) -> bool:
+    def _signed(self, wid: str, request: web.Request, body: bytes) -> bool:
         if self.secret is None:
             return True
-        key = base64.b64decode(self.secret.removeprefix("whsec_"))
-        digest = hmac.new(key, f"{wid}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-        expected = "v1," + base64.b64encode(digest).decode()
+        timestamp = request.headers.get("webhook-timestamp", "")
+        expected = standard_webhooks_signature(self.secret, wid, timestamp, body)
         offered = request.headers.get("webhook-signature", "").split()
         return any(hmac.compare_digest(expected, one) for one in offered)
 

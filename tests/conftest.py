@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.database import Database
-from tests.support.postgres import PostgresForTests, with_database
+from testkit.postgres import PostgresForTests, with_database
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)

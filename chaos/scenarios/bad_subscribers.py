@@ -15,10 +15,11 @@ import statistics
 import time
 
 from chaos.checker import Verdict, check
-from chaos.lab import Lab, Resources, gateway_config, gateway_pid
+from chaos.lab import Lab, Resources, gateway_config
 from chaos.load import Ledger, Load, Sender
 from chaos.sizes import Size
 from chaos.subscribers import RawSubscriber, Recorder, hang, huge, reset, slow
+from testkit.polling import until
 
 MAX_RSS = 512 * 1024 * 1024
 MAX_FDS = 1000
@@ -34,7 +35,7 @@ async def bad_subscribers(lab: Lab, size: Size) -> Verdict:
     gateway = lab.gateway(gateway_config(url, delivery={"timeout_seconds": TIMEOUT}), "bad")
     await lab.start(gateway)
     await lab.subscribe(gateway, healthy, name=healthy.name)
-    resources = Resources(gateway_pid(gateway))
+    resources = Resources(gateway.pid)
     ledger = Ledger()
     async with Sender(ledger, [gateway.ingress], connections=size.senders) as sender:
         alone = await _phase(sender, ledger, healthy, "alone", size)
@@ -88,14 +89,11 @@ async def _phase(
     """Send ``size.bad_events`` events; the healthy subscriber's latency percentiles (ms)."""
     sender.stopping = False
     load = Load(sender, name, rate=size.rate, senders=size.senders).start()
-    async with asyncio.timeout(size.bad_events / size.rate + 60):
-        while load.sent < size.bad_events:
-            await asyncio.sleep(0.05)
+    await until(lambda: load.sent >= size.bad_events, size.bad_events / size.rate + 60)
     await load.stop()
     acked = {e: ledger.acked_at[s] for s, e in ledger.acked.items() if s.startswith(name + "-")}
-    async with asyncio.timeout(180):  # slowed down, perhaps, but it must all arrive
-        while not acked.keys() <= healthy.first.keys():
-            await asyncio.sleep(0.05)
+    # slowed down, perhaps, but it must all arrive
+    await until(lambda: acked.keys() <= healthy.first.keys(), 180)
     latencies = sorted((healthy.first[e] - at) * 1000 for e, at in acked.items())
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {

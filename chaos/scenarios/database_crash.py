@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from chaos.checker import Fault, Verdict, check
-from chaos.lab import Lab, gateway_config, gateway_pid
+from chaos.lab import Lab, gateway_config
 from chaos.load import Ledger, Load, Sender, wait_for_acks
 from chaos.postgres import CrashablePostgres
 from chaos.scenarios.database_outage import _hold_outage
@@ -29,7 +29,7 @@ async def database_kill_9(lab: Lab, size: Size) -> Verdict:
     orders = await lab.recorder("orders", latency=0.01, event_types=["orders/*"])
     gateway = lab.gateway(gateway_config(url), "pgcrash")
     await lab.start(gateway)
-    pid = gateway_pid(gateway)
+    pid = gateway.pid
     for recorder in (every, orders):
         await lab.subscribe(gateway, recorder, name=recorder.name)
     ledger = Ledger()
@@ -50,7 +50,7 @@ async def database_kill_9(lab: Lab, size: Size) -> Verdict:
             await load.stop()
     verdict.faults.append(Fault("PostgreSQL kill -9", killed, cleared, back=back))
     _hold_outage(verdict, ledger.answers, killed, cleared)
-    if gateway.proc is None or gateway.proc.poll() is not None or gateway_pid(gateway) != pid:
+    if gateway.proc is None or gateway.proc.poll() is not None or gateway.pid != pid:
         verdict.fail("the gateway did not survive the crash in the same process")
     await check(verdict, url, ledger, [every, orders])
     verdict.seconds = time.monotonic() - began

@@ -1,6 +1,6 @@
 """Scenario 2: PostgreSQL unreachable for a while under load, then back.
 
-A TCP fault proxy (tests/support/tcpproxy.py) sits between the gateway and PostgreSQL
+A TCP fault proxy (testkit/tcpproxy.py) sits between the gateway and PostgreSQL
 and drops every connection, then refuses new ones. While it does, ingest must answer
 503 with Retry-After and never 2xx; when it lets connections through again the same
 gateway process resumes taking and delivering events by itself.
@@ -14,10 +14,10 @@ import time
 import aiohttp
 
 from chaos.checker import Fault, Verdict, check
-from chaos.lab import Lab, gateway_config, gateway_pid
+from chaos.lab import Lab, gateway_config
 from chaos.load import Answer, Ledger, Load, Sender, wait_for_acks
 from chaos.sizes import Size
-from tests.support.tcpproxy import FaultProxy
+from testkit.tcpproxy import FaultProxy
 
 IN_TRANSIT = 0.25  # an answer to a commit made just before the cut may still be on its way
 
@@ -32,7 +32,7 @@ async def database_outage(lab: Lab, size: Size) -> Verdict:
     orders = await lab.recorder("orders", latency=0.01, event_types=["orders/*"])
     gateway = lab.gateway(gateway_config(proxy.url), "outage")
     await lab.start(gateway)
-    pid = gateway_pid(gateway)
+    pid = gateway.pid
     for recorder in (every, orders):
         await lab.subscribe(gateway, recorder, name=recorder.name)
     ledger = Ledger()
@@ -54,7 +54,7 @@ async def database_outage(lab: Lab, size: Size) -> Verdict:
             await load.stop()
     verdict.faults.append(Fault("database unreachable", cut, restored, back=restored))
     _hold_outage(verdict, ledger.answers, cut, restored)
-    if gateway.proc is None or gateway.proc.poll() is not None or gateway_pid(gateway) != pid:
+    if gateway.proc is None or gateway.proc.poll() is not None or gateway.pid != pid:
         verdict.fail("the gateway did not survive the outage in the same process")
     await check(verdict, url, ledger, [every, orders])
     verdict.seconds = time.monotonic() - began

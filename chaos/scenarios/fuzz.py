@@ -22,9 +22,11 @@ import aiohttp
 
 from chaos.checker import Verdict
 from chaos.hostile import MAX_BODY, Case, cases, fuzz_sources, signed
-from chaos.lab import Lab, count_fds, count_sockets, gateway_config, gateway_pid, until
+from chaos.lab import Lab, count_fds, count_sockets, gateway_config
 from chaos.sizes import Size
-from tests.support.process import GatewayProcess
+from testkit.polling import became
+from testkit.processes import GatewayProcess
+from testkit.tokens import bearer
 
 CONCURRENCY = 32
 KEEPALIVE = 4.0
@@ -55,9 +57,9 @@ async def fuzz(lab: Lab, size: Size) -> Verdict:
     gateway = lab.gateway(config, "fuzz")
     await lab.start(gateway)
     token = await asyncio.to_thread(gateway.token, "admin")
-    pid, port = gateway_pid(gateway), gateway.ingress_port
+    pid, port = gateway.pid, gateway.ingress_port
     await _ingest(port, cases(7, 20), size.header_timeout)  # warm up every code path once
-    await until(lambda: _ingress_connections(pid) == 0, 10)
+    await became(lambda: _ingress_connections(pid) == 0, 10, 0.02)
     fds_before, sockets_before = count_fds(pid), count_sockets(pid)
 
     slow = SlowClients(port, size.slowloris, size.header_timeout)
@@ -69,7 +71,9 @@ async def fuzz(lab: Lab, size: Size) -> Verdict:
     admin_calls, admin_errors = await admin
     await slow.stop()
 
-    quiet = await until(lambda: _ingress_connections(pid) == 0, size.header_timeout * 3 + KEEPALIVE)
+    quiet = await became(
+        lambda: _ingress_connections(pid) == 0, size.header_timeout * 3 + KEEPALIVE, 0.02
+    )
     await asyncio.sleep(0.5)
     fds_after, sockets_after = count_fds(pid), count_sockets(pid)
     statuses: dict[str, int] = {}
@@ -275,7 +279,7 @@ def admin_fuzz(admin: str, token: str, target: int) -> tuple[int, list[str]]:
 
     schema = schemathesis.openapi.from_url(f"{admin}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token)
     tally = _Tally()
     for _ in range(3):  # hypothesis may stop early on a small input space
         per_operation = math.ceil((target - tally.calls) / len(operations)) + 1

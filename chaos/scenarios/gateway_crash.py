@@ -11,9 +11,10 @@ import asyncio
 import time
 
 from chaos.checker import Fault, Verdict, check
-from chaos.lab import Lab, gateway_config, until
+from chaos.lab import Lab, gateway_config
 from chaos.load import Ledger, Load, Sender, wait_for_acks
 from chaos.sizes import Size
+from testkit.polling import became
 
 
 async def gateway_kill_9(lab: Lab, size: Size) -> Verdict:
@@ -34,7 +35,7 @@ async def gateway_kill_9(lab: Lab, size: Size) -> Verdict:
             for number in range(1, size.kills + 1):
                 await wait_for_acks(ledger, 10, time.monotonic(), 30)
                 await asyncio.sleep(size.between_kills)
-                await until(lambda: every.active or orders.active, 5)
+                await became(lambda: every.active or orders.active, 5, 0.02)
                 mid_delivery.append(len(every.active) + len(orders.active))
                 killed = time.monotonic()
                 await lab.kill(gateway)

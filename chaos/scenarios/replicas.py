@@ -12,10 +12,11 @@ import asyncio
 import time
 
 from chaos.checker import Fault, Verdict, check
-from chaos.lab import Lab, gateway_config, until
+from chaos.lab import Lab, gateway_config
 from chaos.load import Ledger, Load, Sender, wait_for_acks
 from chaos.sizes import Size
 from chaos.subscribers import Recorder
+from testkit.polling import became
 
 REPLICAS = 3
 
@@ -43,7 +44,7 @@ async def replica_kill_9(lab: Lab, size: Size) -> Verdict:
         try:
             await wait_for_acks(ledger, 20, time.monotonic(), 30)
             await asyncio.sleep(size.replica_load)
-            await until(lambda: len(_answering(agent, every, orders)) >= 3, 10)
+            await became(lambda: len(_answering(agent, every, orders)) >= 3, 10, 0.02)
             orphans = _answering(agent, every, orders)
             killed = time.monotonic()
             await lab.kill(victim)

@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from testkit.processes import GatewayProcess
+from testkit.sinks import Sink
 from tests.acceptance.helpers import SHOP_SECRET
-from tests.support.process import GatewayProcess
-from tests.support.sink import Sink
 
 
 def base_config(database_url: str, **overrides: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.support.postgres import PostgresForTests, with_database
-from tests.support.process import GatewayProcess
+from testkit.postgres import PostgresForTests, with_database
+from testkit.processes import GatewayProcess
 
 EXAMPLES = 25
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from gateway.config import load_config
+from testkit.processes import GatewayProcess, run_cli
 from tests.acceptance.conftest import base_config
-from tests.support.process import GatewayProcess, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 

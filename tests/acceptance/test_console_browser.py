@@ -17,10 +17,11 @@ import aiohttp
 import orjson
 import pytest
 
+from testkit.adminapi import register
+from testkit.processes import GatewayProcess
+from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import api_get, register, send_order, wait_for_status
-from tests.support.process import GatewayProcess
-from tests.support.sink import Sink
+from tests.acceptance.helpers import api_get, send_order, wait_for_status
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,10 +9,12 @@ from collections.abc import Callable
 import aiohttp
 import orjson
 
+from testkit.adminapi import register
+from testkit.polling import until
+from testkit.processes import GatewayProcess
+from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import register, send_order
-from tests.support.process import GatewayProcess
-from tests.support.sink import Sink
+from tests.acceptance.helpers import send_order
 
 
 async def _stream(
@@ -51,18 +53,16 @@ async def test_every_acknowledged_event_is_delivered_after_a_kill_9_mid_stream(
 
     acked: dict[str, str] = {}
     sending = asyncio.create_task(_stream(http, gateway, "crash", 400, acked))
-    async with asyncio.timeout(30):
-        while len(acked) < 100:
-            await asyncio.sleep(0.01)
+    await until(lambda: len(acked) >= 100, 30, 0.01)
     gateway.kill()
     await sending
     assert 100 <= len(acked) < 400
 
     start_gateway(config, name="second")
     await sink.wait_for(len(acked), timeout=45)
-    async with asyncio.timeout(45):
-        while not set(acked.values()) <= {r.headers["webhook-id"] for r in sink.received}:
-            await asyncio.sleep(0.1)
+    await until(
+        lambda: set(acked.values()) <= {r.headers["webhook-id"] for r in sink.received}, 45, 0.1
+    )
     delivered = {r.headers["webhook-id"] for r in sink.received}
     assert set(acked.values()) <= delivered
 

@@ -11,11 +11,12 @@ from collections.abc import Callable
 import aiohttp
 import asyncpg
 
+from testkit.adminapi import register
+from testkit.processes import GatewayProcess
+from testkit.scrape import scrape
+from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import register, send_order, wait_for_status
-from tests.support.process import GatewayProcess
-from tests.support.scrape import scrape
-from tests.support.sink import Sink
+from tests.acceptance.helpers import send_order, wait_for_status
 
 Start = Callable[..., GatewayProcess]
 

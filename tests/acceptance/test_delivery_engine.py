@@ -3,8 +3,8 @@ payloads, dead letters, bulk retry jobs, replay, 410 and the circuit breaker."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import time
@@ -17,11 +17,14 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from testkit.adminapi import register
+from testkit.polling import until as poll_until
+from testkit.processes import GatewayProcess
+from testkit.senders import shopify
+from testkit.sinks import Sink
+from testkit.tokens import bearer
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import SHOP_SECRET, api_get, register, wait_for_status
-from tests.support.process import GatewayProcess
-from tests.support.senders import shopify_headers
-from tests.support.sink import Sink
+from tests.acceptance.helpers import SHOP_SECRET, api_get, wait_for_status
 
 Start = Callable[..., GatewayProcess]
 LINK_SECRET = "payload-link-secret-for-the-tests-0123456789"
@@ -35,7 +38,7 @@ async def send(
     http: aiohttp.ClientSession, gateway: GatewayProcess, n: int, topic: str = "orders/create"
 ) -> str:
     body = order(n)
-    headers = shopify_headers(SHOP_SECRET, body, f"wh-{n}", topic)
+    headers = shopify(SHOP_SECRET, body, f"wh-{n}", topic)
     async with http.post(f"{gateway.ingress}/webhooks/v1/shop", data=body, headers=headers) as r:
         assert r.status == 202, await r.text()
         event_id: str = (await r.json())["event_id"]
@@ -45,17 +48,11 @@ async def send(
 async def api_post(
     http: aiohttp.ClientSession, gateway: GatewayProcess, token: str, path: str, body: Any = None
 ) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with http.post(f"{gateway.admin}{path}", json=body, headers=headers) as r:
+    async with http.post(f"{gateway.admin}{path}", json=body, headers=bearer(token)) as r:
         return r.status, await r.json(content_type=None)
 
 
-async def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll the async ``check`` until it returns something truthy (bounded in time)."""
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
-            await asyncio.sleep(0.1)
-        return result
+until = functools.partial(poll_until, every=0.1)
 
 
 async def test_a_rotated_secret_and_the_previous_one_both_verify_until_the_previous_expires(

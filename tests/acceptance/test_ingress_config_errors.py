@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.support.process import free_port, run_cli, to_toml
+from testkit.processes import free_port, run_cli, to_toml
 
 NOT_BASE64 = "whsec_this is not base64!"
 

@@ -12,10 +12,10 @@ import orjson
 import pytest
 import trustme
 
+from testkit.processes import GatewayProcess
+from testkit.senders import shopify
 from tests.acceptance.conftest import base_config
 from tests.acceptance.helpers import SHOP_SECRET
-from tests.support.process import GatewayProcess
-from tests.support.senders import shopify_headers
 
 ORDER = orjson.dumps({"id": 1001, "total_price": "12.50"})
 
@@ -65,7 +65,7 @@ async def post(
     context: ssl.SSLContext | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, object]]:
-    sent = {**shopify_headers(SHOP_SECRET, ORDER, "wh-tls"), **(headers or {})}
+    sent = {**shopify(SHOP_SECRET, ORDER, "wh-tls"), **(headers or {})}
     async with http.post(url, data=ORDER, headers=sent, ssl=context or False) as response:
         return response.status, await response.json(content_type=None)
 

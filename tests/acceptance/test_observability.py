@@ -15,12 +15,14 @@ import orjson
 import pytest
 import yaml
 
+from testkit.adminapi import register
+from testkit.polling import until
+from testkit.processes import GatewayProcess
+from testkit.scrape import Scrape, metric_names, scrape, scrape_until
+from testkit.sinks import Sink
+from testkit.tcpproxy import FaultProxy
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import SHOP_SECRET, register, send_order
-from tests.support.process import GatewayProcess
-from tests.support.scrape import Scrape, metric_names, scrape, scrape_until
-from tests.support.sink import Sink
-from tests.support.tcpproxy import FaultProxy
+from tests.acceptance.helpers import SHOP_SECRET, send_order
 
 REPO = Path(__file__).resolve().parents[2]
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yaml"
@@ -268,9 +270,8 @@ async def test_readiness_names_the_database_while_it_is_away_and_recovers(
 async def wait_for_readiness(
     http: aiohttp.ClientSession, gateway: GatewayProcess, wanted: int, timeout: float = 30.0
 ) -> tuple[int, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            async with http.get(f"{gateway.admin}/readyz") as r:
-                if r.status == wanted:
-                    return r.status, await r.json(content_type=None)
-            await asyncio.sleep(0.1)
+    async def answered() -> tuple[int, Any] | None:
+        async with http.get(f"{gateway.admin}/readyz") as r:
+            return (r.status, await r.json(content_type=None)) if r.status == wanted else None
+
+    return await until(answered, timeout, 0.1, what=f"/readyz to answer {wanted}")

@@ -6,19 +6,21 @@ is the test's, and the warehouse's backoff is short; every command is the README
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.process import free_port
+from testkit.polling import until_sync
+from testkit.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+until = functools.partial(until_sync, timeout=30.0, every=0.1)
 BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 ASSIGNED = re.compile(r"^([A-Z][A-Z_]*)=", re.MULTILINE)
 
@@ -92,13 +94,6 @@ class Walk:
                     process.wait()
 
 
-def until(seen: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not seen():
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def walk(tmp_path: Path, database_url: str) -> Iterator[Walk]:
     ports = {"8080": free_port(), "8081": free_port(), "9000": free_port(), "9001": free_port()}
@@ -126,24 +121,28 @@ def test_the_readme_walkthrough_works_to_the_end_dead_letter_included(walk: Walk
     assert blocks[0].strip() == "make serve"
     gateway = walk.start(blocks[0])
     warehouse = walk.start(blocks[1])
-    until(lambda: "serving" in gateway.read_text(), "the gateway to serve")
-    until(lambda: "listening" in warehouse.read_text(), "the warehouse to listen")
+    until(lambda: "serving" in gateway.read_text(), what="the gateway to serve")
+    until(lambda: "listening" in warehouse.read_text(), what="the warehouse to listen")
     assert "allowed_private_cidrs opens 127.0.0.0/8" in gateway.read_text()
 
     walk.run(blocks[2])  # the token, the warehouse registered
     sent = walk.run(blocks[3])
     assert "202 Accepted" in sent
     assert '"duplicate":false' in sent
-    until(lambda: "answered 200" in warehouse.read_text(), "the warehouse's third attempt")
+    until(lambda: "answered 200" in warehouse.read_text(), what="the warehouse's third attempt")
     assert warehouse.read_text().count("answered 500") == 2
 
     attempts = walk.run(blocks[4])
     assert '"outcome": "http_error"' in attempts
     walk.run(blocks[5])  # the ERP registered, an order sent to it
     dead = "curl -s 'http://127.0.0.1:8081/api/v1/deliveries?status=dead' -H \"$AUTH\" | jq '.data | length'"
-    until(lambda: walk.run(dead, keep=False).strip() == "1", "the ERP's delivery to die", 10)
+    until(
+        lambda: walk.run(dead, keep=False).strip() == "1",
+        timeout=10,
+        what="the ERP's delivery to die",
+    )
     erp = walk.start(blocks[6])
-    until(lambda: "listening" in erp.read_text(), "the ERP to listen")
+    until(lambda: "listening" in erp.read_text(), what="the ERP to listen")
     walk.run(blocks[7])  # the dead letter found and sent again
-    until(lambda: '"id": 1043' in erp.read_text(), "the dead letter to reach the ERP")
+    until(lambda: '"id": 1043' in erp.read_text(), what="the dead letter to reach the ERP")
     assert len(blocks) == 8

@@ -8,10 +8,10 @@ import aiohttp
 import asyncpg
 import orjson
 
+from testkit.bulkdata import seed, seed_subscribers
+from testkit.processes import GatewayProcess
+from testkit.scrape import scrape_until
 from tests.acceptance.conftest import base_config
-from tests.support.bulkdata import seed, seed_subscribers
-from tests.support.process import GatewayProcess
-from tests.support.scrape import scrape_until
 
 
 async def test_the_gateway_runs_retention_rounds_and_reports_them_in_metrics_and_logs(

@@ -9,10 +9,11 @@ import aiohttp
 import asyncpg
 import orjson
 
+from testkit.adminapi import register
+from testkit.processes import GatewayProcess
+from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import api_get, register, send_order
-from tests.support.process import GatewayProcess
-from tests.support.sink import Sink
+from tests.acceptance.helpers import api_get, send_order
 
 ORDER = orjson.dumps({"id": 1042, "total_price": "254.98"})
 HIDDEN = "[hidden]"

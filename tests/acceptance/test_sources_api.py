@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 
 import aiohttp
 import orjson
 
+from testkit.processes import GatewayProcess
+from testkit.senders import github_signature
 from tests.acceptance.conftest import base_config
-from tests.support.process import GatewayProcess
 
 
 async def test_a_source_created_through_the_api_accepts_its_first_webhook(
@@ -27,7 +26,7 @@ async def test_a_source_created_through_the_api_accepts_its_first_webhook(
     assert created["event_id"] == "X-GitHub-Delivery"
 
     body = orjson.dumps({"action": "opened"})
-    signature = "sha256=" + hmac.new(b"github-secret-for-tests", body, hashlib.sha256).hexdigest()
+    signature = github_signature("github-secret-for-tests", body)
     headers = {
         "Content-Type": "application/json",
         "X-Hub-Signature-256": signature,

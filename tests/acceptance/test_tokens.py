@@ -3,7 +3,6 @@ by every running replica."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +11,10 @@ import aiohttp
 import jwt
 import pytest
 
+from testkit.polling import until
+from testkit.processes import GatewayProcess, run_cli, to_toml
+from testkit.tokens import bearer
 from tests.acceptance.conftest import base_config
-from tests.support.process import GatewayProcess, run_cli, to_toml
 
 REFRESH = 0.5  # api.revocation_refresh_seconds of the gateways here
 SUBSCRIBERS = "/api/v1/subscribers"
@@ -86,14 +87,15 @@ async def _refused_within(
 ) -> tuple[float, dict[str, object]]:
     """Poll with ``token`` until it is refused; how long that took, and the problem."""
     started = time.monotonic()
-    async with asyncio.timeout(limit + 5):
-        while True:
-            headers = {"Authorization": f"Bearer {token}"}
-            async with http.get(f"{gateway.admin}{SUBSCRIBERS}", headers=headers) as r:
-                if r.status != 200:
-                    assert r.status == 401, await r.text()
-                    return time.monotonic() - started, await r.json(content_type=None)
-            await asyncio.sleep(0.02)
+
+    async def refused() -> tuple[float, dict[str, object]] | None:
+        async with http.get(f"{gateway.admin}{SUBSCRIBERS}", headers=bearer(token)) as r:
+            if r.status == 200:
+                return None
+            assert r.status == 401, await r.text()
+            return time.monotonic() - started, await r.json(content_type=None)
+
+    return await until(refused, limit + 5, 0.02, what="the token to be refused")
 
 
 async def _status(http: aiohttp.ClientSession, gateway: GatewayProcess, token: str) -> int:

@@ -9,10 +9,11 @@ import aiohttp
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from testkit.adminapi import register
+from testkit.processes import GatewayProcess
+from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import api_get, register, send_order, wait_for_status
-from tests.support.process import GatewayProcess
-from tests.support.sink import Sink
+from tests.acceptance.helpers import api_get, send_order, wait_for_status
 
 ORDER = orjson.dumps(
     {"id": 820982911946154508, "email": "jon@example.com", "total_price": "254.98"}

@@ -10,7 +10,7 @@ import pytest
 
 from chaos.lab import Lab, lab
 from chaos.sizes import SIZES, Size
-from tests.support.postgres import PostgresForTests
+from testkit.postgres import PostgresForTests
 
 
 @pytest.fixture

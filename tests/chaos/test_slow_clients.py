@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from gateway.ingress.slowclients import GuardedRunner
+from testkit.sinks import listen
 
 HEADER_TIMEOUT = 0.6
 KEEPALIVE_TIMEOUT = 2.0
@@ -41,11 +42,7 @@ async def port() -> AsyncIterator[int]:
         access_log=None,
         shutdown_timeout=1.0,
     )
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    yield site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    yield await listen(runner)
     await runner.cleanup()
 
 

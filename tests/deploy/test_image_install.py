@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.process import GatewayProcess
+from testkit.processes import GatewayProcess
 
 from .conftest import MINIMAL, REPO, SHOP, merge
 

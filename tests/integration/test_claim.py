@@ -9,7 +9,7 @@ from gateway.store import deliveries as store
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import AttemptResult, Settlement
-from tests.integration.factories import event, subscriber
+from testkit.factories import event, subscriber
 
 
 async def _backlog(db: Database, count: int) -> None:

@@ -17,8 +17,9 @@ from gateway.observability import Metrics
 from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
 from gateway.store.events import get_event
-from tests.support.senders import shopify_headers
-from tests.support.tcpproxy import FaultProxy
+from testkit.polling import until
+from testkit.senders import shopify
+from testkit.tcpproxy import FaultProxy
 
 SECRET = "integration-secret"
 
@@ -55,7 +56,7 @@ async def _post(
 ) -> tuple[int, dict[str, str], dict[str, object]]:  # type: ignore[type-arg]
     body = orjson.dumps({"id": webhook_id})
     response = await client.post(
-        "/webhooks/v1/shop", data=body, headers=shopify_headers(SECRET, body, webhook_id)
+        "/webhooks/v1/shop", data=body, headers=shopify(SECRET, body, webhook_id)
     )
     return response.status, dict(response.headers), await response.json(content_type=None)
 
@@ -77,9 +78,11 @@ async def test_webhooks_get_503_with_retry_after_while_the_database_is_unreachab
         assert problem["status"] == 503
 
     proxy.restore()
-    async with asyncio.timeout(20):
-        while (await _post(client, "after"))[0] not in (200, 202):
-            await asyncio.sleep(0.2)
+
+    async def taken() -> bool:
+        return (await _post(client, "after"))[0] in (200, 202)
+
+    await until(taken, 20, 0.2)
 
     direct = await Database.connect(database_url, min_size=1, max_size=1)
     try:

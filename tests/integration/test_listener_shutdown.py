@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.http.closing import ClosingRunner
 from gateway.ingress.slowclients import GuardedRunner
+from testkit.polling import until
 
 MINUTE = 60.0
 
@@ -53,9 +54,7 @@ async def test_a_connection_that_arrives_as_the_server_closes_does_not_hold_its_
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     runner.server.pre_shutdown()  # the server's close of every connection it has now
     _, writer = await asyncio.open_connection("127.0.0.1", port)
-    async with asyncio.timeout(5):
-        while not runner.server.connections:
-            await asyncio.sleep(0.01)
+    await until(lambda: runner.server.connections, 5, 0.01)
     await asyncio.sleep(0.05)  # its handler has started, and waits for a request
 
     async with asyncio.timeout(5):  # far below either deadline

@@ -15,7 +15,7 @@ from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import AttemptResult, Settlement
 from gateway.store.settle import settle
-from tests.integration.factories import event, subscriber
+from testkit.factories import event, subscriber
 
 BREAKER = CircuitBreaker()  # 10 failures in a row, or 70 % of at least 20 in the window
 

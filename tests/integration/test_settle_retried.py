@@ -13,7 +13,7 @@ from gateway.store import deliveries as store
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import AttemptResult, Settlement
-from tests.integration.factories import event, subscriber
+from testkit.factories import event, subscriber
 
 
 async def test_a_settlement_written_twice_records_its_attempt_once(db: Database) -> None:

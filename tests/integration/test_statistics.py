@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
-from tests.integration.factories import event
+from testkit.factories import event
 
 
 async def test_analyze_keeps_no_statistics_of_event_bodies_and_headers(db: Database) -> None:

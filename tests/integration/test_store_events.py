@@ -15,7 +15,8 @@ from gateway.store import deliveries as deliveries_store
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import IngestEvent, IngestResult
-from tests.integration.factories import event, subscriber
+from testkit.factories import event, subscriber
+from testkit.polling import until
 
 
 async def test_new_events_fan_out_to_every_matching_subscriber_in_the_same_commit(
@@ -107,9 +108,7 @@ async def test_the_writer_wakes_the_dispatchers_after_commits_that_create_delive
 
         await subscriber(db)
         await asyncio.gather(*(writer.submit(event(f"n-{n}")) for n in range(3)))
-        async with asyncio.timeout(5):
-            while not heard:
-                await asyncio.sleep(0.01)
+        await until(lambda: heard, 5, 0.01)
     finally:
         await writer.close()
         await listener.close()

@@ -13,6 +13,7 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.request import build_request
 from gateway.delivery.signer import new_secret
 from gateway.store.records import ClaimedDelivery
+from testkit.factories import claimed_delivery
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LINKS = PayloadLinks(b"k" * 40, "https://hooks.example.com", 600)
@@ -20,35 +21,13 @@ BODY = b'{"id": 1042, "total_price": "254.98"}'
 
 
 def claimed(**changes: Any) -> ClaimedDelivery:
-    base = ClaimedDelivery(
-        id="dlv_1",
-        event_id="evt_1",
-        subscriber_id="sub_1",
-        subscriber_name="wms",
-        attempts=1,
-        total_attempts=1,
-        source="shop",
-        event_type="orders/create",
-        received_at=NOW - timedelta(minutes=1),
-        content_type="application/json",
-        body=BODY,
-        url="https://wms.example.com/hook",
-        secret=new_secret(),
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        subscriber_headers={},
-        timeout_seconds=None,
-        max_attempts=None,
-        backoff_base_seconds=None,
-        backoff_cap_seconds=None,
-        event_headers={
-            "x-shopify-topic": "orders/create",
-            "x-shopify-shop-domain": "demo.myshopify.com",
-            "x-shopify-hmac-sha256": "c2lnbmF0dXJl",
-            "cookie": "session=1",
-        },
-    )
-    return dataclasses.replace(base, **changes)
+    headers = {
+        "x-shopify-topic": "orders/create",
+        "x-shopify-shop-domain": "demo.myshopify.com",
+        "x-shopify-hmac-sha256": "c2lnbmF0dXJl",
+        "cookie": "session=1",
+    }
+    return dataclasses.replace(claimed_delivery(NOW, body=BODY, event_headers=headers), **changes)
 
 
 def test_only_allowlisted_inbound_headers_are_forwarded() -> None:

@@ -13,33 +13,21 @@ import pytest
 from gateway.config import DeliveryConfig
 from gateway.delivery.outcome import decide
 from gateway.store.records import AttemptResult, ClaimedDelivery
+from testkit.factories import claimed_delivery
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DEFAULTS = DeliveryConfig(backoff_base_seconds=5, backoff_cap_seconds=600, max_attempts=6)
 
 
 def claimed(attempts: int = 1, **changes: Any) -> ClaimedDelivery:
-    base = ClaimedDelivery(
-        id="dlv_1",
-        event_id="evt_1",
-        subscriber_id="sub_1",
-        subscriber_name="wms",
+    base = claimed_delivery(
+        NOW,
         attempts=attempts,
         total_attempts=attempts,
-        source="shop",
         event_type=None,
-        received_at=NOW - timedelta(minutes=1),
         content_type=None,
         body=b"",
-        url="https://wms.example.com/hook",
         secret="whsec_AAAA",
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        subscriber_headers={},
-        timeout_seconds=None,
-        max_attempts=None,
-        backoff_base_seconds=None,
-        backoff_cap_seconds=None,
         enqueued_at=NOW - timedelta(minutes=1),
     )
     return dataclasses.replace(base, **changes)

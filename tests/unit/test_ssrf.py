@@ -6,9 +6,9 @@ import ipaddress
 import socket
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy, GuardedResolver
+from testkit.resolver import StubResolver
 
 # One address inside every range the reference lists, keyed by the range.
 FORBIDDEN_SAMPLES = {
@@ -232,34 +232,8 @@ async def test_check_resolved_refuses_a_forbidden_literal_before_resolving() -> 
         await AddressPolicy().check_resolved("10.0.0.5", 443)
 
 
-class FixedResolver(AbstractResolver):
-    """Answers every name with the same addresses, as a local DNS would."""
-
-    def __init__(self, *addresses: str) -> None:
-        self.addresses = addresses
-        self.closed = False
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self.addresses
-        ]
-
-    async def close(self) -> None:
-        self.closed = True
-
-
 async def test_a_public_looking_name_resolving_to_a_private_address_is_refused() -> None:
-    resolver = GuardedResolver(AddressPolicy(), FixedResolver("10.0.0.5"))
+    resolver = GuardedResolver(AddressPolicy(), StubResolver.answering("10.0.0.5"))
     with pytest.raises(AddressBlocked) as refused:
         await resolver.resolve("hooks.example.com", 443)
     assert str(refused.value) == (
@@ -270,13 +244,13 @@ async def test_a_public_looking_name_resolving_to_a_private_address_is_refused()
 
 @pytest.mark.parametrize("address", CARRYING_LOOPBACK.values(), ids=CARRYING_LOOPBACK)
 async def test_a_name_resolving_to_a_form_carrying_loopback_is_refused(address: str) -> None:
-    resolver = GuardedResolver(AddressPolicy(), FixedResolver(address))
+    resolver = GuardedResolver(AddressPolicy(), StubResolver.answering(address))
     with pytest.raises(AddressBlocked):
         await resolver.resolve("hooks.example.com", 443, socket.AF_INET6)
 
 
 async def test_a_name_resolving_to_a_public_address_passes_unchanged() -> None:
-    resolver = GuardedResolver(AddressPolicy(), FixedResolver("93.184.216.34"))
+    resolver = GuardedResolver(AddressPolicy(), StubResolver.answering("93.184.216.34"))
     results = await resolver.resolve("hooks.example.com", 443)
     assert [r["host"] for r in results] == ["93.184.216.34"]
     assert results[0]["hostname"] == "hooks.example.com"
@@ -284,24 +258,26 @@ async def test_a_name_resolving_to_a_public_address_passes_unchanged() -> None:
 
 
 async def test_one_forbidden_address_among_several_refuses_the_name() -> None:
-    resolver = GuardedResolver(AddressPolicy(), FixedResolver("93.184.216.34", "127.0.0.1"))
+    resolver = GuardedResolver(
+        AddressPolicy(), StubResolver.answering("93.184.216.34", "127.0.0.1")
+    )
     with pytest.raises(AddressBlocked):
         await resolver.resolve("rebind.example.com", 443)
 
 
 async def test_a_scoped_link_local_answer_is_refused() -> None:
-    resolver = GuardedResolver(AddressPolicy(), FixedResolver("fe80::1%eth0"))
+    resolver = GuardedResolver(AddressPolicy(), StubResolver.answering("fe80::1%eth0"))
     with pytest.raises(AddressBlocked):
         await resolver.resolve("hooks.example.com", 443, socket.AF_INET6)
 
 
 async def test_an_opened_range_lets_the_resolver_pass_it() -> None:
     policy = AddressPolicy(allowed_private_cidrs=["10.0.0.0/8"])
-    resolver = GuardedResolver(policy, FixedResolver("10.0.0.5"))
+    resolver = GuardedResolver(policy, StubResolver.answering("10.0.0.5"))
     assert [r["host"] for r in await resolver.resolve("wms.internal", 8443)] == ["10.0.0.5"]
 
 
 async def test_closing_the_guard_closes_the_inner_resolver() -> None:
-    inner = FixedResolver("93.184.216.34")
+    inner = StubResolver.answering("93.184.216.34")
     await GuardedResolver(AddressPolicy(), inner).close()
     assert inner.closed

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.api.auth import Authenticator, mint_token
+from gateway.api.auth import Authenticator
 from gateway.api.health import HealthState
 from gateway.api.revocation import RevokedTokens
 from gateway.api.state import ApiState
@@ -17,8 +17,7 @@ from gateway.observability import Metrics
 from gateway.runtime.apps import build_admin_app
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
-
-JWT_SECRET = "integration-jwt-secret-" + "k" * 48
+from testkit.tokens import JWT_SECRET, mint
 
 
 def api_config(**api: Any) -> Config:
@@ -33,10 +32,18 @@ def authenticator_for(db: Database, config: Config) -> Authenticator:
     return Authenticator.from_config(config, RevokedTokens.from_config(db, config.api))
 
 
-async def admin_client(db: Database, config: Config, authenticator: Authenticator) -> TestClient:  # type: ignore[type-arg]
+async def admin_client(
+    db: Database,
+    config: Config,
+    authenticator: Authenticator,
+    policy: AddressPolicy | None = None,
+) -> TestClient:  # type: ignore[type-arg]
+    """The admin app, served in this process; ``policy`` is its SSRF policy (the config's
+    by default). The caller closes it."""
     metrics = Metrics()
     health = HealthState(db, metrics, head_revision(), {})
-    api = ApiState(config, db, AddressPolicy(config.delivery.allowed_private_cidrs), metrics)
+    policy = policy or AddressPolicy(config.delivery.allowed_private_cidrs)
+    api = ApiState(config, db, policy, metrics)
     client = TestClient(TestServer(build_admin_app(health, api, authenticator)))
     await client.start_server()
     return client
@@ -52,16 +59,7 @@ async def api(db: Database) -> AsyncIterator[TestClient]:  # type: ignore[type-a
 
 @pytest.fixture
 def token() -> Callable[..., str]:
-    def make(*scopes: str, ttl: int = 600, **api: Any) -> str:
-        return mint_token(
-            ApiConfig(jwt_secret=JWT_SECRET, **api), JWT_SECRET, scopes or ("admin",), ttl
-        )
-
-    return make
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
+    return mint
 
 
 def as_dict(value: Any) -> Any:

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from gateway.config import ApiConfig, Config, DeliveryConfig
 from gateway.store.database import Database
-from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for, bearer
+from testkit.tokens import JWT_SECRET, bearer
+from tests.integration.api.conftest import admin_client, authenticator_for
 
 SUBSCRIBERS = "/api/v1/subscribers"
 

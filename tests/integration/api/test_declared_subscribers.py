@@ -10,7 +10,7 @@ from gateway.delivery.signer import new_secret
 from gateway.runtime.reconcile import reconcile_config, reconcile_declared_subscribers
 from gateway.store import subscribers as store
 from gateway.store.database import Database
-from tests.integration.factories import subscriber
+from testkit.factories import subscriber
 
 SECRET = new_secret()
 
@@ -55,7 +55,7 @@ async def test_a_declared_name_taken_through_the_api_is_a_config_error(db: Datab
 
 
 async def test_a_declared_subscriber_is_read_only_through_the_api(db: Database, api, token) -> None:  # type: ignore[no-untyped-def]
-    from tests.integration.api.conftest import bearer
+    from testkit.tokens import bearer
 
     await reconcile_declared_subscribers(
         _config(SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET)), db

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import mint_token
 from gateway.config import ApiConfig, Config, PrivacyConfig
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.sources import create_source
-from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for, bearer
-from tests.integration.factories import event
+from testkit.factories import event
+from testkit.tokens import JWT_SECRET, bearer, mint
+from tests.integration.api.conftest import admin_client, authenticator_for
 
 
 async def test_events_are_found_by_sender_event_id_source_and_type(
@@ -80,7 +80,7 @@ async def test_an_event_shows_its_deliveries_and_masks_redacted_fields(db: Datab
         )
         stored = dataclasses.replace(event("pii"), body=body)
         [result], _ = await insert_batch(db, [stored])
-        headers = bearer(mint_token(config.api, JWT_SECRET, ["read"], 600))
+        headers = bearer(mint("read"))
         detail = await (
             await client.get(f"/api/v1/events/{result.event_id}", headers=headers)
         ).json()

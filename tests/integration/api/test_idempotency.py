@@ -7,9 +7,7 @@ from collections.abc import Callable
 
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import mint_token
-from gateway.config import ApiConfig
-from tests.integration.api.conftest import JWT_SECRET, bearer
+from testkit.tokens import bearer, mint
 
 BODY = {"name": "warehouse", "url": "http://127.0.0.1:9/hook"}
 
@@ -67,9 +65,8 @@ async def test_a_refused_create_is_remembered_as_refused(
 
 
 async def test_keys_belong_to_the_token_subject(api: TestClient, token: Callable[..., str]) -> None:  # type: ignore[type-arg]
-    cfg = ApiConfig(jwt_secret=JWT_SECRET)
-    alice = bearer(mint_token(cfg, JWT_SECRET, ["write"], 600, subject="alice"))
-    bob = bearer(mint_token(cfg, JWT_SECRET, ["write"], 600, subject="bob"))
+    alice = bearer(mint("write", subject="alice"))
+    bob = bearer(mint("write", subject="bob"))
     a = await api.post("/api/v1/subscribers", json=BODY, headers={**alice, "Idempotency-Key": "k"})
     b = await api.post(
         "/api/v1/subscribers",

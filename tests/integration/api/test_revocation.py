@@ -11,20 +11,16 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import AUTHENTICATOR, Authenticator, mint_token, unverified_claims
+from gateway.api.auth import AUTHENTICATOR, Authenticator, unverified_claims
 from gateway.api.revocation import RevokedTokens
-from gateway.config import ApiConfig, Config
+from gateway.config import Config
 from gateway.store import StoreUnavailable
 from gateway.store import tokens as store
 from gateway.store.database import Database
-from tests.integration.api.conftest import (
-    JWT_SECRET,
-    admin_client,
-    api_config,
-    authenticator_for,
-    bearer,
-)
-from tests.support.tcpproxy import FaultProxy
+from testkit.polling import until
+from testkit.tcpproxy import FaultProxy
+from testkit.tokens import bearer, mint
+from tests.integration.api.conftest import admin_client, api_config, authenticator_for
 
 REVOKED = "/api/v1/tokens/revoked"
 SUBSCRIBERS = "/api/v1/subscribers"
@@ -87,11 +83,12 @@ async def test_another_replica_refuses_a_revoked_token_within_the_refresh_interv
 
     await revoke(here, admin, victim)
     revoked_at = time.monotonic()
-    status = 200
-    async with asyncio.timeout(REFRESH + 2):
-        while status == 200:
-            status = (await there.get(SUBSCRIBERS, headers=bearer(victim))).status
-            await asyncio.sleep(0.02)
+
+    async def refused() -> int | None:
+        status = (await there.get(SUBSCRIBERS, headers=bearer(victim))).status
+        return None if status == 200 else status
+
+    status = await until(refused, REFRESH + 2, 0.02)
     refused_after = time.monotonic() - revoked_at
 
     assert status == 401
@@ -101,7 +98,7 @@ async def test_another_replica_refuses_a_revoked_token_within_the_refresh_interv
 async def test_revoking_twice_is_harmless_and_keeps_the_first_revocation(
     api: Client, token: Callable[..., str]
 ) -> None:
-    admin = mint_token(ApiConfig(jwt_secret=JWT_SECRET), JWT_SECRET, ["admin"], 600, "alice")
+    admin = mint("admin", subject="alice")
     victim = token("read")
     first = await revoke(api, admin, victim, reason="laptop stolen")
     second = await revoke(api, admin, victim, reason="again")
@@ -205,11 +202,13 @@ async def test_while_the_revocations_cannot_be_read_every_token_is_refused_with_
         assert (await client.get(SUBSCRIBERS, headers=bearer(known))).status == 401
 
         proxy.restore()
-        status = 503
-        async with asyncio.timeout(10):
-            while status == 503:
-                await asyncio.sleep(0.05)
-                status = (await client.get(SUBSCRIBERS, headers=bearer(good))).status
+
+        async def answered() -> int | None:
+            status = (await client.get(SUBSCRIBERS, headers=bearer(good))).status
+            return None if status == 503 else status
+
+        await asyncio.sleep(0.05)
+        status = await until(answered, 10, 0.05)
         assert status == 200
     finally:
         await client.close()

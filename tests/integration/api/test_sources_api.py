@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from gateway.ingress.registry import source_from_spec
 from gateway.store import sources as store
 from gateway.store.database import Database
-from tests.integration.api.conftest import bearer
+from testkit.tokens import bearer
 
 WEEK = 7 * 86400.0
 GITHUB = {"name": "gh", "scheme": "github", "secret": "github-secret-for-tests"}

@@ -12,19 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.api.auth import mint_token
-from gateway.config import ApiConfig, Config
+from gateway.config import Config
 from gateway.store import deliveries
 from gateway.store.database import Database
 from gateway.store.records import AttemptResult, Settlement
-from tests.integration.api.conftest import JWT_SECRET, admin_client, api_config, authenticator_for
+from testkit.tokens import mint
+from tests.integration.api.conftest import admin_client, api_config, authenticator_for
 
 Client = TestClient[web.Request, web.Application]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def mint(*scopes: str, ttl: int = 600) -> str:
-    return mint_token(ApiConfig(jwt_secret=JWT_SECRET), JWT_SECRET, scopes or ("admin",), ttl)
 
 
 def csrf_of(html: str) -> str:

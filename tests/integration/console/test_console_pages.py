@@ -17,10 +17,11 @@ from gateway.delivery.ping import PING_TYPE
 from gateway.store import deliveries, jobs, subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
-from tests.integration.api.conftest import JWT_SECRET, admin_client, authenticator_for
-from tests.integration.console.conftest import Client, log_in, mint, settle_due
-from tests.integration.factories import event, subscriber
-from tests.support.sink import Sink
+from testkit.factories import event, subscriber
+from testkit.sinks import Sink
+from testkit.tokens import JWT_SECRET, mint
+from tests.integration.api.conftest import admin_client, authenticator_for
+from tests.integration.console.conftest import Client, log_in, settle_due
 
 PLANTED = (
     '<script>window.__pwned = 1; document.title = "pwned"</script><img src=x onerror=alert(1)>'

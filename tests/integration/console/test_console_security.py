@@ -12,9 +12,10 @@ from gateway.console.session import COOKIE, Session, SessionKeys
 from gateway.store import deliveries
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
+from testkit.factories import event, subscriber
+from testkit.tokens import mint
 from tests.integration.api.conftest import api_config
-from tests.integration.console.conftest import Client, csrf_of, log_in, mint, settle_due
-from tests.integration.factories import event, subscriber
+from tests.integration.console.conftest import Client, csrf_of, log_in, settle_due
 
 
 async def _dead_letter(db: Database) -> str:

@@ -12,8 +12,8 @@ from gateway.store import console
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.sql import QUERIES
+from testkit.factories import event, subscriber
 from tests.integration.console.conftest import settle_due
-from tests.integration.factories import event, subscriber
 
 
 async def test_the_body_search_looks_only_inside_its_window(db: Database) -> None:

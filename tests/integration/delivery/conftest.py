@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.observability import Metrics
 from gateway.store.database import Database
-from tests.integration.delivery.servers import Behaviour, Subscriber
+from testkit.sinks import Behaviour, Sink, answer
 
 FAST = DeliveryConfig(
     allowed_private_cidrs=("127.0.0.0/8",),
@@ -70,25 +69,19 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
         await db.close()
 
 
-StartSubscriber = Callable[..., Awaitable[Subscriber]]
+StartSubscriber = Callable[..., Awaitable[Sink]]
 
 
 @pytest.fixture
 async def start_subscriber() -> AsyncIterator[StartSubscriber]:
-    started: list[Subscriber] = []
+    """Start a subscriber on loopback that answers with ``behaviour`` (200 by default)."""
+    started: list[Sink] = []
 
-    async def start(behaviour: Behaviour | None = None) -> Subscriber:
-        server = await Subscriber(behaviour).start()
+    async def start(behaviour: Behaviour | None = None) -> Sink:
+        server = await Sink(behaviour=behaviour or answer(200)).start()
         started.append(server)
         return server
 
     yield start
     for server in started:
         await server.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    """Poll ``check`` until it holds (bounded in time)."""
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.05)

@@ -6,14 +6,14 @@ from typing import Any
 
 from gateway.observability import Metrics
 from gateway.store.database import Database
-from tests.integration.delivery.builders import event, store_events, subscriber
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
+from testkit.sinks import answer, in_turn, slow
 from tests.integration.delivery.conftest import (
     StartDispatcher,
     StartSubscriber,
     delivery_config,
-    eventually,
 )
-from tests.integration.delivery.servers import answer, in_turn, slow
 
 BREAKER = delivery_config(
     circuit_consecutive_failures=3,
@@ -48,24 +48,24 @@ async def test_the_circuit_opens_postpones_without_charging_probes_and_closes(
     server = await start_subscriber(
         in_turn(failing, failing, failing, probe_fails, probe_passes, answer(200))
     )
-    await subscriber(db, server.url, max_in_flight=1)
+    await subscriber(db, url=server.url, max_in_flight=1)
     await store_events(db, [event(f"o-{i}") for i in range(10)])
     metrics = Metrics()
     await start_dispatcher(BREAKER, metrics)
 
-    await eventually(lambda: _circuit_is(db, "open"))
+    await until(lambda: _circuit_is(db, "open"))
     assert len(server.arrivals) == 3
     assert await _charged(db) == 3
     assert _gauge(metrics, "gateway_subscriber_circuit_open", "wms") == 1
 
-    await eventually(lambda: _circuit_is(db, "half_open"))  # the cool-down is over
+    await until(lambda: _circuit_is(db, "half_open"))  # the cool-down is over
     assert len(server.arrivals) == 4  # one probe, nothing else
-    await eventually(lambda: _circuit_is(db, "open"))  # the probe failed
+    await until(lambda: _circuit_is(db, "open"))  # the probe failed
     assert await _charged(db) == 4
 
-    await eventually(lambda: _circuit_is(db, "half_open"))
+    await until(lambda: _circuit_is(db, "half_open"))
     assert len(server.arrivals) == 5
-    await eventually(lambda: _delivered(db))  # the second probe passed: the rest follow
+    await until(lambda: _delivered(db))  # the second probe passed: the rest follow
     assert await _circuit_is(db, "closed")
     statuses = await db.pool.fetch("SELECT status, count(*) FROM deliveries GROUP BY status")
     assert {r["status"]: r["count"] for r in statuses} == {"succeeded": 10}
@@ -79,7 +79,7 @@ async def test_a_failure_ratio_over_the_window_opens_the_circuit(
 ) -> None:
     ok, bad = answer(200), answer(500)
     server = await start_subscriber(in_turn(ok, bad, bad, ok, bad, bad, bad, ok, bad, bad))
-    await subscriber(db, server.url, max_in_flight=1)
+    await subscriber(db, url=server.url, max_in_flight=1)
     await store_events(db, [event(f"o-{i}") for i in range(20)])
     config = delivery_config(
         circuit_consecutive_failures=0,
@@ -89,7 +89,7 @@ async def test_a_failure_ratio_over_the_window_opens_the_circuit(
         circuit_cooldown_seconds=30,
     )
     await start_dispatcher(config)
-    await eventually(lambda: _circuit_is(db, "open"))
+    await until(lambda: _circuit_is(db, "open"))
     assert len(server.arrivals) == 10  # 7 failures of 10 tripped it; none was in a row of 3+
     assert (await _flow(db))["window_failures"] == 7
 
@@ -98,14 +98,14 @@ async def test_retry_after_on_429_holds_back_the_whole_subscriber_until_then(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     server = await start_subscriber(in_turn(answer(429, {"Retry-After": "1"}), answer(200)))
-    await subscriber(db, server.url)
+    await subscriber(db, url=server.url)
     await store_events(db, [event("o-1")])
     await start_dispatcher()
     await server.wait_for(1)
-    await eventually(lambda: _throttled(db))
+    await until(lambda: _throttled(db))
     await store_events(db, [event("o-2")])  # due at once, but the subscriber asked for a pause
     arrivals = await server.wait_for(3)
-    await eventually(lambda: _delivered(db))
+    await until(lambda: _delivered(db))
     assert arrivals[1].at - arrivals[0].at >= 0.95
     attempts = await db.pool.fetch(
         "SELECT a.status_code FROM delivery_attempts a ORDER BY a.started_at"
@@ -121,11 +121,11 @@ async def test_a_410_gone_disables_the_subscriber_with_that_reason(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     server = await start_subscriber(answer(410))
-    sub = await subscriber(db, server.url, max_in_flight=1)
+    sub = await subscriber(db, url=server.url, max_in_flight=1)
     await store_events(db, [event(f"o-{i}") for i in range(5)])
     metrics = Metrics()
     await start_dispatcher(metrics=metrics)
-    await eventually(lambda: _state_is(db, "disabled"))
+    await until(lambda: _state_is(db, "disabled"))
     row = await db.pool.fetchrow("SELECT state_reason FROM subscribers WHERE id = $1", sub.id)
     assert row is not None and row["state_reason"] == "the endpoint answered 410 Gone"
     assert _gauge(metrics, "gateway_subscriber_disabled", "wms") == 1
@@ -142,7 +142,7 @@ async def test_a_subscriber_failing_continuously_for_too_long_is_disabled(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     server = await start_subscriber(answer(503))
-    await subscriber(db, server.url)
+    await subscriber(db, url=server.url)
     await store_events(db, [event("o-1")])
     # A short cooldown: ten failures can come within the 0.3 s and open the circuit,
     # and the test must not wait a minute for the next attempt to find it overdue.
@@ -150,7 +150,7 @@ async def test_a_subscriber_failing_continuously_for_too_long_is_disabled(
         disable_after_seconds=0.3, max_attempts=100, circuit_cooldown_seconds=0.1
     )
     await start_dispatcher(config)
-    await eventually(lambda: _state_is(db, "disabled"))
+    await until(lambda: _state_is(db, "disabled"))
     reason = await db.pool.fetchval("SELECT state_reason FROM subscribers")
     assert reason.startswith("failing continuously since ")
     assert len(server.arrivals) >= 2
@@ -161,11 +161,11 @@ async def test_a_success_resets_the_failure_record(
 ) -> None:
     bad = answer(500)
     server = await start_subscriber(in_turn(bad, bad, answer(200)))
-    await subscriber(db, server.url, max_in_flight=1)
+    await subscriber(db, url=server.url, max_in_flight=1)
     await store_events(db, [event("o-1")])
     await start_dispatcher(BREAKER)
     await server.wait_for(3)
-    await eventually(lambda: _delivered(db))
+    await until(lambda: _delivered(db))
     flow = await _flow(db)
     assert (flow["consecutive_failures"], flow["failing_since"]) == (0, None)
     assert flow["circuit_state"] == "closed"

@@ -10,14 +10,14 @@ import pytest
 
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.store.database import Database
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
 from tests.integration.delivery.api import admin_client, auth
-from tests.integration.delivery.builders import event, store_events, subscriber
 from tests.integration.delivery.conftest import (
     FAST,
     StartDispatcher,
     StartSubscriber,
     delivery_config,
-    eventually,
 )
 
 CLOSED = delivery_config(allowed_private_cidrs=(), max_attempts=1)
@@ -39,7 +39,7 @@ async def _attempt(db: Database) -> dict[str, object]:
     async def recorded() -> bool:
         return bool(await db.pool.fetchval("SELECT count(*) FROM delivery_attempts"))
 
-    await eventually(recorded)
+    await until(recorded)
     row = await db.pool.fetchrow("SELECT outcome, error FROM delivery_attempts")
     assert row is not None
     return dict(row)
@@ -53,7 +53,7 @@ async def test_a_stored_subscriber_on_a_form_carrying_loopback_is_never_connecte
     host: str,
 ) -> None:
     sink = await start_subscriber()
-    await subscriber(db, f"http://{host}:{sink.port}/hook")
+    await subscriber(db, url=f"http://{host}:{sink.port}/hook")
     await store_events(db, [event("o-1")])
     await start_dispatcher(CLOSED)
 
@@ -71,7 +71,7 @@ async def test_a_stored_subscriber_on_a_non_canonical_address_is_never_connected
     host: str,
 ) -> None:
     sink = await start_subscriber()
-    await subscriber(db, f"http://{host}:{sink.port}/hook")
+    await subscriber(db, url=f"http://{host}:{sink.port}/hook")
     await store_events(db, [event("o-1")])
     await start_dispatcher(LOOPBACK_OPEN)  # the range is open: only the spelling is wrong
 

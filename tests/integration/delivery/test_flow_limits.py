@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.store.database import Database
-from tests.integration.delivery.builders import event, store_events, subscriber
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
+from testkit.sinks import Sink, answer, slow
 from tests.integration.delivery.conftest import (
     StartDispatcher,
     StartSubscriber,
     delivery_config,
-    eventually,
 )
-from tests.integration.delivery.servers import Subscriber, answer, slow
 
 
 async def _delivered(db: Database, count: int) -> bool:
@@ -27,11 +27,11 @@ async def _two_replicas(start: StartDispatcher) -> list[Dispatcher]:
 async def test_two_dispatchers_never_send_more_at_once_than_max_in_flight(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
-    server: Subscriber = await start_subscriber(slow(0.05))
-    await subscriber(db, server.url, max_in_flight=3)
+    server: Sink = await start_subscriber(slow(0.05))
+    await subscriber(db, url=server.url, max_in_flight=3)
     await store_events(db, [event(f"o-{i}") for i in range(60)])
     await _two_replicas(start_dispatcher)
-    await eventually(lambda: _delivered(db, 60))
+    await until(lambda: _delivered(db, 60))
     assert len(server.arrivals) == 60
     assert server.max_concurrent <= 3
     assert await db.pool.fetchval("SELECT in_flight FROM subscriber_flow") == 0
@@ -41,11 +41,11 @@ async def test_two_dispatchers_stay_under_the_rate_limit(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     rate, burst, count = 20.0, 4, 50
-    server: Subscriber = await start_subscriber(answer(200))
-    await subscriber(db, server.url, rate_limit_per_second=rate, rate_limit_burst=burst)
+    server: Sink = await start_subscriber(answer(200))
+    await subscriber(db, url=server.url, rate_limit_per_second=rate, rate_limit_burst=burst)
     await store_events(db, [event(f"o-{i}") for i in range(count)])
     await _two_replicas(start_dispatcher)
-    await eventually(lambda: _delivered(db, count))
+    await until(lambda: _delivered(db, count))
     times = sorted(a.at for a in server.arrivals)
     # A token bucket lets through at most burst + rate x T in any stretch of T seconds
     # (one more for a stretch's closed ends, and the time a request takes to arrive).
@@ -58,12 +58,12 @@ async def test_two_dispatchers_stay_under_the_rate_limit(
 async def test_limits_of_one_subscriber_do_not_hold_back_another(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
-    throttled: Subscriber = await start_subscriber(answer(200))
-    free: Subscriber = await start_subscriber(answer(200))
+    throttled: Sink = await start_subscriber(answer(200))
+    free: Sink = await start_subscriber(answer(200))
     await subscriber(
-        db, throttled.url, name="slow-wms", rate_limit_per_second=2.0, rate_limit_burst=1
+        db, url=throttled.url, name="slow-wms", rate_limit_per_second=2.0, rate_limit_burst=1
     )
-    await subscriber(db, free.url, name="erp")
+    await subscriber(db, url=free.url, name="erp")
     await store_events(db, [event(f"o-{i}") for i in range(40)])
     await _two_replicas(start_dispatcher)
     await free.wait_for(40)
@@ -73,10 +73,10 @@ async def test_limits_of_one_subscriber_do_not_hold_back_another(
 async def test_a_slow_subscriber_without_a_limit_holds_only_the_default_share_of_slots(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
-    sluggish: Subscriber = await start_subscriber(slow(1.0))
-    quick: Subscriber = await start_subscriber(answer(200))
-    await subscriber(db, sluggish.url, name="sluggish")
-    await subscriber(db, quick.url, name="quick")
+    sluggish: Sink = await start_subscriber(slow(1.0))
+    quick: Sink = await start_subscriber(answer(200))
+    await subscriber(db, url=sluggish.url, name="sluggish")
+    await subscriber(db, url=quick.url, name="quick")
     await store_events(db, [event(f"o-{i}") for i in range(40)])
     await start_dispatcher(
         delivery_config(concurrency=8, claim_batch=8, subscriber_max_in_flight=3)
@@ -89,8 +89,8 @@ async def test_a_slow_subscriber_without_a_limit_holds_only_the_default_share_of
 async def test_a_stopping_dispatcher_hands_back_every_lease_it_holds_started_or_not(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
-    server: Subscriber = await start_subscriber(slow(5.0))
-    await subscriber(db, server.url)
+    server: Sink = await start_subscriber(slow(5.0))
+    await subscriber(db, url=server.url)
     await store_events(db, [event(f"o-{i}") for i in range(10)])
     dispatcher = await start_dispatcher(delivery_config(concurrency=2, claim_batch=4))
 
@@ -98,7 +98,7 @@ async def test_a_stopping_dispatcher_hands_back_every_lease_it_holds_started_or_
         held = await db.pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'in_flight'")
         return len(server.arrivals) == 2 and held == 3  # two sending, one queued
 
-    await eventually(leased_beyond_its_slots)
+    await until(leased_beyond_its_slots)
 
     await dispatcher.stop(0.1)
     rows = await db.pool.fetch("SELECT status, attempts FROM deliveries ORDER BY attempts")

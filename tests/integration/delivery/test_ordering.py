@@ -11,14 +11,14 @@ from aiohttp import web
 
 from gateway.store import deliveries as store
 from gateway.store.database import Database
-from tests.integration.delivery.builders import event, store_events, subscriber
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
+from testkit.sinks import Behaviour, answer
 from tests.integration.delivery.conftest import (
     StartDispatcher,
     StartSubscriber,
     delivery_config,
-    eventually,
 )
-from tests.integration.delivery.servers import Behaviour, answer
 
 KEYS, PER_KEY = 50, 20
 
@@ -61,7 +61,7 @@ async def test_a_thousand_events_over_fifty_keys_arrive_in_order_per_key_while_k
 ) -> None:
     watcher = KeyWatcher()
     server = await start_subscriber(watcher)
-    await subscriber(db, server.url, ordered=True)
+    await subscriber(db, url=server.url, ordered=True)
     rng = random.Random(4)
     pending = {f"order-{k}": 0 for k in range(KEYS)}
     batch = []
@@ -78,7 +78,7 @@ async def test_a_thousand_events_over_fifty_keys_arrive_in_order_per_key_while_k
     config = delivery_config(backoff_base_seconds=0.01, backoff_cap_seconds=0.02)
     await start_dispatcher(config)
     await start_dispatcher(config)
-    await eventually(lambda: _all_succeeded(db, KEYS * PER_KEY), timeout=60)
+    await until(lambda: _all_succeeded(db, KEYS * PER_KEY), timeout=60)
 
     assert watcher.overlaps == []  # never two deliveries of one key at once
     for key in (f"order-{k}" for k in range(KEYS)):
@@ -93,7 +93,7 @@ async def test_events_without_an_ordering_key_are_not_held_back(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     server = await start_subscriber(answer(200))
-    await subscriber(db, server.url, ordered=True)
+    await subscriber(db, url=server.url, ordered=True)
     await store_events(db, [event(f"loose-{i}") for i in range(10)])
     statuses = await db.pool.fetch("SELECT DISTINCT status FROM deliveries")
     assert [r["status"] for r in statuses] == ["pending"]
@@ -123,18 +123,18 @@ async def test_a_dead_head_blocks_its_key_until_it_is_retried(
 ) -> None:
     broken = {"o-0"}
     server = await start_subscriber(failing_for(broken))
-    await subscriber(db, server.url, ordered=True, max_attempts=2)
+    await subscriber(db, url=server.url, ordered=True, max_attempts=2)
     await store_events(db, [event(f"o-{i}", key="order-1") for i in range(3)])
     await store_events(db, [event("other", key="order-2")])
     await start_dispatcher()
-    await eventually(lambda: _status_list_is(db, ["dead", "queued", "queued", "succeeded"]))
+    await until(lambda: _status_list_is(db, ["dead", "queued", "queued", "succeeded"]))
     sent = sorted(orjson.loads(a.body)["order"] for a in server.arrivals)
     assert sent == ["o-0", "o-0", "other"]  # the head twice; its key waits behind it
 
     broken.clear()
     head = await db.pool.fetchval("SELECT id FROM deliveries WHERE status = 'dead'")
     await store.retry(db, head)
-    await eventually(lambda: _status_list_is(db, ["succeeded"] * 4))
+    await until(lambda: _status_list_is(db, ["succeeded"] * 4))
     later = [orjson.loads(a.body)["order"] for a in server.arrivals[3:]]
     assert later == ["o-0", "o-1", "o-2"]
 
@@ -148,13 +148,13 @@ async def test_a_discarded_dead_head_lets_its_key_move_on(
 ) -> None:
     broken = {"o-0"}
     server = await start_subscriber(failing_for(broken))
-    await subscriber(db, server.url, ordered=True, max_attempts=1)
+    await subscriber(db, url=server.url, ordered=True, max_attempts=1)
     await store_events(db, [event(f"o-{i}", key="order-1") for i in range(3)])
     await start_dispatcher()
-    await eventually(lambda: _status_list_is(db, ["dead", "queued", "queued"]))
+    await until(lambda: _status_list_is(db, ["dead", "queued", "queued"]))
     head = await db.pool.fetchval("SELECT id FROM deliveries WHERE status = 'dead'")
     await store.discard(db, head)
-    await eventually(lambda: _status_list_is(db, ["cancelled", "succeeded", "succeeded"]))
+    await until(lambda: _status_list_is(db, ["cancelled", "succeeded", "succeeded"]))
     assert [orjson.loads(a.body)["order"] for a in server.arrivals] == ["o-0", "o-1", "o-2"]
 
 
@@ -164,7 +164,7 @@ async def test_a_paused_ordered_subscriber_keeps_its_queue_in_order(
     from gateway.store import subscribers
 
     server = await start_subscriber(answer(200))
-    sub = await subscriber(db, server.url, ordered=True)
+    sub = await subscriber(db, url=server.url, ordered=True)
     await subscribers.pause(db, sub.id)
     await store_events(db, [event(f"o-{i}", key="k") for i in range(5)])
     await start_dispatcher()
@@ -181,13 +181,13 @@ async def test_a_dead_head_removed_by_retention_unblocks_its_key(
 
     broken = {"o-0"}
     server = await start_subscriber(failing_for(broken))
-    await subscriber(db, server.url, ordered=True, max_attempts=1)
+    await subscriber(db, url=server.url, ordered=True, max_attempts=1)
     await store_events(db, [event(f"o-{i}", key="order-1") for i in range(2)])
     dispatcher = await start_dispatcher()
-    await eventually(lambda: _status_list_is(db, ["dead", "queued"]))
+    await until(lambda: _status_list_is(db, ["dead", "queued"]))
     await dispatcher.stop(1.0)
     await db.pool.execute("DELETE FROM deliveries WHERE status = 'dead'")  # as retention does
     assert await db.pool.fetchval("SELECT unfinished FROM ordering_keys") == 1
     assert await ordering.rescue_stranded(db) == 1  # what every dispatcher's upkeep runs
     await start_dispatcher()
-    await eventually(lambda: _status_list_is(db, ["succeeded"]))
+    await until(lambda: _status_list_is(db, ["succeeded"]))

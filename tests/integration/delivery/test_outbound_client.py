@@ -8,14 +8,14 @@ import pytest
 
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.ssrf import AddressPolicy
-from tests.integration.delivery.servers import (
-    Subscriber,
+from testkit.resolver import StubResolver
+from testkit.sinks import (
+    Sink,
     answer,
     huge_body,
     reset_connection,
     slow,
 )
-from tests.support.resolver import StubResolver
 
 SNIPPET = 512
 
@@ -27,7 +27,7 @@ async def client() -> AsyncIterator[OutboundClient]:
     await c.close()
 
 
-Start = Callable[..., Awaitable[Subscriber]]
+Start = Callable[..., Awaitable[Sink]]
 
 
 async def test_a_2xx_answer_is_a_success_with_its_snippet(

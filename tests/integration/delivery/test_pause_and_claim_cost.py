@@ -9,9 +9,9 @@ from typing import Any
 from gateway.store import claim, subscribers
 from gateway.store.database import Database
 from gateway.store.sql import QUERIES
-from tests.integration.delivery.builders import event, store_events, subscriber
+from testkit.factories import event, store_events, subscriber
+from testkit.sinks import answer
 from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber
-from tests.integration.delivery.servers import answer
 
 
 async def test_a_paused_subscriber_gets_nothing_and_is_charged_nothing_until_resumed(
@@ -19,8 +19,8 @@ async def test_a_paused_subscriber_gets_nothing_and_is_charged_nothing_until_res
 ) -> None:
     paused_server = await start_subscriber(answer(200))
     other_server = await start_subscriber(answer(200))
-    paused = await subscriber(db, paused_server.url, name="paused")
-    await subscriber(db, other_server.url, name="other")
+    paused = await subscriber(db, url=paused_server.url, name="paused")
+    await subscriber(db, url=other_server.url, name="other")
     await subscribers.pause(db, paused.id, "warehouse maintenance")
     await store_events(db, [event(f"o-{i}") for i in range(5)])
     await start_dispatcher()
@@ -39,7 +39,7 @@ async def test_a_paused_subscriber_gets_nothing_and_is_charged_nothing_until_res
 
 
 async def test_resuming_a_disabled_subscriber_closes_its_circuit(db: Database) -> None:
-    sub = await subscriber(db, "http://127.0.0.1:9/hook")
+    sub = await subscriber(db, url="http://127.0.0.1:9/hook")
     await db.pool.execute(
         "UPDATE subscriber_flow SET circuit_state = 'open', open_until = now() + interval '1 h',"
         " consecutive_failures = 12, failing_since = now()"
@@ -81,8 +81,8 @@ async def _backlog(db: Database, subscriber_id: str, count: int, prefix: str) ->
 
 
 async def test_a_large_paused_backlog_is_never_read_by_the_claim(db: Database) -> None:
-    paused = await subscriber(db, "http://127.0.0.1:9/a", name="paused")
-    active = await subscriber(db, "http://127.0.0.1:9/b", name="active")
+    paused = await subscriber(db, url="http://127.0.0.1:9/a", name="paused")
+    active = await subscriber(db, url="http://127.0.0.1:9/b", name="active")
     await _backlog(db, paused.id, 20_000, "p-")  # older than anything of the active one
     await _backlog(db, active.id, 5_000, "a-")
     await subscribers.pause(db, paused.id)

@@ -13,9 +13,10 @@ import pytest
 
 from gateway.store import claim
 from gateway.store.database import Database
-from tests.integration.delivery.builders import event, store_events, subscriber
-from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber, eventually
-from tests.integration.delivery.servers import answer
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
+from testkit.sinks import answer
+from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber
 
 CLAIM = "candidates AS MATERIALIZED"
 SETTLE = "INSERT INTO delivery_attempts"
@@ -49,7 +50,7 @@ async def test_a_dispatcher_claims_and_settles_on_its_queue_pool_with_one_plan_e
     start_subscriber: StartSubscriber,
 ) -> None:
     server = await start_subscriber(answer(200))
-    await subscriber(db, server.url)
+    await subscriber(db, url=server.url)
     await store_events(db, [event(f"o-{i}") for i in range(3)])
     await start_dispatcher(queue_db=queue_db)
     await server.wait_for(3)
@@ -58,7 +59,7 @@ async def test_a_dispatcher_claims_and_settles_on_its_queue_pool_with_one_plan_e
         done = await db.pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'succeeded'")
         return bool(done == 3)
 
-    await eventually(settled)
+    await until(settled)
     claim_generic, claim_custom = await plans(queue_db, CLAIM)
     settle_generic, settle_custom = await plans(queue_db, SETTLE)
     assert claim_generic >= 1 and claim_custom == 0
@@ -69,7 +70,7 @@ async def test_a_pool_without_generic_plans_plans_the_claim_on_every_run(
     db: Database, database_url: str
 ) -> None:
     """Why the queue pool exists: PostgreSQL's own choice is a fresh plan per claim."""
-    await subscriber(db, "http://127.0.0.1:9/hook")
+    await subscriber(db, url="http://127.0.0.1:9/hook")
     await store_events(db, [event("o-1")])
     plain = await Database.connect(database_url, min_size=1, max_size=1)
     try:

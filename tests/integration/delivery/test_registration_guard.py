@@ -11,9 +11,9 @@ import pytest
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.store.database import Database
+from testkit.postgres import PostgresForTests, with_database
+from testkit.resolver import StubResolver
 from tests.integration.delivery.api import admin_client, auth
-from tests.support.postgres import PostgresForTests, with_database
-from tests.support.resolver import StubResolver
 
 DNS = StubResolver(
     {

@@ -11,14 +11,14 @@ from gateway.delivery.jobs import JobRunner
 from gateway.store import jobs, replay
 from gateway.store.database import Database
 from gateway.store.records import DeliveryFilter
-from tests.integration.delivery.builders import event, store_events, subscriber
+from testkit.factories import event, store_events, subscriber
+from testkit.polling import until
+from testkit.sinks import answer
 from tests.integration.delivery.conftest import (
     StartDispatcher,
     StartSubscriber,
     delivery_config,
-    eventually,
 )
-from tests.integration.delivery.servers import answer
 
 
 async def _statuses(db: Database) -> dict[str, int]:
@@ -35,12 +35,12 @@ async def test_replaying_an_event_sends_it_again_to_every_subscriber_it_had(
 ) -> None:
     a = await start_subscriber(answer(200))
     b = await start_subscriber(answer(200))
-    await subscriber(db, a.url, name="a")
-    await subscriber(db, b.url, name="b", event_types=("refunds/*",))
+    await subscriber(db, url=a.url, name="a")
+    await subscriber(db, url=b.url, name="b", event_types=("refunds/*",))
     [stored] = await store_events(db, [event("o-1")])
     await start_dispatcher()
     await a.wait_for(1)
-    await eventually(lambda: _finished(db))
+    await until(lambda: _finished(db))
     ids = await replay.replay_event(db, stored.event_id)
     assert len(ids) == 1
     await a.wait_for(2)
@@ -53,7 +53,7 @@ async def test_replaying_an_event_to_one_subscriber_creates_its_delivery(
 ) -> None:
     late = await start_subscriber(answer(200))
     [stored] = await store_events(db, [event("o-1")])
-    newcomer = await subscriber(db, late.url, name="newcomer", event_types=("refunds/*",))
+    newcomer = await subscriber(db, url=late.url, name="newcomer", event_types=("refunds/*",))
     [delivery_id] = await replay.replay_event(db, stored.event_id, newcomer.id)
     await start_dispatcher()
     [arrival] = await late.wait_for(1)
@@ -65,11 +65,11 @@ async def test_a_bulk_retry_job_sends_every_matching_dead_letter_again(
     db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
 ) -> None:
     server = await start_subscriber(answer(500))
-    wms = await subscriber(db, server.url, name="wms", max_attempts=1)
-    await subscriber(db, server.url, name="erp", max_attempts=1)
+    wms = await subscriber(db, url=server.url, name="wms", max_attempts=1)
+    await subscriber(db, url=server.url, name="erp", max_attempts=1)
     await store_events(db, [event(f"o-{i}") for i in range(15)])
     dispatcher = await start_dispatcher()
-    await eventually(lambda: _statuses_are(db, {"dead": 30}))
+    await until(lambda: _statuses_are(db, {"dead": 30}))
     await dispatcher.stop(1.0)
 
     f = DeliveryFilter(status="dead", subscriber_id=wms.id)
@@ -105,7 +105,7 @@ async def test_a_replay_job_catches_a_new_subscriber_up_on_a_time_range_in_order
         await store_events(db, [event(f"in-{i}", key="k")])
     await store_events(db, [event(f"other-{i}", source="erp", key="k") for i in range(2)])
     until = datetime.now(UTC) + timedelta(seconds=1)
-    newcomer = await subscriber(db, server.url, name="newcomer", ordered=True)
+    newcomer = await subscriber(db, url=server.url, name="newcomer", ordered=True)
     params = {
         "source": "shop",
         "subscriber_id": newcomer.id,
@@ -126,7 +126,7 @@ async def test_a_replay_job_catches_a_new_subscriber_up_on_a_time_range_in_order
 
 
 async def test_a_job_left_by_a_dead_worker_is_resumed_by_another(db: Database) -> None:
-    await subscriber(db, "http://127.0.0.1:9/hook", max_attempts=1)
+    await subscriber(db, url="http://127.0.0.1:9/hook", max_attempts=1)
     job = await jobs.create(db, "retry_dead", {}, 0)
     first = await jobs.claim(db, "crashed", 0.05)
     assert first is not None and first.id == job.id
@@ -138,7 +138,7 @@ async def test_a_job_left_by_a_dead_worker_is_resumed_by_another(db: Database) -
 
 
 async def test_a_jobs_progress_grows_batch_by_batch(db: Database) -> None:
-    sub = await subscriber(db, "http://127.0.0.1:9/hook")
+    sub = await subscriber(db, url="http://127.0.0.1:9/hook")
     await store_events(db, [event(f"o-{i}") for i in range(10)])
     await db.pool.execute("UPDATE deliveries SET status = 'dead', completed_at = now()")
     job = await jobs.create(db, "retry_dead", {"subscriber_id": sub.id}, 10)

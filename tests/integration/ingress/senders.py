@@ -1,108 +1,27 @@
-"""Each sender's signing recipe, written out from its own documentation.
+"""The ingress tests' senders: a source configured for each, its secret, and how it signs.
 
-Every function takes the secret, the body and a delivery id, and returns the headers that
-sender would put on the request.
+The signing recipes are the kit's (testkit/senders.py), written out from each sender's
+own documentation.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
-import hmac
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-
-from standardwebhooks.webhooks import Webhook
 
 from gateway.config import SourceConfig
-
-Sign = Callable[[str, bytes, str], dict[str, str]]
-
-JSON = {"Content-Type": "application/json"}
-
-
-def _b64_hmac(secret: str, message: bytes, digest: str = "sha256") -> str:
-    return base64.b64encode(hmac.new(secret.encode(), message, digest).digest()).decode()
-
-
-def shopify(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body, keyed by the app secret."""
-    return {
-        **JSON,
-        "X-Shopify-Hmac-Sha256": _b64_hmac(secret, body),
-        "X-Shopify-Webhook-Id": delivery,
-        "X-Shopify-Topic": "orders/create",
-    }
-
-
-def woocommerce(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body."""
-    return {
-        **JSON,
-        "X-WC-Webhook-Signature": _b64_hmac(secret, body),
-        "X-WC-Webhook-Delivery-ID": delivery,
-        "X-WC-Webhook-Topic": "order.created",
-    }
-
-
-def github(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """X-Hub-Signature-256: ``sha256=`` + hex HMAC-SHA256 of the raw body."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {
-        **JSON,
-        "X-Hub-Signature-256": f"sha256={digest}",
-        "X-GitHub-Delivery": delivery,
-        "X-GitHub-Event": "push",
-    }
-
-
-def stripe(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """Stripe-Signature: ``t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">``; the ``whsec_``
-    string itself is the key (id and type travel in the body)."""
-    t = str(int(time.time()))
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return {**JSON, "Stripe-Signature": f"t={t},v1={digest}"}
-
-
-def standard_webhooks(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """webhook-id / webhook-timestamp / webhook-signature, signed by the reference library."""
-    now = datetime.now(UTC)
-    signature = Webhook(secret).sign(delivery, now, body.decode())
-    return {
-        **JSON,
-        "webhook-id": delivery,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-    }
-
-
-def generic_hmac(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """Our own ``hmac`` scheme as configured below: ``sha512=`` + base64 HMAC-SHA512 of
-    ``"{timestamp}.{body}"``, the timestamp in X-Timestamp."""
-    t = str(int(time.time()))
-    signed = _b64_hmac(secret, f"{t}.".encode() + body, "sha512")
-    return {**JSON, "X-Signature": f"sha512={signed}", "X-Timestamp": t, "X-Event-Id": delivery}
-
-
-def basic(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """HTTP Basic authentication; the secret is ``user:password``."""
-    return {**JSON, "Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}
-
-
-def bearer(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """``Authorization: Bearer <key>``."""
-    return {**JSON, "Authorization": f"Bearer {secret}"}
-
-
-def api_key_header(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    """The key alone in a header of the source's choosing."""
-    return {**JSON, "X-Api-Key": secret}
-
-
-def unsigned(secret: str, body: bytes, delivery: str) -> dict[str, str]:
-    return dict(JSON)
+from testkit.senders import (
+    Sign,
+    api_key_header,
+    basic,
+    bearer,
+    generic_hmac,
+    github,
+    shopify,
+    standard_webhooks,
+    stripe,
+    woocommerce,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
 from gateway.ingress.routes import IngressState
@@ -23,6 +22,8 @@ from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
+from testkit.polling import until
+from testkit.sinks import listen
 from tests.integration.ingress.harness import raw_exchange
 
 OPEN = SourceConfig(name="open", scheme="none", event_id="X-Event-Id")
@@ -58,12 +59,7 @@ async def served(db: Database) -> AsyncIterator[Served]:
         access_log=None,
         shutdown_timeout=1.0,
     )
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    yield Served(port, metrics, db)
+    yield Served(await listen(runner), metrics, db)
     await runner.cleanup()
     await writer.close()
 
@@ -91,9 +87,7 @@ async def test_a_body_cut_off_by_the_client_is_no_server_error(
     await writer.drain()
     await asyncio.sleep(0.2)
     writer.transport.abort()  # gone, mid-body
-    async with asyncio.timeout(5):
-        while not served.counted("body-incomplete"):
-            await asyncio.sleep(0.02)
+    await until(lambda: served.counted("body-incomplete"), 5, 0.02)
     assert served.counted("error") == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert await served.stored() == 0

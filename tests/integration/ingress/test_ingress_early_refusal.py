@@ -29,6 +29,7 @@ from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
+from testkit.polling import until
 from tests.integration.ingress.harness import Client
 
 OPEN = SourceConfig(name="open", scheme="none", event_id="X-Event-Id")
@@ -210,9 +211,7 @@ async def test_a_refusal_waits_its_turn_behind_a_webhook_being_stored(
     async with db.pool.acquire() as blocker, blocker.transaction():
         await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # the insert waits
         await client.write(webhook())
-        async with asyncio.timeout(5):
-            while gateway.state.active == 0:
-                await asyncio.sleep(0.01)
+        await until(lambda: gateway.state.active != 0, 5, 0.01)
         gateway.overload()
         await client.write(webhook())  # pipelined behind the one being stored
         await asyncio.sleep(0.1)

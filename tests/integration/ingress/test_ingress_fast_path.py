@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,8 +24,9 @@ from gateway.ingress.looplag import LoopLag
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.runtime import early_answers
 from gateway.store.database import Database
+from testkit.polling import until
+from testkit.senders import shopify
 from tests.integration.ingress.harness import Client, Ingress, Reply
-from tests.integration.ingress.senders import shopify
 
 SECRET = "shpss_fast-path-secret"
 SHOP = SourceConfig(name="shop", scheme="shopify", secret=SECRET)
@@ -81,10 +83,7 @@ async def connect(gateway: Ingress) -> Client:
     return Client(*await asyncio.open_connection("127.0.0.1", gateway.port))
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.005)
+_until = functools.partial(until, timeout=5, every=0.005)
 
 
 @contextlib.asynccontextmanager
@@ -94,7 +93,7 @@ async def webhook_in_hand(db: Database, gateway: Ingress, client: Client) -> Asy
     async with db.pool.acquire() as blocker, blocker.transaction():
         await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # the insert waits
         await client.write(order())
-        await until(lambda: gateway.state.active == 1)
+        await _until(lambda: gateway.state.active == 1)
         yield
 
 
@@ -295,7 +294,7 @@ async def test_a_webhook_whose_sender_left_is_still_stored_and_counted(
     async with webhook_in_hand(db, gateway, client):
         client.close()
         await asyncio.sleep(0.05)
-    await until(lambda: gateway.state.active == 0)
+    await _until(lambda: gateway.state.active == 0)
 
     assert await gateway.stored("shop") == 1
     assert gateway.counted("shop", "accepted") == 1

@@ -43,8 +43,9 @@ from gateway.observability import Metrics
 from gateway.runtime import early_answers
 from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
+from testkit.polling import until
+from testkit.postgres import PostgresForTests, with_database
 from tests.integration.ingress.framing_matrix import CATEGORIES, MATRIX, MAX_BODY, Case
-from tests.support.postgres import PostgresForTests, with_database
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
 
@@ -254,9 +255,7 @@ def _answers(data: bytes) -> list[tuple[int, tuple[tuple[str, str], ...], bytes]
 
 
 async def _until_idle(listeners: dict[str, Listener]) -> None:
-    async with asyncio.timeout(10):
-        while any(listener.state.active for listener in listeners.values()):
-            await asyncio.sleep(0.02)
+    await until(lambda: not any(one.state.active for one in listeners.values()), 10, 0.02)
 
 
 async def _stored(db: Database) -> dict[tuple[str, int], frozenset[int]]:

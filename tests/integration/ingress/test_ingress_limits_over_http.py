@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.config import SourceConfig
+from testkit.polling import until
+from testkit.senders import woocommerce
 from tests.integration.ingress.conftest import StartIngress
-from tests.integration.ingress.harness import raw_exchange
-from tests.integration.ingress.senders import ORDER, SENDERS, woocommerce
+from tests.integration.ingress.harness import Ingress, raw_exchange
+from tests.integration.ingress.senders import ORDER, SENDERS
 
 JSON = {"Content-Type": "application/json"}
 LIMIT = 1024
@@ -181,6 +183,15 @@ async def test_a_body_that_does_not_decode_for_its_content_encoding_is_a_400_not
     assert await gateway.stored() == 0
 
 
+async def _waiting_on_a_lock(gateway: Ingress) -> bool:
+    """Whether a session on the test's database waits on a lock (a commit held up)."""
+    waiting = await gateway.db.pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )
+    return bool(waiting >= 1)
+
+
 async def test_webhooks_beyond_the_concurrent_limit_are_told_to_retry_and_nothing_is_lost(
     start_ingress: StartIngress,
 ) -> None:
@@ -193,16 +204,8 @@ async def test_webhooks_beyond_the_concurrent_limit_are_told_to_retry_and_nothin
     await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # commits wait behind it
     try:
         held = [asyncio.create_task(gateway.post("open", b"{}", JSON)) for _ in range(2)]
-        async with asyncio.timeout(10):
-            while (
-                await gateway.db.pool.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database()"
-                )
-                < 1
-            ):
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(0.1)  # both are in hand: one committing, one queued
+        await until(lambda: _waiting_on_a_lock(gateway), 10, 0.02)
+        await asyncio.sleep(0.1)  # both are in hand: one committing, one queued
         refused = await gateway.post("open", b"{}", JSON)
     finally:
         await transaction.rollback()

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateway.ingress.schemes import apply_preset
-from tests.integration.factories import subscriber
+from testkit.factories import subscriber
 from tests.integration.ingress.conftest import StartIngress
 from tests.integration.ingress.harness import Ingress
 from tests.integration.ingress.senders import ORDER, SENDERS, Sender

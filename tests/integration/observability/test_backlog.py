@@ -6,7 +6,7 @@ from gateway.maintenance.backlog import BacklogMonitor
 from gateway.observability import Metrics
 from gateway.store.database import Database
 from gateway.store.sql import QUERIES
-from tests.support.bulkdata import seed, seed_subscribers
+from testkit.bulkdata import seed, seed_subscribers
 
 
 def gauge(metrics: Metrics, subscriber: str, status: str) -> float | None:

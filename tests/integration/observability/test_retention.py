@@ -19,8 +19,8 @@ from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.records import IngestEvent, IngestResult
 from gateway.store.sql import QUERIES
-from tests.integration.factories import event
-from tests.support.bulkdata import seed, seed_subscribers
+from testkit.bulkdata import seed, seed_subscribers
+from testkit.factories import event
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,22 +12,17 @@ from multidict import CIMultiDict
 from gateway.config import Scheme, SourceConfig
 from gateway.ingress.schemes import build_verifier, is_woocommerce_ping
 from gateway.ingress.verify import VerificationFailed, Verifier
+from testkit.senders import (
+    github_signature,
+    hmac_signature,
+    shopify_signature,
+    woocommerce_signature,
+)
 
 NOW = 1_700_000_000.0
 SECRET = "current-shared-secret"
 OLD_SECRET = "previous-shared-secret"
 BODY = b'{"id": 820982911946154508, "email": "jon@example.com"}'
-
-
-def shopify_sign(secret: str, body: bytes) -> str:
-    """Shopify: base64 of HMAC-SHA256 over the raw body, keyed with the app secret."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def github_sign(secret: str, body: bytes) -> str:
-    """GitHub: 'sha256=' + hex HMAC-SHA256 over the raw body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -53,9 +45,9 @@ class Sender:
 
 
 SENDERS = [
-    Sender("shopify", "X-Shopify-Hmac-Sha256", shopify_sign),
-    Sender("woocommerce", "X-WC-Webhook-Signature", shopify_sign),
-    Sender("github", "X-Hub-Signature-256", github_sign),
+    Sender("shopify", "X-Shopify-Hmac-Sha256", shopify_signature),
+    Sender("woocommerce", "X-WC-Webhook-Signature", woocommerce_signature),
+    Sender("github", "X-Hub-Signature-256", github_signature),
 ]
 
 
@@ -130,14 +122,14 @@ def test_github_documentation_vector_is_accepted() -> None:
 
 def test_github_signature_without_its_prefix_is_refused() -> None:
     verifier = SENDERS[2].verifier(SECRET)
-    bare = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    bare = hmac_signature(SECRET, BODY)
     refused(verifier, CIMultiDict({"X-Hub-Signature-256": bare}))
 
 
 def test_a_configured_signature_header_overrides_the_senders_default() -> None:
     source = SourceConfig(name="s", scheme="shopify", secret=SECRET, signature_header="X-Sig")
     verifier = build_verifier(source)
-    verifier.verify(CIMultiDict({"X-Sig": shopify_sign(SECRET, BODY)}), BODY, NOW)
+    verifier.verify(CIMultiDict({"X-Sig": shopify_signature(SECRET, BODY)}), BODY, NOW)
 
 
 def generic(**overrides: object) -> Verifier:
@@ -146,21 +138,19 @@ def generic(**overrides: object) -> Verifier:
 
 
 def test_generic_hmac_sha512_base64_with_a_prefix_is_accepted() -> None:
-    digest = hmac.new(SECRET.encode(), BODY, hashlib.sha512).digest()
-    value = "sha512=" + base64.b64encode(digest).decode()
+    value = hmac_signature(SECRET, BODY, algorithm="sha512", encoding="base64", prefix="sha512=")
     verifier = generic(algorithm="sha512", encoding="base64", signature_prefix="sha512=")
     verifier.verify(CIMultiDict({"X-Signature": value}), BODY, NOW)
 
 
 def test_generic_hmac_with_the_wrong_algorithm_is_refused() -> None:
-    value = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    value = hmac_signature(SECRET, BODY)
     refused(generic(algorithm="sha512"), CIMultiDict({"X-Signature": value}))
 
 
 def timestamped(secret: str, timestamp: str, body: bytes) -> CIMultiDict[str]:
     """The generic timestamped recipe: hex HMAC-SHA256 of '{timestamp}.{body}'."""
-    signed = timestamp.encode() + b"." + body
-    value = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    value = hmac_signature(secret, timestamp.encode() + b"." + body)
     return CIMultiDict({"X-Signature": value, "X-Timestamp": timestamp})
 
 

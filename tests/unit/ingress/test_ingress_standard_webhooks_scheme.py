@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from gateway.config import SourceConfig
 from gateway.ingress.schemes import build_verifier
 from gateway.ingress.verify import VerificationFailed, Verifier
+from testkit.senders import standard_webhooks_signature as sign
 
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SPEC_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
@@ -23,13 +22,6 @@ SPEC_BODY = b'{"test": 2432232314}'
 SPEC_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 OLD_SECRET = "whsec_" + base64.b64encode(b"previous-key-0123456789ab").decode()
-
-
-def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
-    """The spec's recipe: base64 HMAC-SHA256 of '{id}.{timestamp}.{body}', key = b64 part."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def headers(

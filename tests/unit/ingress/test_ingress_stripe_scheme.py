@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pytest
 from multidict import CIMultiDict
 
 from gateway.config import SourceConfig
 from gateway.ingress.schemes import build_verifier
 from gateway.ingress.verify import VerificationFailed, Verifier
+from testkit.senders import stripe_signature
 
 NOW = 1_700_000_000
 SECRET = "whsec_test_current_0123456789abcdef"
@@ -18,18 +16,12 @@ OLD_SECRET = "whsec_test_previous_0123456789abcdef"
 BODY = b'{\n  "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",\n  "type": "payment_intent.succeeded"\n}'
 
 
-def stripe_v1(secret: str, timestamp: int | str, body: bytes) -> str:
-    """Stripe's recipe: hex HMAC-SHA256 of '{t}.{payload}', keyed with the whsec_ string."""
-    signed_payload = f"{timestamp}.{body.decode()}"
-    return hmac.new(secret.encode("utf-8"), signed_payload.encode(), hashlib.sha256).hexdigest()
-
-
 def header(value: str) -> CIMultiDict[str]:
     return CIMultiDict({"Stripe-Signature": value})
 
 
 def signed(secret: str = SECRET, timestamp: int = NOW, body: bytes = BODY) -> CIMultiDict[str]:
-    return header(f"t={timestamp},v1={stripe_v1(secret, timestamp, body)}")
+    return header(f"t={timestamp},v1={stripe_signature(secret, timestamp, body)}")
 
 
 def verifier(*secrets: str, tolerance: int = 300) -> Verifier:
@@ -57,7 +49,7 @@ def test_a_correctly_signed_event_is_accepted() -> None:
 def test_the_secret_is_used_as_literal_bytes_not_decoded() -> None:
     # A key derived by decoding the part after 'whsec_' must not verify.
     decoded_key = SECRET.removeprefix("whsec_").encode()
-    value = hmac.new(decoded_key, f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    value = stripe_signature(decoded_key, NOW, BODY)
     refused(header(f"t={NOW},v1={value}"))
 
 
@@ -70,7 +62,7 @@ def test_a_changed_body_is_refused() -> None:
 
 
 def test_a_signature_for_another_timestamp_is_refused() -> None:
-    value = stripe_v1(SECRET, NOW - 1, BODY)
+    value = stripe_signature(SECRET, NOW - 1, BODY)
     refused(header(f"t={NOW},v1={value}"))
 
 
@@ -104,23 +96,25 @@ def test_an_empty_v1_signature_is_refused() -> None:
 
 
 def test_a_truncated_signature_is_refused() -> None:
-    full = stripe_v1(SECRET, NOW, BODY)
+    full = stripe_signature(SECRET, NOW, BODY)
     for cut in (62, 32, 2):
         refused(header(f"t={NOW},v1={full[:cut]}"))
 
 
 def test_an_uppercase_hex_signature_is_accepted() -> None:
-    verifier().verify(header(f"t={NOW},v1={stripe_v1(SECRET, NOW, BODY).upper()}"), BODY, NOW)
+    verifier().verify(
+        header(f"t={NOW},v1={stripe_signature(SECRET, NOW, BODY).upper()}"), BODY, NOW
+    )
 
 
 def test_any_one_of_several_v1_signatures_may_match() -> None:
-    good = stripe_v1(SECRET, NOW, BODY)
+    good = stripe_signature(SECRET, NOW, BODY)
     value = f"t={NOW},v1={'ab' * 32},v1={good},v0={'cd' * 32}"
     verifier().verify(header(value), BODY, NOW)
 
 
 def test_a_v0_signature_alone_is_refused() -> None:
-    refused(header(f"t={NOW},v0={stripe_v1(SECRET, NOW, BODY)}"))
+    refused(header(f"t={NOW},v0={stripe_signature(SECRET, NOW, BODY)}"))
 
 
 @pytest.mark.parametrize("offset", [-300, 0, 300])
@@ -152,5 +146,5 @@ def test_the_previous_secret_is_still_accepted_while_it_is_listed() -> None:
 
 
 def test_a_header_signed_during_a_roll_with_both_secrets_is_accepted() -> None:
-    old, new = stripe_v1(OLD_SECRET, NOW, BODY), stripe_v1(SECRET, NOW, BODY)
+    old, new = stripe_signature(OLD_SECRET, NOW, BODY), stripe_signature(SECRET, NOW, BODY)
     verifier(SECRET).verify(header(f"t={NOW},v1={old},v1={new}"), BODY, NOW)

@@ -9,6 +9,7 @@ own scheduling; storing for real is covered by the ingress and durability suites
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway.ingress import writer as writer_module
 from gateway.ingress.writer import GroupCommitWriter, WriterOverloaded, WriterTimedOut
 from gateway.observability import Metrics
 from gateway.store.records import IngestEvent, IngestResult
+from testkit.polling import until
 from tests.unit.ingress.queued_events import queued_event
 
 
@@ -44,10 +46,7 @@ class GatedStore:
         return [IngestResult(e.id, False) for e in batch], 0
 
 
-async def _until(condition: Any, seconds: float = 5.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.005)
+_until = functools.partial(until, timeout=5.0, every=0.005)
 
 
 def _started(

@@ -4,17 +4,15 @@ stops saying so once the loop keeps time again."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 from prometheus_client import CollectorRegistry, Histogram
 
 from gateway.ingress.looplag import LoopLag
+from testkit.polling import until
 
-
-async def _until(condition: object, seconds: float = 5.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+_until = functools.partial(until, timeout=5.0, every=0.01)
 
 
 async def test_a_blocked_loop_counts_as_overloaded_until_it_catches_up() -> None:

@@ -22,6 +22,7 @@ TEMPLATE = "gateway_test_template"
 
 
 def with_database(url: str, name: str) -> str:
+    """``url`` pointing at the database ``name`` on the same server."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 

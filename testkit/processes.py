@@ -8,18 +8,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
+from testkit.polling import until_sync
+from testkit.tokens import JWT_SECRET
 
 CLI = [sys.executable, "-m", "gateway"]
 
 
+class GatewayFailed(RuntimeError):
+    """The gateway exited, never became ready, or would not stop; its log is in the message."""
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -57,6 +62,7 @@ def to_toml(config: dict[str, Any]) -> str:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    """``webhook-gateway *args`` to its end; its output as text."""
     return subprocess.run(
         [*CLI, *args],
         capture_output=True,
@@ -85,7 +91,7 @@ class GatewayProcess:
         config.setdefault("ingress", {}).update(host="127.0.0.1", port=self.ingress_port)
         config.setdefault("admin", {}).update(host="127.0.0.1", port=self.admin_port)
         config.setdefault("database", {}).setdefault("data_dir", str(tmp_path / "data"))
-        config.setdefault("api", {}).setdefault("jwt_secret", "test-jwt-secret-" + "x" * 32)
+        config.setdefault("api", {}).setdefault("jwt_secret", JWT_SECRET)
         self.config_path = tmp_path / "gateway.toml"
         self.config_path.write_text(to_toml(config))
         self.log_path = tmp_path / "gateway.log"
@@ -100,6 +106,11 @@ class GatewayProcess:
     def admin(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def start(self, timeout: float = 60.0) -> GatewayProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -108,19 +119,22 @@ class GatewayProcess:
                 stderr=log,
                 env=self.env,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"gateway exited with {self.proc.returncode}:\n{self.logs()}")
-            try:
-                with urllib.request.urlopen(f"{self.admin}/readyz", timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.kill()
-        pytest.fail(f"gateway not ready within {timeout}s:\n{self.logs()}")
+        try:
+            until_sync(self._ready, timeout, 0.1)
+        except TimeoutError:
+            self.kill()
+            raise GatewayFailed(f"gateway not ready within {timeout}s:\n{self.logs()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise GatewayFailed(f"gateway exited with {self.proc.returncode}:\n{self.logs()}")
+        try:
+            with urllib.request.urlopen(f"{self.admin}/readyz", timeout=2) as r:  # noqa: S310
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
 
     def token(self, scope: str = "admin") -> str:
         result = run_cli("token", "create", "--config", str(self.config_path), "--scope", scope)
@@ -139,7 +153,7 @@ class GatewayProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
-            pytest.fail(f"gateway did not stop within {timeout}s:\n{self.logs()}")
+            raise GatewayFailed(f"gateway did not stop within {timeout}s:\n{self.logs()}") from None
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

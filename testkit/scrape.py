@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from collections.abc import Callable
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+
+from testkit.polling import until
 
 _HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
 _METRIC_NAME = re.compile(r"\bgateway_[a-z0-9_]+\b")
@@ -43,6 +44,7 @@ class Scrape:
 
 
 def parse(text: str) -> Scrape:
+    """A ``/metrics`` text exposition, parsed."""
     families: dict[str, str] = {}
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
     for family in text_string_to_metric_families(text):
@@ -56,6 +58,7 @@ def parse(text: str) -> Scrape:
 
 
 async def scrape(http: aiohttp.ClientSession, admin_url: str) -> Scrape:
+    """The gateway's ``/metrics`` now (a Prometheus text answer)."""
     async with http.get(f"{admin_url}/metrics") as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
@@ -68,13 +71,13 @@ async def scrape_until(
     done: Callable[[Scrape], bool],
     timeout: float = 20.0,
 ) -> Scrape:
-    """Scrape until ``done`` holds (bounded in time)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            current = await scrape(http, admin_url)
-            if done(current):
-                return current
-            await asyncio.sleep(0.1)
+    """Scrape until ``done`` holds (bounded in time); that scrape."""
+
+    async def current() -> Scrape | None:
+        taken = await scrape(http, admin_url)
+        return taken if done(taken) else None
+
+    return await until(current, timeout, 0.1, what=f"a scrape of {admin_url} that passes")
 
 
 def metric_names(text: str) -> set[str]:

@@ -1,4 +1,9 @@
-"""Real subscriber servers on loopback, each answering the way a test needs."""
+"""A real subscriber on loopback that records what it receives and answers as told.
+
+A :class:`Sink` answers its ``statuses`` in turn (the last one repeats), or runs a
+``behaviour`` for each request: :func:`answer`, :func:`in_turn`, :func:`slow`,
+:func:`reset_connection`, :func:`huge_body`, or one of the caller's own.
+"""
 
 from __future__ import annotations
 
@@ -10,61 +15,82 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 Behaviour = Callable[[web.Request, int], Awaitable[web.StreamResponse]]
+"""``behaviour(request, n)`` answers the ``n``-th request (1-based); its body is read."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Arrival:
-    at: float
+class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() once the body was read
 
 
-class Subscriber:
-    """An HTTP server that records every request and answers with ``behaviour``.
+async def listen(runner: web.BaseRunner, port: int = 0, **site: object) -> int:
+    """Set ``runner`` up and serve it on 127.0.0.1 (any free port by default); the port."""
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", port, **site)  # type: ignore[arg-type]
+    await tcp.start()
+    assert tcp._server is not None
+    return int(tcp._server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
-    ``behaviour(request, n)`` gets the request and its 1-based number. The server also
-    counts how many requests it is handling at once (``max_concurrent``) and, for
-    streamed answers, how many bytes it managed to write (``bytes_written``).
-    """
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
-        self.behaviour = behaviour or answer(200)
-        self.arrivals: list[Arrival] = []
+class Sink:
+    """Records every request; counts how many it handles at once (``max_concurrent``) and,
+    for :func:`huge_body`, the bytes it managed to write (``bytes_written``)."""
+
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        *,
+        behaviour: Behaviour | None = None,
+        port: int = 0,
+        backlog: int = 128,
+    ) -> None:
+        self.statuses = list(statuses or [200])
+        self.behaviour: Behaviour = behaviour or self._in_turn
+        self.received: list[Received] = []
         self.concurrent = 0
         self.max_concurrent = 0
         self.bytes_written = 0
+        self.port = port
+        self._backlog = backlog
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
-        self.port = 0
+
+    @property
+    def arrivals(self) -> list[Received]:
+        """What arrived, in order (the same list as ``received``)."""
+        return self.received
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
-    async def start(self) -> Subscriber:
+    async def start(self) -> Sink:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = await listen(self._runner, self.port, backlog=self._backlog)
         return self
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        """Wait until ``count`` requests have arrived (bounded in time)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.received) >= count)
+        return self.received
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        got = Received(request.path, dict(request.headers), body, time.monotonic())
         async with self._changed:
-            self.arrivals.append(
-                Arrival(time.monotonic(), request.path, dict(request.headers), body)
-            )
-            n = len(self.arrivals)
+            self.received.append(got)
+            n = len(self.received)
             self.concurrent += 1
             self.max_concurrent = max(self.max_concurrent, self.concurrent)
             self._changed.notify_all()
@@ -73,11 +99,9 @@ class Subscriber:
         finally:
             self.concurrent -= 1
 
-    async def wait_for(self, count: int, timeout: float = 20.0) -> list[Arrival]:
-        """Wait until ``count`` requests have arrived (bounded in time)."""
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.arrivals) >= count)
-        return self.arrivals
+    async def _in_turn(self, _: web.Request, __: int) -> web.StreamResponse:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return web.Response(status=status, text="ok" if status < 300 else "failing")
 
 
 def answer(status: int, headers: dict[str, str] | None = None, text: str = "") -> Behaviour:
@@ -115,7 +139,7 @@ def reset_connection() -> Behaviour:
     return respond
 
 
-def huge_body(owner: Subscriber, total: int, chunk: int = 64 * 1024) -> Behaviour:
+def huge_body(owner: Sink, total: int, chunk: int = 64 * 1024) -> Behaviour:
     """Stream ``total`` bytes of answer, counting what the client let through."""
 
     async def respond(request: web.Request, _: int) -> web.StreamResponse:

@@ -1,6 +1,6 @@
 """Measure retention batches and the backlog query on a large database.
 
-    .venv/bin/python -m tests.support.measure_lifecycle [--events 200000] [--batch 2000]
+    .venv/bin/python -m bench.lifecycle [--events 200000] [--batch 2000]
 
 Seeds ``--events`` events (two subscribers each, so twice as many deliveries) on a fresh
 database of the test server (embedded, or $GATEWAY_TEST_DATABASE_URL), then prints:
@@ -28,9 +28,9 @@ from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.maintenance import RetentionSession
 from gateway.store.sql import QUERIES
-from tests.integration.factories import event
-from tests.support.bulkdata import seed, seed_subscribers
-from tests.support.postgres import PostgresForTests, with_database
+from testkit.bulkdata import seed, seed_subscribers
+from testkit.factories import event
+from testkit.postgres import PostgresForTests, with_database
 
 GROUP_BY = """
 SELECT s.name, s.state, d.status, count(d.id)

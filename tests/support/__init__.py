@@ -1,1 +1,0 @@
-"""Shared test helpers: a real PostgreSQL, real senders and subscribers on loopback."""
