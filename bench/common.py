@@ -15,7 +15,8 @@ from bench import wrk
 from bench.db import TEMPLATE, Server
 from bench.gateway import Deployment, Gateway, apply_overrides, base_config
 from bench.params import Params
-from bench.procs import PYTHON, Child, CpuSplit, Sink, free_port, wait_port
+from bench.procs import PYTHON, Child, CpuSplit, Sink, wait_port
+from testkit.processes import free_port
 
 
 @dataclasses.dataclass

@@ -14,13 +14,13 @@ import statistics
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from bench.payloads import SOURCE, Signed
 from gateway.store.embedded import EmbeddedDatabase, start_embedded
 from gateway.store.sql import QUERIES
+from testkit.postgres import with_database
 
 TEMPLATE = "bench_template"
 SETTINGS = (
@@ -41,16 +41,12 @@ _HEADERS = (
 )
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 class Server:
     def __init__(self, data_dir: Path) -> None:
         self.embedded: EmbeddedDatabase = start_embedded(data_dir)
 
     def url(self, database: str) -> str:
-        return _with_database(self.embedded.server_url, database)
+        return with_database(self.embedded.server_url, database)
 
     def stop(self) -> None:
         self.embedded.stop()

@@ -24,6 +24,8 @@ import time
 
 import orjson
 
+from bench.http1 import read_head
+
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 _BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -77,24 +79,18 @@ class SinkProtocol(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return False
-        lines = bytes(self.buffer[:end]).split(b"\r\n")
-        length, webhook_id = 0, b""
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"webhook-id":
-                webhook_id = value.strip()
-            elif name == b"transfer-encoding":
-                self._reply(_BAD)
-                return False
+        start, fields = read_head(self.buffer, end)
+        if b"transfer-encoding" in fields:
+            self._reply(_BAD)
+            return False
+        length = int(fields.get(b"content-length", 0))
+        webhook_id = fields.get(b"webhook-id", b"")
         if len(self.buffer) < end + 4 + length:
             return False
         received = time.monotonic()
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
-        method, path, *_ = [*lines[0].split(b" "), b"", b""]
+        method, path, *_ = [*start.split(b" "), b"", b""]
         if path.startswith(b"/_"):
             self._control(method, path, body)
         else:

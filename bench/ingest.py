@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -22,6 +21,7 @@ from bench.common import (
 from bench.gateway import Deployment, Gateway
 from bench.procs import RssSampler, profiled
 from bench.report import Row
+from testkit.scrape import parse
 
 MB = 1024 * 1024
 PATHS = ["/a", "/b"]  # the two subscribers
@@ -325,9 +325,8 @@ def histogram_totals(gateway: Gateway, names: Sequence[str]) -> dict[str, float]
             text = r.read().decode()
     except OSError:
         return {}
-    wanted = "|".join(re.escape(name) for name in names)
-    pattern = rf"^((?:{wanted})_(?:sum|count))(?:\{{[^}}]*\}})? (\S+)$"
-    return {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
+    series = {f"{name}_{part}" for name in names for part in ("sum", "count")}
+    return {name: value for (name, _), value in parse(text).samples.items() if name in series}
 
 
 def histogram_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import orjson
 import uvloop
 
+from bench.http1 import read_head
 from bench.payloads import headers, read_requests
 
 
@@ -57,17 +58,10 @@ class Connection(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0 or self.waiter is None:
             return
-        lines = bytes(self.buffer[:end]).split(b"\r\n")
-        length, retry_after, close = 0, False, False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"retry-after":
-                retry_after = True
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
+        start, fields = read_head(self.buffer, end)
+        length = int(fields.get(b"content-length", 0))
+        retry_after = b"retry-after" in fields
+        close = fields.get(b"connection", b"").lower() == b"close"
         if len(self.buffer) < end + 4 + length:
             return
         body = bytes(self.buffer[end + 4 : end + 4 + length])
@@ -75,7 +69,7 @@ class Connection(asyncio.Protocol):
         if close:
             self.open = False
         if not self.waiter.done():
-            self.waiter.set_result((int(lines[0][9:12]), retry_after, body))
+            self.waiter.set_result((int(start[9:12]), retry_after, body))
 
     def abort(self) -> None:
         self.open = False

@@ -9,9 +9,6 @@ tag per run, so every request of a run carries a webhook id never seen before.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+
+from testkit.senders import shopify_signature
 
 SOURCE = "shop"
 SECRET = "bench-shop-secret-0123456789abcdef"
@@ -47,11 +46,6 @@ class Signed:
     webhook_id: str
     signature: str
     body: bytes
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    """``X-Shopify-Hmac-Sha256``: base64 of HMAC-SHA256 over the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
 def order_body(n: int, rng: random.Random) -> bytes:
@@ -124,7 +118,7 @@ def generate(count: int, seed: int = 7) -> Iterator[Signed]:
     rng = random.Random(seed)
     for n in range(count):
         body = order_body(n, rng)
-        yield Signed(f"{n:08d}", sign(body), body)
+        yield Signed(f"{n:08d}", shopify_signature(SECRET, body), body)
 
 
 def write_requests(path: Path, count: int) -> tuple[int, float]:

@@ -14,31 +14,30 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from testkit.polling import until_sync
+from testkit.processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until something listens on ``port``; fails if ``proc`` exits first."""
+
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port} after {timeout}s: {proc.args}")
+            return True
+        return False
+
+    until_sync(listening, timeout, 0.05, what=f"a listener on port {port}: {proc.args}")
 
 
 def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
@@ -115,30 +114,32 @@ class Sink:
         self, ids: list[str], paths: list[str], timeout: float, idle: float = 30.0
     ) -> dict[str, Any]:
         """Until every id arrived on every path, ``timeout``, or ``idle`` s without receipts."""
-        stats: dict[str, Any] = http_json(
-            self.url("/_expect"), "POST", {"ids": ids, "paths": paths}
-        )
-        deadline = time.monotonic() + timeout
-        seen, since = -1, time.monotonic()
-        while stats["missing"] and time.monotonic() < deadline and time.monotonic() - since < idle:
-            time.sleep(0.2)
-            stats = self.stats()
-            if stats["count"] != seen:
-                seen, since = stats["count"], time.monotonic()
-        return stats
+        http_json(self.url("/_expect"), "POST", {"ids": ids, "paths": paths})
+        return self._watch(lambda stats: not stats["missing"], timeout, idle)
 
     def wait_for(self, count: int, timeout: float, idle: float = 30.0) -> dict[str, Any]:
         """Until ``count`` receipts, ``timeout`` seconds, or ``idle`` seconds without one."""
-        deadline = time.monotonic() + timeout
-        seen, since = -1, time.monotonic()
-        while True:
+        return self._watch(lambda stats: stats["count"] >= count, timeout, idle)
+
+    def _watch(
+        self, done: Callable[[dict[str, Any]], bool], timeout: float, idle: float
+    ) -> dict[str, Any]:
+        """The sink's stats once ``done`` holds, ``timeout`` seconds passed, or ``idle``
+        seconds passed without a receipt."""
+        last: dict[str, Any] = {"count": -1}
+        since = time.monotonic()
+
+        def finished() -> bool:
+            nonlocal last, since
             stats = self.stats()
-            now = time.monotonic()
-            if stats["count"] >= count or now > deadline or now - since > idle:
-                return stats
-            if stats["count"] != seen:
-                seen, since = stats["count"], now
-            time.sleep(0.2)
+            if stats["count"] != last["count"]:
+                since = time.monotonic()
+            last = stats
+            return done(stats) or time.monotonic() - since > idle
+
+        with contextlib.suppress(TimeoutError):
+            until_sync(finished, timeout, 0.2)
+        return last
 
     def stop(self) -> None:
         self.child.stop()

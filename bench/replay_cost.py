@@ -27,13 +27,12 @@ import asyncpg
 
 from bench.db import Server
 from bench.payloads import SOURCE, TOPIC, generate
-from gateway.delivery.signer import new_secret
 from gateway.domain.ids import new_id
-from gateway.store import subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
 from gateway.store.migrate import upgrade_to_head
-from gateway.store.records import IngestEvent, SubscriberSpec
+from gateway.store.records import IngestEvent
+from testkit.factories import subscriber
 
 WEEK = 7 * 86400.0
 HEADERS = '{"content-type": "application/json", "x-shopify-topic": "orders/create"}'
@@ -45,8 +44,7 @@ async def _template(url: str) -> None:
     db = await Database.connect(url, min_size=1, max_size=1)
     try:
         for name in ("a", "b"):
-            spec = SubscriberSpec(name=f"warehouse-{name}", url=f"http://127.0.0.1:9/{name}")
-            await subscribers.create_subscriber(db, spec, secret=new_secret(), likes=[])
+            await subscriber(db, f"warehouse-{name}", f"http://127.0.0.1:9/{name}")
     finally:
         await db.close()
 

@@ -3,8 +3,9 @@
     python bench/sink.py --port 9000 --verbose      # print what arrives
     python bench/sink.py --port 9000 --fail 3       # answer 500 three times, then 200
 
-Used by the README walkthrough and by the benchmark harness (where it counts and
-timestamps what it receives, and writes that to --record on exit).
+The README walkthrough's subscriber: the test kit's loopback subscriber
+(testkit/sinks.py) on a port of your choosing, printing what it answers. With
+``--record`` it writes what arrived (webhook-id, unix time) to a file on exit.
 """
 
 from __future__ import annotations
@@ -15,22 +16,27 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 
 from aiohttp import web
 
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-class Sink:
+from testkit.sinks import Sink
+
+
+class Printer:
+    """Answers 500 to the first ``fail`` requests, then 200; prints each if ``verbose``."""
+
     def __init__(self, fail: int, verbose: bool) -> None:
         self.fail = fail
         self.verbose = verbose
-        self.count = 0
         self.arrivals: list[tuple[str, float]] = []
 
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.count += 1
+    async def answer(self, request: web.Request, n: int) -> web.StreamResponse:
         self.arrivals.append((request.headers.get("webhook-id", ""), time.time()))
-        status = 500 if self.count <= self.fail else 200
+        status = 500 if n <= self.fail else 200
         if self.verbose:
             shown = {
                 k: v
@@ -40,27 +46,24 @@ class Sink:
             print(f"--> {request.method} {request.path} answered {status}", flush=True)
             for key, value in shown.items():
                 print(f"    {key}: {value}", flush=True)
+            body = await request.read()
             print(f"    body: {body.decode('utf-8', 'replace')[:500]}", flush=True)
         return web.Response(status=status, text="ok" if status == 200 else "failing")
 
 
 async def main(args: argparse.Namespace) -> None:
-    sink = Sink(args.fail, args.verbose)
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", args.port, backlog=2048).start()
-    print(f"sink listening on http://127.0.0.1:{args.port}/hook", file=sys.stderr, flush=True)
+    printer = Printer(args.fail, args.verbose)
+    sink = await Sink(behaviour=printer.answer, port=args.port, backlog=2048).start()
+    print(f"sink listening on {sink.url}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await runner.cleanup()
+    await sink.stop()
     if args.record:
         with open(args.record, "w") as fh:
-            json.dump({"count": sink.count, "arrivals": sink.arrivals}, fh)
+            json.dump({"count": len(printer.arrivals), "arrivals": printer.arrivals}, fh)
 
 
 if __name__ == "__main__":
