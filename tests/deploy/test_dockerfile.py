@@ -206,3 +206,9 @@ def test_dockerignore_keeps_everything_else_out_of_the_build_context() -> None:
         ".env",
     ):
         assert dockerignore_excludes(path, patterns), path
+
+
+def test_the_test_kit_stays_out_of_the_build_context() -> None:
+    patterns = dockerignore_patterns()
+    for path in ("testkit/__init__.py", "testkit/sinks.py", "bench/run.py", "chaos/lab.py"):
+        assert dockerignore_excludes(path, patterns), path
