@@ -21,7 +21,7 @@ import pytest
 
 from gateway.config import Config, load_config
 from gateway.runtime import StartupError, serve
-from tests.support.process import run_cli
+from testkit.processes import run_cli
 
 # The shared pool (1), the queue pool (2), the dispatcher's LISTEN connection (1), and one
 # of the writer's four: the writer's pool fails, whichever of them connects first.
