@@ -26,7 +26,7 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
-from gateway.maintenance.upkeep import Upkeep
+from gateway.delivery.upkeep import Upkeep
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
 from gateway.store import claim as store
