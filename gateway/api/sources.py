@@ -17,7 +17,7 @@ from gateway.api.endpoint import endpoint
 from gateway.api.fields import Timestamp
 from gateway.api.models import decode_body
 from gateway.api.state import API
-from gateway.config import SourceConfig
+from gateway.domain.source import SourceConfig
 from gateway.http.problems import Problem
 from gateway.ingress.registry import source_from_spec
 from gateway.ingress.schemes import apply_preset

@@ -1,0 +1,89 @@
+"""A subscriber's settings: one Struct, with its constraints beside its fields.
+
+Everything else derives from :class:`SubscriberSettings`: the ``[[subscribers]]`` table
+of the config file (with its ``secret``), the admin API's create, patch and read models,
+and the store's record and columns. A setting is added here, in a migration and in the
+store's SQL; a test holds the SQL's column lists to this Struct's fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from gateway.domain.destination import Destination, InvalidDestination, parse_destination
+
+__all__ = [
+    "Glob",
+    "HeaderName",
+    "PayloadMode",
+    "SourceName",
+    "SubscriberSettings",
+    "SubscriberState",
+    "destination",
+]
+
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")]
+Url = Annotated[str, Meta(min_length=8, max_length=2048)]
+Description = Annotated[str, Meta(max_length=1000)]
+SourceName = Annotated[str, Meta(min_length=1, max_length=63)]
+Glob = Annotated[str, Meta(min_length=1, max_length=200)]
+HeaderName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+HeaderMap = Annotated[dict[str, Annotated[str, Meta(max_length=4096)]], Meta(max_length=32)]
+Timeout = Annotated[float, Meta(gt=0, le=300)]
+Attempts = Annotated[int, Meta(ge=1, le=100)]
+Backoff = Annotated[float, Meta(gt=0, le=7 * 86400)]
+InFlight = Annotated[int, Meta(ge=1, le=10_000)]
+Rate = Annotated[float, Meta(gt=0, le=100_000)]
+Burst = Annotated[int, Meta(ge=1, le=100_000)]
+Delay = Annotated[float, Meta(ge=0, le=7 * 86400)]
+MaxAge = Annotated[float, Meta(gt=0, le=30 * 86400)]
+Bytes = Annotated[int, Meta(ge=0, le=1 << 31)]
+PayloadMode = Literal["full", "thin"]
+SubscriberState = Literal["active", "paused", "disabled"]
+
+
+class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What an operator sets on a subscriber; unset (``None``) takes ``[delivery]``'s value.
+
+    ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
+    ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
+    signed link instead of a body (above ``thin_above_bytes``, when set).
+    """
+
+    name: Name
+    url: Url
+    description: Description | None = None
+    sources: Annotated[list[SourceName], Meta(max_length=100)] = []
+    event_types: Annotated[list[Glob], Meta(max_length=100)] = []
+    headers: HeaderMap = {}
+    timeout_seconds: Timeout | None = None
+    max_attempts: Attempts | None = None
+    backoff_base_seconds: Backoff | None = None
+    backoff_cap_seconds: Backoff | None = None
+    max_in_flight: InFlight | None = None
+    rate_limit_per_second: Rate | None = None
+    ordered: bool = False
+    https_only: bool = False
+    forward_headers: Annotated[list[HeaderName], Meta(max_length=50)] | None = None
+    retry_schedule: Annotated[list[Delay], Meta(min_length=1, max_length=100)] | None = None
+    max_age_seconds: MaxAge | None = None
+    rate_limit_burst: Burst | None = None
+    payload_mode: PayloadMode = "full"
+    thin_above_bytes: Bytes | None = None
+
+
+def destination(settings: SubscriberSettings) -> Destination:
+    """Where ``settings`` deliver to, read as delivery reads it; https when ``https_only``.
+
+    Raises :class:`InvalidDestination` saying what is wrong. Whether the address may be
+    reached (private ranges, what a name resolves to) is the delivery policy's to judge.
+    """
+    target = parse_destination(settings.url, registering=True)
+    if settings.https_only and target.scheme != "https":
+        raise InvalidDestination("https_only needs an https:// URL")
+    return target
