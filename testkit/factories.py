@@ -9,19 +9,13 @@ from typing import Any
 
 import orjson
 
-from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.domain.ids import new_id
+from gateway.domain.subscriber import SubscriberSettings
 from gateway.store import subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
-from gateway.store.records import (
-    ClaimedDelivery,
-    IngestEvent,
-    IngestResult,
-    Subscriber,
-    SubscriberSpec,
-)
+from gateway.store.records import ClaimedDelivery, IngestEvent, IngestResult, Subscriber
 
 
 async def subscriber(
@@ -32,9 +26,8 @@ async def subscriber(
 ) -> Subscriber:
     """A stored subscriber with a new secret; ``spec`` holds any other setting
     (``sources``, ``event_types``, ``max_attempts`` …)."""
-    made = SubscriberSpec(name=name, url=url, **spec)
-    likes = [glob_to_like(p) for p in made.event_types]
-    return await subscribers.create_subscriber(db, made, secret=new_secret(), likes=likes)
+    made = SubscriberSettings(name=name, url=url, **spec)
+    return await subscribers.create_subscriber(db, made, secret=new_secret())
 
 
 def event(

@@ -21,7 +21,7 @@ from gateway.api.models import (
     decode_body,
 )
 from gateway.api.state import API
-from gateway.delivery.filters import glob_to_like
+from gateway.domain.event_types import glob_to_like
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, jobs, replay
 from gateway.store import deliveries as store

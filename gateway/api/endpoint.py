@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api.auth import required_scope
+from gateway.domain.validation import describe
 from gateway.http.problems import Problem
 
 __all__ = ["ENDPOINT", "Endpoint", "add_endpoints", "decode_query", "endpoint"]
@@ -74,9 +75,8 @@ def decode_query(request: web.Request, model: type[T]) -> T:
     try:
         return msgspec.convert(values, model, strict=False)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        field = message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else "query"
-        reason = message.split(" - at ")[0]
+        path, reason = describe(exc)
+        field = path or "query"
         raise Problem(
             400,
             f"{field}: {reason}",

@@ -12,7 +12,7 @@ from gateway.api.endpoint import decode_query, endpoint
 from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuery
 from gateway.api.models import DeliveryOut
 from gateway.api.state import API
-from gateway.delivery.filters import glob_to_like
+from gateway.domain.event_types import glob_to_like
 from gateway.domain.privacy import hide_headers, redact_body
 from gateway.http.problems import Problem
 from gateway.store import NotFound

@@ -8,6 +8,8 @@ import msgspec
 from msgspec import Meta
 
 from gateway.api.fields import Timestamp
+from gateway.domain.subscriber import Glob, SourceName, SubscriberSettings, SubscriberState
+from gateway.domain.validation import describe
 from gateway.http.problems import Problem
 
 __all__ = [
@@ -32,110 +34,41 @@ __all__ = [
     "decode_body",
 ]
 
-Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")]
-Url = Annotated[str, Meta(min_length=8, max_length=2048)]
-Glob = Annotated[str, Meta(min_length=1, max_length=200)]
-SourceName = Annotated[str, Meta(min_length=1, max_length=63)]
-HeaderMap = Annotated[dict[str, Annotated[str, Meta(max_length=4096)]], Meta(max_length=32)]
-Timeout = Annotated[float, Meta(gt=0, le=300)]
-Attempts = Annotated[int, Meta(ge=1, le=100)]
-Seconds = Annotated[float, Meta(gt=0, le=7 * 86400)]
-InFlight = Annotated[int, Meta(ge=1, le=10_000)]
-Rate = Annotated[float, Meta(gt=0, le=100_000)]
-Burst = Annotated[int, Meta(ge=1, le=100_000)]
-HeaderName = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-]
-HeaderNames = Annotated[list[HeaderName], Meta(max_length=50)]
-Delay = Annotated[float, Meta(ge=0, le=7 * 86400)]
-Schedule = Annotated[list[Delay], Meta(min_length=1, max_length=100)]
-MaxAge = Annotated[float, Meta(gt=0, le=30 * 86400)]
-Bytes = Annotated[int, Meta(ge=0, le=1 << 31)]
-PayloadMode = Literal["full", "thin"]
-
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class SubscriberIn(_In):
-    name: Name
-    url: Url
-    description: Annotated[str, Meta(max_length=1000)] | None = None
-    sources: Annotated[list[SourceName], Meta(max_length=100)] = []
-    event_types: Annotated[list[Glob], Meta(max_length=100)] = []
-    headers: HeaderMap = {}
-    timeout_seconds: Timeout | None = None
-    max_attempts: Attempts | None = None
-    backoff_base_seconds: Seconds | None = None
-    backoff_cap_seconds: Seconds | None = None
-    max_in_flight: InFlight | None = None
-    rate_limit_per_second: Rate | None = None
-    ordered: bool = False
-    https_only: bool = False
-    forward_headers: HeaderNames | None = None
-    retry_schedule: Schedule | None = None
-    max_age_seconds: MaxAge | None = None
-    rate_limit_burst: Burst | None = None
-    payload_mode: PayloadMode = "full"
-    thin_above_bytes: Bytes | None = None
+class SubscriberIn(SubscriberSettings, frozen=True, kw_only=True):
+    """A subscriber to register: its settings. Its signing secret is made by the gateway."""
 
 
-class SubscriberPatch(_In):
-    name: Name | msgspec.UnsetType = msgspec.UNSET
-    url: Url | msgspec.UnsetType = msgspec.UNSET
-    description: Annotated[str, Meta(max_length=1000)] | msgspec.UnsetType | None = msgspec.UNSET
-    sources: Annotated[list[SourceName], Meta(max_length=100)] | msgspec.UnsetType = msgspec.UNSET
-    event_types: Annotated[list[Glob], Meta(max_length=100)] | msgspec.UnsetType = msgspec.UNSET
-    headers: HeaderMap | msgspec.UnsetType = msgspec.UNSET
-    timeout_seconds: Timeout | msgspec.UnsetType | None = msgspec.UNSET
-    max_attempts: Attempts | msgspec.UnsetType | None = msgspec.UNSET
-    backoff_base_seconds: Seconds | msgspec.UnsetType | None = msgspec.UNSET
-    backoff_cap_seconds: Seconds | msgspec.UnsetType | None = msgspec.UNSET
-    max_in_flight: InFlight | msgspec.UnsetType | None = msgspec.UNSET
-    rate_limit_per_second: Rate | msgspec.UnsetType | None = msgspec.UNSET
-    ordered: bool | msgspec.UnsetType = msgspec.UNSET
-    https_only: bool | msgspec.UnsetType = msgspec.UNSET
-    forward_headers: HeaderNames | msgspec.UnsetType | None = msgspec.UNSET
-    retry_schedule: Schedule | msgspec.UnsetType | None = msgspec.UNSET
-    max_age_seconds: MaxAge | msgspec.UnsetType | None = msgspec.UNSET
-    rate_limit_burst: Burst | msgspec.UnsetType | None = msgspec.UNSET
-    payload_mode: PayloadMode | msgspec.UnsetType = msgspec.UNSET
-    thin_above_bytes: Bytes | msgspec.UnsetType | None = msgspec.UNSET
+SubscriberPatch = msgspec.defstruct(
+    "SubscriberPatch",
+    [
+        (f.name, f.type | msgspec.UnsetType, msgspec.UNSET)
+        for f in msgspec.structs.fields(SubscriberSettings)
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+"""What a PATCH changes: any of the settings; those left out keep their value."""
 
 
-class SubscriberOut(msgspec.Struct, kw_only=True):
+class SubscriberOut(SubscriberSettings, frozen=True, kw_only=True):
+    """A subscriber as the API shows it: its settings (secret headers hidden), its state."""
+
     id: str
-    name: str
-    url: str
-    description: str | None
-    sources: list[str]
-    event_types: list[str]
-    headers: dict[str, str]
-    timeout_seconds: float | None
-    max_attempts: int | None
-    backoff_base_seconds: float | None
-    backoff_cap_seconds: float | None
-    max_in_flight: int | None
-    rate_limit_per_second: float | None
-    ordered: bool
-    state: Literal["active", "paused", "disabled"]
+    state: SubscriberState
     state_reason: str | None
     managed_by: str
     created_at: Timestamp
     updated_at: Timestamp
-    https_only: bool = False
-    forward_headers: list[str] | None = None
-    retry_schedule: list[float] | None = None
-    max_age_seconds: float | None = None
-    rate_limit_burst: int | None = None
-    payload_mode: PayloadMode = "full"
-    thin_above_bytes: int | None = None
     previous_secret_expires_at: Timestamp | None = None
     flow: FlowOut | None = None
 
 
-class SubscriberCreated(SubscriberOut, kw_only=True):
+class SubscriberCreated(SubscriberOut, frozen=True, kw_only=True):
     secret: str
 
 
@@ -186,14 +119,8 @@ def decode_body(raw: bytes, model: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=model)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        field = (
-            message.rsplit(" - at `$", 1)[-1].rstrip("`").lstrip(".")
-            if " - at `$" in message
-            else None
-        )
-        reason = message.split(" - at `$")[0]
-        errors = [{"field": field or "", "message": reason}]
+        field, reason = describe(exc)
+        errors = [{"field": field, "message": reason}]
         raise Problem(
             422, f"{field or 'body'}: {reason}", kind="validation", errors=errors
         ) from None

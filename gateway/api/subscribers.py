@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -21,19 +21,17 @@ from gateway.api.models import (
     decode_body,
 )
 from gateway.api.state import API, ApiState
-from gateway.delivery.filters import glob_to_like
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
-from gateway.domain.destination import InvalidDestination, parse_destination
+from gateway.domain.destination import InvalidDestination
 from gateway.domain.privacy import HIDDEN, hide_headers
+from gateway.domain.subscriber import SubscriberSettings, destination
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
-from gateway.store.records import Subscriber, SubscriberFlow, SubscriberSpec
+from gateway.store.records import Subscriber, SubscriberFlow
 
 __all__ = ["HANDLERS", "add_routes", "load_subscriber", "refuse_if_declared", "subscriber_out"]
-
-_TUPLES = ("sources", "event_types", "forward_headers", "retry_schedule")
 
 
 def subscriber_out(
@@ -44,7 +42,7 @@ def subscriber_out(
 ) -> SubscriberOut:
     """The API's view of ``sub``, with its live flow state when ``flows`` has it."""
     fields = {f.name for f in msgspec.structs.fields(cls)}
-    values = {k: v for k, v in dataclasses.asdict(sub).items() if k in fields}
+    values = {k: v for k, v in msgspec.structs.asdict(sub).items() if k in fields}
     values["headers"] = hide_headers(sub.headers)
     state = (flows or {}).get(sub.id)
     if state is not None:
@@ -63,15 +61,13 @@ def _invalid_url(message: str, detail: str, kind: str = "validation") -> Problem
     return Problem(422, f"url: {detail}", kind=kind, errors=[{"field": "url", "message": message}])
 
 
-async def _check_url(state: ApiState, url: str, https_only: bool) -> None:
+async def _check_url(state: ApiState, settings: SubscriberSettings) -> None:
     """Absolute http(s), read as delivery reads it, https when asked, and no private or
     reserved destination."""
     try:
-        target = parse_destination(url, registering=True)
+        target = destination(settings)
     except InvalidDestination as exc:
         raise _invalid_url(str(exc), str(exc)) from None
-    if https_only and target.scheme != "https":
-        raise _invalid_url("https_only needs an https:// URL", "https_only needs an https:// URL")
     try:
         await state.policy.check_resolved(target.host, target.port)
     except AddressBlocked as exc:
@@ -102,19 +98,6 @@ def _kept_secrets(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[s
     return kept
 
 
-def _likes(event_types: list[str] | tuple[str, ...]) -> list[str]:
-    return [glob_to_like(p) for p in event_types]
-
-
-def _spec(values: Mapping[str, object]) -> SubscriberSpec:
-    fields = {f.name for f in dataclasses.fields(SubscriberSpec)}
-    kept = {k: v for k, v in values.items() if k in fields}
-    for name in _TUPLES:
-        if isinstance(kept.get(name), list):
-            kept[name] = tuple(kept[name])  # type: ignore[arg-type]
-    return SubscriberSpec(**kept)  # type: ignore[arg-type]
-
-
 @endpoint(
     "POST",
     "/subscribers",
@@ -129,13 +112,11 @@ def _spec(values: Mapping[str, object]) -> SubscriberSpec:
 async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
-    await _check_url(state, body.url, body.https_only)
-    spec = _spec({**msgspec.structs.asdict(body), "headers": _kept_secrets(body.headers, {})})
+    await _check_url(state, body)
+    settings = msgspec.structs.replace(body, headers=_kept_secrets(body.headers, {}))
     secret = new_secret()
     try:
-        sub = await store.create_subscriber(
-            state.db, spec, secret=secret, likes=_likes(spec.event_types)
-        )
+        sub = await store.create_subscriber(state.db, settings, secret=secret)
     except Conflict:
         raise Problem(409, f"a subscriber named {body.name!r} exists", kind="conflict") from None
     flows = await flow.get_flows(state.db, [sub.id])
@@ -194,23 +175,22 @@ async def update(request: web.Request) -> web.Response:
     current = await load_subscriber(request)
     refuse_if_declared(current)
     patch = decode_body(await request.read(), SubscriberPatch)
-    changes = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
-    if isinstance(patch.headers, dict):
-        changes["headers"] = _kept_secrets(patch.headers, current.headers)
-    spec = _spec({**dataclasses.asdict(current), **changes})
+    changes: dict[str, Any] = {
+        k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET
+    }
+    if "headers" in changes:
+        changes["headers"] = _kept_secrets(changes["headers"], current.headers)
+    settings = msgspec.structs.replace(current, **changes)
     if "url" in changes or changes.get("https_only"):
-        await _check_url(state, spec.url, spec.https_only)
+        await _check_url(state, settings)
     try:
         sub = await store.update_subscriber(
-            state.db,
-            current.id,
-            spec,
-            likes=_likes(spec.event_types),
-            state=current.state,
-            state_reason=current.state_reason,
+            state.db, current.id, settings, state=current.state, state_reason=current.state_reason
         )
     except Conflict:
-        raise Problem(409, f"a subscriber named {spec.name!r} exists", kind="conflict") from None
+        raise Problem(
+            409, f"a subscriber named {settings.name!r} exists", kind="conflict"
+        ) from None
     return json_response(subscriber_out(sub, await flow.get_flows(state.db, [sub.id])))
 
 

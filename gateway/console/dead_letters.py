@@ -11,7 +11,7 @@ from multidict import MultiMapping
 
 from gateway.console.access import CONSOLE, needs
 from gateway.console.render import page
-from gateway.delivery.filters import glob_to_like
+from gateway.domain.event_types import glob_to_like
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, jobs, replay
 from gateway.store import deliveries as deliveries_store

@@ -16,7 +16,7 @@ from gateway.api.events import shown_headers
 from gateway.console.access import CONSOLE, needs
 from gateway.console.figures import chart, histogram_quantile
 from gateway.console.render import page, pretty_body
-from gateway.delivery.filters import glob_to_like
+from gateway.domain.event_types import glob_to_like
 from gateway.domain.privacy import redact_body
 from gateway.http.problems import Problem
 from gateway.store import NotFound, flow

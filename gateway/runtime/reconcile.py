@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-
-import msgspec
 
 from gateway.api.sources import public_spec
 from gateway.config import Config, ConfigError
-from gateway.delivery.filters import glob_to_like
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
 from gateway.domain.destination import parse_destination
 from gateway.store import Conflict
 from gateway.store.database import Database
 from gateway.store.reconcile import reconcile_config_sources, reconcile_subscribers
-from gateway.store.records import SubscriberSpec
 
 __all__ = ["check_declared_destinations", "reconcile_config", "reconcile_declared_subscribers"]
 
@@ -35,12 +30,7 @@ def check_declared_destinations(config: Config) -> None:
 
 
 async def reconcile_declared_subscribers(config: Config, db: Database) -> None:
-    declared = []
-    fields = {f.name for f in dataclasses.fields(SubscriberSpec)}
-    for sub in config.subscribers:
-        values = msgspec.structs.asdict(sub)
-        spec = SubscriberSpec(**{k: v for k, v in values.items() if k in fields})
-        declared.append((spec, sub.secret, [glob_to_like(p) for p in sub.event_types]))
+    declared = [(sub, sub.secret) for sub in config.subscribers]
     disabled = await reconcile_subscribers(db, declared)
     if declared or disabled:
         log.info(

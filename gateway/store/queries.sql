@@ -251,24 +251,32 @@ WHERE id IN (SELECT id FROM deliveries
 RETURNING id, subscriber_id;
 
 -- name: insert_subscriber
-INSERT INTO subscribers (id, name, url, description, secret, sources, event_types,
-                         event_type_likes, headers, timeout_seconds, max_attempts,
-                         backoff_base_seconds, backoff_cap_seconds, max_in_flight,
-                         rate_limit_per_second, ordered, https_only, forward_headers,
-                         retry_schedule, max_age_seconds, rate_limit_burst, payload_mode,
-                         thin_above_bytes, managed_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24)
+-- $1 id, $2 secret, $3 managed_by, then the settings as STORED in store/subscribers.py
+-- names them: SubscriberSettings' fields in order, then event_type_likes. A test holds
+-- these column lists (and those of update_subscriber, upsert_config_subscriber and the
+-- claim) to the Struct.
+INSERT INTO subscribers (id, secret, managed_by,
+                         name, url, description, sources, event_types, headers,
+                         timeout_seconds, max_attempts, backoff_base_seconds,
+                         backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
+                         https_only, forward_headers, retry_schedule, max_age_seconds,
+                         rate_limit_burst, payload_mode, thin_above_bytes,
+                         event_type_likes)
+VALUES ($1, $2, $3,
+        $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+        $22, $23, $24)
 RETURNING *;
 
 -- name: update_subscriber
+-- $1 id, $2 state, $3 state_reason, then the settings (see insert_subscriber).
 UPDATE subscribers
-SET name = $2, url = $3, description = $4, sources = $5, event_types = $6,
-    event_type_likes = $7, headers = $8, timeout_seconds = $9, max_attempts = $10,
-    backoff_base_seconds = $11, backoff_cap_seconds = $12, max_in_flight = $13,
-    rate_limit_per_second = $14, ordered = $15, https_only = $16, forward_headers = $17,
-    retry_schedule = $18, max_age_seconds = $19, rate_limit_burst = $20, payload_mode = $21,
-    thin_above_bytes = $22, state = $23, state_reason = $24, updated_at = now()
+SET state = $2, state_reason = $3,
+    name = $4, url = $5, description = $6, sources = $7, event_types = $8, headers = $9,
+    timeout_seconds = $10, max_attempts = $11, backoff_base_seconds = $12,
+    backoff_cap_seconds = $13, max_in_flight = $14, rate_limit_per_second = $15,
+    ordered = $16, https_only = $17, forward_headers = $18, retry_schedule = $19,
+    max_age_seconds = $20, rate_limit_burst = $21, payload_mode = $22,
+    thin_above_bytes = $23, event_type_likes = $24, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -838,18 +846,21 @@ RETURNING id;
 
 -- name: upsert_config_subscriber
 -- A subscriber declared in the config file; never takes over one made through the API.
-INSERT INTO subscribers (id, name, url, description, secret, sources, event_types,
-                         event_type_likes, headers, timeout_seconds, max_attempts,
-                         backoff_base_seconds, backoff_cap_seconds, max_in_flight,
-                         rate_limit_per_second, ordered, https_only, forward_headers,
-                         retry_schedule, max_age_seconds, rate_limit_burst, payload_mode,
-                         thin_above_bytes, managed_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22, $23, 'config')
+-- $1 id, $2 secret, then the settings (see insert_subscriber).
+INSERT INTO subscribers (id, secret, managed_by,
+                         name, url, description, sources, event_types, headers,
+                         timeout_seconds, max_attempts, backoff_base_seconds,
+                         backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
+                         https_only, forward_headers, retry_schedule, max_age_seconds,
+                         rate_limit_burst, payload_mode, thin_above_bytes,
+                         event_type_likes)
+VALUES ($1, $2, 'config',
+        $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+        $21, $22, $23)
 ON CONFLICT (name) DO UPDATE
-SET url = EXCLUDED.url, description = EXCLUDED.description, secret = EXCLUDED.secret,
-    sources = EXCLUDED.sources, event_types = EXCLUDED.event_types,
-    event_type_likes = EXCLUDED.event_type_likes, headers = EXCLUDED.headers,
+SET secret = EXCLUDED.secret,
+    url = EXCLUDED.url, description = EXCLUDED.description, sources = EXCLUDED.sources,
+    event_types = EXCLUDED.event_types, headers = EXCLUDED.headers,
     timeout_seconds = EXCLUDED.timeout_seconds, max_attempts = EXCLUDED.max_attempts,
     backoff_base_seconds = EXCLUDED.backoff_base_seconds,
     backoff_cap_seconds = EXCLUDED.backoff_cap_seconds,
@@ -859,6 +870,7 @@ SET url = EXCLUDED.url, description = EXCLUDED.description, secret = EXCLUDED.se
     retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
     thin_above_bytes = EXCLUDED.thin_above_bytes,
+    event_type_likes = EXCLUDED.event_type_likes,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,
     state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'

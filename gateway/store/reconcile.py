@@ -6,33 +6,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain.ids import new_id
+from gateway.domain.subscriber import SubscriberSettings
 from gateway.store.database import Database
 from gateway.store.errors import Conflict
-from gateway.store.records import SubscriberSpec
 from gateway.store.sql import QUERIES
-from gateway.store.subscribers import spec_args
+from gateway.store.subscribers import stored_values
 
 __all__ = ["reconcile_config_sources", "reconcile_subscribers"]
 
 
 async def reconcile_subscribers(
-    db: Database, declared: Sequence[tuple[SubscriberSpec, str, list[str]]]
+    db: Database, declared: Sequence[tuple[SubscriberSettings, str]]
 ) -> list[str]:
-    """Upsert each (spec, secret, LIKE patterns); disable config subscribers no longer declared.
+    """Upsert each (settings, secret); disable config subscribers no longer declared.
 
     Returns the names disabled. Raises :class:`Conflict` when a declared name belongs to a
     subscriber made through the API.
     """
     async with db.transaction() as conn:
-        for spec, secret, likes in declared:
-            args = spec_args(spec, likes)
+        for settings, secret in declared:
             row = await conn.fetchrow(
-                QUERIES["upsert_config_subscriber"], new_id("sub"), *args[:3], secret, *args[3:]
+                QUERIES["upsert_config_subscriber"], new_id("sub"), secret, *stored_values(settings)
             )
             if row is None:
-                raise Conflict(f"subscriber {spec.name!r} exists and is managed through the API")
+                raise Conflict(
+                    f"subscriber {settings.name!r} exists and is managed through the API"
+                )
         rows = await conn.fetch(
-            QUERIES["disable_removed_config_subscribers"], [spec.name for spec, _, _ in declared]
+            QUERIES["disable_removed_config_subscribers"], [s.name for s, _ in declared]
         )
     return [r["name"] for r in rows]
 

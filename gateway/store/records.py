@@ -8,6 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
+
+from gateway.domain.subscriber import PayloadMode, SubscriberSettings, SubscriberState
+
 __all__ = [
     "Attempt",
     "AttemptResult",
@@ -27,20 +31,26 @@ __all__ = [
     "Settlement",
     "Subscriber",
     "SubscriberFlow",
-    "SubscriberSpec",
 ]
 
 DeliveryStatus = Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"]
-SubscriberState = Literal["active", "paused", "disabled"]
-PayloadMode = Literal["full", "thin"]
 CircuitState = Literal["closed", "open", "half_open"]
 JobKind = Literal["retry_dead", "replay_source"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
 @functools.cache
+def _fields(cls: type) -> tuple[str, ...]:
+    """The field names of a record, a dataclass or a msgspec Struct, in order."""
+    if issubclass(cls, msgspec.Struct):
+        return cls.__struct_fields__
+    assert dataclasses.is_dataclass(cls)
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.cache
 def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
+    return frozenset(_fields(cls))
 
 
 @functools.lru_cache(maxsize=256)
@@ -69,7 +79,7 @@ def _positions(cls: type, columns: tuple[str, ...]) -> tuple[int, ...]:
     if missing:
         raise TypeError(f"{cls.__name__}: the rows have no {', '.join(sorted(missing))}")
     index = {name: i for i, name in enumerate(columns)}
-    return tuple(index[f.name] for f in dataclasses.fields(cls))
+    return tuple(index[name] for name in _fields(cls))
 
 
 def _from_rows(cls: Any, rows: Sequence[Any]) -> list[Any]:
@@ -78,6 +88,9 @@ def _from_rows(cls: Any, rows: Sequence[Any]) -> list[Any]:
     if not rows:
         return []
     positions = _positions(cls, tuple(rows[0].keys()))
+    if issubclass(cls, msgspec.Struct):  # keyword-only fields
+        names = _fields(cls)
+        return [cls(**{n: row[i] for n, i in zip(names, positions, strict=True)}) for row in rows]
     return [cls(*[row[i] for i in positions]) for row in rows]
 
 
@@ -122,63 +135,18 @@ class Event:
     from_rows = classmethod(_from_rows)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SubscriberSpec:
-    """What a caller sets on a subscriber (create and update)."""
+class Subscriber(SubscriberSettings, frozen=True, kw_only=True):
+    """A stored subscriber: its settings, its signing secrets and its state."""
 
-    name: str
-    url: str
-    description: str | None = None
-    sources: tuple[str, ...] = ()
-    event_types: tuple[str, ...] = ()
-    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    timeout_seconds: float | None = None
-    max_attempts: int | None = None
-    backoff_base_seconds: float | None = None
-    backoff_cap_seconds: float | None = None
-    max_in_flight: int | None = None
-    rate_limit_per_second: float | None = None
-    ordered: bool = False
-    https_only: bool = False
-    forward_headers: tuple[str, ...] | None = None
-    retry_schedule: tuple[float, ...] | None = None
-    max_age_seconds: float | None = None
-    rate_limit_burst: int | None = None
-    payload_mode: PayloadMode = "full"
-    thin_above_bytes: int | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Subscriber:
     id: str
-    name: str
-    url: str
-    description: str | None
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
-    sources: list[str]
-    event_types: list[str]
-    headers: dict[str, str]
-    timeout_seconds: float | None
-    max_attempts: int | None
-    backoff_base_seconds: float | None
-    backoff_cap_seconds: float | None
-    max_in_flight: int | None
-    rate_limit_per_second: float | None
-    ordered: bool
     state: SubscriberState
     state_reason: str | None
     managed_by: str
     created_at: datetime
     updated_at: datetime
-    https_only: bool = False
-    forward_headers: list[str] | None = None
-    retry_schedule: list[float] | None = None
-    max_age_seconds: float | None = None
-    rate_limit_burst: int | None = None
-    payload_mode: PayloadMode = "full"
-    thin_above_bytes: int | None = None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -186,7 +154,13 @@ class Subscriber:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
-    """A delivery this process holds the lease on, with all it needs to send it."""
+    """A delivery this process holds the lease on, with all it needs to send it.
+
+    Beside the delivery and its event, the subscriber's settings that sending needs, as
+    the claim selects them: named and typed as :class:`SubscriberSettings` names them
+    (``subscriber_name`` and ``subscriber_headers`` are its ``name`` and ``headers``);
+    a test holds the two together. Flat rather than nested: one record per claimed row.
+    """
 
     id: str
     event_id: str

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+import msgspec
+
+from gateway.domain.event_types import glob_to_like
 from gateway.domain.ids import new_id
+from gateway.domain.subscriber import SubscriberSettings, SubscriberState
 from gateway.store import flow
 from gateway.store.database import Database
 from gateway.store.errors import Conflict, NotFound
-from gateway.store.records import Subscriber, SubscriberSpec, SubscriberState
+from gateway.store.records import Subscriber
 from gateway.store.sql import QUERIES
 
 __all__ = [
+    "STORED",
     "create_subscriber",
     "delete_subscriber",
     "get_subscriber",
@@ -19,44 +25,43 @@ __all__ = [
     "pause",
     "resume",
     "rotate_secret",
+    "stored_values",
     "update_subscriber",
 ]
 
 
-def spec_args(spec: SubscriberSpec, likes: list[str]) -> tuple[object, ...]:
-    """The query arguments of a subscriber, in the column order of its insert and update."""
-    return (
-        spec.name,
-        spec.url,
-        spec.description,
-        list(spec.sources),
-        list(spec.event_types),
-        likes,
-        dict(spec.headers),
-        spec.timeout_seconds,
-        spec.max_attempts,
-        spec.backoff_base_seconds,
-        spec.backoff_cap_seconds,
-        spec.max_in_flight,
-        spec.rate_limit_per_second,
-        spec.ordered,
-        spec.https_only,
-        None if spec.forward_headers is None else list(spec.forward_headers),
-        None if spec.retry_schedule is None else list(spec.retry_schedule),
-        spec.max_age_seconds,
-        spec.rate_limit_burst,
-        spec.payload_mode,
-        spec.thin_above_bytes,
-    )
+SETTINGS = tuple(f.name for f in msgspec.structs.fields(SubscriberSettings))
+STORED = (*SETTINGS, "event_type_likes")
+"""The columns a subscriber's settings are stored in: one per setting, in the Struct's
+order, then those the store derives from them. ``queries.sql`` lists them in this order."""
+
+
+def stored_values(settings: SubscriberSettings) -> list[object]:
+    """The values of :data:`STORED` for ``settings``, as query arguments.
+
+    ``event_type_likes`` are the ``event_types`` globs as SQL LIKE patterns, which the
+    fan-out matches event types against.
+    """
+    values: list[object] = [_column(getattr(settings, name)) for name in SETTINGS]
+    values.append([glob_to_like(p) for p in settings.event_types])
+    return values
+
+
+def _column(value: object) -> object:
+    # asyncpg takes arrays as lists and jsonb (headers) as a dict, not as any sequence.
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 async def create_subscriber(
-    db: Database, spec: SubscriberSpec, *, secret: str, likes: list[str], managed_by: str = "api"
+    db: Database, settings: SubscriberSettings, *, secret: str, managed_by: str = "api"
 ) -> Subscriber:
-    """Insert a subscriber; ``likes`` are the event-type globs as SQL LIKE patterns."""
-    args = spec_args(spec, likes)
+    """Insert a subscriber with ``settings``, signing with ``secret``."""
     row = await db.fetchrow(
-        "insert_subscriber", new_id("sub"), *args[:3], secret, *args[3:], managed_by
+        "insert_subscriber", new_id("sub"), secret, managed_by, *stored_values(settings)
     )
     assert row is not None
     result: Subscriber = Subscriber.from_row(row)
@@ -66,14 +71,14 @@ async def create_subscriber(
 async def update_subscriber(
     db: Database,
     subscriber_id: str,
-    spec: SubscriberSpec,
+    settings: SubscriberSettings,
     *,
-    likes: list[str],
     state: SubscriberState,
     state_reason: str | None,
 ) -> Subscriber:
+    """Replace a subscriber's settings; its secrets stay."""
     row = await db.fetchrow(
-        "update_subscriber", subscriber_id, *spec_args(spec, likes), state, state_reason
+        "update_subscriber", subscriber_id, state, state_reason, *stored_values(settings)
     )
     if row is None:
         raise NotFound(f"no subscriber {subscriber_id}")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.delivery.filters import glob_to_like, matches
+from gateway.domain.event_types import glob_to_like, matches
 
 
 def reference_glob(pattern: str, text: str) -> bool:

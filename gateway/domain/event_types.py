@@ -1,4 +1,4 @@
-"""Event-type filters: glob patterns such as ``orders/*``, matched in SQL with LIKE."""
+"""Event-type patterns: globs such as ``orders/*``, matched in SQL with LIKE and in Python."""
 
 from __future__ import annotations
 
