@@ -30,6 +30,10 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "a source without a name": {"sources": [{"scheme": "none"}]},
     "an unknown source key": {"sources": [dict(SHOP, verify=True)]},
     "a negative replay window": {"sources": [dict(SHOP, replay_window_seconds=-1)]},
+    "a source rate limit of zero": {"sources": [dict(SHOP, rate_limit_per_second=0)]},
+    "a source burst of zero": {
+        "sources": [dict(SHOP, rate_limit_per_second=5, rate_limit_burst=0)]
+    },
     "running as root": {"securityContext": {"runAsUser": 0}},
     "a writable root filesystem": {"securityContext": {"readOnlyRootFilesystem": False}},
     "privilege escalation": {"securityContext": {"allowPrivilegeEscalation": True}},
