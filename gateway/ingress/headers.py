@@ -7,6 +7,7 @@ leave through any exit, a database dump included.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import orjson
@@ -19,12 +20,18 @@ __all__ = ["stored_headers"]
 
 def stored_headers(headers: Mapping[str, str], source: SourceConfig) -> str:
     """The request's headers as a JSON object, every secret one's value hidden."""
-    own = (source.signature_header,) if source.signature_header else ()
+    own = source.signature_header
     kept: dict[str, str] = {}
     for name, value in headers.items():
         lower = name.lower()
-        kept[lower] = HIDDEN if is_secret_header(lower, own) else _clean(value)
+        kept[lower] = HIDDEN if _hidden(lower, own) else _clean(value)
     return orjson.dumps(kept).decode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _hidden(lower: str, own: str | None) -> bool:
+    """:func:`is_secret_header`, remembered by name: a webhook's header names repeat."""
+    return is_secret_header(lower, (own,) if own else ())
 
 
 def _clean(value: str) -> str:
