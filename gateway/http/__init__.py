@@ -1,1 +1,2 @@
-"""HTTP plumbing every listener shares: problems, the request log, listeners, closing."""
+"""HTTP plumbing every listener shares: problems, the request log, listeners, closing,
+answers written as bytes."""

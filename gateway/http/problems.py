@@ -10,7 +10,14 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-__all__ = ["Problem", "problem_body", "problem_middleware", "problem_response"]
+__all__ = [
+    "CONTENT_TYPE",
+    "Problem",
+    "internal_error",
+    "problem_body",
+    "problem_middleware",
+    "problem_response",
+]
 
 log = logging.getLogger("gateway.http")
 CONTENT_TYPE = "application/problem+json"
@@ -52,6 +59,12 @@ class Problem(Exception):
         self.extra = extra
 
 
+def internal_error() -> Problem:
+    """The answer to an error the gateway did not expect: it names nothing of it (the
+    error is logged, with its traceback, where it was caught)."""
+    return Problem(500, "internal error; it has been logged")
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
     return web.Response(
         status=problem.status,
@@ -90,4 +103,4 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(Problem(exc.status, detail, headers=headers), request.path)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(Problem(500, "internal error; it has been logged"), request.path)
+        return problem_response(internal_error(), request.path)

@@ -21,9 +21,12 @@ from aiohttp.typedefs import Handler
 
 from gateway.observability import log_event
 
-__all__ = ["log_answer", "request_log"]
+__all__ = ["LOGGED", "log_answer", "request_log"]
 
 log = logging.getLogger("gateway.access")
+
+LOGGED = web.RequestKey("logged", bool)
+"""Set on a request whose handler logged its line itself (the ingress's webhooks)."""
 _MAX_PATH = 200
 _QUIET = frozenset({"/healthz"})  # load balancers ask every few seconds
 
@@ -44,16 +47,23 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         status = exc.status
         raise
     finally:
-        log_answer(
-            request.method,
-            request.path,
-            request.match_info.get("source"),
-            status,
-            response.headers if response is not None else {},
-            response.body if isinstance(response, web.Response) else None,
-            time.perf_counter() - started,
-            request.remote,
-        )
+        if not request.get(LOGGED, False):
+            _log_request(request, status, response, started)
+
+
+def _log_request(
+    request: web.Request, status: int, response: web.StreamResponse | None, started: float
+) -> None:
+    log_answer(
+        request.method,
+        request.path,
+        request.match_info.get("source"),
+        status,
+        response.headers if response is not None else {},
+        response.body if isinstance(response, web.Response) else None,
+        time.perf_counter() - started,
+        request.remote,
+    )
 
 
 def log_answer(
@@ -67,7 +77,7 @@ def log_answer(
     peer: str | None,
 ) -> None:
     """The line of one answered request, at the level its status calls for (if enabled).
-    The ingress fast path (ingress/fastpath.py) writes its answers' lines with this too."""
+    The ingress's intake writes its webhooks' lines with this (ingress/intake.py)."""
     level = _level(status, headers)
     if log.isEnabledFor(level):
         log_event(

@@ -1,1 +1,2 @@
-"""Inbound HTTP: routes, verification schemes, allowlists, limits and the group-commit writer."""
+"""Inbound HTTP: the intake pipeline and the two paths to it, verification schemes,
+allowlists, limits and the group-commit writer."""

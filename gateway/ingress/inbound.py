@@ -1,8 +1,9 @@
-"""What the ingress checks read of a webhook request, whichever path parsed it.
+"""A webhook request as the intake reads it, whichever path parsed it.
 
-aiohttp's ``web.Request`` has all of it; the fast path (ingress/fastpath.py) builds a
-:class:`ParsedRequest` from the bytes of a plain request. The checks (trust, content type,
-signature, extraction) read only this, so both paths judge a request the same way.
+aiohttp's request path (ingress/routes.py) and the fast path (ingress/fastpath.py), which
+reads a plain request from its bytes, each make an :class:`Arrival` of what they parsed;
+the intake (ingress/intake.py) and its checks read only that, so both paths judge a
+request the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Protocol
 
 from multidict import CIMultiDictProxy
 
-__all__ = ["Inbound", "ParsedRequest"]
+from gateway.http.problems import Problem
+
+__all__ = ["Arrival", "BodyReader", "Inbound", "too_large"]
 
 
 class Inbound(Protocol):
-    """The parts of a request that the ingress checks read."""
+    """The parts of a request that the trust checks and the signature read."""
 
     @property
     def remote(self) -> str | None:
@@ -31,21 +34,31 @@ class Inbound(Protocol):
     @property
     def headers(self) -> CIMultiDictProxy[str]: ...
 
-    @property
-    def content_type(self) -> str:
-        """The media type, lower case, without parameters (aiohttp's default if none)."""
+
+class BodyReader(Protocol):
+    """A body still to be read (aiohttp's request path)."""
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body, at most ``limit`` bytes (after any ``Content-Encoding``); a
+        :func:`too_large` problem if it is larger, another if it cannot be read."""
         ...
 
-    @property
-    def content_length(self) -> int | None: ...
+
+def too_large(limit: int) -> Problem:
+    """The 413 of a body larger than ``limit`` bytes."""
+    return Problem(413, f"the body exceeds {limit} bytes", kind="body-too-large")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ParsedRequest:
-    """A request parsed from its bytes by the fast path."""
+@dataclasses.dataclass(slots=True)  # not frozen: made for every webhook, frozen costs 5x more
+class Arrival:
+    """One request to ``/webhooks/v1/{source}``, as the intake reads it (not changed once
+    made)."""
 
-    remote: str | None
-    secure: bool
+    method: str
+    path: str  # the query left off
+    source: str  # the name in the path
+    remote: str | None  # the socket peer's address
+    secure: bool  # over TLS
     headers: CIMultiDictProxy[str]
-    content_type: str
-    content_length: int | None
+    content_length: int | None  # as declared
+    body: bytes | BodyReader  # in hand (the fast path), or to be read

@@ -5,7 +5,7 @@ flaws to try. aiohttp adds the header to every answer it prepares; on the ingres
 listener :func:`drop_server_header` (the app's ``on_response_prepare`` signal, which runs
 after aiohttp has set its headers) takes it off the app's answers, and :func:`anonymous`
 off those aiohttp gives by itself (to a request it could not parse). The answers written
-from a request's bytes (ingress/fastpath.py, ingress/shedding.py) never had it, so every
+from a request's bytes (gateway/http/wire.py) never had it, so every
 ingress answer carries the same headers whichever path wrote it.
 """
 

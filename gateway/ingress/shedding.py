@@ -1,9 +1,10 @@
 """Answer webhooks 503 + Retry-After first of all while the gateway is overloaded.
 
 Under a burst, most requests are refused, so the refusal must cost as little as it can:
-a loop that spends its CPU on 503s has none left for the webhooks it does take. Two
-places refuse, both with a prepared body per path, one counter and no logging
-(``gateway_ingest_requests{outcome="overloaded"}`` counts them):
+a loop that spends its CPU on 503s has none left for the webhooks it does take. The
+refusal is the intake's first step (:meth:`~gateway.ingress.intake.Intake.shed`: a
+prepared body per path, one counter, no logging; ``gateway_ingest_requests{outcome=
+"overloaded"}`` counts them), taken in two places:
 
 - :class:`EarlyRefusal`, in the ingress connection's protocol, before aiohttp parses the
   request or builds anything for it. It answers only a plain webhook, judged from the
@@ -11,67 +12,19 @@ places refuse, both with a prepared body per path, one counter and no logging
   HTTP/1.1`` that aiohttp would read the same way, with a ``Content-Length`` and the
   whole body in hand, nothing after it (ingress/framing.py) -- and the connection stays
   open for the sender's next request. That is what a burst of webhooks is made of.
-- :func:`shed_when_overloaded`, the ingress app's first middleware, for every other
-  webhook: before any check or read.
+- the intake itself, for every other webhook, on aiohttp's request path: before any
+  check or read (the refused body is then left unread and its connection closed).
 
 Requests that pass still meet the same test after their body is read.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-from aiohttp.helpers import rfc822_formatted_time
-from aiohttp.typedefs import Handler
-
-from gateway.http.closing import answer_and_close
-from gateway.http.problems import CONTENT_TYPE, Problem, problem_body
 from gateway.ingress.early import Peer
 from gateway.ingress.framing import plain_webhook
-from gateway.ingress.routes import (
-    INGRESS,
-    OVERLOADED,
-    UNKNOWN_SOURCE,
-    IngressState,
-    overloaded_now,
-    retry_after,
-)
+from gateway.ingress.intake import Intake
 
-__all__ = ["EarlyRefusal", "shed_when_overloaded"]
-
-
-_MAX_BODIES = 1024  # prepared answers kept, one per path (the known sources' paths)
-
-
-@web.middleware
-async def shed_when_overloaded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A webhook POST that arrives while ``overloaded_now`` gets its 503 at once."""
-    name = request.match_info.get("source")
-    if name is None or request.method != "POST":
-        return await handler(request)
-    state = request.app[INGRESS]
-    if not overloaded_now(state, arriving=1):
-        return await handler(request)
-    response = web.Response(
-        status=503,
-        body=_refused(state, name, request.path),
-        content_type=CONTENT_TYPE,
-        headers=retry_after(state),
-    )
-    if not request.content.is_eof():  # the body is left unread: close rather than drain
-        return await answer_and_close(request, response)
-    return response
-
-
-def _refused(state: IngressState, name: str, path: str) -> bytes:
-    """Count a refusal of source ``name``'s webhook; the problem document for ``path``."""
-    known = name in state.sources  # no look-up in the database while overloaded
-    state.requests(name if known else UNKNOWN_SOURCE, "overloaded").inc()
-    body = state.shed_bodies.get(path)
-    if body is None:
-        body = problem_body(Problem(503, OVERLOADED, kind="overloaded"), path)
-        if known and len(state.shed_bodies) < _MAX_BODIES:
-            state.shed_bodies[path] = body
-    return body
+__all__ = ["EarlyRefusal"]
 
 
 class EarlyRefusal:
@@ -81,27 +34,15 @@ class EarlyRefusal:
     whole answer to write, or ``None`` to let aiohttp handle the request as usual.
     """
 
-    def __init__(self, state: IngressState) -> None:
-        self.state = state
-        self._head = (
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nRetry-After: %s\r\n"
-            % (CONTENT_TYPE.encode(), retry_after(state)["Retry-After"].encode())
-        )
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
 
     def __call__(self, data: bytes, peer: Peer | None = None) -> bytes | None:
-        state = self.state
-        if not overloaded_now(state, arriving=1):
+        intake = self.intake
+        if not intake.overloaded(arriving=1):
             return None
         plain = plain_webhook(data)
         if plain is None:
             return None
-        body = _refused(state, plain.source, plain.path)
-        return b"".join(
-            (
-                self._head,
-                b"Content-Length: %d\r\nDate: " % len(body),
-                rfc822_formatted_time().encode(),  # aiohttp's own, cached per second
-                b"\r\n\r\n",
-                body,
-            )
-        )
+        outcome = intake.shed(plain.source, plain.path)
+        return outcome.encoded()

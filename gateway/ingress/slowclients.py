@@ -50,29 +50,17 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from gateway.http.closing import ClosingRequestHandler, ClosingServer
+from gateway.http.wire import encode_answer
 from gateway.ingress.early import AnswerEarly, Peer, Pending
 from gateway.ingress.serverheader import anonymous
 
-__all__ = [
-    "MIN_BODY_RATE",
-    "AnswerEarly",
-    "GuardedRequestHandler",
-    "GuardedRunner",
-    "GuardedServer",
-]
+__all__ = ["MIN_BODY_RATE", "GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
 
 
 MIN_BODY_RATE = 1024
 """Bytes per second a request body must average (a 1 MiB body may take 17 minutes)."""
 
 _TIMEOUT_TEXT = b"the request head was not sent in time\n"
-_REQUEST_TIMEOUT = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: %d\r\n"
-    b"Connection: close\r\n"
-    b"\r\n%s" % (len(_TIMEOUT_TEXT), _TIMEOUT_TEXT)
-)
 
 
 class GuardedRequestHandler(ClosingRequestHandler):
@@ -318,7 +306,9 @@ class GuardedRequestHandler(ClosingRequestHandler):
         if not self._awaiting_request():
             return
         if self._head_started and self.transport is not None:
-            self.transport.write(_REQUEST_TIMEOUT)
+            self.transport.write(
+                encode_answer(408, "text/plain; charset=utf-8", _TIMEOUT_TEXT, close=True)
+            )
         self.force_close()
 
     def _body_check(self) -> None:

@@ -15,15 +15,15 @@ from gateway.console import add_console
 from gateway.http.closing import close_unread_body
 from gateway.http.problems import problem_middleware
 from gateway.http.requestlog import request_log
-from gateway.ingress.routes import INGRESS, IngressState
+from gateway.ingress.intake import Intake
+from gateway.ingress.routes import INGRESS
 from gateway.ingress.routes import add_routes as add_ingress_routes
 from gateway.ingress.serverheader import drop_server_header
-from gateway.ingress.shedding import shed_when_overloaded
 
 __all__ = ["API_PREFIX", "build_admin_app", "build_ingress_app"]
 
 
-def build_ingress_app(state: IngressState, payloads: PayloadState | None = None) -> web.Application:
+def build_ingress_app(intake: Intake, payloads: PayloadState | None = None) -> web.Application:
     """Webhooks and ``/healthz`` (and thin payloads' signed links); nothing else is
     reachable from the internet.
 
@@ -31,10 +31,10 @@ def build_ingress_app(state: IngressState, payloads: PayloadState | None = None)
     No answer names the server's software (ingress/serverheader.py).
     """
     app = web.Application(
-        middlewares=[shed_when_overloaded, request_log, close_unread_body, problem_middleware],
-        client_max_size=state.config.max_body_bytes,
+        middlewares=[request_log, close_unread_body, problem_middleware],
+        client_max_size=intake.config.max_body_bytes,
     )
-    app[INGRESS] = state
+    app[INGRESS] = intake
     app.on_response_prepare.append(drop_server_header)
     add_ingress_routes(app)
     add_health_routes(app)

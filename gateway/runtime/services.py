@@ -36,9 +36,9 @@ from gateway.http.acceptor import GreedySite
 from gateway.http.closing import ClosingRunner
 from gateway.ingress.early import AnswerEarly
 from gateway.ingress.fastpath import FastIngest
+from gateway.ingress.intake import Intake
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.registry import SourceRegistry
-from gateway.ingress.routes import IngressState
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import Source
@@ -183,10 +183,10 @@ async def _start_ingress(
     )
     await services.start("writer", Hooks(writer.start, writer.close))
     components["writer"] = lambda: writer.running
-    state = IngressState(config.ingress, registry, writer, metrics, lag)
-    app = build_ingress_app(state, PayloadState(db, links))
+    intake = Intake(config.ingress, registry, writer, metrics, lag)
+    app = build_ingress_app(intake, PayloadState(db, links))
     listening = _listening(
-        app, config.ingress.host, sockets, "ingress", tls, config.ingress, early_answers(state)
+        app, config.ingress.host, sockets, "ingress", tls, config.ingress, early_answers(intake)
     )
     await services.enter("ingress listener", listening)
 
@@ -239,11 +239,11 @@ async def _client(config: Config, policy: AddressPolicy) -> AsyncIterator[Outbou
         await client.close()
 
 
-def early_answers(state: IngressState) -> AnswerEarly:
+def early_answers(intake: Intake) -> AnswerEarly:
     """The overload 503 from a webhook's bytes, and (``ingress.fast_path``) the whole of
     a plain webhook from them (ingress/fastpath.py)."""
-    refusal = EarlyRefusal(state)
-    return FastIngest(state, refusal) if state.config.fast_path else refusal
+    refusal = EarlyRefusal(intake)
+    return FastIngest(intake, refusal) if intake.config.fast_path else refusal
 
 
 @contextlib.asynccontextmanager

@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.config import IngressConfig, SourceConfig, WriterConfig
-from gateway.ingress.routes import IngressState, Source
+from gateway.ingress.intake import Intake
 from gateway.ingress.schemes import apply_preset, build_verifier
+from gateway.ingress.source import Source
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
 from gateway.runtime.apps import build_ingress_app
@@ -39,7 +40,7 @@ async def client(proxy: FaultProxy) -> AsyncIterator[TestClient]:  # type: ignor
     source = apply_preset(SourceConfig(name="shop", scheme="shopify", secret=SECRET))
     writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=3)
     writer.start()
-    state = IngressState(
+    state = Intake(
         IngressConfig(ack_timeout_seconds=3),
         {"shop": Source(source, build_verifier(source))},
         writer,

@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 
 from gateway.config import SourceConfig
+from gateway.ingress.content import media_type
 from gateway.ingress.schemes.common import REMEMBER_BODIES, Preset, secret_keys
 from gateway.ingress.schemes.generic import HmacVerifier
 
-__all__ = ["PRESET", "SIGNATURE_HEADER", "build", "is_woocommerce_ping"]
+__all__ = ["PRESET", "SIGNATURE_HEADER", "build", "is_woocommerce_ping", "may_be_ping"]
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 
@@ -26,6 +27,7 @@ PRESET = Preset(
 )
 
 _PING_BODY = re.compile(rb"webhook_id=[0-9]{1,20}")
+_PING_MAX_BYTES = 64
 _PING_TYPES = frozenset({"", "application/x-www-form-urlencoded", "application/octet-stream"})
 
 
@@ -38,6 +40,20 @@ def build(source: SourceConfig) -> HmacVerifier:
     )
 
 
+def may_be_ping(headers: Mapping[str, str], content_length: int | None) -> bool:
+    """Whether a request to a WooCommerce source may be the creation ping: unsigned, small
+    and form-encoded (or of no declared type). Its body is then read to see.
+
+    The ping is form-encoded even when the source accepts only JSON, so it is looked for
+    before the content type is checked.
+    """
+    return (
+        SIGNATURE_HEADER not in headers
+        and media_type(headers.get("Content-Type")) in _PING_TYPES
+        and (content_length or 0) <= _PING_MAX_BYTES
+    )
+
+
 def is_woocommerce_ping(headers: Mapping[str, str], body: bytes, content_type: str | None) -> bool:
     """Whether this request is the unsigned creation ping, to answer 200 without storing.
 
@@ -47,5 +63,6 @@ def is_woocommerce_ping(headers: Mapping[str, str], body: bytes, content_type: s
     """
     if headers.get(SIGNATURE_HEADER) is not None:
         return False
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    return mime in _PING_TYPES and _PING_BODY.fullmatch(body.strip()) is not None
+    return (
+        media_type(content_type) in _PING_TYPES and _PING_BODY.fullmatch(body.strip()) is not None
+    )

@@ -20,7 +20,7 @@ from multidict import CIMultiDictProxy
 
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
 from gateway.http.acceptor import GreedySite
-from gateway.ingress.routes import IngressState
+from gateway.ingress.intake import Intake
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
@@ -59,7 +59,7 @@ class Ingress:
         self.writer = GroupCommitWriter(  # with the ack timeout, as ``serve`` makes it
             db, WriterConfig(batch_wait_ms=0), self.metrics, ack_timeout=config.ack_timeout_seconds
         )
-        self.state = IngressState(
+        self.state = Intake(
             config,
             build_sources(Config(sources=sources)),
             self.writer,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
-from gateway.ingress.routes import IngressState
+from gateway.ingress.intake import Intake
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
@@ -51,7 +51,7 @@ async def served(db: Database) -> AsyncIterator[Served]:
     writer = GroupCommitWriter(db, WriterConfig(batch_wait_ms=0), metrics)
     writer.start()
     config = IngressConfig()
-    state = IngressState(config, build_sources(Config(sources=(OPEN,))), writer, metrics)
+    state = Intake(config, build_sources(Config(sources=(OPEN,))), writer, metrics)
     runner = GuardedRunner(
         build_ingress_app(state),
         header_timeout=config.header_timeout_seconds,

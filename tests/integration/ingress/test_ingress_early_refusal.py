@@ -20,8 +20,8 @@ import trustme
 
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
 from gateway.http.acceptor import GreedySite
+from gateway.ingress.intake import UNKNOWN_SOURCE, Intake
 from gateway.ingress.looplag import LoopLag
-from gateway.ingress.routes import UNKNOWN_SOURCE, IngressState
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import build_sources
@@ -51,7 +51,7 @@ def webhook(
 @dataclasses.dataclass
 class Served:
     port: int
-    state: IngressState
+    state: Intake
     runner: GuardedRunner
     db: Database
     clients: list[Client] = dataclasses.field(default_factory=list)
@@ -95,7 +95,7 @@ async def serve(db: Database) -> AsyncIterator[Serve]:
         writer = GroupCommitWriter(db, WriterConfig(batch_wait_ms=0), metrics)
         writer.start()
         config = IngressConfig(**ingress)
-        state = IngressState(config, build_sources(Config(sources=(OPEN,))), writer, metrics)
+        state = Intake(config, build_sources(Config(sources=(OPEN,))), writer, metrics)
         runner = GuardedRunner(
             build_ingress_app(state),
             header_timeout=config.header_timeout_seconds,

@@ -34,8 +34,8 @@ from chaos.framing import read
 from gateway.config import Config, IngressConfig, SourceConfig, WriterConfig
 from gateway.http.acceptor import GreedySite
 from gateway.ingress.early import AnswerEarly
+from gateway.ingress.intake import Intake
 from gateway.ingress.looplag import LoopLag
-from gateway.ingress.routes import IngressState
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
@@ -74,7 +74,7 @@ class Seen:
 @dataclasses.dataclass
 class Listener:
     run: str  # one letter, in the event ids of the requests it is sent
-    state: IngressState
+    state: Intake
     runner: GuardedRunner
     port: int = 0
 
@@ -133,7 +133,7 @@ async def outcomes(database: Database) -> AsyncIterator[tuple[Outcomes, dict[str
 
 def _listener(writer: GroupCommitWriter, run: str, early: str | None, overloaded: bool) -> Listener:
     config = IngressConfig(max_body_bytes=MAX_BODY, fast_path=early == "fast")
-    state = IngressState(config, build_sources(Config(sources=(OPEN,))), writer, Metrics())
+    state = Intake(config, build_sources(Config(sources=(OPEN,))), writer, Metrics())
     if overloaded:
         lag = LoopLag(threshold=0.2)
         lag.lag = 1.0

@@ -5,8 +5,8 @@ the overload are served as usual."""
 from __future__ import annotations
 
 from gateway.config import SourceConfig
+from gateway.ingress.intake import UNKNOWN_SOURCE
 from gateway.ingress.looplag import LoopLag
-from gateway.ingress.routes import UNKNOWN_SOURCE
 from tests.integration.ingress.conftest import StartIngress
 from tests.integration.ingress.harness import Ingress, raw_exchange
 

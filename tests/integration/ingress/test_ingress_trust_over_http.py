@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import SourceConfig
-from gateway.ingress.routes import UNKNOWN_SOURCE
+from gateway.ingress.intake import UNKNOWN_SOURCE
 from tests.integration.ingress.conftest import StartIngress, ipv6_loopback_available
 
 JSON = {"Content-Type": "application/json"}
