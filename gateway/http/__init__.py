@@ -1,2 +1,2 @@
 """HTTP plumbing every listener shares: problems, the request log, listeners, closing,
-answers written as bytes."""
+answers written as bytes, and every use of aiohttp's internals (internals.py)."""

@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.http.internals import SiteBase
+
 __all__ = ["GreedySite", "ListenError", "listen"]
 
 log = logging.getLogger("gateway.listen")
@@ -64,7 +66,7 @@ def listen(name: str, host: str, port: int, backlog: int) -> list[socket.socket]
         raise ListenError(f"{name}: cannot listen on {host}:{port}: {reason}") from None
 
 
-class GreedySite(web.BaseSite):
+class GreedySite(SiteBase):
     """``TCPSite`` (host, port, TLS, backlog, address reuse) with a greedy accept.
 
     With ``sockets`` (from :func:`listen`) it serves those instead of binding its own.
@@ -89,27 +91,29 @@ class GreedySite(web.BaseSite):
 
     @property
     def name(self) -> str:
-        scheme = "https" if self._ssl_context else "http"
+        scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://{self._host}:{self.port}"
 
     @property
     def port(self) -> int:
         """The bound port (the one asked for, unless that was 0)."""
-        server = self._server
+        server = self.server
         if isinstance(server, Acceptor) and server.sockets:
             return int(server.sockets[0].getsockname()[1])
         return self._port
 
     async def start(self) -> None:
         await super().start()
-        factory = self._runner.server
-        assert factory is not None  # BaseSite refuses a runner that was not set up
-        sockets = self._sockets or _bind(self._host, self._port, self._backlog)
+        sockets = self._sockets or _bind(self._host, self._port, self.backlog)
         acceptor = Acceptor(
-            asyncio.get_running_loop(), sockets, factory, self._ssl_context, self._backlog
+            asyncio.get_running_loop(),
+            sockets,
+            self.protocol_factory(),
+            self.ssl_context,
+            self.backlog,
         )
         acceptor.start()
-        self._server = acceptor
+        self.serving(acceptor)
 
 
 class Acceptor(asyncio.AbstractServer):

@@ -13,49 +13,36 @@ reading, and discarding, the rest of the body for up to ten seconds after answer
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp.web_protocol import RequestHandler
+
+from gateway.http.internals import ConnectionHandler, HandlerRunner
 
 __all__ = [
     "ClosingRequestHandler",
     "ClosingRunner",
-    "ClosingServer",
     "answer_and_close",
     "close_unread_body",
 ]
 
 
-class ClosingRequestHandler(RequestHandler):
+class ClosingRequestHandler(ConnectionHandler):
     """aiohttp's connection handler, closed again as its shutdown starts."""
+
+    __slots__ = ()
 
     async def shutdown(self, timeout: float | None = 15.0) -> None:
         self.close()
         await super().shutdown(timeout)
 
 
-class ClosingServer(web.Server):
-    """aiohttp's low-level server (``plain``, as a runner made it), serving its
-    connections with :class:`ClosingRequestHandler`."""
-
-    def __init__(self, plain: web.Server) -> None:
-        super().__init__(
-            plain.request_handler,
-            request_factory=plain.request_factory,
-            handler_cancellation=plain.handler_cancellation,
-            loop=plain._loop,
-            **plain._kwargs,
-        )
-
-    def __call__(self) -> RequestHandler:
-        return ClosingRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class ClosingRunner(web.AppRunner):
+class ClosingRunner(HandlerRunner):
     """An ``AppRunner`` whose connections are :class:`ClosingRequestHandler`."""
 
-    async def _make_server(self) -> web.Server:
-        return ClosingServer(await super()._make_server())
+    def make_handler(self, server: web.Server, **options: Any) -> ClosingRequestHandler:
+        return ClosingRequestHandler(server, **options)
 
 
 @web.middleware

@@ -14,7 +14,7 @@ import http
 from collections.abc import Mapping
 from typing import Final
 
-from aiohttp.helpers import rfc822_formatted_time
+from gateway.http.internals import http_date
 
 __all__ = ["encode_answer"]
 
@@ -54,7 +54,7 @@ def encode_answer(
             b"Content-Length: %d\r\n" % len(body),
             _CLOSE if close else b"",
             b"Date: ",
-            rfc822_formatted_time().encode(),  # aiohttp's own, cached per second
+            http_date().encode(),
             b"\r\n\r\n",
             body,
         )

@@ -28,10 +28,10 @@ import re
 from typing import Final, NamedTuple
 
 from aiohttp import hdrs
-from aiohttp.http_parser import SINGLETON_HEADERS  # aiohttp >= 3.13.5
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.config import SLUG
+from gateway.http.internals import SINGLETON_HEADERS
 
 __all__ = ["PlainWebhook", "plain_webhook"]
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
+from gateway.http.internals import ResponseWithoutServer
+
 __all__ = ["anonymous", "drop_server_header"]
 
 
@@ -24,7 +26,7 @@ async def drop_server_header(request: web.Request, response: web.StreamResponse)
 def anonymous(answer: web.Response) -> web.Response:
     """``answer`` (not yet sent) as it is, less the ``Server`` header aiohttp adds as it
     prepares it, for answers that no app's signal sees."""
-    copy = _Anonymous(
+    copy = ResponseWithoutServer(
         status=answer.status,
         body=answer.body,
         content_type=answer.content_type,
@@ -33,9 +35,3 @@ def anonymous(answer: web.Response) -> web.Response:
     if answer.keep_alive is False:
         copy.force_close()
     return copy
-
-
-class _Anonymous(web.Response):
-    async def _prepare_headers(self) -> None:  # aiohttp's: its headers, ``Server`` among them
-        await super()._prepare_headers()
-        self.headers.popall(hdrs.SERVER, None)

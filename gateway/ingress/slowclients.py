@@ -33,7 +33,8 @@ write to it, is logged at DEBUG, without the traceback aiohttp would log at ERRO
 the internet both are routine, and a traceback each would let anyone flood the logs.
 aiohttp's own answers go without its ``Server`` header, as every ingress answer does.
 As on every listener, a connection closes once more as the shutdown starts
-(:mod:`gateway.http.closing`).
+(:mod:`gateway.http.closing`). What the handler reads and sets of aiohttp's connection
+state, it does through :class:`gateway.http.internals.ConnectionHandler`.
 """
 
 from __future__ import annotations
@@ -42,19 +43,15 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.streams import StreamReader
-from aiohttp.web_protocol import RequestHandler
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
-from gateway.http.closing import ClosingRequestHandler, ClosingServer
+from gateway.http.closing import ClosingRequestHandler, ClosingRunner
 from gateway.http.wire import encode_answer
 from gateway.ingress.early import AnswerEarly, Peer, Pending
 from gateway.ingress.serverheader import anonymous
 
-__all__ = ["MIN_BODY_RATE", "GuardedRequestHandler", "GuardedRunner", "GuardedServer"]
+__all__ = ["MIN_BODY_RATE", "GuardedRequestHandler", "GuardedRunner"]
 
 
 MIN_BODY_RATE = 1024
@@ -112,7 +109,7 @@ class GuardedRequestHandler(ClosingRequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._last_read = self._loop.time()
+        self._last_read = self.event_loop.time()
         self._arm_head()  # a new connection must send its first request in time
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -133,16 +130,16 @@ class GuardedRequestHandler(ClosingRequestHandler):
             if answer is not None:
                 self._answered(answer)
                 return
-        parsed = self._request_count
+        parsed = self.requests_parsed
         super().data_received(data)
         if self._whole and data:
-            self._whole = self._request_count == parsed + 1 and self._was_one_request(data)
+            self._whole = self.requests_parsed == parsed + 1 and self._was_one_request(data)
         if data:
-            self._last_read = self._loop.time()
+            self._last_read = self.event_loop.time()
             self._body_deadline += len(data) / MIN_BODY_RATE
-        if self._request_count != parsed:
+        if self.requests_parsed != parsed:
             self._head_complete()
-        elif data and self._awaiting_request():
+        elif data and self.awaiting_request:
             self._head_started = True
             if self._head_timer is None:
                 self._arm_head()
@@ -163,38 +160,34 @@ class GuardedRequestHandler(ClosingRequestHandler):
 
     def handle_error(
         self,
-        request: BaseRequest,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
-    ) -> StreamResponse:
+    ) -> web.StreamResponse:
         """aiohttp's own answer (400 to a request it could not parse, 500), without the
         ``Server`` header no other ingress answer has (ingress/serverheader.py)."""
         answer = super().handle_error(request, status, exc, message)
         return anonymous(answer) if isinstance(answer, web.Response) else answer
 
-    def _awaiting_request(self) -> bool:
-        """Whether the connection is between requests (no request is being handled)."""
-        waiter = self._waiter
-        return waiter is not None and not waiter.done() and self.transport is not None
-
     def _was_one_request(self, data: bytes) -> bool:
         """Whether ``data``, which aiohttp just parsed into one request, was all of it and
         nothing more: its head and its whole ``Content-Length`` body (no chunks, no
         upgrade). aiohttp's own parse says what the request is; only the length is ours."""
-        if not self._messages:
+        parsed = self.last_parsed()
+        if parsed is None:
             return False
-        message: Any = self._messages[-1][0]  # or aiohttp's record of a malformed one
+        message, payload = parsed  # the message may be aiohttp's record of a malformed one
         if getattr(message, "chunked", True) or message.upgrade:
             return False
-        if not self._messages[-1][1].is_eof():
+        if not payload.is_eof():
             return False
         length = message.headers.get("Content-Length")
         return len(data) == data.find(b"\r\n\r\n") + 4 + (int(length) if length else 0)
 
     async def finish_response(
-        self, request: BaseRequest, resp: StreamResponse, start_time: float | None
-    ) -> tuple[StreamResponse, bool]:
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
         result = await super().finish_response(request, resp, start_time)
         if not result[1] and resp.keep_alive:  # sent, and the connection stays open
             self._kept_open += 1
@@ -208,11 +201,10 @@ class GuardedRequestHandler(ClosingRequestHandler):
         return (
             self._whole
             and not self._stopping
-            and self._kept_open == self._request_count
+            and self._kept_open == self.requests_parsed
             and self.transport is not None
             and not self.writing_paused
-            and not self._force_close
-            and not self._close
+            and not self.closing
         )
 
     async def shutdown(self, timeout: float | None = 15.0) -> None:
@@ -243,10 +235,8 @@ class GuardedRequestHandler(ClosingRequestHandler):
         assert self.transport is not None
         self._pending = pending
         self._head_complete()
-        if self._keepalive_handle is not None:
-            self._keepalive_handle.cancel()
-            self._keepalive_handle = None
-        if not (self._reading_paused or self._buffer_paused):
+        self.stop_keepalive()
+        if not self.reading_paused:
             self.transport.pause_reading()
             self._reading_held = True
         pending.future.add_done_callback(self._pending_done)
@@ -277,33 +267,29 @@ class GuardedRequestHandler(ClosingRequestHandler):
         assert self.transport is not None
         self.transport.write(answer)
         self._head_complete()
-        now = self._loop.time()
+        now = self.event_loop.time()
         self._last_read = now
-        if self._keepalive_timeout > 0:
-            self._next_keepalive_close_time = now + self._keepalive_timeout
-            if self._keepalive_handle is None:
-                self._keepalive_handle = self._loop.call_at(
-                    self._next_keepalive_close_time, self._process_keepalive
-                )
+        self.idle_from(now)
 
     def _arm_head(self) -> None:
-        self._head_timer = self._loop.call_later(self._limit, self._head_expired)
+        self._head_timer = self.event_loop.call_later(self._limit, self._head_expired)
 
     def _head_complete(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
         self._head_started = False
-        payload = self._messages[-1][1] if self._messages else None
+        parsed = self.last_parsed()
+        payload = parsed[1] if parsed is not None else None
         if isinstance(payload, StreamReader) and not payload.is_eof():
             self._body = payload
-            self._body_deadline = self._loop.time() + self._limit
+            self._body_deadline = self.event_loop.time() + self._limit
             if self._body_timer is None:
-                self._body_timer = self._loop.call_later(self._limit, self._body_check)
+                self._body_timer = self.event_loop.call_later(self._limit, self._body_check)
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if not self._awaiting_request():
+        if not self.awaiting_request:
             return
         if self._head_started and self.transport is not None:
             self.transport.write(
@@ -317,8 +303,8 @@ class GuardedRequestHandler(ClosingRequestHandler):
         if body is None or body.is_eof() or self.transport is None:
             self._body = None
             return
-        now = self._loop.time()
-        if self._reading_paused or self._buffer_paused:
+        now = self.event_loop.time()
+        if self.reading_paused:
             # The gateway is not reading: not the client's delay.
             self._last_read = now
             self._body_deadline = max(self._body_deadline, now + self._limit)
@@ -327,7 +313,7 @@ class GuardedRequestHandler(ClosingRequestHandler):
             self.force_close()  # the handler's read fails; nothing is answered
             return
         due = min(self._last_read + self._limit, self._body_deadline)
-        self._body_timer = self._loop.call_at(due, self._body_check)
+        self._body_timer = self.event_loop.call_at(due, self._body_check)
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):
@@ -337,27 +323,7 @@ class GuardedRequestHandler(ClosingRequestHandler):
         self._body = None
 
 
-class GuardedServer(ClosingServer):
-    """A low-level server whose connections are served by :class:`GuardedRequestHandler`."""
-
-    def __init__(
-        self, plain: web.Server, header_timeout: float, answer_early: AnswerEarly | None = None
-    ) -> None:
-        super().__init__(plain)
-        self.header_timeout = header_timeout
-        self.answer_early = answer_early
-
-    def __call__(self) -> RequestHandler:
-        return GuardedRequestHandler(
-            self,
-            loop=self._loop,
-            header_timeout=self.header_timeout,
-            answer_early=self.answer_early,
-            **self._kwargs,
-        )
-
-
-class GuardedRunner(web.AppRunner):
+class GuardedRunner(ClosingRunner):
     """An ``AppRunner`` for the ingress listener: slow clients are disconnected.
 
     ``keepalive_timeout`` bounds idle keep-alive connections, ``header_timeout`` request
@@ -375,8 +341,10 @@ class GuardedRunner(web.AppRunner):
         **kwargs: Any,
     ) -> None:
         super().__init__(app, keepalive_timeout=keepalive_timeout, **kwargs)
-        self._header_timeout = header_timeout
-        self._answer_early = answer_early
+        self.header_timeout = header_timeout
+        self.answer_early = answer_early
 
-    async def _make_server(self) -> web.Server:
-        return GuardedServer(await super()._make_server(), self._header_timeout, self._answer_early)
+    def make_handler(self, server: web.Server, **options: Any) -> GuardedRequestHandler:
+        return GuardedRequestHandler(
+            server, header_timeout=self.header_timeout, answer_early=self.answer_early, **options
+        )

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from aiohttp.http_parser import SINGLETON_HEADERS
-
+from gateway.http.internals import SINGLETON_HEADERS
 from gateway.ingress.framing import MAX_FIELDS, MAX_LINE
 
 ID = b"@ID@@@@"  # as wide as an id: run letter, case number, request number
