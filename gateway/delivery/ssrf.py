@@ -22,8 +22,8 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
+import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 __all__ = ["OPEN_WITH", "AddressBlocked", "AddressPolicy", "GuardedResolver", "embedded_ipv4"]
 
@@ -148,7 +148,7 @@ class GuardedResolver(AbstractResolver):
 
     def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
-        self.inner = inner or DefaultResolver()
+        self.inner = inner or aiohttp.DefaultResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

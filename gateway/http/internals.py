@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import base_protocol, hdrs, helpers, http_parser, web, web_protocol, web_runner
+from aiohttp.http_exceptions import HttpProcessingError
 
 __all__ = [
     "REQUIRED",
@@ -32,6 +33,7 @@ __all__ = [
     "AiohttpInternalsMissing",
     "ConnectionHandler",
     "HandlerRunner",
+    "HttpProcessingError",
     "ResponseWithoutServer",
     "SiteBase",
     "http_date",

@@ -44,9 +44,9 @@ import contextlib
 from typing import Any
 
 from aiohttp import StreamReader, web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.http.closing import ClosingRequestHandler, ClosingRunner
+from gateway.http.internals import HttpProcessingError
 from gateway.http.wire import encode_answer
 from gateway.ingress.early import AnswerEarly, Peer, Pending
 from gateway.ingress.serverheader import anonymous

@@ -187,7 +187,7 @@ def test_dockerignore_sends_everything_the_build_copies(parser: DockerfileParser
     assert sources
     for source in sources:
         assert not dockerignore_excludes(source, patterns), source
-    for path in ("gateway/config.py", "gateway/store/queries.sql", "migrations/env.py"):
+    for path in ("gateway/config/schema.py", "gateway/store/queries.sql", "migrations/env.py"):
         assert not dockerignore_excludes(path, patterns), path
 
 
