@@ -260,11 +260,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes,
-                         event_type_likes)
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22, $23, $24)
+        $22, $23, $24, $25, $26)
 RETURNING *;
 
 -- name: update_subscriber
@@ -276,7 +276,8 @@ SET state = $2, state_reason = $3,
     backoff_cap_seconds = $13, max_in_flight = $14, rate_limit_per_second = $15,
     ordered = $16, https_only = $17, forward_headers = $18, retry_schedule = $19,
     max_age_seconds = $20, rate_limit_burst = $21, payload_mode = $22,
-    thin_above_bytes = $23, event_type_likes = $24, updated_at = now()
+    thin_above_bytes = $23, filter = $24, event_type_likes = $25, filter_path = $26,
+    updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -852,11 +853,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes,
-                         event_type_likes)
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-        $21, $22, $23)
+        $21, $22, $23, $24, $25)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
     url = EXCLUDED.url, description = EXCLUDED.description, sources = EXCLUDED.sources,
@@ -869,8 +870,8 @@ SET secret = EXCLUDED.secret,
     https_only = EXCLUDED.https_only, forward_headers = EXCLUDED.forward_headers,
     retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
-    thin_above_bytes = EXCLUDED.thin_above_bytes,
-    event_type_likes = EXCLUDED.event_type_likes,
+    thin_above_bytes = EXCLUDED.thin_above_bytes, filter = EXCLUDED.filter,
+    event_type_likes = EXCLUDED.event_type_likes, filter_path = EXCLUDED.filter_path,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,
     state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'
