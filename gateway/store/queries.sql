@@ -6,6 +6,9 @@
 -- unique index: the same source + external_id, or the same source + replay_digest (the
 -- event type and body, for sources with a replay window; NULL, and so never equal,
 -- for the others). DO NOTHING names no index, so either one makes a duplicate.
+-- A subscriber with a content filter takes an event only when its compiled filter
+-- (filter_path) holds on the event's body, with its headers, type, source and id as
+-- variables; each such event's body is read as jsonb once, the others' never.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
@@ -23,10 +26,10 @@ WITH input AS (
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING id, source, event_type, ordering_key, received_at, seq
-), targets AS (
+    RETURNING id, source, event_type, ordering_key, received_at, seq, headers, body, body_view
+), selected AS (
     SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
-           CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
+           CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key, s.filter_path
     FROM inserted i
     JOIN subscribers s
       ON s.state <> 'disabled'
@@ -34,6 +37,16 @@ WITH input AS (
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
+), documents AS MATERIALIZED (
+    SELECT i.id, gateway_filter_body(i.body, i.body_view) AS body,
+           gateway_filter_variables(i.event_type, i.source, i.id, i.headers) AS variables
+    FROM inserted i
+    WHERE i.id IN (SELECT event_id FROM selected WHERE filter_path IS NOT NULL)
+), targets AS (
+    SELECT t.event_id, t.subscriber_id, t.received_at, t.seq, t.ordering_key
+    FROM selected t
+    LEFT JOIN documents d ON d.id = t.event_id
+    WHERE t.filter_path IS NULL OR jsonb_path_match(d.body, t.filter_path, d.variables, true)
 ), keyed AS (
     INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
     SELECT subscriber_id, ordering_key, count(*)
@@ -724,7 +737,8 @@ ON CONFLICT (event_id, subscriber_id) DO NOTHING
 RETURNING id, subscriber_id, ordering_key, status;
 
 -- name: event_deliveries
--- The deliveries an event has, and the subscribers that would take it now but have none.
+-- The deliveries an event has, and the subscribers that would take it now but have none
+-- (their content filter too, as insert_events applies it).
 SELECT d.id AS delivery_id, s.id AS subscriber_id
 FROM events e
 JOIN subscribers s
@@ -735,8 +749,30 @@ JOIN subscribers s
                  WHERE e.event_type LIKE p.pattern))
 LEFT JOIN deliveries d ON d.event_id = e.id AND d.subscriber_id = s.id
 WHERE e.id = $1
+  AND (s.filter_path IS NULL
+       OR jsonb_path_match(gateway_filter_body(e.body, e.body_view), s.filter_path,
+                           gateway_filter_variables(e.event_type, e.source, e.id, e.headers),
+                           true))
 UNION
 SELECT d.id, d.subscriber_id FROM deliveries d WHERE d.event_id = $1;
+
+-- name: filtered_subscribers
+-- The subscribers that an event's source and type selected, that existed when it came,
+-- and that have a content filter but no delivery of it: their filter refused it (or was
+-- changed since). Disabled ones are left out, as the fan-out leaves them out.
+SELECT s.id, s.name, s.filter, e.body_view::text AS body_view
+FROM events e
+JOIN subscribers s
+  ON s.state <> 'disabled'
+ AND s.filter_path IS NOT NULL
+ AND s.created_at <= e.received_at
+ AND (cardinality(s.sources) = 0 OR e.source = ANY (s.sources))
+ AND (cardinality(s.event_type_likes) = 0
+      OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
+                 WHERE e.event_type LIKE p.pattern))
+WHERE e.id = $1
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.subscriber_id = s.id)
+ORDER BY s.name;
 
 -- name: delivery_for_event
 SELECT id FROM deliveries WHERE event_id = $1 AND subscriber_id = $2;
