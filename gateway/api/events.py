@@ -11,6 +11,7 @@ from gateway.api.common import json_response
 from gateway.api.endpoint import decode_query, endpoint
 from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuery
 from gateway.api.models import DeliveryOut
+from gateway.api.routing import not_routed
 from gateway.api.state import API
 from gateway.domain.event_types import glob_to_like
 from gateway.domain.privacy import hide_headers, redact_body
@@ -53,6 +54,8 @@ async def get_event(request: web.Request) -> web.Response:
     body = redact_body(event.body, state.config.privacy.rules_for(event.source))
     body_json, body_text = _show(body)
     deliveries = await deliveries_store.list_deliveries(state.db, event_id=event.id, limit=1000)
+    headers = await shown_headers(state.db, event)
+    rules = state.config.privacy.rules_for(event.source)
     detail = EventDetail(
         id=event.id,
         source=event.source,
@@ -62,10 +65,11 @@ async def get_event(request: web.Request) -> web.Response:
         received_at=event.received_at,
         content_type=event.content_type,
         size=len(event.body),
-        headers=await shown_headers(state.db, event),
+        headers=headers,
         body_json=body_json,
         body_text=body_text,
         deliveries=[DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],
+        not_routed=await not_routed(state.db, event, rules, headers),
     )
     return json_response(detail)
 

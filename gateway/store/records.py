@@ -22,6 +22,7 @@ __all__ = [
     "DeliveryFilter",
     "Event",
     "EventSummary",
+    "FilteredSubscriber",
     "FlowChange",
     "IngestEvent",
     "IngestResult",
@@ -280,6 +281,20 @@ class EventSummary:
     received_at: datetime
     content_type: str | None
     size: int
+
+    from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FilteredSubscriber:
+    """A subscriber whose content filter an event did not pass, with the event's
+    ``body_view`` (JSON text, or ``None``) for the document the filter saw."""
+
+    id: str
+    name: str
+    filter: dict[str, Any]
+    body_view: str | None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
