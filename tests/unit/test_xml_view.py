@@ -4,9 +4,11 @@ JSON view reads as documented (gateway/domain/xmlview.py)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -26,9 +28,15 @@ def view(xml: str | bytes) -> object:
     return parse_xml(xml.encode() if isinstance(xml, str) else xml).view
 
 
-def test_the_documented_example_reads_as_documented() -> None:
-    xml = '<order id="7"><line sku="A"/><line sku="B">2</line><note/></order>'
+README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLE = re.compile(r"```xml\n(?P<xml>.*?)```\n```json\n(?P<json>.*?)```", re.DOTALL)
 
+
+def test_the_readmes_example_reads_as_the_readme_shows() -> None:
+    [example] = EXAMPLE.findall(README.read_text())
+    xml, shown = example
+
+    assert view(xml) == json.loads(shown)
     assert view(xml) == {
         "order": {"@id": "7", "line": [{"@sku": "A"}, {"@sku": "B", "#text": "2"}], "note": ""}
     }
