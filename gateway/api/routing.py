@@ -23,14 +23,7 @@ async def not_routed(
     filtered = await store.filtered_subscribers(db, event.id)
     if not filtered:
         return []
-    document = filter_document(
-        event_id=event.id,
-        source=event.source,
-        event_type=event.event_type,
-        headers=event.headers,
-        body=event.body,
-        body_view=filtered[0].body_view,
-    )
+    document = filter_document(event)
     shown = {
         **document,
         "headers": dict(shown_headers),

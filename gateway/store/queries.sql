@@ -6,6 +6,7 @@
 -- unique index: the same source + external_id, or the same source + replay_digest (the
 -- event type and body, for sources with a replay window; NULL, and so never equal,
 -- for the others). DO NOTHING names no index, so either one makes a duplicate.
+-- body_view: an XML body's JSON view, as JSON text; NULL for every other body.
 -- A subscriber with a content filter takes an event only when its compiled filter
 -- (filter_path) holds on the event's body, with its headers, type, source and id as
 -- variables; each such event's body is read as jsonb once, the others' never.
@@ -15,14 +16,14 @@
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::bytea[], $9::bytea[]) WITH ORDINALITY
+                $7::text[], $8::bytea[], $9::bytea[], $10::text[]) WITH ORDINALITY
          AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body,
-              replay_digest, ord)
+              replay_digest, body_view, ord)
 ), inserted AS (
     INSERT INTO events (id, source, external_id, event_type, ordering_key, content_type,
-                        headers, body, replay_digest)
+                        headers, body, replay_digest, body_view)
     SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body,
-           replay_digest
+           replay_digest, body_view::jsonb
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
@@ -760,7 +761,7 @@ SELECT d.id, d.subscriber_id FROM deliveries d WHERE d.event_id = $1;
 -- The subscribers that an event's source and type selected, that existed when it came,
 -- and that have a content filter but no delivery of it: their filter refused it (or was
 -- changed since). Disabled ones are left out, as the fan-out leaves them out.
-SELECT s.id, s.name, s.filter, e.body_view::text AS body_view
+SELECT s.id, s.name, s.filter
 FROM events e
 JOIN subscribers s
   ON s.state <> 'disabled'

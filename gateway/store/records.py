@@ -101,6 +101,7 @@ class IngestEvent:
 
     With a ``replay_window_seconds`` above 0, an event of its source with the same type
     and body stored less than that long ago makes it a duplicate, whatever its id.
+    ``body_view`` is an XML body's JSON view as JSON text (``None`` for other bodies).
     """
 
     id: str
@@ -111,6 +112,7 @@ class IngestEvent:
     content_type: str | None
     headers_json: str
     body: bytes
+    body_view: str | None = None
     replay_window_seconds: float = 0.0
 
 
@@ -131,6 +133,7 @@ class Event:
     content_type: str | None
     headers: dict[str, str]
     body: bytes
+    body_view: Any  # an XML body's JSON view (None for other bodies)
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -288,13 +291,11 @@ class EventSummary:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FilteredSubscriber:
-    """A subscriber whose content filter an event did not pass, with the event's
-    ``body_view`` (JSON text, or ``None``) for the document the filter saw."""
+    """A subscriber whose content filter an event did not pass."""
 
     id: str
     name: str
     filter: dict[str, Any]
-    body_view: str | None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

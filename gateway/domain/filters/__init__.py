@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.domain.filters.document import filter_document, read_json
+from gateway.domain.filters.document import filter_document, read_jsonb
 from gateway.domain.filters.evaluate import holds
 from gateway.domain.filters.explain import describe, explain
 from gateway.domain.filters.jsonpath import VARIABLES, to_jsonpath
@@ -27,7 +27,7 @@ __all__ = [
     "filter_document",
     "holds",
     "parse_filter",
-    "read_json",
+    "read_jsonb",
     "to_jsonpath",
 ]
 

@@ -1,49 +1,36 @@
-"""The document a filter sees, built in Python exactly as PostgreSQL builds it.
+"""The document a filter sees: the event's one document (gateway/domain/document.py),
+its body read exactly as PostgreSQL reads it when it routes the event.
 
-``{"type", "source", "id", "headers", "body"}``: the headers as stored (secret ones
-``[hidden]``), the body as JSON. PostgreSQL decides what JSON is when it routes an event
-(``gateway_event_body`` in migration 0010): a body it cannot read as ``jsonb`` (not
-UTF-8, not JSON, a ``\\u0000`` or a lone surrogate in a string, a number out of
-``numeric``'s range) is ``null``. :func:`read_json` refuses the same, and reads numbers
-as exact decimals, as ``numeric`` holds them, so the explanation of a refusal is about
-the values the routing compared.
+PostgreSQL decides what JSON is (``gateway_filter_body`` in migration 0010): a body it
+cannot read as ``jsonb`` (not UTF-8, not JSON, a ``\\u0000`` or a lone surrogate in a
+string, a number out of ``numeric``'s range) is ``null``. :func:`read_jsonb` refuses the
+same, and reads numbers as exact decimals, as ``numeric`` holds them, so the explanation
+of a refusal is about the values the routing compared. An XML body's view holds only
+strings, so it is the same whichever reads it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["filter_document", "read_json"]
+from gateway.domain.document import StoredEvent, event_document
+
+__all__ = ["filter_document", "read_jsonb"]
 
 _MAX_INTEGER_DIGITS = 131072  # numeric's limits
 _MAX_SCALE = 16383
 
 
-def filter_document(
-    *,
-    event_id: str,
-    source: str,
-    event_type: str | None,
-    headers: Mapping[str, str],
-    body: bytes,
-    body_view: str | None = None,
-) -> dict[str, Any]:
-    """The document of a stored event; ``body_view`` is the JSON view of a body that is
-    not JSON itself (an XML body), which the filter sees in its place."""
-    raw = body_view.encode() if body_view is not None else body
-    return {
-        "type": event_type,
-        "source": source,
-        "id": event_id,
-        "headers": dict(headers),
-        "body": read_json(raw),
-    }
+def filter_document(event: StoredEvent, hidden_headers: Iterable[str] = ()) -> dict[str, Any]:
+    """The document of a stored event as its filters see it (``hidden_headers`` as
+    :func:`gateway.domain.document.event_document` takes them)."""
+    return event_document(event, hidden_headers, read=read_jsonb)
 
 
-def read_json(raw: bytes) -> Any:
+def read_jsonb(raw: bytes) -> Any:
     """``raw`` as PostgreSQL's ``jsonb`` reads it (numbers as :class:`Decimal`), or
     ``None`` when it does not."""
     if b"\x00" in raw:
