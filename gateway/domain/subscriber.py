@@ -50,7 +50,8 @@ ContentFilter = Annotated[
     dict[str, Any],
     Meta(
         description="which events to take by their body, headers and type, in Convoy's and "
-        'Outpost\'s JSON syntax: {"body": {"shipping_address.country_code": {"$in": ["DE"]}}}'
+        "Outpost's syntax (README: Filters): "
+        '{"body": {"shipping_address.country_code": {"$in": ["DE", "AT"]}}}'
     ),
 ]
 MAX_FILTER_BYTES = 16 * 1024

@@ -19,6 +19,7 @@ from gateway.domain.filters.regex import Pattern, RegexError, parse_regex
 from gateway.domain.validation import Invalid
 
 __all__ = [
+    "ALIASES",
     "COMPARISONS",
     "MAX_TESTS",
     "ROOTS",
@@ -50,7 +51,12 @@ COMPARISONS = (
     "$endsWith",
 )
 _LOGIC = ("$and", "$or", "$not")
-_OTHER_NAMES = {"data": "body", "metadata": "headers", "topic": "type"}  # Outpost's
+ALIASES = {"data": "body", "topic": "type"}
+"""Outpost's names for parts of the document, taken as written."""
+_UNKNOWN_HINTS = {
+    "metadata": " (Outpost's metadata: a webhook's are its headers)",
+    "time": " (the time an event was received is not a part of it)",
+}
 MAX_TESTS = 100
 MAX_DEPTH = 10
 MAX_LIST = 100
@@ -187,11 +193,9 @@ def _extend(path: Path | None, key: str, at: str) -> Path:
         raise Invalid(at, f"a field is 1 to {MAX_TEXT} characters")
     words = key.split(".")
     if path is None:
-        root, words = words[0], words[1:]
+        root, words = ALIASES.get(words[0], words[0]), words[1:]
         if root not in ROOTS:
-            hint = (
-                f" (Outpost's {root} is {_OTHER_NAMES[root]} here)" if root in _OTHER_NAMES else ""
-            )
+            hint = _UNKNOWN_HINTS.get(root, "")
             raise Invalid(at, f"a filter looks at {_roots()}; not {root}{hint}")
         path = (root, ())
     root, steps = path

@@ -85,7 +85,7 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("thin_above_bytes", {"thin_above_bytes": (1 << 31) + 1}),
     ("filter", {"filter": "DE"}),
     ("filter", {"filter": {"body": {"sku": {"$in": ["x" * 900] * 20}}}}),  # over 16 KiB
-    ("filter.data", {"filter": {"data": {"status": "paid"}}}),  # Outpost's name for body
+    ("filter.metadata", {"filter": {"metadata": {"source": "api"}}}),  # Outpost's, not here
     ("filter.$gte", {"filter": {"$gte": 5}}),
     ("filter.$or", {"filter": {"$or": []}}),
     ("filter.$or[1].body.tags", {"filter": {"$or": [{"body": {"a": 1}}, {"body": {"tags": []}}]}}),
