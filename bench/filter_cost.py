@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import orjson
 
 from bench.db import Server

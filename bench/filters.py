@@ -29,5 +29,5 @@ FILTERS: list[dict[str, Any]] = [
     {"body": _country("SE"), "headers": {"x-shopify-shop-domain": {"$endsWith": ".myshopify.com"}}},
     {"body": {**_country("DK"), "email": {"$regex": "@example\\.com$"}}},
     {"body": _country("JP"), "type": "orders/create"},
-    {"body": {**_country("CA"), "total_price": {"$lt": 50}, "financial_status": {"$neq": "voided"}}},
+    {"body": {**_country("CA"), "total_price": {"$lt": 50}, "cancel_reason": {"$exist": False}}},
 ]
