@@ -9,7 +9,8 @@
 -- body_view: an XML body's JSON view, as JSON text; NULL for every other body.
 -- A subscriber with a content filter takes an event only when its compiled filter
 -- (filter_path) holds on the event's body, with its headers, type, source and id as
--- variables; each such event's body is read as jsonb once, the others' never.
+-- variables (documents): read once per event, and only for an event of a source that
+-- some subscriber with a filter takes.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
@@ -28,26 +29,29 @@ WITH input AS (
     ORDER BY ord
     ON CONFLICT DO NOTHING
     RETURNING id, source, event_type, ordering_key, received_at, seq, headers, body, body_view
-), selected AS (
-    SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
-           CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key, s.filter_path
+), documents AS MATERIALIZED (
+    SELECT i.id, i.source, i.event_type, i.ordering_key, i.received_at, i.seq, f.body,
+           f.variables
     FROM inserted i
+    LEFT JOIN LATERAL (
+        SELECT gateway_filter_body(i.body, i.body_view) AS body,
+               gateway_filter_variables(i.event_type, i.source, i.id, i.headers) AS variables
+        FROM subscribers s
+        WHERE s.filter_path IS NOT NULL AND s.state <> 'disabled'
+          AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+        LIMIT 1
+    ) f ON true
+), targets AS (
+    SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
+           CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
+    FROM documents i
     JOIN subscribers s
       ON s.state <> 'disabled'
      AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
-), documents AS MATERIALIZED (
-    SELECT i.id, gateway_filter_body(i.body, i.body_view) AS body,
-           gateway_filter_variables(i.event_type, i.source, i.id, i.headers) AS variables
-    FROM inserted i
-    WHERE i.id IN (SELECT event_id FROM selected WHERE filter_path IS NOT NULL)
-), targets AS (
-    SELECT t.event_id, t.subscriber_id, t.received_at, t.seq, t.ordering_key
-    FROM selected t
-    LEFT JOIN documents d ON d.id = t.event_id
-    WHERE t.filter_path IS NULL OR jsonb_path_match(d.body, t.filter_path, d.variables, true)
+     AND (s.filter_path IS NULL OR jsonb_path_match(i.body, s.filter_path, i.variables, true))
 ), keyed AS (
     INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
     SELECT subscriber_id, ordering_key, count(*)
