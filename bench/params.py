@@ -1,4 +1,4 @@
-"""Sizes and durations of a run: the full defaults fit a 2-core machine in about 15 min."""
+"""Sizes and durations of a run: the full defaults fit a 2-core machine in about 18 min."""
 
 from __future__ import annotations
 

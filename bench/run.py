@@ -1,6 +1,6 @@
 """Benchmark the gateway against bare aiohttp baselines measured in the same run.
 
-    make bench                              # the full run (about 15 minutes on 2 cores)
+    make bench                              # the full run (about 18 minutes on 2 cores)
     python bench/run.py --smoke             # seconds: checks that the harness still works
     python bench/run.py --only 1,2 --set writer.batch_max=512 --profile
 
