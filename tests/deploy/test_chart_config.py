@@ -115,6 +115,55 @@ def test_a_signed_source_without_a_secret_is_refused(render: Any) -> None:
         render(values)
 
 
+WAREHOUSE = {
+    "name": "Warehouse DE",
+    "url": "https://wms-de.example.com/orders",
+    "secret": "whsec_" + base64.b64encode(b"w" * 24).decode(),
+    "sources": ["shop"],
+    "event_types": ["orders/*"],
+    "max_attempts": 5,
+}
+
+
+def test_subscriber_secrets_reach_the_program_only_through_the_environment(
+    render: Any,
+) -> None:
+    out = render(merge(MINIMAL, {"sources": [SHOP], "subscribers": [WAREHOUSE]}))
+    assert WAREHOUSE["secret"] not in out.config_toml()
+    (subscriber,) = tomllib.loads(out.config_toml())["subscribers"]
+    assert subscriber == {
+        **WAREHOUSE,
+        "secret": "${GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET}",
+    }
+    assert secret_data(out)["GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET"] == WAREHOUSE["secret"]
+    for _, spec in out.pod_specs():
+        names = env_names(spec)
+        ref = names["GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET"]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == "GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET"
+
+
+def test_a_subscriber_without_a_secret_is_refused(render: Any) -> None:
+    subscriber = {k: v for k, v in WAREHOUSE.items() if k != "secret"}
+    with pytest.raises(helm.HelmError, match=r"Warehouse DE.*needs a secret"):
+        render(merge(MINIMAL, {"subscribers": [subscriber]}))
+
+
+def test_a_subscriber_secret_can_come_from_an_existing_secret(render: Any) -> None:
+    subscriber = {k: v for k, v in WAREHOUSE.items() if k != "secret"}
+    out = render({"existingSecret": "gateway-secrets", "subscribers": [subscriber]})
+    (rendered,) = tomllib.loads(out.config_toml())["subscribers"]
+    assert rendered["secret"] == "${GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET}"
+    for _, spec in out.pod_specs():
+        ref = env_names(spec)["GATEWAY_SUBSCRIBER_WAREHOUSE_DE_SECRET"]["valueFrom"]
+        assert ref["secretKeyRef"]["name"] == "gateway-secrets"
+
+
+def test_two_subscribers_mapping_to_one_variable_are_refused(render: Any) -> None:
+    twins = [WAREHOUSE, dict(WAREHOUSE, name="warehouse-de")]
+    with pytest.raises(helm.HelmError, match="both map to the environment variable"):
+        render(merge(MINIMAL, {"subscribers": twins}))
+
+
 def test_database_url_and_jwt_key_come_from_the_chart_secret(render: Any) -> None:
     out = render(MINIMAL)
     data = secret_data(out)
@@ -214,6 +263,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
                 {"name": "gh", "scheme": "github", "secrets": ["a", "b"]},
                 {"name": "open", "scheme": "none"},
             ],
+            "subscribers": [WAREHOUSE],
             "config": {"delivery": {"grace_seconds": 20, "allowed_private_cidrs": ["10.0.0.0/8"]}},
         },
     )
@@ -235,4 +285,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     assert config.delivery.grace_seconds == 20.0
     assert config.source("shop").secret == "shpss_example"
     assert config.source("gh").secrets == ("a", "b")
+    (subscriber,) = config.subscribers
+    assert subscriber.secret == WAREHOUSE["secret"]
+    assert subscriber.event_types == ["orders/*"]
     assert container(spec)["args"][-2:] == ["--role", "worker"]

@@ -34,6 +34,13 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "a source burst of zero": {
         "sources": [dict(SHOP, rate_limit_per_second=5, rate_limit_burst=0)]
     },
+    "a subscriber without a URL": {"subscribers": [{"name": "wms", "secret": "${WMS}"}]},
+    "an unknown subscriber key": {
+        "subscribers": [{"name": "wms", "url": "https://wms.example.com", "retries": 3}]
+    },
+    "a subscriber name with a slash": {
+        "subscribers": [{"name": "a/b", "url": "https://wms.example.com", "secret": "${W}"}]
+    },
     "running as root": {"securityContext": {"runAsUser": 0}},
     "a writable root filesystem": {"securityContext": {"readOnlyRootFilesystem": False}},
     "privilege escalation": {"securityContext": {"allowPrivilegeEscalation": True}},
@@ -101,28 +108,39 @@ SECTION_RECORDS = {
     "metrics": "MetricsConfig",
     "retention": "RetentionConfig",
     "sources": "SourceConfig",
+    "subscribers": "SubscriberConfig",
 }
 
 
-# Where the config records are defined: the sections, and the source a [[sources]] table is.
+# Where the config records are defined: the sections, and what a [[sources]] and a
+# [[subscribers]] table are.
 RECORD_MODULES = [
     *sorted((REPO / "gateway" / "config").glob("*.py")),
     REPO / "gateway" / "domain" / "source.py",
+    REPO / "gateway" / "domain" / "subscriber.py",
 ]
 
 
 def record_fields() -> dict[str, set[str]]:
-    """Field names of each config record, read from its module without importing it."""
-    fields: dict[str, set[str]] = {}
+    """Field names of each config record (its bases' too), read from its module without
+    importing it."""
+    own: dict[str, set[str]] = {}
+    bases: dict[str, list[str]] = {}
     for path in RECORD_MODULES:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
-                fields[node.name] = {
+                own[node.name] = {
                     stmt.target.id
                     for stmt in node.body
                     if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
                 }
-    return fields
+                bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+
+    def fields(name: str) -> set[str]:
+        inherited = [fields(base) for base in bases.get(name, []) if base in own]
+        return own[name].union(*inherited)
+
+    return {name: fields(name) for name in own}
 
 
 def test_schema_config_keys_match_the_programs_config_records() -> None:
@@ -130,8 +148,8 @@ def test_schema_config_keys_match_the_programs_config_records() -> None:
     records = record_fields()
     sections = schema["properties"]["config"]["properties"]
     for section, record in SECTION_RECORDS.items():
-        if section == "sources":
-            allowed = set(schema["properties"]["sources"]["items"]["properties"])
+        if section in ("sources", "subscribers"):
+            allowed = set(schema["properties"][section]["items"]["properties"])
         else:
             allowed = set(sections[section]["properties"])
         program = records[record] - CHART_OWNED.get(section, set())

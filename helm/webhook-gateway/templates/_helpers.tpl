@@ -137,47 +137,55 @@ Seconds Kubernetes waits for a pod to stop: the program's drain plus a margin.
 {{- end -}}
 
 {{/*
-Secrets.
+Secrets of sources and subscribers.
 
-wg.sourceEnvName: the environment variable that carries a source's secret.
-wg.sourceSecrets: for one source (dict "ctx" $ "source" $src), JSON with
+wg.secretEnvName: for (dict "kind" "source"|"subscriber" "name" NAME), the environment
+  variable that carries that item's secret.
+wg.itemSecrets: for one item (dict "ctx" $ "kind" KIND "item" $item), JSON with
   secret   - the TOML value of `secret` ("${VAR}"), if any
-  secrets  - the TOML values of `secrets`
+  secrets  - the TOML values of `secrets` (sources only)
   stored   - {VAR: value} to keep in the chart's Secret
   existing - [VAR] to read from .Values.existingSecret
+A subscriber always needs a secret (it signs what it is sent); a source unless its
+scheme is "none" or it lists `secrets`.
 */}}
-{{- define "wg.sourceEnvName" -}}
-{{- printf "GATEWAY_SOURCE_%s_SECRET" (. | upper | replace "-" "_") -}}
+{{- define "wg.secretEnvName" -}}
+{{- printf "GATEWAY_%s_%s_SECRET" (.kind | upper) (regexReplaceAll "[^A-Z0-9]" (.name | upper) "_") -}}
 {{- end -}}
 
-{{- define "wg.sourceSecrets" -}}
+{{- define "wg.itemSecrets" -}}
 {{- $ctx := .ctx -}}
-{{- $src := .source -}}
-{{- $var := include "wg.sourceEnvName" $src.name -}}
+{{- $kind := .kind -}}
+{{- $item := .item -}}
+{{- $list := printf "%ss" $kind -}}
+{{- $var := include "wg.secretEnvName" (dict "kind" $kind "name" $item.name) -}}
 {{- $ref := "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" -}}
 {{- $out := dict "secrets" (list) "stored" (dict) "existing" (list) -}}
-{{- if $src.secret -}}
-  {{- if regexMatch $ref $src.secret -}}
-    {{- $_ := set $out "secret" $src.secret -}}
+{{- $required := or (eq $kind "subscriber") (and (ne (default "hmac" $item.scheme) "none") (not $item.secrets)) -}}
+{{- if $item.secret -}}
+  {{- if regexMatch $ref $item.secret -}}
+    {{- $_ := set $out "secret" $item.secret -}}
   {{- else if $ctx.Values.existingSecret -}}
-    {{- fail (printf "sources: %q has a plain secret, but existingSecret is set: put it in that Secret under %s and leave sources[].secret empty" $src.name $var) -}}
+    {{- fail (printf "%s: %q has a plain secret, but existingSecret is set: put it in that Secret under %s and leave %s[].secret empty" $list $item.name $var $list) -}}
   {{- else -}}
-    {{- $_ := set $out.stored $var $src.secret -}}
+    {{- $_ := set $out.stored $var $item.secret -}}
     {{- $_ := set $out "secret" (printf "${%s}" $var) -}}
   {{- end -}}
-{{- else if and (ne (default "hmac" $src.scheme) "none") (not $src.secrets) -}}
+{{- else if $required -}}
   {{- if $ctx.Values.existingSecret -}}
     {{- $_ := set $out "existing" (list $var) -}}
     {{- $_ := set $out "secret" (printf "${%s}" $var) -}}
+  {{- else if eq $kind "subscriber" -}}
+    {{- fail (printf "subscribers: %q needs a secret (whsec_…): set subscribers[].secret, or existingSecret with the key %s" $item.name $var) -}}
   {{- else -}}
-    {{- fail (printf "sources: %q (scheme %s) needs a secret: set sources[].secret, or existingSecret with the key %s" $src.name (default "hmac" $src.scheme) $var) -}}
+    {{- fail (printf "sources: %q (scheme %s) needs a secret: set sources[].secret, or existingSecret with the key %s" $item.name (default "hmac" $item.scheme) $var) -}}
   {{- end -}}
 {{- end -}}
-{{- range $i, $s := default (list) $src.secrets -}}
+{{- range $i, $s := default (list) $item.secrets -}}
   {{- if regexMatch $ref $s -}}
     {{- $_ := set $out "secrets" (append $out.secrets $s) -}}
   {{- else if $ctx.Values.existingSecret -}}
-    {{- fail (printf "sources: %q has plain secrets, but existingSecret is set: reference them as \"${VAR}\" and supply VAR with extraEnv" $src.name) -}}
+    {{- fail (printf "%s: %q has plain secrets, but existingSecret is set: reference them as \"${VAR}\" and supply VAR with extraEnv" $list $item.name) -}}
   {{- else -}}
     {{- $v := printf "%s_%d" $var (add1 $i) -}}
     {{- $_ := set $out.stored $v $s -}}
@@ -187,14 +195,16 @@ wg.sourceSecrets: for one source (dict "ctx" $ "source" $src), JSON with
 {{- toJson $out -}}
 {{- end -}}
 
-{{/* Every source secret, merged: JSON {"stored": {...}, "existing": [...]} */}}
-{{- define "wg.allSourceSecrets" -}}
+{{/* Every source's and subscriber's secret, merged: JSON {"stored": {...}, "existing": [...]} */}}
+{{- define "wg.allItemSecrets" -}}
 {{- $stored := dict -}}
 {{- $existing := list -}}
-{{- range $src := .Values.sources -}}
-  {{- $s := include "wg.sourceSecrets" (dict "ctx" $ "source" $src) | fromJson -}}
+{{- range $kind := list "source" "subscriber" -}}
+{{- range $item := get $.Values (printf "%ss" $kind) | default (list) -}}
+  {{- $s := include "wg.itemSecrets" (dict "ctx" $ "kind" $kind "item" $item) | fromJson -}}
   {{- $stored = merge $stored $s.stored -}}
   {{- $existing = concat $existing $s.existing -}}
+{{- end -}}
 {{- end -}}
 {{- toJson (dict "stored" $stored "existing" $existing) -}}
 {{- end -}}
@@ -205,7 +215,7 @@ wg.sourceSecrets: for one source (dict "ctx" $ "source" $src), JSON with
 {{- if and .Values.database.url (not .Values.database.existingSecret) -}}
 {{- $_ := set $data "GATEWAY_DATABASE__URL" .Values.database.url -}}
 {{- end -}}
-{{- $sources := include "wg.allSourceSecrets" . | fromJson -}}
+{{- $sources := include "wg.allItemSecrets" . | fromJson -}}
 {{- toJson (merge $data $sources.stored) -}}
 {{- end -}}
 
@@ -270,7 +280,7 @@ stores come from the Secret NAME; the rest from the Secrets the user manages.
       name: {{ default (include "wg.fullname" $ctx) $v.existingSecret }}
       key: GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET
       optional: {{ if $v.existingSecret }}true{{ else }}false{{ end }}
-{{- $sources := include "wg.allSourceSecrets" $ctx | fromJson }}
+{{- $sources := include "wg.allItemSecrets" $ctx | fromJson }}
 {{- range $name := keys $sources.stored | sortAlpha }}
 - name: {{ $name }}
   valueFrom:
@@ -329,8 +339,8 @@ so whole numbers are written as integers (the program accepts them for float key
 {{- end -}}
 
 {{- define "wg.configToml" -}}
-# webhook-gateway configuration, rendered by the Helm chart from .Values.config and
-# .Values.sources. Secrets arrive as ${VAR} from the environment; the database URL and
+# webhook-gateway configuration, rendered by the Helm chart from .Values.config,
+# .Values.sources and .Values.subscribers. Secrets arrive as ${VAR} from the environment; the database URL and
 # the JWT key as GATEWAY_DATABASE__URL and GATEWAY_API__JWT_SECRET.
 {{- $chartOwned := dict
   "ingress" (dict "host" "0.0.0.0" "port" 8080)
@@ -344,17 +354,19 @@ so whole numbers are written as integers (the program accepts them for float key
 [{{ $section }}]
 {{- include "wg.tomlTable" $table }}
 {{- end }}
-{{- range $src := .Values.sources }}
-{{- $secrets := include "wg.sourceSecrets" (dict "ctx" $ "source" $src) | fromJson }}
+{{- range $kind := list "source" "subscriber" }}
+{{- range $item := get $.Values (printf "%ss" $kind) | default (list) }}
+{{- $secrets := include "wg.itemSecrets" (dict "ctx" $ "kind" $kind "item" $item) | fromJson }}
 
-[[sources]]
-name = {{ toJson $src.name }}
-{{- include "wg.tomlTable" (omit $src "name" "secret" "secrets") }}
+[[{{ $kind }}s]]
+name = {{ toJson $item.name }}
+{{- include "wg.tomlTable" (omit $item "name" "secret" "secrets") }}
 {{- with $secrets.secret }}
 secret = {{ toJson . }}
 {{- end }}
 {{- with $secrets.secrets }}
 secrets = {{ include "wg.tomlValue" . }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{ end -}}
@@ -372,13 +384,15 @@ Checks that values.schema.json cannot express.
 {{- if and .Values.existingSecret .Values.api.jwtSecret -}}
 {{- fail "api.jwtSecret is ignored when existingSecret is set: put the key in that Secret under GATEWAY_API__JWT_SECRET" -}}
 {{- end -}}
+{{- range $kind := list "source" "subscriber" -}}
 {{- $seen := dict -}}
-{{- range $src := .Values.sources -}}
-{{- $var := include "wg.sourceEnvName" $src.name -}}
+{{- range $item := get $.Values (printf "%ss" $kind) | default (list) -}}
+{{- $var := include "wg.secretEnvName" (dict "kind" $kind "name" $item.name) -}}
 {{- if hasKey $seen $var -}}
-{{- fail (printf "sources: %q and %q both map to the environment variable %s" (get $seen $var) $src.name $var) -}}
+{{- fail (printf "%ss: %q and %q both map to the environment variable %s" $kind (get $seen $var) $item.name $var) -}}
 {{- end -}}
-{{- $_ := set $seen $var $src.name -}}
+{{- $_ := set $seen $var $item.name -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
