@@ -23,6 +23,7 @@ from gateway.store.sql import QUERIES
 from testkit.postgres import with_database
 
 TEMPLATE = "bench_template"
+FILTERED = "bench_template_filtered"  # the template, and ten filtered subscribers (workload 7)
 SETTINGS = (
     "server_version",
     "shared_buffers",

@@ -62,10 +62,9 @@ class Gateway:
     def token(self) -> str:
         return self.process.token("admin")
 
-    def add_subscriber(self, token: str, name: str, url: str) -> str:
-        created = http_json(
-            f"{self.admin}/api/v1/subscribers", "POST", {"name": name, "url": url}, token
-        )
+    def add_subscriber(self, token: str, name: str, url: str, **settings: Any) -> str:
+        body = {"name": name, "url": url, **settings}
+        created = http_json(f"{self.admin}/api/v1/subscribers", "POST", body, token)
         return str(created["id"])
 
     def stop(self) -> None:

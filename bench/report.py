@@ -19,6 +19,7 @@ class Row:
     baseline_name: str
     goal: str = ""
     ratio_goal: float | None = None
+    ratio_limit: float | None = None
     limit: float | None = None
     expect: str | None = None
 
@@ -33,6 +34,8 @@ class Row:
     def met(self) -> bool | None:
         if self.ratio_goal is not None:
             return None if self.ratio is None else self.ratio >= self.ratio_goal
+        if self.ratio_limit is not None:
+            return None if self.ratio is None else self.ratio <= self.ratio_limit
         if self.limit is not None:
             return None if not isinstance(self.gateway, int | float) else self.gateway <= self.limit
         if self.expect is not None:

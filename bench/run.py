@@ -1,6 +1,6 @@
 """Benchmark the gateway against bare aiohttp baselines measured in the same run.
 
-    make bench                              # the full run (about 15 minutes on 2 cores)
+    make bench                              # the full run (about 18 minutes on 2 cores)
     python bench/run.py --smoke             # seconds: checks that the harness still works
     python bench/run.py --only 1,2 --set writer.batch_max=512 --profile
 
@@ -29,9 +29,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import drain, ingest, payloads, report
+from bench import drain, filtered, ingest, payloads, report
 from bench.common import Context
-from bench.db import TEMPLATE, Server
+from bench.db import FILTERED, TEMPLATE, Server
+from bench.filters import FILTERS
 from bench.gateway import SHAPES
 from bench.params import Params, smoke
 from bench.procs import ROOT, Sink, py_spy
@@ -92,7 +93,7 @@ def parse(argv: list[str] | None) -> Params:
 def main(argv: list[str] | None = None) -> int:
     params = parse(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the children on the way out
-    if 1 in params.workloads:
+    if {1, 7} & set(params.workloads):
         try:
             wrk_path()
         except WrkMissing:
@@ -143,6 +144,8 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
         if 6 in params.workloads:
             w3 = ctx.results.get("w3", {}).get("gateway", {}).get("rate")
             rows += drain.claim_cost(ctx, w3)
+        if 7 in params.workloads:
+            rows += filtered.filters(ctx)
         ctx.results["postgres"] = server.settings()
     finally:
         sink.stop()
@@ -152,13 +155,24 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
 
 
 def _template(ctx: Context) -> None:
-    """A migrated database holding the two subscribers; every workload clones it."""
+    """A migrated database holding the two subscribers; every workload clones it. For
+    workload 7, a clone of it that also holds the ten filtered subscribers."""
     url = ctx.server.create(TEMPLATE)
     gateway = ctx.gateway("template", url, "api")
     try:
         token = gateway.token()
         for name in ("a", "b"):
             gateway.add_subscriber(token, f"warehouse-{name}", ctx.sink.url(f"/{name}"))
+    finally:
+        gateway.stop()
+    if 7 not in ctx.params.workloads:
+        return
+    gateway = ctx.gateway("template-filtered", ctx.server.create(FILTERED, TEMPLATE), "api")
+    try:
+        token = gateway.token()
+        for n, spec in enumerate(FILTERS):
+            url = ctx.sink.url(f"/f{n}")
+            gateway.add_subscriber(token, f"warehouse-f{n}", url, filter=spec)
     finally:
         gateway.stop()
 

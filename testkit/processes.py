@@ -46,13 +46,13 @@ def _toml_value(value: Any) -> str:
 
 
 def to_toml(config: dict[str, Any]) -> str:
-    """Sections of scalars, plus ``sources`` as an array of tables."""
+    """Sections of scalars, plus ``sources`` and ``subscribers`` as arrays of tables."""
     lines: list[str] = []
     for section, values in config.items():
-        if section == "sources":
-            for source in values:
-                lines.append("[[sources]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in source.items()]
+        if section in ("sources", "subscribers"):
+            for table in values:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
             continue
         lines.append(f"[{section}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]

@@ -10,7 +10,7 @@ from msgspec import Meta
 from gateway.api.fields import Timestamp
 from gateway.api.models import DeliveryOut
 
-__all__ = ["EventDetail", "EventOut", "EventPage", "EventQuery"]
+__all__ = ["EventDetail", "EventOut", "EventPage", "EventQuery", "NotRouted"]
 
 Limit = Annotated[int, Meta(ge=1, le=1000)]
 Text = Annotated[str, Meta(min_length=1, max_length=512)]
@@ -42,6 +42,16 @@ class EventPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+class NotRouted(msgspec.Struct, kw_only=True):
+    """A subscriber the event's source and type selected, whose content filter refused it."""
+
+    subscriber_id: str
+    subscriber_name: str
+    reason: Annotated[
+        str, Meta(description="e.g. filter: shipping_address.country_code $in [DE, AT]: was FR")
+    ]
+
+
 class EventDetail(EventOut, kw_only=True):
     headers: dict[str, str]
     body_json: Annotated[
@@ -56,3 +66,7 @@ class EventDetail(EventOut, kw_only=True):
         Meta(description="the body if it is other text, or XML (when no privacy rule applies)"),
     ] = None
     deliveries: list[DeliveryOut]
+    not_routed: Annotated[
+        list[NotRouted],
+        Meta(description="subscribers its source and type selected but whose filter refused it"),
+    ] = []

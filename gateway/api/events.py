@@ -11,6 +11,7 @@ from gateway.api.common import json_response
 from gateway.api.endpoint import decode_query, endpoint
 from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuery
 from gateway.api.models import DeliveryOut
+from gateway.api.routing import not_routed
 from gateway.api.state import API
 from gateway.domain.document import body_json
 from gateway.domain.event_types import glob_to_like
@@ -51,8 +52,10 @@ async def list_events(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     state = request.app[API]
     event = await _load(request)
-    shown_json, shown_text = _show(event, state.config.privacy.rules_for(event.source))
+    rules = state.config.privacy.rules_for(event.source)
+    shown_json, shown_text = _show(event, rules)
     deliveries = await deliveries_store.list_deliveries(state.db, event_id=event.id, limit=1000)
+    headers = await shown_headers(state.db, event)
     detail = EventDetail(
         id=event.id,
         source=event.source,
@@ -62,10 +65,11 @@ async def get_event(request: web.Request) -> web.Response:
         received_at=event.received_at,
         content_type=event.content_type,
         size=len(event.body),
-        headers=await shown_headers(state.db, event),
+        headers=headers,
         body_json=shown_json,
         body_text=shown_text,
         deliveries=[DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],
+        not_routed=await not_routed(state.db, event, rules, headers),
     )
     return json_response(detail)
 

@@ -32,6 +32,7 @@ __all__ = [
     "SubscriberOut",
     "SubscriberPatch",
     "decode_body",
+    "invalid",
 ]
 
 
@@ -119,13 +120,15 @@ def decode_body(raw: bytes, model: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=model)
     except msgspec.ValidationError as exc:
-        field, reason = describe(exc)
-        errors = [{"field": field, "message": reason}]
-        raise Problem(
-            422, f"{field or 'body'}: {reason}", kind="validation", errors=errors
-        ) from None
+        raise invalid(*describe(exc)) from None
     except msgspec.DecodeError:
         raise Problem(400, "the body is not valid JSON", kind="invalid-json") from None
+
+
+def invalid(field: str, reason: str) -> Problem:
+    """The 422 problem for a refused body: where (``field``) and why."""
+    errors = [{"field": field, "message": reason}]
+    return Problem(422, f"{field or 'body'}: {reason}", kind="validation", errors=errors)
 
 
 # Delivery engine: flow state, pause, secret rotation, dead letters, replay and jobs.

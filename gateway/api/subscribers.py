@@ -19,6 +19,7 @@ from gateway.api.models import (
     SubscriberPage,
     SubscriberPatch,
     decode_body,
+    invalid,
 )
 from gateway.api.state import API, ApiState
 from gateway.delivery.signer import new_secret
@@ -26,6 +27,7 @@ from gateway.delivery.ssrf import AddressBlocked
 from gateway.domain.destination import InvalidDestination
 from gateway.domain.privacy import HIDDEN, hide_headers
 from gateway.domain.subscriber import SubscriberSettings, destination
+from gateway.domain.validation import Invalid
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import subscribers as store
@@ -180,7 +182,10 @@ async def update(request: web.Request) -> web.Response:
     }
     if "headers" in changes:
         changes["headers"] = _kept_secrets(changes["headers"], current.headers)
-    settings = msgspec.structs.replace(current, **changes)
+    try:
+        settings = msgspec.structs.replace(current, **changes)
+    except Invalid as exc:  # a rule the Struct checks itself (a filter's)
+        raise invalid(exc.field, exc.reason) from None
     if "url" in changes or changes.get("https_only"):
         await _check_url(state, settings)
     try:

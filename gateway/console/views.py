@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.api.events import shown_headers
+from gateway.api.routing import not_routed
 from gateway.console.access import CONSOLE, needs
 from gateway.console.figures import chart, histogram_quantile
 from gateway.console.render import page, pretty_body
@@ -183,12 +184,15 @@ async def event_detail(request: web.Request) -> web.Response:
     cut = len(text) > BODY_SHOWN
     deliveries = await deliveries_store.list_deliveries(state.db, event_id=event.id, limit=1000)
     attempts = await store.event_attempts(state.db, event.id)
+    headers = await shown_headers(state.db, event)
+    rules = state.config.privacy.rules_for(event.source)
     return page(
         request,
         "event.html",
         event=event,
         size=len(event.body),
-        headers=sorted((await shown_headers(state.db, event)).items()),
+        headers=sorted(headers.items()),
+        not_routed=await not_routed(state.db, event, rules, headers),
         body_kind=kind,
         body=text[:BODY_SHOWN],
         body_cut=cut,

@@ -12,7 +12,7 @@ headers as stored (lower-case names), every secret one's value hidden.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -39,24 +39,35 @@ class StoredEvent(Protocol):
     def body_view(self) -> Any: ...
 
 
-def body_json(body: bytes, body_view: Any = None) -> Any:
-    """The body as JSON: ``body_view`` when the event has one (an XML body), else the
-    body parsed as JSON, else ``None``."""
-    if body_view is not None:
-        return body_view
+def _read_json(body: bytes) -> Any:
+    """``body`` parsed as JSON, or ``None`` when it is not JSON."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
 
 
-def event_document(event: StoredEvent, hidden_headers: Iterable[str] = ()) -> dict[str, Any]:
+def body_json(
+    body: bytes, body_view: Any = None, *, read: Callable[[bytes], Any] = _read_json
+) -> Any:
+    """The body as JSON: ``body_view`` when the event has one (an XML body), else the
+    body as ``read`` parses it (JSON, or ``None``)."""
+    return body_view if body_view is not None else read(body)
+
+
+def event_document(
+    event: StoredEvent,
+    hidden_headers: Iterable[str] = (),
+    *,
+    read: Callable[[bytes], Any] = _read_json,
+) -> dict[str, Any]:
     """The event's JSON document (see the module's docstring). ``hidden_headers`` are
-    more headers to hide (a source's own ``signature_header``)."""
+    more headers to hide (a source's own ``signature_header``); ``read`` parses a body
+    that has no view (filters read numbers exactly, as PostgreSQL does)."""
     return {
         "type": event.event_type,
         "source": event.source,
         "id": event.id,
         "headers": hide_headers(event.headers, hidden_headers),
-        "body": body_json(event.body, event.body_view),
+        "body": body_json(event.body, event.body_view, read=read),
     }

@@ -8,14 +8,17 @@ store's SQL; a test holds the SQL's column lists to this Struct's fields.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from gateway.domain.destination import Destination, InvalidDestination, parse_destination
+from gateway.domain.filters import parse_filter
+from gateway.domain.validation import Invalid
 
 __all__ = [
+    "ContentFilter",
     "Glob",
     "HeaderName",
     "PayloadMode",
@@ -43,6 +46,15 @@ Burst = Annotated[int, Meta(ge=1, le=100_000)]
 Delay = Annotated[float, Meta(ge=0, le=7 * 86400)]
 MaxAge = Annotated[float, Meta(gt=0, le=30 * 86400)]
 Bytes = Annotated[int, Meta(ge=0, le=1 << 31)]
+ContentFilter = Annotated[
+    dict[str, Any],
+    Meta(
+        description="which events to take by their body, headers and type, in Convoy's and "
+        "Outpost's syntax (README: Filters): "
+        '{"body": {"shipping_address.country_code": {"$in": ["DE", "AT"]}}}'
+    ),
+]
+MAX_FILTER_BYTES = 16 * 1024
 PayloadMode = Literal["full", "thin"]
 SubscriberState = Literal["active", "paused", "disabled"]
 
@@ -52,7 +64,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
     ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
     ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
-    signed link instead of a body (above ``thin_above_bytes``, when set).
+    signed link instead of a body (above ``thin_above_bytes``, when set); ``filter`` takes
+    only the events whose content passes it (``gateway.domain.filters``).
     """
 
     name: Name
@@ -75,6 +88,13 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     rate_limit_burst: Burst | None = None
     payload_mode: PayloadMode = "full"
     thin_above_bytes: Bytes | None = None
+    filter: ContentFilter | None = None
+
+    def __post_init__(self) -> None:
+        if self.filter is not None:
+            if len(msgspec.json.encode(self.filter)) > MAX_FILTER_BYTES:
+                raise Invalid("filter", f"is longer than {MAX_FILTER_BYTES} bytes as JSON")
+            parse_filter(self.filter)
 
 
 def destination(settings: SubscriberSettings) -> Destination:

@@ -8,9 +8,22 @@ from datetime import datetime
 
 from gateway.store.database import Database
 from gateway.store.errors import NotFound, StoreUnavailable
-from gateway.store.records import Event, EventSummary, IngestEvent, IngestResult
+from gateway.store.records import (
+    Event,
+    EventSummary,
+    FilteredSubscriber,
+    IngestEvent,
+    IngestResult,
+)
 
-__all__ = ["get_event", "insert_batch", "list_events", "notify_deliveries", "replay_digest"]
+__all__ = [
+    "filtered_subscribers",
+    "get_event",
+    "insert_batch",
+    "list_events",
+    "notify_deliveries",
+    "replay_digest",
+]
 
 ROUNDS = 3
 """Inserts of one batch at most: a duplicate whose first copy went away (or whose replay
@@ -140,3 +153,12 @@ async def list_events(
         limit,
     )
     return [EventSummary.from_row(r) for r in rows]
+
+
+async def filtered_subscribers(db: Database, event_id: str) -> list[FilteredSubscriber]:
+    """The subscribers the event's source and type selected whose content filter kept it
+    from them (see ``filtered_subscribers`` in queries.sql), by name."""
+    result: list[FilteredSubscriber] = FilteredSubscriber.from_rows(
+        await db.fetch("filtered_subscribers", event_id)
+    )
+    return result

@@ -7,6 +7,10 @@
 -- event type and body, for sources with a replay window; NULL, and so never equal,
 -- for the others). DO NOTHING names no index, so either one makes a duplicate.
 -- body_view: an XML body's JSON view, as JSON text; NULL for every other body.
+-- A subscriber with a content filter takes an event only when its compiled filter
+-- (filter_path) holds on the event's body, with its headers, type, source and id as
+-- variables (documents): read once per event, and only for an event of a source that
+-- some subscriber with a filter takes.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
@@ -24,17 +28,30 @@ WITH input AS (
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING id, source, event_type, ordering_key, received_at, seq
+    RETURNING id, source, event_type, ordering_key, received_at, seq, headers, body, body_view
+), documents AS MATERIALIZED (
+    SELECT i.id, i.source, i.event_type, i.ordering_key, i.received_at, i.seq, f.body,
+           f.variables
+    FROM inserted i
+    LEFT JOIN LATERAL (
+        SELECT gateway_filter_body(i.body, i.body_view) AS body,
+               gateway_filter_variables(i.event_type, i.source, i.id, i.headers) AS variables
+        FROM subscribers s
+        WHERE s.filter_path IS NOT NULL AND s.state <> 'disabled'
+          AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+        LIMIT 1
+    ) f ON true
 ), targets AS (
     SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
            CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
-    FROM inserted i
+    FROM documents i
     JOIN subscribers s
       ON s.state <> 'disabled'
      AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
+     AND (s.filter_path IS NULL OR jsonb_path_match(i.body, s.filter_path, i.variables, true))
 ), keyed AS (
     INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
     SELECT subscriber_id, ordering_key, count(*)
@@ -261,11 +278,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes,
-                         event_type_likes)
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22, $23, $24)
+        $22, $23, $24, $25, $26)
 RETURNING *;
 
 -- name: update_subscriber
@@ -277,7 +294,8 @@ SET state = $2, state_reason = $3,
     backoff_cap_seconds = $13, max_in_flight = $14, rate_limit_per_second = $15,
     ordered = $16, https_only = $17, forward_headers = $18, retry_schedule = $19,
     max_age_seconds = $20, rate_limit_burst = $21, payload_mode = $22,
-    thin_above_bytes = $23, event_type_likes = $24, updated_at = now()
+    thin_above_bytes = $23, filter = $24, event_type_likes = $25, filter_path = $26,
+    updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -724,7 +742,8 @@ ON CONFLICT (event_id, subscriber_id) DO NOTHING
 RETURNING id, subscriber_id, ordering_key, status;
 
 -- name: event_deliveries
--- The deliveries an event has, and the subscribers that would take it now but have none.
+-- The deliveries an event has, and the subscribers that would take it now but have none
+-- (their content filter too, as insert_events applies it).
 SELECT d.id AS delivery_id, s.id AS subscriber_id
 FROM events e
 JOIN subscribers s
@@ -735,8 +754,30 @@ JOIN subscribers s
                  WHERE e.event_type LIKE p.pattern))
 LEFT JOIN deliveries d ON d.event_id = e.id AND d.subscriber_id = s.id
 WHERE e.id = $1
+  AND (s.filter_path IS NULL
+       OR jsonb_path_match(gateway_filter_body(e.body, e.body_view), s.filter_path,
+                           gateway_filter_variables(e.event_type, e.source, e.id, e.headers),
+                           true))
 UNION
 SELECT d.id, d.subscriber_id FROM deliveries d WHERE d.event_id = $1;
+
+-- name: filtered_subscribers
+-- The subscribers that an event's source and type selected, that existed when it came,
+-- and that have a content filter but no delivery of it: their filter refused it (or was
+-- changed since). Disabled ones are left out, as the fan-out leaves them out.
+SELECT s.id, s.name, s.filter
+FROM events e
+JOIN subscribers s
+  ON s.state <> 'disabled'
+ AND s.filter_path IS NOT NULL
+ AND s.created_at <= e.received_at
+ AND (cardinality(s.sources) = 0 OR e.source = ANY (s.sources))
+ AND (cardinality(s.event_type_likes) = 0
+      OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
+                 WHERE e.event_type LIKE p.pattern))
+WHERE e.id = $1
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.subscriber_id = s.id)
+ORDER BY s.name;
 
 -- name: delivery_for_event
 SELECT id FROM deliveries WHERE event_id = $1 AND subscriber_id = $2;
@@ -853,11 +894,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes,
-                         event_type_likes)
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-        $21, $22, $23)
+        $21, $22, $23, $24, $25)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
     url = EXCLUDED.url, description = EXCLUDED.description, sources = EXCLUDED.sources,
@@ -870,8 +911,8 @@ SET secret = EXCLUDED.secret,
     https_only = EXCLUDED.https_only, forward_headers = EXCLUDED.forward_headers,
     retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
-    thin_above_bytes = EXCLUDED.thin_above_bytes,
-    event_type_likes = EXCLUDED.event_type_likes,
+    thin_above_bytes = EXCLUDED.thin_above_bytes, filter = EXCLUDED.filter,
+    event_type_likes = EXCLUDED.event_type_likes, filter_path = EXCLUDED.filter_path,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,
     state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'

@@ -22,6 +22,7 @@ __all__ = [
     "DeliveryFilter",
     "Event",
     "EventSummary",
+    "FilteredSubscriber",
     "FlowChange",
     "IngestEvent",
     "IngestResult",
@@ -283,6 +284,18 @@ class EventSummary:
     received_at: datetime
     content_type: str | None
     size: int
+
+    from_row = classmethod(_from_row)
+    from_rows = classmethod(_from_rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FilteredSubscriber:
+    """A subscriber whose content filter an event did not pass."""
+
+    id: str
+    name: str
+    filter: dict[str, Any]
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

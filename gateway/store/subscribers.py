@@ -8,6 +8,7 @@ from datetime import datetime
 import msgspec
 
 from gateway.domain.event_types import glob_to_like
+from gateway.domain.filters import compile_filter
 from gateway.domain.ids import new_id
 from gateway.domain.subscriber import SubscriberSettings, SubscriberState
 from gateway.store import flow
@@ -31,7 +32,7 @@ __all__ = [
 
 
 SETTINGS = tuple(f.name for f in msgspec.structs.fields(SubscriberSettings))
-STORED = (*SETTINGS, "event_type_likes")
+STORED = (*SETTINGS, "event_type_likes", "filter_path")
 """The columns a subscriber's settings are stored in: one per setting, in the Struct's
 order, then those the store derives from them. ``queries.sql`` lists them in this order."""
 
@@ -39,11 +40,13 @@ order, then those the store derives from them. ``queries.sql`` lists them in thi
 def stored_values(settings: SubscriberSettings) -> list[object]:
     """The values of :data:`STORED` for ``settings``, as query arguments.
 
-    ``event_type_likes`` are the ``event_types`` globs as SQL LIKE patterns, which the
-    fan-out matches event types against.
+    ``event_type_likes`` are the ``event_types`` globs as SQL LIKE patterns, and
+    ``filter_path`` the ``filter`` compiled to a SQL/JSON path predicate: the fan-out
+    matches events against both.
     """
     values: list[object] = [_column(getattr(settings, name)) for name in SETTINGS]
     values.append([glob_to_like(p) for p in settings.event_types])
+    values.append(compile_filter(settings.filter))
     return values
 
 

@@ -122,6 +122,7 @@ WAREHOUSE = {
     "sources": ["shop"],
     "event_types": ["orders/*"],
     "max_attempts": 5,
+    "filter": {"body": {"shipping_address.country_code": {"$in": ["DE", "AT"]}}},
 }
 
 
@@ -288,4 +289,5 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     (subscriber,) = config.subscribers
     assert subscriber.secret == WAREHOUSE["secret"]
     assert subscriber.event_types == ["orders/*"]
+    assert subscriber.filter == WAREHOUSE["filter"]
     assert container(spec)["args"][-2:] == ["--role", "worker"]

@@ -34,6 +34,7 @@ EVERY_SETTING = SubscriberSettings(
     rate_limit_burst=7,
     payload_mode="thin",
     thin_above_bytes=1024,
+    filter={"body": {"total_price": {"$gte": 100}}, "type": {"$neq": "orders/cancelled"}},
 )
 
 

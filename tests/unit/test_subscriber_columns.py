@@ -41,7 +41,7 @@ def insert(query: str) -> tuple[list[str], list[str]]:
 
 
 def test_the_stored_columns_are_the_settings_in_order_then_what_the_store_derives() -> None:
-    assert list(STORED) == [*SETTINGS, "event_type_likes"]
+    assert list(STORED) == [*SETTINGS, "event_type_likes", "filter_path"]
 
 
 def test_insert_subscriber_takes_the_settings_in_the_structs_order() -> None:

@@ -37,3 +37,16 @@ async def test_every_operation_names_its_scope_and_its_problem_answers(api: Test
                 assert "application/problem+json" in content, (method, path, code)
     assert document["openapi"] == "3.1.0"
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_the_document_shows_a_subscribers_filter_and_why_an_event_was_not_routed(
+    api: TestClient,  # type: ignore[type-arg]
+) -> None:
+    schemas = (await (await api.get("/api/v1/openapi.json")).json())["components"]["schemas"]
+    for name in ("SubscriberIn", "SubscriberOut", "SubscriberPatch"):
+        [written, _] = schemas[name]["properties"]["filter"]["anyOf"]
+        assert written["type"] == "object", name
+        assert "$in" in written["description"], name
+    not_routed = schemas["EventDetail"]["properties"]["not_routed"]
+    assert not_routed["items"] == {"$ref": "#/components/schemas/NotRouted"}
+    assert set(schemas["NotRouted"]["required"]) == {"subscriber_id", "subscriber_name", "reason"}

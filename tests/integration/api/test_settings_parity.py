@@ -83,6 +83,23 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("payload_mode", {"payload_mode": "half"}),
     ("thin_above_bytes", {"thin_above_bytes": -1}),
     ("thin_above_bytes", {"thin_above_bytes": (1 << 31) + 1}),
+    ("filter", {"filter": "DE"}),
+    ("filter", {"filter": {"body": {"sku": {"$in": ["x" * 900] * 20}}}}),  # over 16 KiB
+    ("filter.metadata", {"filter": {"metadata": {"source": "api"}}}),  # Outpost's, not here
+    ("filter.$gte", {"filter": {"$gte": 5}}),
+    ("filter.$or", {"filter": {"$or": []}}),
+    ("filter.$or[1].body.tags", {"filter": {"$or": [{"body": {"a": 1}}, {"body": {"tags": []}}]}}),
+    ("filter.body.amount.$gte", {"filter": {"body": {"amount": {"$gte": [100]}}}}),
+    ("filter.body.amount.$gte", {"filter": {"body": {"amount": {"$gte": 5, "currency": "EUR"}}}}),
+    ("filter.body.status.$like", {"filter": {"body": {"status": {"$like": "paid"}}}}),
+    ("filter.body.sku.$regex", {"filter": {"body": {"sku": {"$regex": "(TSHIRT"}}}}),
+    ("filter.body.sku.$regex", {"filter": {"body": {"sku": {"$regex": "\\bTEE"}}}}),
+    ("filter.body.sku.$regex", {"filter": {"body": {"sku": {"$regex": "(a+)+" * 200}}}}),
+    ("filter.body.line_items..sku", {"filter": {"body": {"line_items..sku": "TEE"}}}),
+    ("filter.body.country.$in[1]", {"filter": {"body": {"country": {"$in": ["DE", {"a": 1}]}}}}),
+    ("filter.body.deleted_at.$exist", {"filter": {"body": {"deleted_at": {"$exist": "no"}}}}),
+    ("filter.headers.x-tenant.id", {"filter": {"headers": {"x-tenant": {"id": "7"}}}}),
+    ("filter.type.$startsWith", {"filter": {"type": {"$startsWith": 5}}}),
     ("colour", {"colour": "red"}),
 ]
 

@@ -1,0 +1,133 @@
+"""What content filters cost an event, routed in PostgreSQL or in Python.
+
+    .venv/bin/python -m bench.filter_cost [--batches 500] [--batch 64] [--rounds 2]
+
+PostgreSQL (the way the gateway routes): starts the embedded server in a temporary
+directory under /tmp and migrates a template holding the bench's two subscribers, then
+stores ``batches`` x ``batch`` realistic Shopify orders through the writer's
+``insert_batch``, on a fresh clone, once with only those two and once with the ten
+filtered subscribers of bench/filters.py beside them (which take none of the orders, so
+both write the same deliveries), alternating. The figure is the CPU time of the backend
+that ran the statements (``/proc``), per event.
+
+Python (the way not taken): the same orders parsed with orjson and the same ten filters
+evaluated by ``gateway.domain.filters.holds``, in this process, per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from bench.db import Server
+from bench.filters import FILTERS
+from bench.payloads import SOURCE, TOPIC, generate
+from gateway.domain.filters import holds, parse_filter
+from gateway.domain.ids import new_id
+from gateway.store.database import Database
+from gateway.store.events import insert_batch
+from gateway.store.migrate import upgrade_to_head
+from gateway.store.records import IngestEvent
+from testkit.factories import subscriber
+
+HEADERS = (
+    '{"content-type": "application/json", "x-shopify-topic": "orders/create", '
+    '"x-shopify-shop-domain": "bench-shop.myshopify.com"}'
+)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+async def _template(url: str, filtered: bool) -> None:
+    await upgrade_to_head(url)
+    db = await Database.connect(url, min_size=1, max_size=1)
+    try:
+        for name in ("a", "b"):
+            await subscriber(db, f"warehouse-{name}", f"http://127.0.0.1:9/{name}")
+        for n, spec in enumerate(FILTERS if filtered else []):
+            await subscriber(db, f"warehouse-{n}", f"http://127.0.0.1:9/f{n}", filter=spec)
+    finally:
+        await db.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+async def _sql(url: str, bodies: list[bytes], batch: int, tag: str) -> dict[str, float]:
+    events = [
+        IngestEvent(new_id("evt"), SOURCE, f"{tag}-{n}", TOPIC, None, "application/json",
+                    HEADERS, body)
+        for n, body in enumerate(bodies)
+    ]  # fmt: skip
+    db = await Database.connect(url, min_size=1, max_size=1, generic_plans=True)
+    try:
+        backend = await _backend(db)  # a pool of one: every statement runs there
+        cpu, started = _cpu_seconds(backend), time.perf_counter()
+        created = 0
+        for at in range(0, len(events), batch):
+            _, made = await insert_batch(db, events[at : at + batch])
+            created += made
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds(backend) - cpu
+    finally:
+        await db.close()
+    n = len(events)
+    return {
+        "backend_cpu_us_per_event": round(cpu / n * 1e6, 1),
+        "wall_us_per_event": round(seconds / n * 1e6, 1),
+        "deliveries_per_event": round(created / n, 2),
+    }
+
+
+async def _backend(db: Database) -> int:
+    async with db.transaction() as conn:
+        return int(conn.get_server_pid())
+
+
+def _python(bodies: list[bytes]) -> dict[str, float]:
+    filters = [parse_filter(f) for f in FILTERS]
+    started = time.process_time()
+    for body in bodies:
+        document = {"type": TOPIC, "source": SOURCE, "id": "evt", "headers": orjson.loads(HEADERS),
+                    "body": orjson.loads(body)}  # fmt: skip
+        for node in filters:
+            assert node is not None and not holds(node, document)
+    seconds = time.process_time() - started
+    return {"cpu_us_per_event": round(seconds / len(bodies) * 1e6, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    bodies = [s.body for s in generate(args.batches * args.batch)]
+    workdir = Path(tempfile.mkdtemp(prefix="filter-cost-", dir="/tmp"))
+    server = Server(workdir / "pg")
+    try:
+        for filtered in (False, True):
+            name = f"filters_{int(filtered)}"
+            server.create(name)
+            asyncio.run(_template(server.url(name), filtered))
+        for round_ in range(args.rounds):
+            for filtered in (False, True):
+                url = server.create("filter_run", f"filters_{int(filtered)}")
+                figures = asyncio.run(_sql(url, bodies, args.batch, f"r{round_}"))
+                label = "10 filters" if filtered else "no filter "
+                print(f"round {round_ + 1} PostgreSQL, {label} {figures}", flush=True)
+            print(f"round {round_ + 1} Python, 10 filters {_python(bodies)}", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
