@@ -278,6 +278,7 @@ class SubscriberConfig(SubscriberSettings, frozen=True, kw_only=True):
     secret: str
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         try:
             destination(self)
         except InvalidDestination as exc:

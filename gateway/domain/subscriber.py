@@ -14,6 +14,8 @@ import msgspec
 from msgspec import Meta
 
 from gateway.domain.destination import Destination, InvalidDestination, parse_destination
+from gateway.domain.transform import Transform
+from gateway.domain.validation import Invalid
 
 __all__ = [
     "Glob",
@@ -52,7 +54,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
     ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
     ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
-    signed link instead of a body (above ``thin_above_bytes``, when set).
+    signed link instead of a body (above ``thin_above_bytes``, when set). ``transform``
+    reshapes each request before it is signed (``gateway.domain.transform``).
     """
 
     name: Name
@@ -75,6 +78,13 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     rate_limit_burst: Burst | None = None
     payload_mode: PayloadMode = "full"
     thin_above_bytes: Bytes | None = None
+    transform: Transform | None = None
+
+    def __post_init__(self) -> None:
+        if self.transform is not None and (
+            self.payload_mode == "thin" or self.thin_above_bytes is not None
+        ):
+            raise Invalid("transform", "a transformed body is sent whole: not with thin payloads")
 
 
 def destination(settings: SubscriberSettings) -> Destination:
