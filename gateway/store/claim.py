@@ -43,12 +43,14 @@ lease sweeper never deadlock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.store import flow
 from gateway.store.database import Database
-from gateway.store.records import ClaimedDelivery
+from gateway.store.records import ClaimedDelivery, transform_of
 from gateway.store.sql import QUERIES
 
 __all__ = ["claim", "release", "release_expired_leases"]
@@ -68,7 +70,13 @@ async def claim(
     """
     rows = await db.fetch("claim_deliveries", limit, lease_seconds, token, default_max_in_flight)
     claimed: list[ClaimedDelivery] = ClaimedDelivery.from_rows(rows)
-    return claimed
+    return [c if c.transform is None else _with_transform(c) for c in claimed]
+
+
+def _with_transform(claimed: ClaimedDelivery) -> ClaimedDelivery:
+    """The claimed delivery with its subscriber's transform read (the row holds JSON)."""
+    stored: Any = claimed.transform
+    return dataclasses.replace(claimed, transform=transform_of(stored))
 
 
 async def release(db: Database, ids: Sequence[str], token: str) -> int:

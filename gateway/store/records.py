@@ -11,6 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 from gateway.domain.subscriber import PayloadMode, SubscriberSettings, SubscriberState
+from gateway.domain.transform import Transform
 
 __all__ = [
     "Attempt",
@@ -31,6 +32,7 @@ __all__ = [
     "Settlement",
     "Subscriber",
     "SubscriberFlow",
+    "transform_of",
 ]
 
 DeliveryStatus = Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"]
@@ -148,8 +150,25 @@ class Subscriber(SubscriberSettings, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
 
-    from_row = classmethod(_from_row)
-    from_rows = classmethod(_from_rows)
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Subscriber:
+        """The subscriber of a row (its ``transform``, stored as JSON, read back as one)."""
+        values = dict(row)
+        values["transform"] = transform_of(values.get("transform"))
+        result: Subscriber = _from_row(cls, values)
+        return result
+
+
+def transform_of(stored: Mapping[str, Any] | None) -> Transform | None:
+    """A transform as its column holds it (a JSON object), read back (once per version)."""
+    if stored is None:
+        return None
+    return _transform(stored["language"], stored["source"])
+
+
+@functools.lru_cache(maxsize=256)
+def _transform(language: str, source: str) -> Transform:
+    return Transform(language=language, source=source)  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,6 +211,7 @@ class ClaimedDelivery:
     max_age_seconds: float | None = None
     payload_mode: PayloadMode = "full"
     thin_above_bytes: int | None = None
+    transform: Transform | None = None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -204,14 +224,26 @@ class AttemptResult:
     started_at: datetime
     duration_ms: float
     outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
+    # | transform_error | transform_cancelled (nothing sent: see ``sent``)
     status_code: int | None = None
     error: str | None = None
     response_snippet: str | None = None
     retry_after_seconds: float | None = None
+    transform_version: str | None = None
+    """The version of the subscriber's transform the attempt ran (None: it has none)."""
+    request_url: str | None = None
+    """With a transform: the request made (its URL, body size and content type)."""
+    request_bytes: int | None = None
+    request_content_type: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
+
+    @property
+    def sent(self) -> bool:
+        """Whether a request went out: the subscriber's health counts only those."""
+        return not self.outcome.startswith("transform_")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -239,6 +271,10 @@ class Attempt:
     outcome: str
     error: str | None
     response_snippet: str | None
+    transform_version: str | None = None
+    request_url: str | None = None
+    request_bytes: int | None = None
+    request_content_type: str | None = None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
