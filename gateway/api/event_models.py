@@ -44,8 +44,15 @@ class EventPage(msgspec.Struct, kw_only=True):
 
 class EventDetail(EventOut, kw_only=True):
     headers: dict[str, str]
-    body_json: Annotated[Any, Meta(description="the body if it is JSON, privacy rules applied")] = (
-        None
-    )
-    body_text: Annotated[str | None, Meta(description="the body if it is other text")] = None
+    body_json: Annotated[
+        Any,
+        Meta(
+            description="the body if it is JSON, or the JSON view of an XML body; privacy"
+            " rules applied"
+        ),
+    ] = None
+    body_text: Annotated[
+        str | None,
+        Meta(description="the body if it is other text, or XML (when no privacy rule applies)"),
+    ] = None
     deliveries: list[DeliveryOut]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
-import orjson
 from aiohttp import web
 
 from gateway.api.common import json_response
@@ -12,8 +12,9 @@ from gateway.api.endpoint import decode_query, endpoint
 from gateway.api.event_models import EventDetail, EventOut, EventPage, EventQuery
 from gateway.api.models import DeliveryOut
 from gateway.api.state import API
+from gateway.domain.document import body_json
 from gateway.domain.event_types import glob_to_like
-from gateway.domain.privacy import hide_headers, redact_body
+from gateway.domain.privacy import hide_headers, redact_body, redact_document
 from gateway.http.problems import Problem
 from gateway.store import NotFound
 from gateway.store import deliveries as deliveries_store
@@ -50,8 +51,7 @@ async def list_events(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     state = request.app[API]
     event = await _load(request)
-    body = redact_body(event.body, state.config.privacy.rules_for(event.source))
-    body_json, body_text = _show(body)
+    shown_json, shown_text = _show(event, state.config.privacy.rules_for(event.source))
     deliveries = await deliveries_store.list_deliveries(state.db, event_id=event.id, limit=1000)
     detail = EventDetail(
         id=event.id,
@@ -63,8 +63,8 @@ async def get_event(request: web.Request) -> web.Response:
         content_type=event.content_type,
         size=len(event.body),
         headers=await shown_headers(state.db, event),
-        body_json=body_json,
-        body_text=body_text,
+        body_json=shown_json,
+        body_text=shown_text,
         deliveries=[DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],
     )
     return json_response(detail)
@@ -93,15 +93,22 @@ async def shown_headers(db: Database, event: Event) -> dict[str, str]:
     return hide_headers(event.headers, (own,) if isinstance(own, str) else ())
 
 
-def _show(body: bytes) -> tuple[object, str | None]:
+def _show(event: Event, rules: Sequence[str]) -> tuple[object, str | None]:
+    """The body as JSON and as text, privacy rules applied. An XML body is shown as both:
+    its JSON view, and its text (only when no rule applies: the text cannot be masked)."""
+    if event.body_view is not None:
+        return redact_document(event.body_view, rules), None if rules else _text(event.body)
+    document = body_json(redact_body(event.body, rules))
+    if document is not None:
+        return document, None
+    return None, _text(event.body)
+
+
+def _text(body: bytes) -> str | None:
     try:
-        return orjson.loads(body), None
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return None, body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
-        return None, None
+        return None
 
 
 async def _load(request: web.Request) -> Event:

@@ -14,9 +14,11 @@ import msgspec
 from msgspec import Meta
 
 from gateway.domain.validation import FINITE, Invalid, check_cidrs, check_rate_limit
+from gateway.domain.xpath import is_xpath, xpath_problem
 
 __all__ = ["MAX_REPLAY_WINDOW", "SLUG", "Scheme", "SourceConfig", "check_source"]
 
+_LOCATIONS = ("event_id", "event_type", "ordering_key")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_REPLAY_WINDOW = 3650 * 86400.0
 
@@ -36,8 +38,10 @@ Scheme = Literal[
 class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One sender: how its requests are verified and where its ids come from.
 
-    ``event_id``, ``event_type`` and ``ordering_key`` name a header, or a JSON pointer
-    into the body when they start with ``/``.
+    ``event_id``, ``event_type`` and ``ordering_key`` name a header; or, when they start
+    with ``/``, a JSON pointer into the body as JSON (an XML body's JSON view,
+    gateway/domain/xmlview.py); or, when they start with ``xpath:``, an XPath expression
+    over an XML body (gateway/domain/xpath.py).
     """
 
     # The name and the replay window are checked by check_source rather than by a Meta
@@ -84,6 +88,11 @@ def check_source(source: SourceConfig) -> None:
             raise Invalid("secret", "an empty secret is never accepted")
     if source.scheme == "hmac" and not source.signature_header:
         raise Invalid("signature_header", "scheme 'hmac' needs signature_header")
+    for field in _LOCATIONS:
+        location = getattr(source, field)
+        problem = xpath_problem(location) if location and is_xpath(location) else None
+        if problem:
+            raise Invalid(field, problem)
     check_cidrs("allowed_cidrs", source.allowed_cidrs)
     check_rate_limit(source.rate_limit_per_second, source.rate_limit_burst)
     window = source.replay_window_seconds

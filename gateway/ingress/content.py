@@ -10,18 +10,13 @@ from __future__ import annotations
 from multidict import CIMultiDictProxy
 
 from gateway.config import SourceConfig
+from gateway.domain.media import media_type
 from gateway.http.problems import Problem
 
-__all__ = ["check_content", "media_type"]
+__all__ = ["check_content"]
 
 # One layer of these, decoded by aiohttp within the body limit; "" and identity: as is.
 _ACCEPTED_CODINGS = frozenset({"", "identity", "gzip", "deflate"})
-
-
-def media_type(value: str | None) -> str:
-    """The media type of a ``Content-Type`` value: lower case, parameters left off
-    (``""`` for none)."""
-    return "" if value is None else value.split(";", 1)[0].strip().lower()
 
 
 def check_content(headers: CIMultiDictProxy[str], cfg: SourceConfig) -> None:

@@ -1,6 +1,8 @@
-"""Read the event id, type or ordering key of a request: from a header or the JSON body.
+"""Read the event id, type or ordering key of a request: from a header or the body.
 
-A location is a header name, or an RFC 6901 JSON pointer when it starts with ``/``.
+A location is a header name; an RFC 6901 JSON pointer into the body as JSON (an XML
+body's JSON view) when it starts with ``/``; an XPath expression over an XML body when
+it starts with ``xpath:`` (gateway/domain/xpath.py).
 """
 
 from __future__ import annotations
@@ -8,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import orjson
+
+from gateway.domain.xmlview import XmlBody
+from gateway.domain.xpath import XPathFailed, evaluate_xpath, is_xpath
 
 __all__ = ["INVALID_JSON", "MAX_LENGTH", "ExtractError", "extract", "json_loader", "resolve"]
 
@@ -20,7 +25,8 @@ _MISSING: object = object()
 
 
 class ExtractError(ValueError):
-    """An extracted value cannot be stored (too long, NUL, not UTF-8); answered 400."""
+    """An extracted value cannot be stored (too long, NUL, not UTF-8), or an XPath cannot
+    be evaluated on the document; answered 400."""
 
 
 def json_loader(body: bytes) -> Callable[[], object]:
@@ -47,25 +53,36 @@ def extract(
     body: bytes,
     parsed: Callable[[], object] | None = None,
     max_length: int = MAX_LENGTH,
+    xml: XmlBody | None = None,
 ) -> str | None:
     """The value at ``location``, or ``None`` when it is unset, missing, empty or not a scalar.
 
-    ``parsed`` returns the decoded JSON body (see :func:`json_loader`); without it the body
-    is parsed here. A number becomes its decimal string, a boolean ``true``/``false``.
-    Raises :class:`ExtractError` when the value is longer than ``max_length`` characters
-    or holds a NUL or a character that is not valid UTF-8.
+    ``parsed`` returns the body as JSON (see :func:`json_loader`; an XML body's view);
+    without it the body is parsed here. ``xml`` is the parsed XML body, if it is XML: an
+    XPath location on any other body finds nothing. A number becomes its decimal string,
+    a boolean ``true``/``false``. Raises :class:`ExtractError` when the value is longer
+    than ``max_length`` characters or holds a NUL or a character that is not valid UTF-8.
     """
     if not location:
         return None
     if location.startswith("/"):
         document = (parsed or json_loader(body))()
         value = None if document is INVALID_JSON else _scalar(resolve(document, location))
+    elif is_xpath(location):
+        value = None if xml is None else _evaluate(location, xml)
     else:
         value = headers.get(location)
     if not value:
         return None
     _check(value, max_length)
     return value
+
+
+def _evaluate(location: str, xml: XmlBody) -> str | None:
+    try:
+        return evaluate_xpath(location, xml)
+    except XPathFailed as exc:
+        raise ExtractError(str(exc)) from None
 
 
 def resolve(document: object, pointer: str) -> object:

@@ -4,9 +4,9 @@ the answer, counted and logged.
 The checks run cheapest first: overloaded 503 (a POST, before anything else, not even a
 source look-up) → another method 405 → unknown source 404 → client address, TLS and
 allowlists 403 → rate limits 429 → WooCommerce creation ping 200 → content encoding and
-type 415 → body limit 413 → overloaded 503 → signature 401 → event id 400 → the
-group-commit writer (503 when it takes nothing now) → after the COMMIT, 202, or 200 for
-a duplicate (503 when the commit failed or took too long).
+type 415 → body limit 413 → overloaded 503 → signature 401 → an XML body's hardened parse
+400 → event id 400 → the group-commit writer (503 when it takes nothing now) → after the
+COMMIT, 202, or 200 for a duplicate (503 when the commit failed or took too long).
 
 Both paths call :meth:`Intake.take` with an :class:`~gateway.ingress.inbound.Arrival`
 and write the :class:`~gateway.ingress.outcome.Outcome` it returns: aiohttp's request

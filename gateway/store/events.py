@@ -105,6 +105,7 @@ def _columns(e: IngestEvent) -> tuple[object, ...]:
         e.headers_json,
         e.body,
         replay_digest(e),
+        e.body_view,
     )
 
 

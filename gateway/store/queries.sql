@@ -6,20 +6,21 @@
 -- unique index: the same source + external_id, or the same source + replay_digest (the
 -- event type and body, for sources with a replay window; NULL, and so never equal,
 -- for the others). DO NOTHING names no index, so either one makes a duplicate.
+-- body_view: an XML body's JSON view, as JSON text; NULL for every other body.
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::bytea[], $9::bytea[]) WITH ORDINALITY
+                $7::text[], $8::bytea[], $9::bytea[], $10::text[]) WITH ORDINALITY
          AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body,
-              replay_digest, ord)
+              replay_digest, body_view, ord)
 ), inserted AS (
     INSERT INTO events (id, source, external_id, event_type, ordering_key, content_type,
-                        headers, body, replay_digest)
+                        headers, body, replay_digest, body_view)
     SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body,
-           replay_digest
+           replay_digest, body_view::jsonb
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING

@@ -102,6 +102,7 @@ class IngestEvent:
 
     With a ``replay_window_seconds`` above 0, an event of its source with the same type
     and body stored less than that long ago makes it a duplicate, whatever its id.
+    ``body_view`` is an XML body's JSON view as JSON text (``None`` for other bodies).
     """
 
     id: str
@@ -112,6 +113,7 @@ class IngestEvent:
     content_type: str | None
     headers_json: str
     body: bytes
+    body_view: str | None = None
     replay_window_seconds: float = 0.0
 
 
@@ -132,6 +134,7 @@ class Event:
     content_type: str | None
     headers: dict[str, str]
     body: bytes
+    body_view: Any  # an XML body's JSON view (None for other bodies)
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

@@ -13,7 +13,7 @@ from gateway.observability import Metrics
 from gateway.store import StoreError
 from gateway.store import deliveries as deliveries_store
 from gateway.store.database import Database
-from gateway.store.events import insert_batch
+from gateway.store.events import get_event, insert_batch
 from gateway.store.records import IngestEvent, IngestResult
 from testkit.factories import event, subscriber
 from testkit.polling import until
@@ -250,3 +250,24 @@ async def test_concurrent_copies_of_a_body_under_new_ids_store_exactly_one_event
     finally:
         for pool in pools:
             await pool.close()
+
+
+async def test_an_xml_bodys_view_is_stored_with_it_and_other_bodies_have_none(
+    db: Database,
+) -> None:
+    xml = dataclasses.replace(
+        event("x-1"),
+        content_type="application/xml",
+        body=b'<order id="7"><line sku="A"/><line sku="B"/></order>',
+        body_view='{"order": {"@id": "7", "line": [{"@sku": "A"}, {"@sku": "B"}]}}',
+    )
+    [as_xml, as_json], _ = await insert_batch(db, [xml, event("j-1")])
+
+    stored_xml = await get_event(db, as_xml.event_id)
+    stored_json = await get_event(db, as_json.event_id)
+
+    assert stored_xml.body == xml.body
+    assert stored_xml.body_view == {"order": {"@id": "7", "line": [{"@sku": "A"}, {"@sku": "B"}]}}
+    assert stored_json.body_view is None
+    nulls = await db.pool.fetchval("SELECT count(*) FROM events WHERE body_view IS NULL")
+    assert nulls == 1

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 
 from gateway.config import SourceConfig
-from gateway.ingress.content import media_type
+from gateway.domain.media import media_type
 from gateway.ingress.schemes.common import REMEMBER_BODIES, Preset, secret_keys
 from gateway.ingress.schemes.generic import HmacVerifier
 

@@ -132,3 +132,36 @@ async def test_an_event_stored_with_its_signature_shows_it_hidden_by_its_sources
     assert response.status == 200
     shown = (await response.json())["headers"]
     assert shown == {"x-partner-mac": "[hidden]", "x-hub-signature-256": "[hidden]", "x-n": "1"}
+
+
+async def test_an_xml_event_shows_its_view_as_json_and_its_text_unless_a_rule_masks_it(
+    db: Database,
+) -> None:
+    config = Config(
+        api=ApiConfig(jwt_secret=JWT_SECRET),
+        privacy=PrivacyConfig(sources={"erp": ("/order/customer/email",)}),
+    )
+    xml = b'<order id="7"><customer><email>jon@example.com</email></customer></order>'
+    view = '{"order": {"@id": "7", "customer": {"email": "jon@example.com"}}}'
+    client = await admin_client(db, config, authenticator_for(db, config))
+    try:
+        shown = {}
+        for source in ("shop", "erp"):
+            stored = dataclasses.replace(
+                event(f"x-{source}", source=source),
+                content_type="application/xml",
+                body=xml,
+                body_view=view,
+            )
+            [result], _ = await insert_batch(db, [stored])
+            answer = await client.get(
+                f"/api/v1/events/{result.event_id}", headers=bearer(mint("read"))
+            )
+            shown[source] = await answer.json()
+    finally:
+        await client.close()
+    assert shown["shop"]["body_json"] == orjson.loads(view)
+    assert shown["shop"]["body_text"] == xml.decode()
+    assert shown["shop"]["content_type"] == "application/xml"
+    assert shown["erp"]["body_json"]["order"]["customer"] == {"email": "[redacted]"}
+    assert shown["erp"]["body_text"] is None

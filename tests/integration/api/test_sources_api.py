@@ -72,3 +72,24 @@ async def test_the_api_document_describes_the_replay_window_of_a_source(
     schemas = document["components"]["schemas"]
     for model in ("SourceConfig", "SourceOut", "SourcePatch"):
         assert "replay_window_seconds" in schemas[model]["properties"], model
+
+
+async def test_a_source_with_an_xpath_that_cannot_be_evaluated_is_refused_naming_the_field(
+    api: TestClient,  # type: ignore[type-arg]
+    token: Callable[..., str],
+) -> None:
+    headers = bearer(token("write"))
+    erp = {"name": "erp", "scheme": "none", "event_id": "xpath:/order/@id"}
+
+    for field, location in (("event_id", "xpath:/order["), ("event_type", "xpath:upper(/o)")):
+        response = await api.post("/api/v1/sources", json={**erp, field: location}, headers=headers)
+        problem = await response.json()
+        assert response.status == 422, problem
+        assert problem["detail"].startswith(f"<api>: source.{field}: "), problem
+    created = await api.post("/api/v1/sources", json=erp, headers=headers)
+    assert created.status == 201, await created.text()
+    patched = await api.patch(
+        "/api/v1/sources/erp", json={"ordering_key": "xpath:$key"}, headers=headers
+    )
+    assert patched.status == 422
+    assert "ordering_key" in (await patched.json())["detail"]
