@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -26,6 +27,8 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
+from gateway.delivery.transformed import transform_claimed
+from gateway.delivery.transforms import Reshaped, TransformEngine
 from gateway.delivery.upkeep import Upkeep
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
@@ -51,6 +54,7 @@ class Dispatcher:
         *,
         links: PayloadLinks | None = None,
         queue_db: Database | None = None,
+        transforms: TransformEngine | None = None,
     ) -> None:
         self.db = db
         # Claims, releases and settlements: fixed-shape statements run many times a
@@ -60,6 +64,7 @@ class Dispatcher:
         self.config = config
         self.metrics = metrics
         self.links = links
+        self.transforms = transforms or TransformEngine()
         self.token = secrets.token_hex(12)
         self.breaker = CircuitBreaker.from_config(config)
         self.settler = Settler(
@@ -118,6 +123,7 @@ class Dispatcher:
             except StoreError as exc:
                 log.warning("could not release %d leases: %s", len(unfinished), exc)
         await self.settler.close()
+        self.transforms.close()
         await self._close_listener()
         self.running = False
 
@@ -177,14 +183,14 @@ class Dispatcher:
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         try:
-            timeout = claimed.timeout_seconds or self.config.timeout_seconds
-            request = build_request(
-                claimed, self.config.forward_headers, self.links, datetime.now(UTC)
-            )
-            result = await self.client.post(
-                claimed.url, request.body, request.headers, timeout, https_only=claimed.https_only
-            )
-            self._record(claimed, result)
+            reshaped = None
+            if claimed.transform is not None:
+                transformed = await transform_claimed(self.transforms, claimed)
+                if not isinstance(transformed, Reshaped):
+                    self._record(claimed, transformed)
+                    return
+                reshaped = transformed
+            self._record(claimed, await self._send(claimed, reshaped))
         finally:
             self._tasks.pop(claimed.id, None)
             if not self._stopping:
@@ -192,6 +198,25 @@ class Dispatcher:
             self.metrics.in_flight.set(len(self._tasks))
             if self._room() == self._refill_at:
                 self._wake.set()  # room for a claim's worth opened (once per crossing)
+
+    async def _send(self, claimed: ClaimedDelivery, reshaped: Reshaped | None) -> AttemptResult:
+        timeout = claimed.timeout_seconds or self.config.timeout_seconds
+        request = build_request(
+            claimed, self.config.forward_headers, self.links, datetime.now(UTC), reshaped
+        )
+        url = claimed.url if reshaped is None else reshaped.url(claimed.url)
+        result = await self.client.post(
+            url, request.body, request.headers, timeout, https_only=claimed.https_only
+        )
+        if claimed.transform is None:
+            return result
+        return dataclasses.replace(
+            result,
+            transform_version=claimed.transform.version,
+            request_url=url,
+            request_bytes=len(request.body),
+            request_content_type=request.headers.get("Content-Type"),
+        )
 
     def _record(self, claimed: ClaimedDelivery, result: AttemptResult) -> None:
         now = datetime.now(UTC)
@@ -208,7 +233,7 @@ class Dispatcher:
             self.metrics.dead_letters.labels(name).inc()
         log_event(
             log,
-            logging.DEBUG if result.ok else logging.WARNING,
+            logging.DEBUG if result.ok or settlement.status == "cancelled" else logging.WARNING,
             "delivery attempt",
             delivery_id=claimed.id,
             event_id=claimed.event_id,

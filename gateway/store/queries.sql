@@ -193,7 +193,8 @@ SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueu
        s.previous_secret, s.previous_secret_expires_at, s.headers AS subscriber_headers,
        s.timeout_seconds, s.max_attempts, s.backoff_base_seconds, s.backoff_cap_seconds,
        s.https_only, s.forward_headers, s.retry_schedule, s.max_age_seconds, s.payload_mode,
-       s.thin_above_bytes, s.transform
+       s.thin_above_bytes, s.transform,
+       CASE WHEN s.transform IS NOT NULL THEN e.body_view END AS body_view
 FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;

@@ -14,6 +14,9 @@ from gateway.domain.subscriber import PayloadMode, SubscriberSettings, Subscribe
 from gateway.domain.transform import Transform
 
 __all__ = [
+    "NOT_SENT",
+    "SKIPPED_BY_TRANSFORM",
+    "TRANSFORM_ERROR",
     "Attempt",
     "AttemptResult",
     "Circuit",
@@ -34,6 +37,13 @@ __all__ = [
     "SubscriberFlow",
     "transform_of",
 ]
+
+TRANSFORM_ERROR = "transform_error"
+"""The outcome of an attempt whose transform threw or hit a bound (nothing was sent)."""
+SKIPPED_BY_TRANSFORM = "skipped_by_transform"
+"""The outcome of an attempt whose transform chose not to send the event: the delivery
+ends ``cancelled``, which is no failure."""
+NOT_SENT = frozenset({TRANSFORM_ERROR, SKIPPED_BY_TRANSFORM})
 
 DeliveryStatus = Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"]
 CircuitState = Literal["closed", "open", "half_open"]
@@ -215,6 +225,7 @@ class ClaimedDelivery:
     payload_mode: PayloadMode = "full"
     thin_above_bytes: int | None = None
     transform: Transform | None = None
+    body_view: Any = None  # an XML body's JSON view, claimed only for a transform
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -227,7 +238,7 @@ class AttemptResult:
     started_at: datetime
     duration_ms: float
     outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
-    # | transform_error | transform_cancelled (nothing sent: see ``sent``)
+    # | transform_error | skipped_by_transform (nothing sent: see ``sent``)
     status_code: int | None = None
     error: str | None = None
     response_snippet: str | None = None
@@ -246,7 +257,7 @@ class AttemptResult:
     @property
     def sent(self) -> bool:
         """Whether a request went out: the subscriber's health counts only those."""
-        return not self.outcome.startswith("transform_")
+        return self.outcome not in NOT_SENT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
