@@ -16,6 +16,7 @@ from gateway.api import (
     subscriber_stats,
     subscribers,
     tokens,
+    transforms,
 )
 from gateway.api.auth import AUTHENTICATOR, Authenticator
 from gateway.api.endpoint import add_endpoints
@@ -36,6 +37,7 @@ DOCUMENTED: list[Handler] = [
     *deliveries.HANDLERS,
     *jobs.HANDLERS,
     *tokens.HANDLERS,
+    *transforms.HANDLERS,
 ]
 
 

@@ -83,6 +83,12 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("payload_mode", {"payload_mode": "half"}),
     ("thin_above_bytes", {"thin_above_bytes": -1}),
     ("thin_above_bytes", {"thin_above_bytes": (1 << 31) + 1}),
+    ("transform", {"transform": {"source": "function handler(request) {"}}),
+    ("transform", {"transform": {"source": ""}}),
+    ("transform", {"transform": {"source": "const x = 1;"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
+    ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
     ("colour", {"colour": "red"}),
 ]
 
@@ -120,6 +126,12 @@ BAD_SOURCES: list[Row] = [
     ("replay_window_seconds", {"replay_window_seconds": -1}),
     ("replay_window_seconds", {"replay_window_seconds": 1e12}),
     ("replay_window_seconds", {"replay_window_seconds": "week"}),
+    ("transform", {"transform": {"source": "function handler(request) {"}}),
+    ("transform", {"transform": {"source": ""}}),
+    ("transform", {"transform": {"source": "const x = 1;"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
+    ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
     ("colour", {"colour": "red"}),
 ]
 
