@@ -45,6 +45,11 @@ def add_api(app: web.Application, api: ApiState, authenticator: Authenticator) -
     app[API] = api
     app[AUTHENTICATOR] = authenticator
     app.cleanup_ctx.append(authenticator.revoked.lifespan)  # reloaded while serving
+
+    async def stop_transforms(_: web.Application) -> None:
+        await api.transforms.close()
+
+    app.on_cleanup.append(stop_transforms)
     add_endpoints(app, API_PREFIX, DOCUMENTED)
     document = build_document(API_PREFIX, DOCUMENTED)
     body = web.json_response(document).body

@@ -22,7 +22,7 @@ class ApiState:
     policy: AddressPolicy
     metrics: Metrics
     transforms: TransformEngine = dataclasses.field(default_factory=TransformEngine)
-    """Runs ``POST /transforms/test`` (its threads start with the first test)."""
+    """Runs ``POST /transforms/test`` (its workers start with the first test)."""
 
 
 API = web.AppKey("api", ApiState)

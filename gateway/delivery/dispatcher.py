@@ -123,7 +123,7 @@ class Dispatcher:
             except StoreError as exc:
                 log.warning("could not release %d leases: %s", len(unfinished), exc)
         await self.settler.close()
-        self.transforms.close()
+        await self.transforms.close()
         await self._close_listener()
         self.running = False
 

@@ -71,7 +71,12 @@ async def transform_claimed(
     started = time.perf_counter()
     error: str | None = None
     try:
-        answer = await engine.apply(claimed.transform, document_of(claimed), context_of(claimed))
+        answer = await engine.apply(
+            claimed.transform,
+            document_of(claimed),
+            context_of(claimed),
+            queue=claimed.subscriber_id,
+        )
     except Failure as failure:
         outcome, error = TRANSFORM_ERROR, failure.describe()
     else:

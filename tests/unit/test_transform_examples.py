@@ -41,12 +41,12 @@ def stored(sample: str, source: str, event_type: str) -> Stored:
 
 
 async def reshaped(example: str, event: Stored) -> Reshaped:
-    engine = TransformEngine(threads=1)
+    engine = TransformEngine(workers=1)
     try:
         source = (EXAMPLES / example).read_text()
         answer = await engine.apply(Transform(source=source), event_document(event), CONTEXT)
     finally:
-        engine.close()
+        await engine.close()
     assert isinstance(answer, Reshaped)
     return answer
 

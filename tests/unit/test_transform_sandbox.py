@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import time
 from typing import Any
 
@@ -21,9 +23,9 @@ SLACK = 0.5  # seconds beyond a bound a shared test machine may add
 
 @pytest.fixture
 async def engine() -> Any:
-    made = TransformEngine(threads=2)
+    made = TransformEngine(workers=2)
     yield made
-    made.close()
+    await made.close()
 
 
 async def fails(engine: TransformEngine, source: str) -> tuple[Failure, float]:
@@ -94,11 +96,11 @@ async def test_an_output_over_its_bound_is_refused(engine: TransformEngine) -> N
 
 
 async def test_a_bound_can_be_set_per_engine() -> None:
-    small = TransformEngine(threads=1, bounds=Bounds(output_bytes=100))
+    small = TransformEngine(workers=1, bounds=Bounds(output_bytes=100))
     try:
         failure, _ = await fails(small, "function handler(r) { return {body: 'x'.repeat(200)} }")
     finally:
-        small.close()
+        await small.close()
     assert "over the bound of 100" in failure.message
 
 
@@ -182,7 +184,7 @@ async def test_what_one_event_changes_in_the_built_ins_is_not_seen_by_the_next(
 ) -> None:
     transform = Transform(source=POLLUTER)
     first = {**REQUEST, "body": {"first": True}}
-    for _ in range(4):  # every thread, whichever runs the call
+    for _ in range(4):  # every worker, whichever runs the call
         assert await engine.apply(transform, first, CONTEXT) == Cancel()
         after = await engine.apply(transform, REQUEST, CONTEXT)
         assert isinstance(after, Reshaped)
@@ -222,3 +224,63 @@ async def test_the_event_loop_runs_on_while_hostile_scripts_spin(
     assert all(isinstance(r, Failure) for r in results[1:])
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert max(gaps) < 0.1  # six 50 ms spins on the loop would stall it for 300 ms
+
+
+async def test_a_worker_that_dies_fails_only_the_call_it_ran_and_another_takes_its_place() -> None:
+    engine = TransformEngine(workers=1, bounds=Bounds(cpu_seconds=5.0))
+    try:
+        spin = Transform(source="function handler(r) { for (;;) {} }")
+        ok = Transform(source="function handler(r) { return {body: r.body} }")
+        running = asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT))
+        behind = asyncio.ensure_future(engine.apply(ok, REQUEST, CONTEXT))
+        for _ in range(100):  # bounded: the worker starts in well under 10 s
+            if engine.worker_pids():
+                break
+            await asyncio.sleep(0.1)
+        [pid] = engine.worker_pids()
+        await asyncio.sleep(0.3)  # it runs the spinning call now
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Failure, match=r"its worker process ended \(exit status -9\)"):
+            await running
+        assert await behind == Reshaped(body=b"{}", content_type="application/json")
+        assert engine.worker_pids() not in ([], [pid])
+    finally:
+        await engine.close()
+
+
+async def test_a_worker_stuck_beyond_its_wall_time_is_killed_by_the_watchdog() -> None:
+    engine = TransformEngine(workers=1, bounds=Bounds(cpu_seconds=5.0))
+    engine.hang_seconds = 0.5  # far below the CPU bound: as if stuck in native code
+    try:
+        failure, took = await fails(engine, "function handler(r) { for (;;) {} }")
+        assert failure.message == "ran longer than 0.5 s of wall time"
+        assert took < 5.0
+        assert isinstance(
+            await engine.apply(
+                Transform(source="function handler(r) { return r }"), REQUEST, CONTEXT
+            ),
+            Reshaped,
+        )
+    finally:
+        await engine.close()
+
+
+async def test_a_subscriber_flooding_with_spinning_transforms_waits_its_turn() -> None:
+    engine = TransformEngine(workers=1)
+    try:
+        spin = Transform(source="function handler(r) { for (;;) {} }")
+        ok = Transform(source="function handler(r) { return {body: 1} }")
+        await engine.apply(ok, REQUEST, CONTEXT, queue="warm-up")
+        flood = [
+            asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT, queue="hostile"))
+            for _ in range(12)
+        ]
+        await asyncio.sleep(0)
+        started = time.perf_counter()
+        await engine.apply(ok, REQUEST, CONTEXT, queue="healthy")
+        waited = time.perf_counter() - started
+        results = await asyncio.gather(*flood, return_exceptions=True)
+        assert all(isinstance(r, Failure) for r in results)
+        assert waited < 0.05 * 6  # not behind all twelve 50 ms spins (600 ms)
+    finally:
+        await engine.close()

@@ -1,7 +1,8 @@
 """Subscribers' transforms: JavaScript in a closed QuickJS, bounded per call.
 
 :class:`TransformEngine` is the interface; :func:`read_output` says what a handler may
-answer (``output.py``); ``sandbox.py`` is where the code runs.
+answer (``output.py``); ``sandbox.py`` is where the code runs, in worker processes
+(``worker.py``, ``protocol.py``).
 """
 
 from gateway.delivery.transforms.engine import TransformEngine

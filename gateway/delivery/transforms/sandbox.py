@@ -1,15 +1,14 @@
 """QuickJS, closed: the one place a transform's code runs.
 
 Each transform gets a QuickJS context of its own (a runtime: its own heap, bounded),
-kept per thread and reused across events; ``prelude.js`` runs first in it, taking away
-the clock and randomness and freezing every built-in, so an event cannot leave anything
-behind for the next. QuickJS has no I/O of its own and none is added: no ``std`` or
-``os`` modules, no ``require``, no ``fetch``, no timers.
+kept in the worker process (``worker.py``) and reused across events; ``prelude.js``
+runs first in it, taking away the clock and randomness and freezing every built-in, so
+an event cannot leave anything behind for the next. QuickJS has no I/O of its own and
+none is added: no ``std`` or ``os`` modules, no ``require``, no ``fetch``, no timers.
 
 Every call is bounded: CPU time (QuickJS's interrupt, which reaches regular expressions
 too), heap, stack depth and the size of the output. A context that hit a bound is
-dropped; the next call builds a new one. QuickJS lets go of the GIL while it runs, so
-the threads that call :func:`run` run beside the event loop.
+dropped; the next call builds a new one.
 """
 
 from __future__ import annotations
@@ -84,8 +83,8 @@ _local = _Local()
 def run(transform: Transform, request: bytes, context: bytes, bounds: Bounds) -> Any:
     """The transform's output (``{"output": ...}`` as JSON, read) on one request document.
 
-    ``request`` and ``context`` are JSON text. Raises :class:`Failure`. Call it from
-    one of a few threads, never from the event loop.
+    ``request`` and ``context`` are JSON text. Raises :class:`Failure`. Called in a
+    worker process, never on the event loop.
     """
     import quickjs
 
