@@ -87,6 +87,12 @@ class Dispatcher:
         self._durations = Children(metrics.attempt_duration)  # by subscriber
         self._end_to_end = Children(metrics.end_to_end)  # by subscriber
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Deliveries waiting for their transform hold no sending slot (a hostile transform
+        # must not keep other subscribers' deliveries waiting); once transformed, they wait
+        # for one before any delivery not yet started.
+        self._transforming: set[str] = set()
+        self._awaiting_slot: set[str] = set()
+        self._slot_freed = asyncio.Event()
         self._names: dict[str, str] = {}
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
@@ -143,9 +149,13 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_seconds)
 
+    def _busy(self) -> int:
+        """Deliveries sending, or transformed and waiting to send."""
+        return len(self._tasks) - len(self._transforming)
+
     def _room(self) -> int:
         """How many more deliveries this process may lease now (slots and the queue)."""
-        return self.config.concurrency + self._prefetch - len(self._tasks) - len(self._queued)
+        return self.config.concurrency + self._prefetch - self._busy() - len(self._queued)
 
     async def _fill(self) -> int:
         room = self._room()
@@ -175,7 +185,7 @@ class Dispatcher:
         return len(batch)
 
     def _start_queued(self) -> None:
-        while self._queued and len(self._tasks) < self.config.concurrency:
+        while self._queued and self._busy() < self.config.concurrency:
             claimed = self._queued.popleft()
             task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")
             self._tasks[claimed.id] = task
@@ -185,19 +195,42 @@ class Dispatcher:
         try:
             reshaped = None
             if claimed.transform is not None:
-                transformed = await transform_claimed(self.transforms, claimed)
+                transformed = await self._transform(claimed)
                 if not isinstance(transformed, Reshaped):
                     self._record(claimed, transformed)
                     return
                 reshaped = transformed
+                await self._sending_slot(claimed.id)
             self._record(claimed, await self._send(claimed, reshaped))
         finally:
             self._tasks.pop(claimed.id, None)
-            if not self._stopping:
-                self._start_queued()
-            self.metrics.in_flight.set(len(self._tasks))
-            if self._room() == self._refill_at:
-                self._wake.set()  # room for a claim's worth opened (once per crossing)
+            self._awaiting_slot.discard(claimed.id)
+            self._slot_freed.set()
+            self._slot_opened()
+
+    def _slot_opened(self) -> None:
+        if not self._stopping:
+            self._start_queued()
+        self.metrics.in_flight.set(len(self._tasks))
+        if self._room() == self._refill_at:
+            self._wake.set()  # room for a claim's worth opened (once per crossing)
+
+    async def _transform(self, claimed: ClaimedDelivery) -> Reshaped | AttemptResult:
+        """The transform's answer, waited for without holding a sending slot."""
+        self._transforming.add(claimed.id)
+        self._slot_opened()
+        try:
+            return await transform_claimed(self.transforms, claimed)
+        finally:
+            self._transforming.discard(claimed.id)
+            self._awaiting_slot.add(claimed.id)
+
+    async def _sending_slot(self, delivery_id: str) -> None:
+        """Wait until fewer than ``concurrency`` deliveries are sending."""
+        while self._busy() - len(self._awaiting_slot) >= self.config.concurrency:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        self._awaiting_slot.discard(delivery_id)
 
     async def _send(self, claimed: ClaimedDelivery, reshaped: Reshaped | None) -> AttemptResult:
         timeout = claimed.timeout_seconds or self.config.timeout_seconds

@@ -20,7 +20,7 @@ from gateway.store.records import Attempt, Delivery, IngestEvent
 from testkit.factories import event, store_events, subscriber
 from testkit.polling import until
 from testkit.xmlbodies import order
-from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber
+from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber, delivery_config
 
 RESHAPE = """\
 function handler(request, context) {
@@ -160,3 +160,31 @@ async def test_a_transform_reads_an_xml_body_through_its_json_view(
         "country": "DE",
         "skus": ["SKU-00000", "SKU-00001"],
     }
+
+
+async def test_deliveries_waiting_for_a_spinning_transform_leave_the_sending_slots_to_others(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    plain = await start_subscriber()
+    trap = await start_subscriber()
+    await subscriber(db, name="plain", url=plain.url, event_types=("refunds/*",))
+    spin = Transform(source="function handler(request) { for (;;) {} }")
+    hostile = await subscriber(
+        db, name="hostile", url=trap.url, event_types=("orders/*",), transform=spin
+    )
+    await store_events(db, [order_event(str(n)) for n in range(32)])
+    await start_dispatcher(delivery_config(concurrency=4))
+    await until(lambda: dead(db, hostile.id, at_least=1))  # the slots are taken by now
+    await store_events(db, [event(f"r{n}", event_type="refunds/create") for n in range(8)])
+    await plain.wait_for(8)
+    assert not await dead(db, hostile.id, at_least=24)  # 32 spins of 50 ms on two workers
+    await until(lambda: settled(db, 40), timeout=30)
+    assert trap.received == []
+
+
+async def dead(db: Database, subscriber_id: str, at_least: int) -> bool:
+    count = await db.pool.fetchval(
+        "SELECT count(*) FROM deliveries WHERE subscriber_id = $1 AND status = 'dead'",
+        subscriber_id,
+    )
+    return bool(count >= at_least)
