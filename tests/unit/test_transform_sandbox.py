@@ -284,3 +284,22 @@ async def test_a_subscriber_flooding_with_spinning_transforms_waits_its_turn() -
         assert waited < 0.05 * 6  # not behind all twelve 50 ms spins (600 ms)
     finally:
         await engine.close()
+
+
+async def test_turns_are_fair_in_worker_time_not_in_calls() -> None:
+    engine = TransformEngine(workers=1)
+    try:
+        spin = Transform(source="function handler(r) { for (;;) {} }")
+        ok = Transform(source="function handler(r) { return {body: 1} }")
+        await engine.apply(ok, REQUEST, CONTEXT, queue="warm-up")
+        flood = [
+            asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT, queue="hostile"))
+            for _ in range(16)
+        ]
+        cheap = [engine.apply(ok, REQUEST, CONTEXT, queue="healthy") for _ in range(40)]
+        await asyncio.gather(*cheap)
+        finished = sum(f.done() for f in flood)
+        await asyncio.gather(*flood, return_exceptions=True)
+        assert finished <= 8  # call for call, the 40 would wait behind all 16 spins
+    finally:
+        await engine.close()

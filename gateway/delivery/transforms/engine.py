@@ -5,10 +5,15 @@ event loop only frames calls and reads answers (``protocol.py``), many in flight
 once, so a hostile script holds one worker for at most its CPU bound and never the
 loop, and a worker that dies (or hangs in native code: a watchdog kills it) takes
 nothing with it: its call fails, the calls queued behind it go to another worker, and a
-new one starts. Calls wait in one queue per subscriber, taken in turn, so a subscriber
-whose transform spends its whole bound on every event slows its own deliveries, not the
-others': a worker is sent calls ahead only up to a few milliseconds of work, as each
-queue's calls have taken so far (a new queue's are taken to use their whole bound).
+new one starts.
+
+Calls wait in one queue per subscriber, so a subscriber whose transform spends its
+whole bound on every event slows its own deliveries, not the others'. Turns are fair in
+worker time, not in calls: the queue given the least time so far goes next (start-time
+fair queuing), so a subscriber whose calls take 30 us does not wait behind four whose
+calls take 50 ms, call for call. A worker is sent calls ahead only up to a few
+milliseconds of work, as each queue's calls have taken so far (a new queue's are taken
+to use their whole bound).
 
 Processes rather than threads: QuickJS lets go of the GIL while a script runs, but a
 thread must take the GIL back to hand each answer over, and behind a busy event loop
@@ -77,6 +82,8 @@ class TransformEngine:
         )
         self._ids = itertools.count(1)
         self._cost: dict[str, float] = {}  # each queue's seconds a call, moving average
+        self._given: dict[str, float] = {}  # each queue's worker seconds given, as estimated
+        self._clock = 0.0  # what the queue served last had been given before it
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
         self.hang_seconds = max(2.0, 40 * self.bounds.cpu_seconds)
@@ -113,6 +120,8 @@ class TransformEngine:
         call = _Call(
             loop.create_future(), queue, transform, orjson.dumps(request), orjson.dumps(context)
         )
+        if queue not in self._waiting:  # idle until now: it is owed nothing from before
+            self._given[queue] = max(self._given.get(queue, 0.0), self._clock)
         self._waiting.setdefault(queue, collections.deque()).append(call)
         self._send()
         return await call.answer
@@ -131,15 +140,15 @@ class TransformEngine:
         frames: dict[_Worker, list[bytes]] = {}
         while live and self._waiting:
             worker = min(live, key=lambda w: w.ahead)
-            queue = next(iter(self._waiting))
+            queue = min(self._waiting, key=self._given.__getitem__)
             cost = self._cost.get(queue, self.bounds.cpu_seconds)
             if worker.in_flight and (
                 worker.ahead + cost > _AHEAD_SECONDS or len(worker.in_flight) >= _PIPELINE
             ):
                 break
-            call = self._next()
+            call = self._take(queue, cost)
             if call is None:
-                break
+                continue
             call_id = next(self._ids)
             if not worker.in_flight:
                 worker.busy_since = time.monotonic()
@@ -156,17 +165,17 @@ class TransformEngine:
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"".join(batch))
 
-    def _next(self) -> _Call | None:
-        while self._waiting:
-            queue, calls = next(iter(self._waiting.items()))
-            call = calls.popleft()
-            if calls:
-                self._waiting.move_to_end(queue)
-            else:
-                del self._waiting[queue]
-            if not call.answer.done():  # else its delivery was cancelled while it waited
-                return call
-        return None
+    def _take(self, queue: str, cost: float) -> _Call | None:
+        """The next call of ``queue``, charged to it; None when its delivery gave up."""
+        calls = self._waiting[queue]
+        call = calls.popleft()
+        if not calls:
+            del self._waiting[queue]
+        if call.answer.done():  # its delivery was cancelled while it waited
+            return None
+        self._clock = self._given[queue]
+        self._given[queue] += cost
+        return call
 
     async def _start(self, index: int) -> None:
         b = self.bounds
@@ -245,8 +254,11 @@ class TransformEngine:
                         worker.process.kill()
 
     def _fail_waiting(self, failure: Failure) -> None:
-        while (call := self._next()) is not None:
-            call.answer.set_exception(failure)
+        waiting = [call for calls in self._waiting.values() for call in calls]
+        self._waiting.clear()
+        for call in waiting:
+            if not call.answer.done():
+                call.answer.set_exception(failure)
 
     async def close(self) -> None:
         """Stop the workers (a running call ends within its bound) and the watchdog."""
