@@ -86,6 +86,7 @@ class TransformEngine:
         self._clock = 0.0  # what the queue served last had been given before it
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._send_scheduled = False
         self.hang_seconds = max(2.0, 40 * self.bounds.cpu_seconds)
 
     async def apply(
@@ -123,7 +124,9 @@ class TransformEngine:
         if queue not in self._waiting:  # idle until now: it is owed nothing from before
             self._given[queue] = max(self._given.get(queue, 0.0), self._clock)
         self._waiting.setdefault(queue, collections.deque()).append(call)
-        self._send()
+        if not self._send_scheduled:  # the calls of this turn of the loop go out together
+            self._send_scheduled = True
+            loop.call_soon(self._send)
         return await call.answer
 
     def worker_pids(self) -> list[int]:
@@ -131,7 +134,8 @@ class TransformEngine:
         return [w.process.pid for w in self._slots if w is not None]
 
     def _send(self) -> None:
-        """Send waiting calls to the least busy workers, one queue after the other."""
+        """Send waiting calls to the least busy workers, the queue owed most first."""
+        self._send_scheduled = False
         for index, worker in enumerate(self._slots):
             if worker is None and index not in self._starting and self._waiting:
                 self._starting.add(index)
