@@ -7,9 +7,10 @@ and writes its answer on stdout (``protocol.py``). It ends when stdin closes.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -18,23 +19,38 @@ from gateway.delivery.transforms.sandbox import Bounds, Failure, run
 from gateway.domain.transform import Transform
 
 
-def serve(bounds: Bounds, calls: BinaryIO, answers: BinaryIO) -> None:
-    """Answer calls until ``calls`` ends."""
+def serve(bounds: Bounds, calls: int, answers: int) -> None:
+    """Answer calls read from the file descriptor ``calls`` until it ends. The calls that
+    came in one read are answered in one write."""
     sources: dict[str, tuple[str, str]] = {}
-    while True:
-        lengths = calls.read(CALL.size)
-        if len(lengths) < CALL.size:
-            return
-        call_id, head_size, request_size, context_size = CALL.unpack(lengths)
-        version, language, source = orjson.loads(calls.read(head_size))
-        request = calls.read(request_size)
-        context = calls.read(context_size)
-        if source is not None:
-            sources[version] = (language, source)
-        started = time.perf_counter()
-        answer = _answer(sources[version], request, context, bounds)
-        answers.write(answer_frame(call_id, [time.perf_counter() - started, *answer]))
-        answers.flush()
+    buffer = bytearray()
+    while chunk := os.read(calls, 1 << 16):
+        buffer += chunk
+        out = []
+        at = 0
+        while len(buffer) - at >= CALL.size:
+            call_id, head_size, request_size, context_size = CALL.unpack_from(buffer, at)
+            body = at + CALL.size
+            end = body + head_size + request_size + context_size
+            if len(buffer) < end:
+                break
+            version, language, source = orjson.loads(buffer[body : body + head_size])
+            request = bytes(buffer[body + head_size : body + head_size + request_size])
+            context = bytes(buffer[end - context_size : end])
+            if source is not None:
+                sources[version] = (language, source)
+            started = time.perf_counter()
+            answer = _answer(sources[version], request, context, bounds)
+            out.append(answer_frame(call_id, [time.perf_counter() - started, *answer]))
+            at = end
+        del buffer[:at]
+        _write_all(answers, b"".join(out))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _answer(text: tuple[str, str], request: bytes, context: bytes, bounds: Bounds) -> list[Any]:
@@ -52,7 +68,7 @@ def _transform(language: str, source: str) -> Transform:
 def main() -> None:
     cpu, memory, stack, output = sys.argv[1:5]
     bounds = Bounds(float(cpu), int(memory), int(stack), int(output))
-    serve(bounds, sys.stdin.buffer, sys.stdout.buffer)
+    serve(bounds, sys.stdin.fileno(), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
