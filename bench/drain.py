@@ -30,7 +30,7 @@ def backlog(ctx: Context) -> list[Row]:
     seeded = ctx.server.run(db.seed(url, p.backlog // 2, read_requests(ctx.requests_file)))
     claim = ctx.server.run(db.explain_claim(url, *_claim_args(p), 60.0, p.claim_samples))
     claim.pop("plan")
-    gw = _drain(ctx, url, "w3", seeded["pending"], profile=True)
+    gw = _drain(ctx, url, "w3", seeded["pending"], profile="drain")
     transformed = _transformed(ctx)
     ctx.log(f"workload 3: baseline B posts {seeded['pending']} bodies to the sink")
     base = _bare_client(ctx, seeded["pending"])
@@ -68,20 +68,20 @@ def _transformed(ctx: Context) -> dict[str, Any]:
     column = msgspec.structs.asdict(Transform(source=TRANSFORM.read_text()))
     ctx.server.run(db.set_transform(url, column))
     ctx.log(f"workload 3: {seeded['pending']} deliveries, each through a transform")
-    drained = _drain(ctx, url, "w3t", seeded["pending"], profile=False)
+    drained = _drain(ctx, url, "w3t", seeded["pending"], profile="drain-transformed")
     drained["transformed"] = ctx.server.run(
         db.count(url, "SELECT count(*) FROM delivery_attempts WHERE transform_version IS NOT NULL")
     )
     return drained
 
 
-def _drain(ctx: Context, url: str, name: str, pending: int, *, profile: bool) -> dict[str, Any]:
+def _drain(ctx: Context, url: str, name: str, pending: int, *, profile: str) -> dict[str, Any]:
     p = ctx.params
     ctx.sink.reset()
     started = time.monotonic()
     gateway = ctx.gateway(f"{name}-worker", url, "worker")
     try:
-        target = ctx.profile_path("drain") if profile else None
+        target = ctx.profile_path(profile)
         with profiled(gateway.pid, target, p.profile_seconds), ctx.cpu(server=gateway.pid) as cpu:
             stats = ctx.sink.wait_for(pending, timeout=p.drain_timeout)
     finally:

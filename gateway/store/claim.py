@@ -43,7 +43,6 @@ lease sweeper never deadlock.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -70,13 +69,18 @@ async def claim(
     """
     rows = await db.fetch("claim_deliveries", limit, lease_seconds, token, default_max_in_flight)
     claimed: list[ClaimedDelivery] = ClaimedDelivery.from_rows(rows)
-    return [c if c.transform is None else _with_transform(c) for c in claimed]
+    for c in claimed:
+        if c.transform is not None:
+            _read_transform(c)
+    return claimed
 
 
-def _with_transform(claimed: ClaimedDelivery) -> ClaimedDelivery:
-    """The claimed delivery with its subscriber's transform read (the row holds JSON)."""
+def _read_transform(claimed: ClaimedDelivery) -> None:
+    """Read the subscriber's transform in place (the row holds its JSON): the record is
+    new and not yet shared, and copying one of 35 fields per row cost more than the
+    transform's run."""
     stored: Any = claimed.transform
-    return dataclasses.replace(claimed, transform=transform_of(stored))
+    object.__setattr__(claimed, "transform", transform_of(stored))
 
 
 async def release(db: Database, ids: Sequence[str], token: str) -> int:

@@ -176,12 +176,16 @@ def transform_of(stored: Mapping[str, Any] | None) -> Transform | None:
     """A transform as its column holds it (a JSON object), read back (once per version)."""
     if stored is None:
         return None
-    return _transform(stored["language"], stored["source"])
+    known = _TRANSFORMS.get(stored["version"])
+    if known is None or known.source != stored["source"] or known.language != stored["language"]:
+        known = Transform(language=stored["language"], source=stored["source"])
+        if len(_TRANSFORMS) >= 256:
+            _TRANSFORMS.clear()
+        _TRANSFORMS[known.version] = known
+    return known
 
 
-@functools.lru_cache(maxsize=256)
-def _transform(language: str, source: str) -> Transform:
-    return Transform(language=language, source=source)  # type: ignore[arg-type]
+_TRANSFORMS: dict[str, Transform] = {}  # by version: a claim reads the same few again and again
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ class TransformEngine:
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
         self._send_scheduled = False
+        self._heads: dict[str, bytes] = {}
         self.hang_seconds = max(2.0, 40 * self.bounds.cpu_seconds)
 
     async def apply(
@@ -159,15 +160,26 @@ class TransformEngine:
             worker.in_flight[call_id] = (call, cost)
             worker.ahead += cost
             t = call.transform
-            source = None if t.version in worker.seen else t.source
-            worker.seen.add(t.version)
-            head = [t.version, t.language, source]
+            if t.version in worker.seen:
+                head = self._heads.get(t.version) or self._head(t)
+            else:
+                worker.seen.add(t.version)
+                head = orjson.dumps([t.version, t.language, t.source])
             frames.setdefault(worker, []).append(
                 call_frame(call_id, head, call.request, call.context)
             )
         for worker, batch in frames.items():
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"".join(batch))
+
+    def _head(self, transform: Transform) -> bytes:
+        """A call's head once the worker has the source: the same bytes every time."""
+        if len(self._heads) >= 256:
+            self._heads.clear()
+        head = self._heads[transform.version] = orjson.dumps(
+            [transform.version, transform.language, None]
+        )
+        return head
 
     def _take(self, queue: str, cost: float) -> _Call | None:
         """The next call of ``queue``, charged to it; None when its delivery gave up."""

@@ -21,11 +21,10 @@ CALL = struct.Struct("!IIII")
 ANSWER = struct.Struct("!II")
 
 
-def call_frame(call_id: int, head: list[Any], request: bytes, context: bytes) -> bytes:
-    """One call, framed."""
-    encoded = orjson.dumps(head)
-    lengths = CALL.pack(call_id, len(encoded), len(request), len(context))
-    return lengths + encoded + request + context
+def call_frame(call_id: int, head: bytes, request: bytes, context: bytes) -> bytes:
+    """One call, framed (``head`` already JSON)."""
+    lengths = CALL.pack(call_id, len(head), len(request), len(context))
+    return b"".join((lengths, head, request, context))
 
 
 def answer_frame(call_id: int, answer: list[Any]) -> bytes:
