@@ -9,6 +9,7 @@ import dataclasses
 import orjson
 
 from gateway.delivery.signer import sign
+from gateway.delivery.ssrf import AddressPolicy
 from gateway.domain.subscriber import SubscriberSettings
 from gateway.domain.transform import Transform
 from gateway.domain.xmlview import parse_xml
@@ -20,6 +21,7 @@ from gateway.store.records import Attempt, Delivery, IngestEvent
 from testkit.factories import event, store_events, subscriber
 from testkit.polling import until
 from testkit.xmlbodies import order
+from tests.integration.delivery.api import admin_client, auth
 from tests.integration.delivery.conftest import StartDispatcher, StartSubscriber, delivery_config
 
 RESHAPE = """\
@@ -188,3 +190,28 @@ async def dead(db: Database, subscriber_id: str, at_least: int) -> bool:
         subscriber_id,
     )
     return bool(count >= at_least)
+
+
+async def test_the_api_shows_each_attempt_with_the_transform_it_ran_and_what_it_sent(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    server = await start_subscriber()
+    sub = await subscriber(db, url=server.url, transform=Transform(source=RESHAPE))
+    await store_events(db, [order_event("1006")])
+    await start_dispatcher()
+    [got] = await server.wait_for(1)
+    await until(lambda: settled(db, 1))
+    [delivery] = await deliveries(db)
+    client = await admin_client(db, AddressPolicy(("127.0.0.0/8",)))
+    try:
+        response = await client.get(f"/api/v1/deliveries/{delivery.id}", headers=auth("read"))
+        detail = await response.json()
+    finally:
+        await client.close()
+    assert response.status == 200, detail
+    [attempt] = detail["attempt_log"]
+    assert sub.transform is not None
+    assert attempt["transform_version"] == sub.transform.version
+    assert attempt["request_url"] == server.url + "/orders/1006?source=shop"
+    assert attempt["request_bytes"] == len(got.body)
+    assert attempt["request_content_type"] == "application/json"
