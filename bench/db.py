@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from bench.payloads import SOURCE, Signed
 from gateway.store.embedded import EmbeddedDatabase, start_embedded
@@ -242,5 +243,16 @@ async def count(url: str, sql: str, *args: Any) -> int:
     conn = await _connect(url)
     try:
         return int(await conn.fetchval(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def set_transform(url: str, transform: dict[str, str]) -> None:
+    """Give every subscriber ``transform`` (the column's JSON: language, source, version)."""
+    conn = await _connect(url)
+    try:
+        await conn.execute(
+            "UPDATE subscribers SET transform = $1::jsonb", orjson.dumps(transform).decode()
+        )
     finally:
         await conn.close()

@@ -1,10 +1,14 @@
-"""Workloads 3 and 6: draining a backlog to the sink, and the claim with 1,000,000 pending."""
+"""Workloads 3 and 6: draining a backlog to the sink (plain, and with a transform on each
+delivery), and the claim with 1,000,000 pending."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from bench import db
 from bench.common import Context, cpu_per, receipt_rate
@@ -12,6 +16,10 @@ from bench.params import Params
 from bench.payloads import read_requests
 from bench.procs import PYTHON, Child, profiled
 from bench.report import Row
+from gateway.domain.transform import Transform
+
+TRANSFORM = Path(__file__).parents[1] / "examples" / "transforms" / "shopify-orders-create.js"
+"""What workload 3's transformed drain runs on every delivery: the Shopify example."""
 
 
 def backlog(ctx: Context) -> list[Row]:
@@ -22,13 +30,15 @@ def backlog(ctx: Context) -> list[Row]:
     seeded = ctx.server.run(db.seed(url, p.backlog // 2, read_requests(ctx.requests_file)))
     claim = ctx.server.run(db.explain_claim(url, *_claim_args(p), 60.0, p.claim_samples))
     claim.pop("plan")
-    gw = _drain(ctx, url, "w3", seeded["pending"], profile=True)
+    gw = _drain(ctx, url, "w3", seeded["pending"], profile="drain")
+    transformed = _transformed(ctx)
     ctx.log(f"workload 3: baseline B posts {seeded['pending']} bodies to the sink")
     base = _bare_client(ctx, seeded["pending"])
     ctx.results["w3"] = {
         "seeded": seeded,
         "claim_at_backlog": claim,
         "gateway": gw,
+        "transformed": transformed,
         "baseline_b": base,
     }
     return [
@@ -39,16 +49,39 @@ def backlog(ctx: Context) -> list[Row]:
         Row(3, "  CPU per delivery (server + PostgreSQL; B: client)", "us",
             cpu_per(gw["cpu_cores"], gw["rate"]),
             cpu_per(base["cpu_cores"], base["rate"], ("generator",)), "B"),
+        Row(3, "drain with a transform on each delivery", "deliv/s", transformed["rate"],
+            gw["rate"], "no transform", ">= 0.7 x", ratio_goal=0.7),
+        Row(3, "  CPU per delivery with a transform", "us",
+            cpu_per(transformed["cpu_cores"], transformed["rate"]),
+            cpu_per(gw["cpu_cores"], gw["rate"]), "no transform"),
+        Row(3, "  attempts that ran the transform", "count", transformed["transformed"],
+            transformed["received"], "received"),
     ]  # fmt: skip
 
 
-def _drain(ctx: Context, url: str, name: str, pending: int, *, profile: bool) -> dict[str, Any]:
+def _transformed(ctx: Context) -> dict[str, Any]:
+    """The same backlog on a database of its own, every subscriber with the Shopify
+    example's transform, drained the same way."""
+    p = ctx.params
+    url = ctx.database("bench_w3t")
+    seeded = ctx.server.run(db.seed(url, p.backlog // 2, read_requests(ctx.requests_file)))
+    column = msgspec.structs.asdict(Transform(source=TRANSFORM.read_text()))
+    ctx.server.run(db.set_transform(url, column))
+    ctx.log(f"workload 3: {seeded['pending']} deliveries, each through a transform")
+    drained = _drain(ctx, url, "w3t", seeded["pending"], profile="drain-transformed")
+    drained["transformed"] = ctx.server.run(
+        db.count(url, "SELECT count(*) FROM delivery_attempts WHERE transform_version IS NOT NULL")
+    )
+    return drained
+
+
+def _drain(ctx: Context, url: str, name: str, pending: int, *, profile: str) -> dict[str, Any]:
     p = ctx.params
     ctx.sink.reset()
     started = time.monotonic()
     gateway = ctx.gateway(f"{name}-worker", url, "worker")
     try:
-        target = ctx.profile_path("drain") if profile else None
+        target = ctx.profile_path(profile)
         with profiled(gateway.pid, target, p.profile_seconds), ctx.cpu(server=gateway.pid) as cpu:
             stats = ctx.sink.wait_for(pending, timeout=p.drain_timeout)
     finally:

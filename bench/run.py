@@ -181,6 +181,7 @@ PROFILED = {
     "ingest": "workload 1",
     "ack": "workload 2",
     "drain": "workload 3",
+    "drain-transformed": "workload 3, a transform on each delivery (the worker's main process)",
     "e2e-server": "workload 4, the process taking webhooks",
     "e2e-worker": "workload 4, the worker",
     "burst-server": "workload 5, the process taking webhooks",

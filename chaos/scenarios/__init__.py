@@ -14,6 +14,7 @@ from chaos.scenarios.duplicates import duplicate_burst
 from chaos.scenarios.framing import framing_judgement
 from chaos.scenarios.fuzz import fuzz
 from chaos.scenarios.gateway_crash import gateway_kill_9
+from chaos.scenarios.hostile_transforms import hostile_transforms
 from chaos.scenarios.replicas import replica_kill_9
 from chaos.scenarios.sigterm import sigterm_under_load
 from chaos.sizes import Size
@@ -28,6 +29,7 @@ __all__ = [
     "framing_judgement",
     "fuzz",
     "gateway_kill_9",
+    "hostile_transforms",
     "replica_kill_9",
     "sigterm_under_load",
 ]
@@ -40,6 +42,7 @@ SCENARIOS: dict[str, Scenario] = {
     "database-kill": database_kill_9,
     "replica-kill": replica_kill_9,
     "bad-subscribers": bad_subscribers,
+    "hostile-transforms": hostile_transforms,
     "sigterm": sigterm_under_load,
     "duplicates": duplicate_burst,
     "fuzz": fuzz,

@@ -81,6 +81,12 @@ class AttemptOut(msgspec.Struct, kw_only=True):
     outcome: str
     error: str | None
     response_snippet: str | None
+    transform_version: str | None = None
+    """The version of the subscriber's transform the attempt ran (null: it has none)."""
+    request_url: str | None = None
+    """With a transform, the request it made: its URL, body size and content type."""
+    request_bytes: int | None = None
+    request_content_type: str | None = None
 
 
 class DeliveryOut(msgspec.Struct, kw_only=True):

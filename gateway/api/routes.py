@@ -16,6 +16,7 @@ from gateway.api import (
     subscriber_stats,
     subscribers,
     tokens,
+    transforms,
 )
 from gateway.api.auth import AUTHENTICATOR, Authenticator
 from gateway.api.endpoint import add_endpoints
@@ -36,6 +37,7 @@ DOCUMENTED: list[Handler] = [
     *deliveries.HANDLERS,
     *jobs.HANDLERS,
     *tokens.HANDLERS,
+    *transforms.HANDLERS,
 ]
 
 
@@ -43,6 +45,11 @@ def add_api(app: web.Application, api: ApiState, authenticator: Authenticator) -
     app[API] = api
     app[AUTHENTICATOR] = authenticator
     app.cleanup_ctx.append(authenticator.revoked.lifespan)  # reloaded while serving
+
+    async def stop_transforms(_: web.Application) -> None:
+        await api.transforms.close()
+
+    app.on_cleanup.append(stop_transforms)
     add_endpoints(app, API_PREFIX, DOCUMENTED)
     document = build_document(API_PREFIX, DOCUMENTED)
     body = web.json_response(document).body

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.config import Config
 from gateway.delivery.ssrf import AddressPolicy
+from gateway.delivery.transforms import TransformEngine
 from gateway.observability import Metrics
 from gateway.store.database import Database
 
@@ -20,6 +21,8 @@ class ApiState:
     db: Database
     policy: AddressPolicy
     metrics: Metrics
+    transforms: TransformEngine = dataclasses.field(default_factory=TransformEngine)
+    """Runs ``POST /transforms/test`` (its workers start with the first test)."""
 
 
 API = web.AppKey("api", ApiState)

@@ -1,5 +1,5 @@
 """One subscriber: health, stats, recent failures grouped by cause; pause, resume,
-rotate its secret (shown once), send it a test event."""
+rotate its secret (shown once), send it a test event, try a transform on an event."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from aiohttp import web
 
 from gateway.api.subscriber_state import DEFAULT_OVERLAP
 from gateway.api.subscribers import refuse_if_declared
+from gateway.api.transforms import (
+    TransformError,
+    TransformTestIn,
+    TransformTestOut,
+    try_transform,
+)
 from gateway.console.access import CONSOLE, SESSION, needs
 from gateway.console.render import page
 from gateway.delivery.ping import send_ping
 from gateway.delivery.signer import new_secret
+from gateway.domain.transform import Transform
+from gateway.domain.validation import Invalid
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
 from gateway.store import console as console_store
@@ -40,7 +48,15 @@ async def _load(request: web.Request) -> Subscriber:
 async def _render(request: web.Request, sub: Subscriber, **extra: Any) -> web.Response:
     db = request.config_dict[CONSOLE].api.db
     stats = await subscriber_stats(db, sub.id, STATS_WINDOW)
-    context: dict[str, Any] = {"notice": None, "new_secret": None, "ping": None, **extra}
+    context: dict[str, Any] = {
+        "notice": None,
+        "new_secret": None,
+        "ping": None,
+        "tried": None,
+        "try_source": sub.transform.source if sub.transform else "",
+        "try_event_id": "",
+        **extra,
+    }
     return page(
         request,
         "subscriber.html",
@@ -104,10 +120,31 @@ async def test_event(request: web.Request) -> web.Response:
     return await _render(request, sub, ping=result)
 
 
+@needs("read")
+async def try_on_event(request: web.Request) -> web.Response:
+    """Run the transform in the form (the subscriber's, or a draft) on a stored event and
+    show what it would send, or its error: ``POST /api/v1/transforms/test``'s answer."""
+    sub = await _load(request)
+    form = await request.post()
+    source = str(form.get("source", "")).replace("\r\n", "\n")
+    event_id = str(form.get("event_id", "")).strip()
+    try:
+        given = TransformTestIn(
+            transform=Transform(source=source), event_id=event_id, subscriber=sub.name
+        )
+        tried = await try_transform(request.config_dict[CONSOLE].api, given)
+    except (Invalid, Problem) as exc:
+        message = exc.reason if isinstance(exc, Invalid) else exc.detail
+        error = TransformError(message=message, line=None, column=None)
+        tried = TransformTestOut(ok=False, version="", duration_ms=0.0, error=error)
+    return await _render(request, sub, tried=tried, try_source=source, try_event_id=event_id)
+
+
 ROUTES = [
     ("GET", "/subscribers/{id:[A-Za-z0-9_]+}", subscriber),
     ("POST", "/subscribers/{id:[A-Za-z0-9_]+}/pause", pause),
     ("POST", "/subscribers/{id:[A-Za-z0-9_]+}/resume", resume),
     ("POST", "/subscribers/{id:[A-Za-z0-9_]+}/rotate-secret", rotate),
     ("POST", "/subscribers/{id:[A-Za-z0-9_]+}/test", test_event),
+    ("POST", "/subscribers/{id:[A-Za-z0-9_]+}/try-transform", try_on_event),
 ]

@@ -51,7 +51,9 @@ class CircuitBreaker:
         )
 
     def evolve(self, c: Circuit, attempts: Sequence[Settlement], now: datetime) -> FlowChange:
-        """The circuit after ``attempts`` (one subscriber's, oldest first) settled at ``now``."""
+        """The circuit after ``attempts`` (one subscriber's, oldest first) settled at ``now``;
+        attempts that sent nothing (their transform failed or skipped) do not count."""
+        attempts = [s for s in attempts if s.result.sent]
         oks = [s.result.ok for s in attempts]
         failures = oks.count(False)
         c = self._record(c, attempts, oks, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -26,6 +27,8 @@ from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
+from gateway.delivery.transformed import transform_claimed
+from gateway.delivery.transforms import Reshaped, TransformEngine
 from gateway.delivery.upkeep import Upkeep
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
@@ -51,6 +54,7 @@ class Dispatcher:
         *,
         links: PayloadLinks | None = None,
         queue_db: Database | None = None,
+        transforms: TransformEngine | None = None,
     ) -> None:
         self.db = db
         # Claims, releases and settlements: fixed-shape statements run many times a
@@ -60,6 +64,7 @@ class Dispatcher:
         self.config = config
         self.metrics = metrics
         self.links = links
+        self.transforms = transforms or TransformEngine()
         self.token = secrets.token_hex(12)
         self.breaker = CircuitBreaker.from_config(config)
         self.settler = Settler(
@@ -82,6 +87,12 @@ class Dispatcher:
         self._durations = Children(metrics.attempt_duration)  # by subscriber
         self._end_to_end = Children(metrics.end_to_end)  # by subscriber
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Deliveries waiting for their transform hold no sending slot (a hostile transform
+        # must not keep other subscribers' deliveries waiting); once transformed, they wait
+        # for one before any delivery not yet started.
+        self._transforming: set[str] = set()
+        self._awaiting_slot: set[str] = set()
+        self._slot_freed = asyncio.Event()
         self._names: dict[str, str] = {}
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
@@ -118,6 +129,7 @@ class Dispatcher:
             except StoreError as exc:
                 log.warning("could not release %d leases: %s", len(unfinished), exc)
         await self.settler.close()
+        await self.transforms.close()
         await self._close_listener()
         self.running = False
 
@@ -137,9 +149,13 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_seconds)
 
+    def _busy(self) -> int:
+        """Deliveries sending, or transformed and waiting to send."""
+        return len(self._tasks) - len(self._transforming)
+
     def _room(self) -> int:
         """How many more deliveries this process may lease now (slots and the queue)."""
-        return self.config.concurrency + self._prefetch - len(self._tasks) - len(self._queued)
+        return self.config.concurrency + self._prefetch - self._busy() - len(self._queued)
 
     async def _fill(self) -> int:
         room = self._room()
@@ -169,7 +185,7 @@ class Dispatcher:
         return len(batch)
 
     def _start_queued(self) -> None:
-        while self._queued and len(self._tasks) < self.config.concurrency:
+        while self._queued and self._busy() < self.config.concurrency:
             claimed = self._queued.popleft()
             task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")
             self._tasks[claimed.id] = task
@@ -177,21 +193,63 @@ class Dispatcher:
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         try:
-            timeout = claimed.timeout_seconds or self.config.timeout_seconds
-            request = build_request(
-                claimed, self.config.forward_headers, self.links, datetime.now(UTC)
-            )
-            result = await self.client.post(
-                claimed.url, request.body, request.headers, timeout, https_only=claimed.https_only
-            )
-            self._record(claimed, result)
+            reshaped = None
+            if claimed.transform is not None:
+                transformed = await self._transform(claimed)
+                if not isinstance(transformed, Reshaped):
+                    self._record(claimed, transformed)
+                    return
+                reshaped = transformed
+                await self._sending_slot(claimed.id)
+            self._record(claimed, await self._send(claimed, reshaped))
         finally:
             self._tasks.pop(claimed.id, None)
-            if not self._stopping:
-                self._start_queued()
-            self.metrics.in_flight.set(len(self._tasks))
-            if self._room() == self._refill_at:
-                self._wake.set()  # room for a claim's worth opened (once per crossing)
+            self._awaiting_slot.discard(claimed.id)
+            self._slot_freed.set()
+            self._slot_opened()
+
+    def _slot_opened(self) -> None:
+        if not self._stopping:
+            self._start_queued()
+        self.metrics.in_flight.set(len(self._tasks))
+        if self._room() == self._refill_at:
+            self._wake.set()  # room for a claim's worth opened (once per crossing)
+
+    async def _transform(self, claimed: ClaimedDelivery) -> Reshaped | AttemptResult:
+        """The transform's answer, waited for without holding a sending slot."""
+        self._transforming.add(claimed.id)
+        self._slot_opened()
+        try:
+            return await transform_claimed(self.transforms, claimed)
+        finally:
+            self._transforming.discard(claimed.id)
+            self._awaiting_slot.add(claimed.id)
+
+    async def _sending_slot(self, delivery_id: str) -> None:
+        """Wait until fewer than ``concurrency`` deliveries are sending."""
+        while self._busy() - len(self._awaiting_slot) >= self.config.concurrency:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        self._awaiting_slot.discard(delivery_id)
+
+    async def _send(self, claimed: ClaimedDelivery, reshaped: Reshaped | None) -> AttemptResult:
+        timeout = claimed.timeout_seconds or self.config.timeout_seconds
+        request = build_request(
+            claimed, self.config.forward_headers, self.links, datetime.now(UTC), reshaped
+        )
+        url = claimed.url if reshaped is None else reshaped.url(claimed.url)
+        result = await self.client.post(
+            url, request.body, request.headers, timeout, https_only=claimed.https_only
+        )
+        if claimed.transform is None:
+            return result
+        return dataclasses.replace(
+            result,
+            transform_version=claimed.transform.version,
+            request_url=url,
+            request_bytes=len(request.body),
+            request_content_type=request.headers.get("Content-Type"),
+        )
 
     def _record(self, claimed: ClaimedDelivery, result: AttemptResult) -> None:
         now = datetime.now(UTC)
@@ -208,7 +266,7 @@ class Dispatcher:
             self.metrics.dead_letters.labels(name).inc()
         log_event(
             log,
-            logging.DEBUG if result.ok else logging.WARNING,
+            logging.DEBUG if result.ok or settlement.status == "cancelled" else logging.WARNING,
             "delivery attempt",
             delivery_id=claimed.id,
             event_id=claimed.event_id,

@@ -1,4 +1,5 @@
-"""What follows an attempt: success, another try later, or the dead-letter queue."""
+"""What follows an attempt: success, another try later, or the dead-letter queue (at
+once for a transform that failed); a transform's "do not send" ends it ``cancelled``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from datetime import datetime, timedelta
 
 from gateway.config import DeliveryConfig
 from gateway.delivery.policy import RetryPolicy
-from gateway.store.records import AttemptResult, ClaimedDelivery, Settlement
+from gateway.store.records import (
+    SKIPPED_BY_TRANSFORM,
+    TRANSFORM_ERROR,
+    AttemptResult,
+    ClaimedDelivery,
+    Settlement,
+)
 
 __all__ = ["THROTTLING_STATUSES", "decide"]
 
@@ -32,6 +39,10 @@ def decide(
     """
     if result.ok:
         return Settlement(claimed.id, token, claimed.total_attempts, result, "succeeded", None)
+    if result.outcome == SKIPPED_BY_TRANSFORM:
+        return Settlement(claimed.id, token, claimed.total_attempts, result, "cancelled", None)
+    if result.outcome == TRANSFORM_ERROR:  # the same input fails the same way: not retried
+        return Settlement(claimed.id, token, claimed.total_attempts, result, "dead", None)
     policy = RetryPolicy.of(claimed, defaults)
     throttle_until = None
     delay = policy.delay(claimed.attempts, rng)

@@ -1,9 +1,10 @@
-"""The outbound request of one attempt: its body (full or thin) and its headers.
+"""The outbound request of one attempt: its body (full, thin or transformed) and headers.
 
 Headers, later ones winning: inbound headers on the forward allowlist (the subscriber's
 own list, else ``delivery.forward_headers``), then the subscriber's static headers, then
-what the gateway sets itself: the content type, the Standard Webhooks signature set
-(one signature per valid secret, so a rotation needs no downtime) and ``x-gateway-*``.
+those its transform added, then what the gateway sets itself: the content type, the
+Standard Webhooks signature set (one signature per valid secret, so a rotation needs no
+downtime) and ``x-gateway-*``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.signer import signature_header
+from gateway.delivery.transforms import Reshaped
 from gateway.domain.privacy import hide_headers
 from gateway.store.records import ClaimedDelivery
 
@@ -104,13 +106,20 @@ def build_request(
     forward_allowlist: tuple[str, ...],
     links: PayloadLinks | None,
     now: datetime,
+    reshaped: Reshaped | None = None,
 ) -> Outbound:
-    """Body and headers of the attempt at ``now`` (its ``webhook-timestamp``)."""
+    """Body and headers of the attempt at ``now`` (its ``webhook-timestamp``); with
+    ``reshaped`` (what the subscriber's transform made of it), its body and headers."""
     timestamp = int(now.timestamp())
-    thin = links is not None and is_thin(claimed)
+    thin = reshaped is None and links is not None and is_thin(claimed)
     if thin and links is not None:
         body = _thin_body(claimed, links, now.timestamp())
         content_type = "application/json"
+    elif reshaped is not None and reshaped.body is not None:
+        body = reshaped.body
+        content_type = reshaped.content_type or "application/json"
+    elif reshaped is not None and reshaped.content_type:
+        body, content_type = claimed.body, reshaped.content_type
     else:
         body = claimed.body
         content_type = claimed.content_type or "application/octet-stream"
@@ -120,6 +129,8 @@ def build_request(
         keys.append(claimed.previous_secret)
     headers = forwarded_headers(claimed, forward_allowlist)
     _merge(headers, {k: v for k, v in claimed.subscriber_headers.items() if not _ours(k)})
+    if reshaped is not None:
+        _merge(headers, dict(reshaped.headers))
     _merge(
         headers,
         {

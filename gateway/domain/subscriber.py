@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from gateway.domain.destination import Destination, InvalidDestination, parse_destination
 from gateway.domain.filters import parse_filter
+from gateway.domain.transform import Transform
 from gateway.domain.validation import Invalid
 
 __all__ = [
@@ -65,7 +66,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
     ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
     signed link instead of a body (above ``thin_above_bytes``, when set); ``filter`` takes
-    only the events whose content passes it (``gateway.domain.filters``).
+    only the events whose content passes it (``gateway.domain.filters``); ``transform``
+    reshapes each request before it is signed (``gateway.domain.transform``).
     """
 
     name: Name
@@ -89,12 +91,17 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     payload_mode: PayloadMode = "full"
     thin_above_bytes: Bytes | None = None
     filter: ContentFilter | None = None
+    transform: Transform | None = None
 
     def __post_init__(self) -> None:
         if self.filter is not None:
             if len(msgspec.json.encode(self.filter)) > MAX_FILTER_BYTES:
                 raise Invalid("filter", f"is longer than {MAX_FILTER_BYTES} bytes as JSON")
             parse_filter(self.filter)
+        if self.transform is not None and (
+            self.payload_mode == "thin" or self.thin_above_bytes is not None
+        ):
+            raise Invalid("transform", "a transformed body is sent whole: not with thin payloads")
 
 
 def destination(settings: SubscriberSettings) -> Destination:

@@ -29,14 +29,17 @@ ATTEMPT_OUTCOMES = ("2xx", "redirect", "4xx", "5xx", "timeout", "connection_erro
 """The ``outcome`` label values of delivery attempts (plus ``other`` for the unforeseen)."""
 RETENTION_KINDS = ("events", "deliveries", "dead_letters", "attempts", "revoked_tokens")
 _STATUS_CLASSES = {2: "2xx", 3: "redirect", 4: "4xx", 5: "5xx"}
-_PASSED_THROUGH = frozenset({"timeout", "connection_error", "blocked"})
+_PASSED_THROUGH = frozenset(
+    {"timeout", "connection_error", "blocked", "transform_error", "skipped_by_transform"}
+)
 
 
 def attempt_outcome(outcome: str, status_code: int | None = None) -> str:
     """The bounded metric label of one attempt: its status class, or how it failed.
 
     ``outcome`` and ``status_code`` are those of the attempt's result (``success``,
-    ``http_error``, ``redirect``, ``timeout``, ``connection_error``, ``blocked``).
+    ``http_error``, ``redirect``, ``timeout``, ``connection_error``, ``blocked``, and the
+    two that send nothing: ``transform_error``, ``skipped_by_transform``).
     """
     if outcome in _PASSED_THROUGH:
         return outcome

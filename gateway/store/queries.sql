@@ -210,7 +210,8 @@ SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueu
        s.previous_secret, s.previous_secret_expires_at, s.headers AS subscriber_headers,
        s.timeout_seconds, s.max_attempts, s.backoff_base_seconds, s.backoff_cap_seconds,
        s.https_only, s.forward_headers, s.retry_schedule, s.max_age_seconds, s.payload_mode,
-       s.thin_above_bytes
+       s.thin_above_bytes, s.transform,
+       CASE WHEN s.transform IS NOT NULL THEN e.body_view END AS body_view
 FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
@@ -218,18 +219,24 @@ JOIN subscribers s ON s.id = c.subscriber_id;
 -- name: finish_deliveries
 -- Record each attempt and settle its delivery, in one statement. Only the holder of the
 -- current lease may settle a delivery; an attempt whose lease was lost meanwhile is
--- recorded all the same. Idempotent: a batch retried because its COMMIT's answer was
+-- recorded all the same. A delivery its transform chose not to send ends cancelled.
+-- Idempotent: a batch retried because its COMMIT's answer was
 -- lost (the database went away just then) finds its attempts already recorded and adds
 -- none, and its deliveries no longer in flight.
 WITH recorded AS (
     INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms,
-                                   status_code, outcome, error, response_snippet)
+                                   status_code, outcome, error, response_snippet,
+                                   transform_version, request_url, request_bytes,
+                                   request_content_type)
     SELECT u.id, u.attempt, u.started_at, u.duration_ms, u.status_code, u.outcome,
-           u.error, u.response_snippet
+           u.error, u.response_snippet, u.transform_version, u.request_url,
+           u.request_bytes, u.request_content_type
     FROM unnest($1::text[], $7::int[], $8::timestamptz[], $9::float8[], $5::int[],
-                $10::text[], $6::text[], $11::text[])
+                $10::text[], $6::text[], $11::text[], $12::text[], $13::text[],
+                $14::int[], $15::text[])
          AS u(id, attempt, started_at, duration_ms, status_code, outcome, error,
-              response_snippet)
+              response_snippet, transform_version, request_url, request_bytes,
+              request_content_type)
     WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts a
                       WHERE a.delivery_id = u.id AND a.attempt = u.attempt
                         AND a.started_at = u.started_at)
@@ -241,7 +248,7 @@ SET status = u.status,
     lease_token = NULL,
     last_status_code = u.status_code,
     last_error = u.error,
-    completed_at = CASE WHEN u.status IN ('succeeded', 'dead') THEN now() END,
+    completed_at = CASE WHEN u.status IN ('succeeded', 'dead', 'cancelled') THEN now() END,
     updated_at = now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])
      AS u(id, lease_token, status, next_attempt_at, status_code, error)
@@ -278,11 +285,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22, $23, $24, $25, $26)
+        $22, $23, $24, $25, $26, $27)
 RETURNING *;
 
 -- name: update_subscriber
@@ -294,8 +301,8 @@ SET state = $2, state_reason = $3,
     backoff_cap_seconds = $13, max_in_flight = $14, rate_limit_per_second = $15,
     ordered = $16, https_only = $17, forward_headers = $18, retry_schedule = $19,
     max_age_seconds = $20, rate_limit_burst = $21, payload_mode = $22,
-    thin_above_bytes = $23, filter = $24, event_type_likes = $25, filter_path = $26,
-    updated_at = now()
+    thin_above_bytes = $23, filter = $24, transform = $25, event_type_likes = $26,
+    filter_path = $27, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -894,11 +901,11 @@ INSERT INTO subscribers (id, secret, managed_by,
                          timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
-                         rate_limit_burst, payload_mode, thin_above_bytes, filter,
+                         rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-        $21, $22, $23, $24, $25)
+        $21, $22, $23, $24, $25, $26)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
     url = EXCLUDED.url, description = EXCLUDED.description, sources = EXCLUDED.sources,
@@ -912,7 +919,8 @@ SET secret = EXCLUDED.secret,
     retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
     thin_above_bytes = EXCLUDED.thin_above_bytes, filter = EXCLUDED.filter,
-    event_type_likes = EXCLUDED.event_type_likes, filter_path = EXCLUDED.filter_path,
+    transform = EXCLUDED.transform, event_type_likes = EXCLUDED.event_type_likes,
+    filter_path = EXCLUDED.filter_path,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,
     state_reason = CASE WHEN subscribers.state_reason = 'removed from the config file'
@@ -1011,7 +1019,8 @@ LIMIT $3;
 
 -- name: console_event_attempts
 SELECT a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.outcome,
-       a.error, a.response_snippet
+       a.error, a.response_snippet, a.transform_version, a.request_url, a.request_bytes,
+       a.request_content_type
 FROM delivery_attempts a
 JOIN deliveries d ON d.id = a.delivery_id
 WHERE d.event_id = $1

@@ -11,8 +11,12 @@ from typing import Any, Literal
 import msgspec
 
 from gateway.domain.subscriber import PayloadMode, SubscriberSettings, SubscriberState
+from gateway.domain.transform import Transform
 
 __all__ = [
+    "NOT_SENT",
+    "SKIPPED_BY_TRANSFORM",
+    "TRANSFORM_ERROR",
     "Attempt",
     "AttemptResult",
     "Circuit",
@@ -32,7 +36,15 @@ __all__ = [
     "Settlement",
     "Subscriber",
     "SubscriberFlow",
+    "transform_of",
 ]
+
+TRANSFORM_ERROR = "transform_error"
+"""The outcome of an attempt whose transform threw or hit a bound (nothing was sent)."""
+SKIPPED_BY_TRANSFORM = "skipped_by_transform"
+"""The outcome of an attempt whose transform chose not to send the event: the delivery
+ends ``cancelled``, which is no failure."""
+NOT_SENT = frozenset({TRANSFORM_ERROR, SKIPPED_BY_TRANSFORM})
 
 DeliveryStatus = Literal["queued", "pending", "in_flight", "succeeded", "dead", "cancelled"]
 CircuitState = Literal["closed", "open", "half_open"]
@@ -152,8 +164,29 @@ class Subscriber(SubscriberSettings, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
 
-    from_row = classmethod(_from_row)
-    from_rows = classmethod(_from_rows)
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Subscriber:
+        """The subscriber of a row (its ``transform``, stored as JSON, read back as one)."""
+        values = dict(row)
+        values["transform"] = transform_of(values.get("transform"))
+        result: Subscriber = _from_row(cls, values)
+        return result
+
+
+def transform_of(stored: Mapping[str, Any] | None) -> Transform | None:
+    """A transform as its column holds it (a JSON object), read back (once per version)."""
+    if stored is None:
+        return None
+    known = _TRANSFORMS.get(stored["version"])
+    if known is None or known.source != stored["source"] or known.language != stored["language"]:
+        known = Transform(language=stored["language"], source=stored["source"])
+        if len(_TRANSFORMS) >= 256:
+            _TRANSFORMS.clear()
+        _TRANSFORMS[known.version] = known
+    return known
+
+
+_TRANSFORMS: dict[str, Transform] = {}  # by version: a claim reads the same few again and again
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -196,6 +229,8 @@ class ClaimedDelivery:
     max_age_seconds: float | None = None
     payload_mode: PayloadMode = "full"
     thin_above_bytes: int | None = None
+    transform: Transform | None = None
+    body_view: Any = None  # an XML body's JSON view, claimed only for a transform
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -208,14 +243,26 @@ class AttemptResult:
     started_at: datetime
     duration_ms: float
     outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
+    # | transform_error | skipped_by_transform (nothing sent: see ``sent``)
     status_code: int | None = None
     error: str | None = None
     response_snippet: str | None = None
     retry_after_seconds: float | None = None
+    transform_version: str | None = None
+    """The version of the subscriber's transform the attempt ran (None: it has none)."""
+    request_url: str | None = None
+    """With a transform: the request made (its URL, body size and content type)."""
+    request_bytes: int | None = None
+    request_content_type: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
+
+    @property
+    def sent(self) -> bool:
+        """Whether a request went out: the subscriber's health counts only those."""
+        return self.outcome not in NOT_SENT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,6 +290,10 @@ class Attempt:
     outcome: str
     error: str | None
     response_snippet: str | None
+    transform_version: str | None = None
+    request_url: str | None = None
+    request_bytes: int | None = None
+    request_content_type: str | None = None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

@@ -49,12 +49,15 @@ async def settle(
             [r.duration_ms for r in results],
             [r.outcome for r in results],
             [r.response_snippet for r in results],
+            [r.transform_version for r in results],
+            [r.request_url for r in results],
+            [r.request_bytes for r in results],
+            [r.request_content_type for r in results],
         )
         owner = {r["id"]: r["subscriber_id"] for r in rows}
         circuits, disabled = await _settle_flow(conn, settlements, owner, evolve)
-        promoted = await ordering.take(
-            conn, ordering.count_keys(r for r in rows if r["status"] == "succeeded")
-        )
+        finished = (r for r in rows if r["status"] in ("succeeded", "cancelled"))
+        promoted = await ordering.take(conn, ordering.count_keys(finished))
         if promoted:
             await conn.execute(QUERIES["notify_deliveries"])
     return SettleReport(frozenset(owner), len(promoted), circuits, disabled)

@@ -51,11 +51,14 @@ def stored_values(settings: SubscriberSettings) -> list[object]:
 
 
 def _column(value: object) -> object:
-    # asyncpg takes arrays as lists and jsonb (headers) as a dict, not as any sequence.
+    # asyncpg takes arrays as lists and jsonb (headers, a transform) as a dict, not as any
+    # sequence or Struct.
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.asdict(value)
     return value
 
 

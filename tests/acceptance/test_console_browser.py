@@ -20,6 +20,7 @@ import pytest
 from testkit.adminapi import register
 from testkit.processes import GatewayProcess
 from testkit.sinks import Sink
+from testkit.tokens import bearer
 from tests.acceptance.conftest import base_config
 from tests.acceptance.helpers import api_get, send_order, wait_for_status
 
@@ -205,3 +206,63 @@ async def test_a_read_only_operator_sees_no_retry_and_cannot_forge_one(
     await context.close()
     [still] = await wait_for_status(http, gateway, admin, "dead")
     assert still["id"] == delivery_id
+
+
+BUGGY = """function handler(request) {
+  const o = request.body;
+  return {body: {order: String(o.order_number), skus: o.lines.map((l) => l.sku)}};
+}"""
+
+
+async def test_an_operator_tries_a_fixed_transform_on_the_failed_event_then_retries_it(
+    browser: Any,  # first: without Chromium the test skips before anything starts
+    start_gateway: Callable[..., GatewayProcess],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    sink: Sink,
+) -> None:
+    gateway = start_gateway(base_config(database_url))
+    token = gateway.token("admin")
+    sub = await register(http, gateway, token, sink.url, transform={"source": BUGGY})
+    body = orjson.dumps({"order_number": 1043, "line_items": [{"sku": "TEE-M"}]})
+    status, answer = await send_order(http, gateway, body, "wh-transform-1")
+    assert status == 202, answer
+    event_id = answer["event_id"]
+    [dead] = await wait_for_status(http, gateway, token, "dead")
+    assert sink.received == []
+
+    context = await browser.new_context(viewport=LAPTOP)
+    page = await context.new_page()
+    await log_in(page, gateway, token)
+    await page.goto(f"{gateway.admin}/console/events/{event_id}")
+    timeline = await page.locator(f"li[id='{dead['id']}']").inner_text()
+    assert "transform error" in timeline
+    assert "TypeError: cannot read property 'map' of undefined (line 3, column 55)" in timeline
+
+    await page.goto(f"{gateway.admin}/console/subscribers/{sub['id']}")
+    assert await page.input_value("#try-source") == BUGGY
+    await page.fill("#try-event", event_id)
+    await page.click("button:has-text('Try it on this event')")
+    await page.wait_for_selector("#try-result")
+    assert "Transform error at line 3, column 55" in await page.inner_text("#try-result")
+    fixed = BUGGY.replace("o.lines", "o.line_items")
+    await page.fill("#try-source", fixed)
+    await page.click("button:has-text('Try it on this event')")
+    await page.wait_for_selector("#try-result.ok")
+    assert orjson.loads(await page.inner_text("#try-body")) == {"order": "1043", "skus": ["TEE-M"]}
+    await shot(page, "subscriber_transform")
+
+    async with http.patch(
+        f"{gateway.admin}/api/v1/subscribers/{sub['id']}",
+        json={"transform": {"source": fixed}},
+        headers=bearer(token),
+    ) as response:
+        assert response.status == 200, await response.text()
+    await page.goto(f"{gateway.admin}/console/events/{event_id}")
+    await page.click(f"li[id='{dead['id']}'] >> button:has-text('Retry')")
+    await page.wait_for_selector(f"li[id='{dead['id']}'][data-status='succeeded']", timeout=20000)
+    [received] = await sink.wait_for(1)
+    assert orjson.loads(received.body) == {"order": "1043", "skus": ["TEE-M"]}
+    timeline = await page.locator(f"li[id='{dead['id']}']").inner_text()
+    assert f"sent {len(received.body)} bytes of application/json to {sink.url}" in timeline
+    await context.close()

@@ -19,6 +19,7 @@ from chaos.scenarios import (
     framing_judgement,
     fuzz,
     gateway_kill_9,
+    hostile_transforms,
     replica_kill_9,
     sigterm_under_load,
 )
@@ -58,6 +59,12 @@ async def test_misbehaving_subscribers_leave_the_gateway_bounded(
     chaos_lab: Lab, size: Size
 ) -> None:
     _held(await bad_subscribers(chaos_lab, size))
+
+
+async def test_hostile_transforms_dead_letter_and_healthy_subscribers_get_everything(
+    chaos_lab: Lab, size: Size
+) -> None:
+    _held(await hostile_transforms(chaos_lab, size))
 
 
 async def test_sigterm_under_load_exits_in_time_with_nothing_lost(

@@ -58,4 +58,5 @@ def test_the_gateway_never_imports_the_test_kit_or_the_test_suite() -> None:
 def test_the_wheel_holds_the_gateway_and_not_the_test_kit() -> None:
     shipped = {f.distribution_path for f in WheelBuilder(str(REPO)).recurse_included_files()}
     assert "gateway/cli.py" in shipped
+    assert "gateway/delivery/transforms/prelude.js" in shipped  # the sandbox's own code
     assert {path.split("/")[0] for path in shipped} == {"gateway"}

@@ -7,6 +7,7 @@ import pytest
 
 from gateway.config import Config, ConfigError, SubscriberConfig
 from gateway.delivery.signer import new_secret
+from gateway.domain.transform import Transform
 from gateway.runtime.reconcile import reconcile_config, reconcile_declared_subscribers
 from gateway.store import subscribers as store
 from gateway.store.database import Database
@@ -33,6 +34,21 @@ async def test_declared_subscribers_are_created_then_updated_in_place(db: Databa
     assert updated.id == created.id
     assert updated.url == "http://127.0.0.1:9/b"
     assert updated.event_types == ["orders/*"]
+
+
+async def test_a_declared_transform_is_stored_and_a_changed_one_replaces_it(db: Database) -> None:
+    first = Transform(source="function handler(r) { return {body: 1} }")
+    wms = SubscriberConfig(name="wms", url="http://127.0.0.1:9/a", secret=SECRET, transform=first)
+    await reconcile_declared_subscribers(_config(wms), db)
+    [created] = await store.list_subscribers(db, after=None, limit=10)
+    second = Transform(source="function handler(r) { return {body: 2} }")
+    await reconcile_declared_subscribers(
+        _config(msgspec.structs.replace(wms, transform=second)), db
+    )
+    [updated] = await store.list_subscribers(db, after=None, limit=10)
+    assert created.transform == first
+    assert updated.transform == second
+    assert updated.transform is not None and updated.transform.version != first.version
 
 
 async def test_a_subscriber_removed_from_the_file_is_disabled_and_comes_back(db: Database) -> None:

@@ -100,6 +100,12 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("filter.body.deleted_at.$exist", {"filter": {"body": {"deleted_at": {"$exist": "no"}}}}),
     ("filter.headers.x-tenant.id", {"filter": {"headers": {"x-tenant": {"id": "7"}}}}),
     ("filter.type.$startsWith", {"filter": {"type": {"$startsWith": 5}}}),
+    ("transform", {"transform": {"source": "function handler(request) {"}}),
+    ("transform", {"transform": {"source": ""}}),
+    ("transform", {"transform": {"source": "const x = 1;"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
+    ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
     ("colour", {"colour": "red"}),
 ]
 
@@ -137,6 +143,12 @@ BAD_SOURCES: list[Row] = [
     ("replay_window_seconds", {"replay_window_seconds": -1}),
     ("replay_window_seconds", {"replay_window_seconds": 1e12}),
     ("replay_window_seconds", {"replay_window_seconds": "week"}),
+    ("transform", {"transform": {"source": "function handler(request) {"}}),
+    ("transform", {"transform": {"source": ""}}),
+    ("transform", {"transform": {"source": "const x = 1;"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
+    ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
+    ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
     ("colour", {"colour": "red"}),
 ]
 

@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from gateway.config import ApiConfig, Config, DeliveryConfig, PrivacyConfig
 from gateway.delivery.ping import PING_TYPE
+from gateway.domain.transform import Transform
 from gateway.store import deliveries, jobs, subscribers
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
@@ -275,3 +276,36 @@ async def test_the_body_search_does_not_reveal_masked_values(db: Database) -> No
         await client.close()
     assert stored.event_id in by_order
     assert stored.event_id not in by_email
+
+
+async def test_the_subscriber_page_tries_its_transform_on_an_event_and_shows_what_it_would_send(
+    console: Client, db: Database, logged_in: Callable[..., Any]
+) -> None:
+    source = "function handler(r) {\n  return {body: {order: r.body.order}, path: '/wms'}\n}"
+    sub = await subscriber(db, transform=Transform(source=source))
+    [stored], _ = await insert_batch(db, [event("1001")])
+    csrf = await logged_in("read")
+    page = await _text(console, f"/console/subscribers/{sub.id}")
+    assert sub.transform is not None and sub.transform.version in page
+    assert source in html.unescape(page)  # the form holds the subscriber's transform
+    form = {"csrf": csrf, "source": source, "event_id": stored.event_id}
+    answer = await console.post(f"/console/subscribers/{sub.id}/try-transform", data=form)
+    shown = _words(await answer.text())
+    assert answer.status == 200
+    assert "Would send to http://127.0.0.1:9/hook/wms as application/json" in shown
+    assert '"order": "1001"' in shown.split("application/json", 1)[1]
+    form["source"] = "function handler(r) {\n  return r.body.missing.x\n}"
+    answer = await console.post(f"/console/subscribers/{sub.id}/try-transform", data=form)
+    shown = _words(await answer.text())
+    assert "Transform error at line 2, column 10: TypeError: cannot read property 'x'" in shown
+    form["source"] = "function handler(r) {"
+    answer = await console.post(f"/console/subscribers/{sub.id}/try-transform", data=form)
+    assert "Transform error: SyntaxError" in _words(await answer.text())
+    form["source"], form["event_id"] = source, "evt_unknown"
+    answer = await console.post(f"/console/subscribers/{sub.id}/try-transform", data=form)
+    assert "Transform error: no event evt_unknown" in _words(await answer.text())
+
+
+def _words(page: str) -> str:
+    """The page's text as a reader sees it: tags left out, entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
