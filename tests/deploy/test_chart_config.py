@@ -14,6 +14,7 @@ from .conftest import (
     FULLNAME,
     JWT_SECRET,
     MINIMAL,
+    REPO,
     SHOP,
     Rendered,
     container,
@@ -123,6 +124,7 @@ WAREHOUSE = {
     "event_types": ["orders/*"],
     "max_attempts": 5,
     "filter": {"body": {"shipping_address.country_code": {"$in": ["DE", "AT"]}}},
+    "transform": {"source": (REPO / "examples/transforms/shopify-orders-create.js").read_text()},
 }
 
 
@@ -290,4 +292,6 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     assert subscriber.secret == WAREHOUSE["secret"]
     assert subscriber.event_types == ["orders/*"]
     assert subscriber.filter == WAREHOUSE["filter"]
+    assert subscriber.transform is not None
+    assert subscriber.transform.source == WAREHOUSE["transform"]["source"]
     assert container(spec)["args"][-2:] == ["--role", "worker"]
