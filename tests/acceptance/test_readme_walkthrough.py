@@ -145,4 +145,19 @@ def test_the_readme_walkthrough_works_to_the_end_dead_letter_included(walk: Walk
     until(lambda: "listening" in erp.read_text(), what="the ERP to listen")
     walk.run(blocks[7])  # the dead letter found and sent again
     until(lambda: '"id": 1043' in erp.read_text(), what="the dead letter to reach the ERP")
-    assert len(blocks) == 8
+
+    registered = walk.run(blocks[8])  # two warehouses, with a filter and a transform each
+    assert registered.count('"transform":"') == 2, registered
+    walk.run(blocks[9])  # a German order and a French one
+    until(lambda: "POST /dach answered 200" in warehouse.read_text(), what="the German order")
+    until(lambda: "POST /rest answered 200" in erp.read_text(), what="the French order")
+    dach = warehouse.read_text().split("POST /dach answered 200", 1)[1]
+    rest = erp.read_text().split("POST /rest answered 200", 1)[1]
+    assert '"order_number":"1001"' in dach, dach
+    assert '"country":"DE"' in dach, dach
+    assert '"country":"FR"' in rest, rest
+    assert "/dach" not in erp.read_text()
+    assert "/rest" not in warehouse.read_text()
+    why = walk.run(blocks[10])
+    assert '"reason":"filter: shipping_address.country_code $in [DE, AT]: was FR"' in why, why
+    assert len(blocks) == 11
