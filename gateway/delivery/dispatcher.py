@@ -40,6 +40,7 @@ __all__ = ["CHANNEL", "Dispatcher"]
 
 CHANNEL = "gateway_deliveries"
 log = logging.getLogger("gateway.delivery")
+_LEASE_MARGIN_SECONDS = 1.0  # at most; half the lease's room beyond the timeout when smaller
 
 
 class Dispatcher:
@@ -92,6 +93,9 @@ class Dispatcher:
         # for one before any delivery not yet started.
         self._transforming: set[str] = set()
         self._awaiting_slot: set[str] = set()
+        # When each claimed delivery's lease runs out, by this process's clock (read before
+        # the claim, so never later than the database's): a transform may wait past it.
+        self._lease_ends: dict[str, float] = {}
         self._slot_freed = asyncio.Event()
         self._names: dict[str, str] = {}
         self._stopping = False
@@ -117,6 +121,7 @@ class Dispatcher:
         await self.jobs.stop()
         never_started = [claimed.id for claimed in self._queued]
         self._queued.clear()
+        self._lease_ends.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
         unfinished = list(self._tasks) + never_started
@@ -162,6 +167,7 @@ class Dispatcher:
         if room <= 0:
             return 0
         started = time.perf_counter()
+        lease_ends = time.monotonic() + self.config.lease_seconds
         batch = await store.claim(
             self.queue_db,
             min(room, self.config.claim_batch),
@@ -180,6 +186,7 @@ class Dispatcher:
         if self._stopping:  # stop() is releasing leases; these were never started
             await store.release(self.queue_db, [claimed.id for claimed in batch], self.token)
             return 0
+        self._lease_ends.update((claimed.id, lease_ends) for claimed in batch)
         self._queued.extend(batch)
         self._start_queued()
         return len(batch)
@@ -187,11 +194,14 @@ class Dispatcher:
     def _start_queued(self) -> None:
         while self._queued and self._busy() < self.config.concurrency:
             claimed = self._queued.popleft()
-            task = asyncio.create_task(self._deliver(claimed), name=f"deliver {claimed.id}")
+            lease_ends = self._lease_ends.pop(claimed.id, time.monotonic())
+            task = asyncio.create_task(
+                self._deliver(claimed, lease_ends), name=f"deliver {claimed.id}"
+            )
             self._tasks[claimed.id] = task
         self.metrics.in_flight.set(len(self._tasks))
 
-    async def _deliver(self, claimed: ClaimedDelivery) -> None:
+    async def _deliver(self, claimed: ClaimedDelivery, lease_ends: float) -> None:
         try:
             reshaped = None
             if claimed.transform is not None:
@@ -201,9 +211,12 @@ class Dispatcher:
                     return
                 reshaped = transformed
                 await self._sending_slot(claimed.id)
+                if not await self._lease_holds(claimed, lease_ends):
+                    return
             self._record(claimed, await self._send(claimed, reshaped))
         finally:
-            self._tasks.pop(claimed.id, None)
+            if self._tasks.get(claimed.id) is asyncio.current_task():
+                self._tasks.pop(claimed.id)
             self._awaiting_slot.discard(claimed.id)
             self._slot_freed.set()
             self._slot_opened()
@@ -224,6 +237,25 @@ class Dispatcher:
         finally:
             self._transforming.discard(claimed.id)
             self._awaiting_slot.add(claimed.id)
+
+    async def _lease_holds(self, claimed: ClaimedDelivery, lease_ends: float) -> bool:
+        """Whether the lease still outlasts an attempt (its timeout and a margin). A
+        delivery that waited too long for its transform is not sent: its lease is given
+        back while it is still this process's, or, once it ran out, left to whoever holds
+        the delivery now (it may be claimed again already); either way it is sent once."""
+        timeout = claimed.timeout_seconds or self.config.timeout_seconds
+        margin = min(_LEASE_MARGIN_SECONDS, (self.config.lease_seconds - timeout) / 2)
+        left = lease_ends - time.monotonic()
+        if left > timeout + margin:
+            return True
+        if left > margin:
+            with contextlib.suppress(StoreError, asyncpg.PostgresError, OSError):
+                await store.release(self.queue_db, [claimed.id], self.token)
+        log_event(
+            log, logging.INFO, "lease too short to send after the transform",
+            delivery_id=claimed.id, subscriber=claimed.subscriber_name,
+        )  # fmt: skip
+        return False
 
     async def _sending_slot(self, delivery_id: str) -> None:
         """Wait until fewer than ``concurrency`` deliveries are sending."""

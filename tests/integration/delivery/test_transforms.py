@@ -4,19 +4,22 @@ that skips an event ends its delivery cancelled. Real subscribers on loopback.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from typing import Any
 
 import orjson
 
 from gateway.delivery.signer import sign
 from gateway.delivery.ssrf import AddressPolicy
+from gateway.delivery.transforms import TransformEngine
 from gateway.domain.subscriber import SubscriberSettings
 from gateway.domain.transform import Transform
 from gateway.domain.xmlview import parse_xml
 from gateway.store import replay
 from gateway.store import subscribers as store
 from gateway.store.database import Database
-from gateway.store.deliveries import get_delivery
+from gateway.store.deliveries import get_delivery, release_expired_leases
 from gateway.store.records import Attempt, Delivery, IngestEvent
 from testkit.factories import event, store_events, subscriber
 from testkit.polling import until
@@ -215,3 +218,43 @@ async def test_the_api_shows_each_attempt_with_the_transform_it_ran_and_what_it_
     assert attempt["request_url"] == server.url + "/orders/1006?source=shop"
     assert attempt["request_bytes"] == len(got.body)
     assert attempt["request_content_type"] == "application/json"
+
+
+class HeldEngine:
+    """The dispatcher's own engine, with each call held at a gate the test opens."""
+
+    def __init__(self, engine: TransformEngine) -> None:
+        self.engine = engine
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def apply(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        await self.gate.wait()
+        return await self.engine.apply(*args, **kwargs)
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+
+async def test_a_delivery_whose_lease_ran_out_while_its_transform_waited_is_sent_once(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    server = await start_subscriber()
+    dispatcher = await start_dispatcher(delivery_config(lease_seconds=1.0, timeout_seconds=0.5))
+    held = HeldEngine(dispatcher.transforms)
+    dispatcher.transforms = held  # type: ignore[assignment]
+    sub = await subscriber(db, url=server.url, transform=Transform(source=RESHAPE))
+    await store_events(db, [order_event("1001")])
+    await until(lambda: held.calls == 1)
+    await asyncio.sleep(1.1)  # the lease runs out while the transform waits
+    assert await release_expired_leases(db) == 1
+    await until(lambda: held.calls == 2)  # claimed again, by the same dispatcher
+
+    held.gate.set()
+    await until(lambda: settled(db, 1))
+    await asyncio.sleep(0.3)  # a second request would have come by now
+    assert len(server.received) == 1
+    (delivery,) = await deliveries(db)
+    assert delivery.subscriber_id == sub.id
+    assert [a.outcome for a in await attempts(db)] == ["success"]
