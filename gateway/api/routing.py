@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gateway.api.event_models import NotRouted
+from gateway.domain.document import shown_document
 from gateway.domain.filters import explain, filter_document, parse_filter
-from gateway.domain.privacy import redact_document
 from gateway.store import events as store
 from gateway.store.database import Database
 from gateway.store.records import Event
@@ -24,11 +24,7 @@ async def not_routed(
     if not filtered:
         return []
     document = filter_document(event)
-    shown = {
-        **document,
-        "headers": dict(shown_headers),
-        "body": redact_document(document["body"], rules),
-    }
+    shown = shown_document(document, shown_headers, rules)
     refused = []
     for sub in filtered:
         node = parse_filter(sub.filter)

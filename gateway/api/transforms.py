@@ -22,9 +22,8 @@ from gateway.api.events import shown_headers
 from gateway.api.models import decode_body
 from gateway.api.state import API, ApiState
 from gateway.delivery.transforms import Cancel, Failure
-from gateway.domain.document import event_document
+from gateway.domain.document import event_document, shown_document
 from gateway.domain.media import is_xml
-from gateway.domain.privacy import redact_document
 from gateway.domain.transform import Transform
 from gateway.domain.xmlview import XmlRefused, parse_xml
 from gateway.http.problems import Problem
@@ -129,11 +128,11 @@ async def _document(state: ApiState, given: TransformTestIn) -> tuple[dict[str, 
             event = await store.get_event(state.db, given.event_id)
         except NotFound:
             raise Problem(404, f"no event {given.event_id}", kind="not-found") from None
-        document = event_document(event)
-        document["headers"] = await shown_headers(state.db, event)
-        rules = state.config.privacy.rules_for(event.source)
-        if rules:
-            document["body"] = redact_document(document["body"], rules)
+        document = shown_document(
+            event_document(event),
+            await shown_headers(state.db, event),
+            state.config.privacy.rules_for(event.source),
+        )
         return document, event.received_at.astimezone(UTC)
     body = given.body
     if isinstance(body, str) and is_xml(given.content_type):

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway.domain.privacy import hide_headers
+from gateway.domain.privacy import hide_headers, redact_document
 
-__all__ = ["StoredEvent", "body_json", "event_document"]
+__all__ = ["StoredEvent", "body_json", "event_document", "shown_document"]
 
 
 class StoredEvent(Protocol):
@@ -71,3 +71,11 @@ def event_document(
         "headers": hide_headers(event.headers, hidden_headers),
         "body": body_json(event.body, event.body_view, read=read),
     }
+
+
+def shown_document(
+    document: Mapping[str, Any], headers: Mapping[str, str], rules: Iterable[str]
+) -> dict[str, Any]:
+    """``document`` as the API shows its event: ``headers`` as shown (secret ones hidden,
+    the source's own too), the body with the privacy ``rules`` applied."""
+    return {**document, "headers": dict(headers), "body": redact_document(document["body"], rules)}

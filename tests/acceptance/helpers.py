@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,7 @@ from testkit.senders import shopify
 from testkit.tokens import bearer
 
 SHOP_SECRET = "shop-secret-for-tests"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 async def send_order(
@@ -45,3 +47,18 @@ async def wait_for_status(
         return list(page["data"]) if len(page["data"]) >= count else None
 
     return await until(listed, timeout, 0.1, what=f"{count} deliveries {status}")
+
+
+async def console_page(gateway: GatewayProcess, token: str, path: str) -> str:
+    """A console page, fetched by an operator who logs in with ``token``."""
+    jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
+    async with aiohttp.ClientSession(gateway.admin, cookie_jar=jar) as browser:
+        async with browser.get("/console/login") as form:
+            found = CSRF_FIELD.search(await form.text())
+            assert found is not None
+        login = {"csrf": found.group(1), "token": token}
+        async with browser.post("/console/login", data=login) as landed:
+            assert landed.status == 200, await landed.text()
+        async with browser.get(path) as page:
+            assert page.status == 200, await page.text()
+            return await page.text()

@@ -6,7 +6,6 @@ says per warehouse why it was not sent there."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,12 +18,11 @@ from testkit.senders import shopify
 from testkit.sinks import Sink
 from testkit.xmlbodies import order as xml_order
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import SHOP_SECRET, api_get, wait_for_status
+from tests.acceptance.helpers import SHOP_SECRET, api_get, console_page, wait_for_status
 
 GERMAN = {"body": {"shipping_address.country_code": {"$in": ["DE", "AT"]}}}
 THE_REST = {"body": {"shipping_address.country_code": {"$nin": ["DE", "AT"]}}}
 SECRET = "whsec_" + "A" * 32
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def shop_order(number: int, country: str) -> bytes:
@@ -59,21 +57,6 @@ def countries(sink: Sink, path: str) -> list[str]:
         for r in sink.received
         if r.path == path
     )
-
-
-async def console_page(gateway: GatewayProcess, token: str, path: str) -> str:
-    """A console page, fetched by an operator who logs in with ``token``."""
-    jar = aiohttp.CookieJar(unsafe=True)  # the console is on 127.0.0.1
-    async with aiohttp.ClientSession(gateway.admin, cookie_jar=jar) as browser:
-        async with browser.get("/console/login") as form:
-            found = _CSRF.search(await form.text())
-            assert found is not None
-        login = {"csrf": found.group(1), "token": token}
-        async with browser.post("/console/login", data=login) as landed:
-            assert landed.status == 200, await landed.text()
-        async with browser.get(path) as page:
-            assert page.status == 200, await page.text()
-            return await page.text()
 
 
 async def test_declared_warehouses_get_their_countries_and_the_page_says_why_not_the_other(

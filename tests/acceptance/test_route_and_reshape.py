@@ -18,8 +18,7 @@ from testkit.processes import GatewayProcess
 from testkit.senders import shopify, woocommerce
 from testkit.sinks import Sink
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import SHOP_SECRET, api_get
-from tests.acceptance.test_content_routing import console_page
+from tests.acceptance.helpers import SHOP_SECRET, api_get, console_page
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "transforms"

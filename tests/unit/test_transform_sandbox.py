@@ -18,6 +18,8 @@ from gateway.domain.validation import Invalid
 
 REQUEST = {"type": "orders/create", "source": "shop", "id": "evt_1", "headers": {}, "body": {}}
 CONTEXT = {"subscriber": "wms", "received_at": "2026-12-06T10:00:00+00:00"}
+SPIN = Transform(source="function handler(r) { for (;;) {} }")
+ANSWERS = Transform(source="function handler(r) { return {body: 1} }")
 SLACK = 0.5  # seconds beyond a bound a shared test machine may add
 
 
@@ -218,7 +220,7 @@ async def test_the_event_loop_runs_on_while_hostile_scripts_spin(
             ticks.append(time.perf_counter())
             await asyncio.sleep(0.002)
 
-    spin = Transform(source="function handler(r) { for (;;) {} }")
+    spin = SPIN
     calls = [engine.apply(spin, REQUEST, CONTEXT) for _ in range(6)]
     results = await asyncio.gather(tick(), *calls, return_exceptions=True)
     assert all(isinstance(r, Failure) for r in results[1:])
@@ -229,7 +231,7 @@ async def test_the_event_loop_runs_on_while_hostile_scripts_spin(
 async def test_a_worker_that_dies_fails_only_the_call_it_ran_and_another_takes_its_place() -> None:
     engine = TransformEngine(workers=1, bounds=Bounds(cpu_seconds=5.0))
     try:
-        spin = Transform(source="function handler(r) { for (;;) {} }")
+        spin = SPIN
         ok = Transform(source="function handler(r) { return {body: r.body} }")
         running = asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT))
         behind = asyncio.ensure_future(engine.apply(ok, REQUEST, CONTEXT))
@@ -268,8 +270,7 @@ async def test_a_worker_stuck_beyond_its_wall_time_is_killed_by_the_watchdog() -
 async def test_a_subscriber_flooding_with_spinning_transforms_waits_its_turn() -> None:
     engine = TransformEngine(workers=1)
     try:
-        spin = Transform(source="function handler(r) { for (;;) {} }")
-        ok = Transform(source="function handler(r) { return {body: 1} }")
+        spin, ok = SPIN, ANSWERS
         await engine.apply(ok, REQUEST, CONTEXT, queue="warm-up")
         flood = [
             asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT, queue="hostile"))
@@ -289,8 +290,7 @@ async def test_a_subscriber_flooding_with_spinning_transforms_waits_its_turn() -
 async def test_turns_are_fair_in_worker_time_not_in_calls() -> None:
     engine = TransformEngine(workers=1)
     try:
-        spin = Transform(source="function handler(r) { for (;;) {} }")
-        ok = Transform(source="function handler(r) { return {body: 1} }")
+        spin, ok = SPIN, ANSWERS
         await engine.apply(ok, REQUEST, CONTEXT, queue="warm-up")
         flood = [
             asyncio.ensure_future(engine.apply(spin, REQUEST, CONTEXT, queue="hostile"))
