@@ -8,6 +8,8 @@ import pytest
 
 from gateway.store.database import Database
 from testkit.postgres import PostgresForTests, with_database
+from testkit.rabbitmq import RabbitMQ
+from testkit.sqs import SQS_CREDENTIALS, SqsServer
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
@@ -18,6 +20,30 @@ def pg_server() -> Iterator[PostgresForTests]:
     server = PostgresForTests()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitMQ]:
+    """A real RabbitMQ on loopback, shared by the session (tests use queues of their own)."""
+    server = RabbitMQ()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def sqs_server() -> Iterator[SqsServer]:
+    """An SQS emulator on loopback, shared by the session (tests use queues of their own)."""
+    server = SqsServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The emulator's credentials in the standard AWS variables, as the chain reads them."""
+    for name, value in SQS_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return SQS_CREDENTIALS
 
 
 @pytest.fixture

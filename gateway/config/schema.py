@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from gateway.brokers.config import Broker, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.destination import InvalidDestination
@@ -303,6 +304,7 @@ class Config(Section, frozen=True):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
     privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
+    brokers: tuple[Broker, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     source_file: str = "<defaults>"
@@ -313,6 +315,7 @@ class Config(Section, frozen=True):
                 check_source(source)
             except Invalid as exc:
                 raise Invalid(f"sources[{i}].{exc.field}", exc.reason) from None
+        check_brokers(self.brokers)
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 
@@ -320,6 +323,12 @@ class Config(Section, frozen=True):
         for source in self.sources:
             if source.name == name:
                 return source
+        return None
+
+    def broker(self, name: str) -> Broker | None:
+        for broker in self.brokers:
+            if broker.name == name:
+                return broker
         return None
 
     def with_database_url(self, url: str) -> Config:

@@ -59,14 +59,17 @@ def test_wheels_are_built_in_the_first_stage(parser: DockerfileParser) -> None:
         assert path in copied
 
 
-def test_final_stage_installs_only_the_package_from_the_wheels(parser: DockerfileParser) -> None:
+def test_final_stage_installs_only_the_package_and_its_broker_extras_from_the_wheels(
+    parser: DockerfileParser,
+) -> None:
     final = stages(parser)[-1]
     assert values(final, "COPY") == []  # no sources, no wheels left in a layer
     (install,) = [r for r in values(final, "RUN") if "pip install" in r]
     assert "--mount=type=bind,from=build,source=/wheels" in install
     assert "--no-index" in install
     assert "--find-links=/wheels" in install
-    assert install.split("pip install", 1)[1].split("&&")[0].split()[-1] == "webhook-gateway"
+    package = install.split("pip install", 1)[1].split("&&")[0].split()[-1]
+    assert package == '"webhook-gateway[rabbitmq,sqs]"'
 
 
 def test_final_stage_has_no_compiler_or_cache(parser: DockerfileParser) -> None:

@@ -57,7 +57,11 @@ def wanted(extra: str | None) -> list[Requirement]:
     assert isinstance(project, dict)
     lines = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
     found = [Requirement(line) for line in lines]
-    return [r for r in found if r.marker is None or r.marker.evaluate(PLATFORM)]
+    ours = canonicalize_name(str(project["name"]))
+    wanted_here = [r for r in found if r.marker is None or r.marker.evaluate(PLATFORM)]
+    own_extras = [r for r in wanted_here if canonicalize_name(r.name) == ours]
+    others = [r for r in wanted_here if canonicalize_name(r.name) != ours]
+    return others + [dep for r in own_extras for name in sorted(r.extras) for dep in wanted(name)]
 
 
 def build_requires() -> list[Requirement]:
@@ -67,7 +71,7 @@ def build_requires() -> list[Requirement]:
 
 
 SETS = {
-    "runtime.lock": lambda: wanted(None),
+    "runtime.lock": lambda: wanted(None) + wanted("rabbitmq") + wanted("sqs"),
     "test.lock": lambda: wanted(None) + wanted("test"),
     "bench.lock": lambda: wanted(None) + wanted("test") + wanted("bench"),
     "build.lock": build_requires,

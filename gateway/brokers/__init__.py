@@ -1,0 +1,1 @@
+"""Message brokers the gateway delivers into and reads from (RabbitMQ, Amazon SQS)."""
