@@ -18,7 +18,15 @@ from msgspec import Meta
 
 from gateway.domain.validation import Invalid
 
-__all__ = ["AmqpBroker", "Broker", "BrokerKind", "SqsBroker", "check_brokers", "hidden_url"]
+__all__ = [
+    "AmqpBroker",
+    "Broker",
+    "BrokerKind",
+    "SqsBroker",
+    "broker_problem",
+    "check_brokers",
+    "hidden_url",
+]
 
 BrokerName = Annotated[
     str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
@@ -88,3 +96,15 @@ def check_brokers(brokers: tuple[Broker, ...]) -> None:
         if broker.name in seen:
             raise Invalid(f"brokers[{i}].name", f"duplicate broker name {broker.name!r}")
         seen.add(broker.name)
+
+
+def broker_problem(brokers: tuple[Broker, ...], name: str, kind: BrokerKind) -> str | None:
+    """Why broker ``name`` cannot serve as a broker of ``kind`` (unknown, or of another
+    kind), or ``None`` when it can."""
+    for broker in brokers:
+        if broker.name == name:
+            if broker.kind != kind:
+                return f"broker {name!r} is of kind {broker.kind!r}, not {kind!r}"
+            return None
+    known = ", ".join(repr(b.name) for b in brokers if b.kind == kind) or "none"
+    return f"no broker named {name!r} in [[brokers]] (brokers of kind {kind!r}: {known})"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from gateway.brokers.config import Broker, check_brokers
+from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.destination import InvalidDestination
@@ -45,6 +45,13 @@ JwtAlgorithm = Literal[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"
 ]
 Pointer = Annotated[str, Meta(pattern="^/", description="a JSON pointer")]
+HostPattern = Annotated[
+    str,
+    Meta(
+        pattern=r"^(\*|[a-z0-9-]{1,63})(\.(\*|[a-z0-9-]{1,63}))*$",
+        description="a host name, ``*`` standing for one label",
+    ),
+]
 
 
 class IngressConfig(Section, frozen=True):
@@ -66,6 +73,12 @@ class IngressConfig(Section, frozen=True):
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: float = 75.0
     sources_refresh_seconds: float = 5.0  # how soon API changes to sources take effect
+    # Where an SNS envelope's SigningCertURL may point (https only; ``*`` is one DNS
+    # label): Amazon's SNS endpoints. Certificates are fetched once and kept.
+    sns_certificate_hosts: tuple[HostPattern, ...] = (
+        "sns.*.amazonaws.com",
+        "sns.*.amazonaws.com.cn",
+    )
     trusted_proxies: tuple[str, ...] = ()
     allowed_cidrs: tuple[str, ...] = ()
     rate_limit_per_second: Positive | None = None
@@ -316,6 +329,11 @@ class Config(Section, frozen=True):
             except Invalid as exc:
                 raise Invalid(f"sources[{i}].{exc.field}", exc.reason) from None
         check_brokers(self.brokers)
+        for i, source in enumerate(self.sources):
+            receive = source.receive
+            problem = receive and broker_problem(self.brokers, receive.broker, receive.kind)
+            if problem:
+                raise Invalid(f"sources[{i}].receive.broker", problem)
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 

@@ -1,7 +1,9 @@
 """A source's settings: one Struct for the ``[[sources]]`` table and the admin API alike.
 
 The API's patch and read models derive from :class:`SourceConfig`; :func:`check_source`
-holds the rules its fields cannot state on their own, for both.
+holds the rules its fields cannot state on their own, for both. A source either takes
+webhooks (``POST /webhooks/v1/{name}``) or, with ``receive``, reads a queue
+(gateway/domain/receive.py); never both.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.receive import Receive
 from gateway.domain.validation import FINITE, Invalid, check_cidrs, check_rate_limit
 from gateway.domain.xpath import is_xpath, xpath_problem
 
@@ -32,7 +35,14 @@ Scheme = Literal[
     "basic",
     "api-key",
     "none",
+    "amazon-sp-api",
 ]
+# Schemes whose sender's authenticity needs no secret of ours: none (by choice), and
+# Amazon's notifications (access to the queue is the queue's policy; an SNS envelope is
+# checked against Amazon's certificate).
+_NO_SECRET = frozenset({"none", "amazon-sp-api"})
+# What only a source taking webhooks over HTTP can use.
+_HTTP_ONLY = ("allowed_cidrs", "rate_limit_per_second", "rate_limit_burst")
 
 
 class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,6 +79,8 @@ class SourceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # under a new id from a new event. None: the scheme's default (7 days for hmac,
     # shopify, woocommerce and github; off for the others). 0: off.
     replay_window_seconds: float | None = None
+    # Read the events from this queue instead of taking webhooks (gateway/domain/receive.py).
+    receive: Receive | None = None
 
     @property
     def all_secrets(self) -> tuple[str, ...]:
@@ -81,7 +93,10 @@ def check_source(source: SourceConfig) -> None:
     if not SLUG.match(source.name):
         raise Invalid("name", "must be a lowercase slug (a-z, 0-9, '-', '_')")
     secrets = source.all_secrets
-    if source.scheme != "none":
+    _check_receive(source)
+    if source.scheme == "amazon-sp-api" and secrets:
+        raise Invalid("secret", "scheme 'amazon-sp-api' takes no secret")
+    if source.scheme not in _NO_SECRET:
         if not secrets:
             raise Invalid("secret", f"scheme {source.scheme!r} needs a secret")
         if any(not s.strip() for s in secrets):
@@ -101,3 +116,15 @@ def check_source(source: SourceConfig) -> None:
             "replay_window_seconds",
             f"must be a number of seconds from 0 (off) to {MAX_REPLAY_WINDOW:.0f} (10 years)",
         )
+
+
+def _check_receive(source: SourceConfig) -> None:
+    """A source reading a queue has no use for what only requests have; Amazon's
+    notifications come only from a queue."""
+    if source.receive is None:
+        if source.scheme == "amazon-sp-api":
+            raise Invalid("receive", "scheme 'amazon-sp-api' reads from a queue: set receive")
+        return
+    for field in _HTTP_ONLY:
+        if getattr(source, field):
+            raise Invalid(field, "applies to webhooks; a source with receive takes none")

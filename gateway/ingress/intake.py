@@ -2,11 +2,12 @@
 the answer, counted and logged.
 
 The checks run cheapest first: overloaded 503 (a POST, before anything else, not even a
-source look-up) → another method 405 → unknown source 404 → client address, TLS and
-allowlists 403 → rate limits 429 → WooCommerce creation ping 200 → content encoding and
-type 415 → body limit 413 → overloaded 503 → signature 401 → an XML body's hardened parse
-400 → event id 400 → the group-commit writer (503 when it takes nothing now) → after the
-COMMIT, 202, or 200 for a duplicate (503 when the commit failed or took too long).
+source look-up) → another method 405 → unknown source 404 → a source that reads a queue
+405 → client address, TLS and allowlists 403 → rate limits 429 → WooCommerce creation
+ping 200 → content encoding and type 415 → body limit 413 → overloaded 503 → signature
+401 → an XML body's hardened parse 400 → event id 400 → the group-commit writer (503
+when it takes nothing now) → after the COMMIT, 202, or 200 for a duplicate (503 when the
+commit failed or took too long).
 
 Both paths call :meth:`Intake.take` with an :class:`~gateway.ingress.inbound.Arrival`
 and write the :class:`~gateway.ingress.outcome.Outcome` it returns: aiohttp's request
@@ -148,6 +149,8 @@ class Intake:
                 raise Problem(405, "webhooks are sent with POST", headers={"Allow": "POST"})
             if source is None:
                 raise Problem(404, f"no source named {name!r}", kind="unknown-source")
+            if source.config.receive is not None:
+                raise _reads_a_queue(source)
             with self.in_flight:
                 outcome = await self._take(arrival, source)
         except Problem as problem:
@@ -228,6 +231,20 @@ class Intake:
             seconds,
             arrival.remote,
         )
+
+
+def _reads_a_queue(source: Source) -> Problem:
+    """The 405 of a source that reads its events from a queue: it allows no method here
+    (an empty ``Allow``, as RFC 9110 has it for a resource turned off by configuration)."""
+    receive = source.config.receive
+    assert receive is not None
+    return Problem(
+        405,
+        f"source {source.config.name!r} reads its events from a queue ({receive.kind}); it "
+        "takes no webhooks",
+        kind="source-reads-a-queue",
+        headers={"Allow": ""},
+    )
 
 
 async def _whole_body(arrival: Arrival, limit: int) -> bytes:

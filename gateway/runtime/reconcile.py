@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from gateway.api.sources import public_spec
+from gateway.brokers.libraries import missing_library
 from gateway.config import Config, ConfigError
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
 from gateway.domain.destination import parse_destination
@@ -12,7 +13,12 @@ from gateway.store import Conflict
 from gateway.store.database import Database
 from gateway.store.reconcile import reconcile_config_sources, reconcile_subscribers
 
-__all__ = ["check_declared_destinations", "reconcile_config", "reconcile_declared_subscribers"]
+__all__ = [
+    "check_broker_libraries",
+    "check_declared_destinations",
+    "reconcile_config",
+    "reconcile_declared_subscribers",
+]
 
 log = logging.getLogger("gateway")
 
@@ -27,6 +33,15 @@ def check_declared_destinations(config: Config) -> None:
             policy.check(parse_destination(sub.url).host)
         except AddressBlocked as exc:
             raise ConfigError(config.source_file, f"subscribers[{i}].url", str(exc)) from None
+
+
+def check_broker_libraries(config: Config) -> None:
+    """A declared broker whose client library is not installed (an optional extra) is a
+    config error saying what to install, before anything starts."""
+    for i, broker in enumerate(config.brokers):
+        missing = missing_library(broker.kind)
+        if missing is not None:
+            raise ConfigError(config.source_file, f"brokers[{i}].kind", missing)
 
 
 async def reconcile_declared_subscribers(config: Config, db: Database) -> None:

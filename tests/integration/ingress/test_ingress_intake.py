@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import pytest
 
 from gateway.config import SourceConfig
+from gateway.domain.receive import AmqpReceive
+from gateway.ingress.schemes import build_verifier
 from gateway.ingress.source import Source
 from tests.integration.ingress.conftest import StartIngress
 
@@ -62,4 +64,24 @@ async def test_the_fast_path_answers_the_woocommerce_ping_without_aiohttp(
     assert ping.body == {"ping": True}
     assert gateway.counted("woo", "ping") == 1
     assert gateway.seen_by_aiohttp == (0 if fast else 1)
+    assert await gateway.stored() == 0
+
+
+async def test_a_source_that_reads_a_queue_takes_no_webhooks_on_either_path(
+    start_ingress: StartIngress,
+) -> None:
+    gateway = await start_ingress()
+    receive = AmqpReceive(broker="rabbit", queue="orders")
+    config = SourceConfig(name="orders", scheme="none", receive=receive)
+    gateway.state.sources["orders"] = Source(config, build_verifier(config))  # type: ignore[index]
+
+    answer = await gateway.post("orders", b'{"id": 1}', {"Content-Type": "application/json"})
+
+    assert answer.status == 405
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.headers["Allow"] == ""
+    assert answer.body["detail"] == (
+        "source 'orders' reads its events from a queue (amqp); it takes no webhooks"
+    )
+    assert gateway.counted("orders", "source-reads-a-queue") == 1
     assert await gateway.stored() == 0
