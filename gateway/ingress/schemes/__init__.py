@@ -14,6 +14,7 @@ import msgspec
 
 from gateway.config import SourceConfig
 from gateway.ingress.schemes import (
+    amazon_sp_api,
     api_key,
     basic,
     generic,
@@ -41,6 +42,7 @@ _BUILDERS: Mapping[str, Callable[[SourceConfig], Verifier]] = MappingProxyType(
         "basic": basic.build,
         "api-key": api_key.build,
         "none": none.build,
+        "amazon-sp-api": amazon_sp_api.build,
     }
 )
 
@@ -55,6 +57,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
         "basic": basic.PRESET,
         "api-key": api_key.PRESET,
         "none": none.PRESET,
+        "amazon-sp-api": amazon_sp_api.PRESET,
     }
 )
 
