@@ -25,6 +25,7 @@ from testkit.processes import free_port
 __all__ = ["RabbitMQ", "RabbitMQUnavailable", "rabbitmq_installed"]
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 EPMD = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
 _START_SECONDS = 90.0
 
@@ -79,6 +80,17 @@ class RabbitMQ:
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_EPMD_PORT": str(self.epmd_port),
         }
+
+    def add_user(self, name: str, password: str) -> str:
+        """A user with every permission on the default virtual host; its URL."""
+        for command in (
+            ["add_user", name, password],
+            ["set_permissions", "-p", "/", name, ".*", ".*", ".*"],
+        ):
+            subprocess.run(
+                [CTL, *command], env=self._env(), capture_output=True, timeout=60, check=True
+            )
+        return f"amqp://{name}:{password}@127.0.0.1:{self.port}/"
 
     def start(self) -> None:
         """Start the broker and wait until it takes AMQP connections."""

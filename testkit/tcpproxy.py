@@ -1,4 +1,5 @@
-"""A TCP proxy in front of PostgreSQL that a test can cut and restore (a network fault)."""
+"""A TCP proxy in front of PostgreSQL that a test can cut, stall and restore (a network
+fault; a server that takes connections and answers nothing)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.cut = False
 
     @property
@@ -40,6 +43,7 @@ class FaultProxy:
         if self.cut:
             writer.close()
             return
+        await self._flowing.wait()
         try:
             if self.unix_path:
                 up_reader, up_writer = await asyncio.open_unix_connection(self.unix_path)
@@ -57,6 +61,7 @@ class FaultProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await src.read(65536):
+                await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
         dst.close()
@@ -69,8 +74,13 @@ class FaultProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def stall(self) -> None:
+        """Keep every connection open, and new ones coming, but pass nothing either way."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self.cut = False
+        self._flowing.set()
 
     async def stop(self) -> None:
         self.sever()

@@ -1,15 +1,24 @@
-"""``/healthz`` (the process answers), ``/readyz`` (it can do its job), ``/metrics``."""
+"""``/healthz`` (the process answers), ``/readyz`` (it can do its job), ``/metrics``.
+
+``/readyz`` also says how this process reads the sources that read a queue. A queue it
+cannot reach leaves it ready, reported as degraded (``"degraded"``: which, and why; the
+metric ``gateway_source_up`` is 0): readiness decides whether the Service sends this pod
+webhooks, and taking it out would stop the webhooks of every other source without
+bringing the queue back. Every replica reads the same queues and would fail together,
+leaving the Service with no pod at all. The reader keeps trying on its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.domain.receive import ReaderStatus
 from gateway.http.problems import Problem
 from gateway.observability import Metrics
 from gateway.store import StoreError, StoreUnavailable
@@ -29,6 +38,8 @@ class HealthState:
     components: dict[str, Callable[[], bool]]
     # Pools of their own, by name (writer, queue), shown beside the shared one (``db``).
     pools: dict[str, Database] = dataclasses.field(default_factory=dict)
+    # How this process reads the sources that read a queue, by name.
+    readers: Callable[[], Mapping[str, ReaderStatus]] = dict
 
 
 HEALTH = web.AppKey("health", HealthState)
@@ -44,7 +55,22 @@ async def readyz(request: web.Request) -> web.Response:
     failing += [f"{name}: not running" for name, ok in state.components.items() if not ok()]
     if failing:
         raise Problem(503, "; ".join(failing), kind="not-ready", checks=failing)
-    return web.Response(body=orjson.dumps({"status": "ready"}), content_type="application/json")
+    return web.Response(body=orjson.dumps(_ready(state)), content_type="application/json")
+
+
+def _ready(state: HealthState) -> dict[str, object]:
+    """The ready answer: with the sources this process reads, and those it cannot."""
+    readers = state.readers()
+    answer: dict[str, object] = {"status": "ready"}
+    if readers:
+        answer["sources"] = {
+            name: {"kind": r.kind, "queue": r.queue, "state": r.state, "error": r.error}
+            for name, r in readers.items()
+        }
+        degraded = [f"{n}: {r.error}" for n, r in readers.items() if r.state == "unreachable"]
+        if degraded:
+            answer["degraded"] = degraded
+    return answer
 
 
 async def _database_checks(state: HealthState) -> list[str]:

@@ -75,6 +75,7 @@ class Metrics:
             {"version": version, "python": platform.python_version()}
         )
         self._ingress(r)
+        self._sources(r)
         self._delivery(r)
         self._backlog(r)
         self._retention(r)
@@ -131,6 +132,29 @@ class Metrics:
         )
         self.writer_queue_depth = Gauge(
             "gateway_writer_queue_depth", "Events waiting for the writer.", registry=r
+        )
+
+    def _sources(self, r: CollectorRegistry) -> None:
+        self.source_messages = Counter(
+            "gateway_source_messages",
+            "Messages read from a source's queue, by source and outcome (received; then "
+            "stored, duplicate, not_stored: left to come back, or poison: left to the "
+            "queue's dead-letter policy).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.source_up = Gauge(
+            "gateway_source_up",
+            "1 while this process reads the source's queue, 0 while it cannot reach it.",
+            ["source", "kind"],
+            registry=r,
+        )
+        self.source_in_flight = Gauge(
+            "gateway_source_in_flight",
+            "Messages this process holds from the source's queue, not yet stored and "
+            "deleted (SQS) or acknowledged (AMQP).",
+            ["source"],
+            registry=r,
         )
 
     def _delivery(self, r: CollectorRegistry) -> None:

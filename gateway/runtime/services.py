@@ -2,11 +2,12 @@
 
 The order of starting here is the order of shutdown read backwards, and shutdown loses
 nothing only in this order: the lifecycle tasks stop; the ingress listener stops taking
-webhooks and answers the ones it has read; the writer commits everything queued, then its
-pool closes; the loop-lag timer and the source registry stop; the dispatcher stops
-claiming and gives the attempts in flight their grace; the delivery client and the queue
-pool close; the admin listener (the API, /readyz and /metrics answered until then)
-closes; the database closes last.
+webhooks and answers the ones it has read; the sources' readers stop reading their
+queues and store, then delete or acknowledge, what they hold (or give it back); the
+writer commits everything queued, then its pool closes; the loop-lag timer and the
+source registry stop; the dispatcher stops claiming and gives the attempts in flight
+their grace; the delivery client and the queue pool close; the admin listener (the API,
+/readyz and /metrics answered until then) closes; the database closes last.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
+from gateway.domain.receive import ReaderStatus
 from gateway.http.acceptor import GreedySite
 from gateway.http.closing import ClosingRunner
 from gateway.ingress.early import AnswerEarly
 from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.intake import Intake
 from gateway.ingress.looplag import LoopLag
+from gateway.ingress.messages import MessageIntake
 from gateway.ingress.registry import SourceRegistry
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
+from gateway.ingress.sns import SnsCertificates
 from gateway.ingress.source import Source
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.lifecycle.services import Hooks, Services
@@ -50,6 +54,7 @@ from gateway.observability import Metrics
 from gateway.runtime.apps import build_admin_app, build_ingress_app
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import reconcile_config
+from gateway.sources.readers import SourceReaders
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
 
@@ -63,6 +68,7 @@ BACKLOG = 4096
 ``net.core.somaxconn``): room for a burst of senders all opening connections at once."""
 
 Components = dict[str, Callable[[], bool]]
+Statuses = Callable[[], dict[str, ReaderStatus]]
 
 
 async def start(
@@ -97,8 +103,9 @@ async def start(
         on_commit = await _start_delivery(
             services, config, db, metrics, policy, links, pools, components
         )
+    readers: Statuses = _no_readers
     if role in ("all", "ingress"):
-        await _start_ingress(
+        readers = await _start_ingress(
             services,
             config,
             db,
@@ -114,14 +121,19 @@ async def start(
     api = None
     authenticator = None
     if role in ("all", "worker", "api"):
-        api = ApiState(config, db, policy, metrics)
+        api = ApiState(config, db, policy, metrics, readers=readers)
         authenticator = Authenticator.from_config(config, RevokedTokens.from_config(db, config.api))
     await _start_lifecycle(services, config, role, db, metrics)
     shown: dict[str, Database] = {}  # the writer's first, as the metrics have listed them
     shown.update((name, pools[name]) for name in ("writer", "queue") if name in pools)
-    health = HealthState(db, metrics, head_revision(), components, shown)
+    health = HealthState(db, metrics, head_revision(), components, shown, readers)
     app = build_admin_app(health, api, authenticator)
     await admin.enter("admin listener", _listening(app, config.admin.host, bound["admin"], "admin"))
+
+
+def _no_readers() -> dict[str, ReaderStatus]:
+    """No source is read in this process."""
+    return {}
 
 
 def _no_dispatcher() -> None:
@@ -165,10 +177,11 @@ async def _start_ingress(
     sockets: list[socket.socket],
     pools: dict[str, Database],
     components: Components,
-) -> None:
-    """The registry, the loop-lag timer, the writer's pool, the writer and the listener:
-    the listener stops first, then the writer (every event queued committed), its pool,
-    the timer, the registry."""
+) -> Statuses:
+    """The registry, the loop-lag timer, the writer's pool, the writer, the sources'
+    readers and the listener: the listener stops first, then the readers, the writer
+    (every event queued committed), its pool, the timer, the registry. Returns what says
+    how the sources that read a queue are read."""
     registry = SourceRegistry(sources, db, config.ingress.sources_refresh_seconds)
     await services.start("source registry", registry)
     lag = LoopLag(config.ingress.shed_loop_lag_ms / 1000, histogram=metrics.loop_lag_seconds)
@@ -183,12 +196,41 @@ async def _start_ingress(
     )
     await services.start("writer", Hooks(writer.start, writer.close))
     components["writer"] = lambda: writer.running
+    readers = await _start_readers(services, config, registry, writer, metrics)
     intake = Intake(config.ingress, registry, writer, metrics, lag)
     app = build_ingress_app(intake, PayloadState(db, links))
     listening = _listening(
         app, config.ingress.host, sockets, "ingress", tls, config.ingress, early_answers(intake)
     )
     await services.enter("ingress listener", listening)
+    return readers.statuses
+
+
+async def _start_readers(
+    services: Services,
+    config: Config,
+    registry: SourceRegistry,
+    writer: GroupCommitWriter,
+    metrics: Metrics,
+) -> SourceReaders:
+    """The readers of the sources that read a queue (none may yet: the API can add one).
+    What they hold when they stop has as long as the writer takes to answer."""
+    certificates = SnsCertificates(config.ingress.sns_certificate_hosts)
+    readers = SourceReaders(
+        registry,
+        config.brokers,
+        MessageIntake(writer, certificates, config.ingress.max_body_bytes),
+        metrics,
+        grace_seconds=config.ingress.ack_timeout_seconds + 1.0,
+        refresh_seconds=config.ingress.sources_refresh_seconds,
+    )
+
+    async def stop() -> None:
+        await readers.stop()
+        await certificates.close()
+
+    await services.start("source readers", Hooks(readers.start, stop))
+    return readers
 
 
 async def _start_lifecycle(

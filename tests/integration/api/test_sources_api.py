@@ -7,10 +7,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from gateway.brokers.config import AmqpBroker, SqsBroker
+from gateway.domain.receive import Poison, ReaderStatus
 from gateway.ingress.registry import source_from_spec
 from gateway.store import sources as store
 from gateway.store.database import Database
 from testkit.tokens import bearer
+from tests.integration.api.conftest import admin_client, api_config, authenticator_for, with_brokers
 
 WEEK = 7 * 86400.0
 GITHUB = {"name": "gh", "scheme": "github", "secret": "github-secret-for-tests"}
@@ -93,3 +96,95 @@ async def test_a_source_with_an_xpath_that_cannot_be_evaluated_is_refused_naming
     )
     assert patched.status == 422
     assert "ordering_key" in (await patched.json())["detail"]
+
+
+QUEUE_URL = "https://sqs.eu-central-1.amazonaws.com/123456789012/sp-api"
+AMAZON = {
+    "name": "amazon",
+    "scheme": "amazon-sp-api",
+    "receive": {"kind": "sqs", "broker": "aws", "queue_url": QUEUE_URL},
+}
+
+
+async def test_a_source_reading_a_queue_names_a_broker_of_the_file_and_of_its_kind(
+    db: Database, token: Callable[..., str]
+) -> None:
+    config = with_brokers(
+        api_config(),
+        SqsBroker(name="aws", region="eu-central-1"),
+        AmqpBroker(name="rabbit", url="amqp://app:s3cret-pass@rabbit.internal/"),
+    )
+    client = await admin_client(db, config, authenticator_for(db, config))
+    headers = bearer(token("write", "read"))
+    try:
+        for broker, reason in (("nope", "no broker named 'nope'"), ("rabbit", "of kind 'amqp'")):
+            spec = {**AMAZON, "receive": {**AMAZON["receive"], "broker": broker}}
+            refused = await client.post("/api/v1/sources", json=spec, headers=headers)
+            problem = await refused.json()
+            assert refused.status == 422, problem
+            assert problem["detail"].startswith("<api>: source.receive.broker: "), problem
+            assert reason in problem["detail"]
+        created = await client.post("/api/v1/sources", json=AMAZON, headers=headers)
+        assert created.status == 201, await created.text()
+        shown = await created.json()
+        assert shown["receive"] == {
+            "kind": "sqs",
+            "broker": "aws",
+            "queue_url": QUEUE_URL,
+            "max_in_flight": 10,
+            "wait_seconds": 20,
+            "visibility_timeout_seconds": None,
+        }
+        assert (shown["reader"], shown["secret_count"]) == (None, 0)
+        moved = {"receive": {"kind": "amqp", "broker": "aws", "queue": "q"}}
+        patched = await client.patch("/api/v1/sources/amazon", json=moved, headers=headers)
+        assert patched.status == 422
+        assert "source.receive.broker" in (await patched.json())["detail"]
+        listed = await (await client.get("/api/v1/sources", headers=headers)).text()
+        assert "s3cret-pass" not in listed and "rabbit.internal" not in listed
+    finally:
+        await client.close()
+
+
+async def test_a_source_read_by_this_process_shows_its_reader(
+    db: Database, token: Callable[..., str]
+) -> None:
+    config = with_brokers(api_config(), SqsBroker(name="aws"))
+    status = ReaderStatus(
+        kind="sqs",
+        broker="aws",
+        queue=QUEUE_URL,
+        state="unreachable",
+        error="ClientError: AccessDenied",
+        poison=1,
+        recent_poison=[Poison(message_id="m-1", reason="the body is not JSON", at=1.0)],
+    )
+    client = await admin_client(
+        db, config, authenticator_for(db, config), readers=lambda: {"amazon": status}
+    )
+    headers = bearer(token("write", "read"))
+    try:
+        await client.post("/api/v1/sources", json=AMAZON, headers=headers)
+        shown = await (await client.get("/api/v1/sources/amazon", headers=headers)).json()
+        assert shown["reader"]["state"] == "unreachable"
+        assert shown["reader"]["recent_poison"] == [
+            {"message_id": "m-1", "reason": "the body is not JSON", "at": 1.0}
+        ]
+        ready = await (await client.get("/readyz")).json()
+        assert ready["status"] == "ready"
+        assert ready["degraded"] == ["amazon: ClientError: AccessDenied"]
+        assert ready["sources"]["amazon"]["queue"] == QUEUE_URL
+    finally:
+        await client.close()
+
+
+async def test_the_api_document_describes_a_sources_queue_of_either_kind(
+    api: TestClient,  # type: ignore[type-arg]
+) -> None:
+    document = await (await api.get("/api/v1/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for model in ("SourceConfig", "SourceOut", "SourcePatch"):
+        assert "receive" in schemas[model]["properties"], model
+    assert {"SqsReceive", "AmqpReceive", "ReaderStatus"} <= set(schemas)
+    assert schemas["SqsReceive"]["properties"]["kind"] == {"enum": ["sqs"]}
+    assert "amazon-sp-api" in schemas["SourceConfig"]["properties"]["scheme"]["enum"]

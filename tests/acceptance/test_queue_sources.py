@@ -1,0 +1,199 @@
+"""Sources that read a queue, in the real ``webhook-gateway serve``: Amazon's notifications
+from SQS to a warehouse's HTTP endpoint once, a kill between a COMMIT and its delete
+stored once, and no broker credential in anything the gateway writes or answers."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import aiohttp
+import orjson
+import pytest
+from aiobotocore.session import get_session
+
+from gateway.delivery.signer import new_secret
+from testkit.amazon import sp_api_notification
+from testkit.polling import until
+from testkit.processes import GatewayProcess
+from testkit.rabbitmq import RabbitMQ
+from testkit.scrape import scrape
+from testkit.sinks import Sink
+from testkit.sqs import SqsServer
+from testkit.sqsproxy import SqsProxy
+from tests.acceptance.conftest import base_config
+from tests.acceptance.helpers import api_get, console_page
+
+
+@pytest.fixture
+async def sqs(sqs_server: SqsServer, aws_credentials: dict[str, str]) -> AsyncIterator[Any]:
+    async with get_session().create_client(
+        "sqs", region_name=sqs_server.region, endpoint_url=sqs_server.endpoint_url
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def proxy(sqs_server: SqsServer) -> AsyncIterator[SqsProxy]:
+    held = await SqsProxy(sqs_server.endpoint_url).start()
+    yield held
+    await held.stop()
+
+
+async def _left_on(sqs: Any, url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    answer = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+    return sum(int(answer["Attributes"][n]) for n in names)
+
+
+def _amazon_config(
+    database_url: str, endpoint_url: str, region: str, queue_url: str, warehouse: str
+) -> dict[str, Any]:
+    config = base_config(database_url)
+    config["brokers"] = [
+        {"name": "aws", "kind": "sqs", "region": region, "endpoint_url": endpoint_url}
+    ]
+    config["sources"] = [
+        {
+            "name": "amazon",
+            "scheme": "amazon-sp-api",
+            "receive": {"kind": "sqs", "broker": "aws", "queue_url": queue_url, "wait_seconds": 1},
+        }
+    ]
+    config["subscribers"] = [
+        {"name": "warehouse", "url": warehouse, "secret": new_secret(), "sources": ["amazon"]}
+    ]
+    return config
+
+
+async def test_a_notification_reaches_the_warehouse_once_though_killed_between_commit_and_delete(
+    start_gateway: Callable[..., GatewayProcess],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    sink: Sink,
+    sqs: Any,
+    sqs_server: SqsServer,
+    proxy: SqsProxy,
+) -> None:
+    url = (await sqs.create_queue(QueueName="sp-api-kill", Attributes={"VisibilityTimeout": "2"}))[
+        "QueueUrl"
+    ]
+    config = _amazon_config(database_url, proxy.endpoint_url, sqs_server.region, url, sink.url)
+    proxy.hold("DeleteMessage", "DeleteMessageBatch")  # the deletes wait: we kill right there
+    gateway = start_gateway(config)
+    sent = [sp_api_notification("n-camel"), sp_api_notification("n-pascal", pascal=True)]
+    for body in sent:
+        await sqs.send_message(QueueUrl=url, MessageBody=body.decode())
+
+    received = await sink.wait_for(2)  # stored, then delivered
+    await until(lambda: proxy.held, 10, what="the delete, sent after the COMMIT")
+    gateway.kill()  # kill -9: between the COMMIT and the delete
+    proxy.release()
+    assert await _left_on(sqs, url) == 2
+
+    again = start_gateway(config, name="again")  # the messages come back: duplicates
+
+    async def emptied() -> bool:
+        return await _left_on(sqs, url) == 0
+
+    await until(emptied, 30, what="the queue emptied by the duplicates' deletes")
+    token = again.token("read")
+    page = await api_get(http, again, token, "/api/v1/events?source=amazon")
+    assert sorted((e["external_id"], e["event_type"]) for e in page["data"]) == [
+        ("n-camel", "ORDER_CHANGE"),
+        ("n-pascal", "ORDER_CHANGE"),
+    ]
+    metrics = await scrape(http, again.admin)
+    assert metrics.value("gateway_source_messages_total", source="amazon", outcome="duplicate") == 2
+    await asyncio.sleep(1)  # nothing more comes to the warehouse
+    assert sorted(r.body for r in sink.received) == sorted(sent) == sorted(r.body for r in received)
+    assert all(r.headers["x-gateway-source"] == "amazon" for r in received)
+
+    ready = await api_get(http, again, token, "/readyz")
+    assert ready["sources"]["amazon"] == {
+        "kind": "sqs",
+        "queue": url,
+        "state": "reading",
+        "error": None,
+    }
+    sources = await console_page(again, token, "/console/sources")
+    assert "sqs queue" in sources and f"<code>{url}</code>" in sources
+
+
+async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
+    start_gateway: Callable[..., GatewayProcess],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    sink: Sink,
+    rabbitmq: RabbitMQ,
+    sqs_server: SqsServer,
+    aws_credentials: dict[str, str],
+) -> None:
+    password = f"pw-{secrets.token_hex(8)}"
+    amqp_url = await asyncio.to_thread(rabbitmq.add_user, "gateway", password)
+    config = base_config(database_url)
+    config["brokers"] = [
+        {"name": "rabbit", "kind": "amqp", "url": amqp_url},
+        {"name": "gone", "kind": "amqp", "url": f"amqp://gateway:{password}@127.0.0.1:9/"},
+        {"name": "aws", "kind": "sqs", "region": sqs_server.region,
+         "endpoint_url": sqs_server.endpoint_url},
+    ]  # fmt: skip
+    config["sources"] = [
+        {"name": "orders", "scheme": "none", "event_id": "/id",
+         "receive": {"kind": "amqp", "broker": "rabbit", "queue": "acceptance-orders"}},
+        {"name": "lost", "scheme": "none", "receive": {"kind": "amqp", "broker": "gone", "queue": "q"}},
+        {"name": "missing", "scheme": "none",
+         "receive": {"kind": "sqs", "broker": "aws", "wait_seconds": 1,
+                     "queue_url": f"{sqs_server.endpoint_url}/123456789012/not-there"}},
+    ]  # fmt: skip
+    config["subscribers"] = [{"name": "wms", "url": sink.url, "secret": new_secret()}]
+    connection = await aio_pika.connect(rabbitmq.url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.declare_queue("acceptance-orders", durable=True)
+        gateway = start_gateway(config)
+        message = aio_pika.Message(b'{"id": "o-1"}', content_type="application/json")
+        await channel.default_exchange.publish(message, routing_key="acceptance-orders")
+        [delivered] = await sink.wait_for(1)
+    assert delivered.body == b'{"id": "o-1"}'
+
+    token = gateway.token("admin")
+    ready = await until(
+        lambda: _ready_with(http, gateway, "lost", "missing"), 20, what="two degraded sources"
+    )
+    assert ready["status"] == "ready"
+    assert ready["sources"]["orders"]["state"] == "reading"
+    async with http.post(f"{gateway.ingress}/webhooks/v1/orders", json={"id": "o-2"}) as posted:
+        assert posted.status == 405
+        assert posted.headers["Content-Type"] == "application/problem+json"
+        refused = await posted.text()
+
+    async with http.get(f"{gateway.admin}/metrics") as metrics:
+        exported = await metrics.text()
+    assert 'gateway_source_up{kind="amqp",source="lost"} 0.0' in exported
+    shown = {
+        "webhook answer": refused,
+        "readyz": orjson.dumps(ready).decode(),
+        "sources": orjson.dumps(await api_get(http, gateway, token, "/api/v1/sources")).decode(),
+        "console": await console_page(gateway, token, "/console/sources"),
+        "metrics": exported,
+    }
+    gateway.stop()
+    shown["log"] = gateway.logs()
+    assert "source lost: cannot read q" in shown["log"]  # its failure is logged, and how
+    for where, text in shown.items():
+        assert password not in text, where
+        assert aws_credentials["AWS_SECRET_ACCESS_KEY"] not in text, where
+
+
+async def _ready_with(
+    http: aiohttp.ClientSession, gateway: GatewayProcess, *names: str
+) -> dict[str, Any] | None:
+    async with http.get(f"{gateway.admin}/readyz") as answer:
+        assert answer.status == 200
+        ready: dict[str, Any] = await answer.json()
+    degraded = ready.get("degraded", [])
+    return ready if all(any(d.startswith(f"{n}: ") for d in degraded) for n in names) else None
