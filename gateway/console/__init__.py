@@ -2,7 +2,8 @@
 the store, a session from a pasted API token, CSRF on every form, a strict CSP.
 
 Pages: overview, search, event detail with its delivery timeline, subscriber detail,
-dead letters, job progress. Templates and static files ship inside the package.
+sources (how each takes its events), dead letters, job progress. Templates and static
+files ship inside the package.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from gateway.api.auth import Authenticator
 from gateway.api.state import ApiState
-from gateway.console import dead_letters, login, subscriber_page, views
+from gateway.console import dead_letters, login, sources_page, subscriber_page, views
 from gateway.console.access import CONSOLE, ConsoleState, console_middleware
 from gateway.console.render import setup_templates
 from gateway.console.session import SessionKeys
@@ -38,6 +39,7 @@ def add_console(app: web.Application, api: ApiState, authenticator: Authenticato
         *login.ROUTES,
         *subscriber_page.ROUTES,
         *dead_letters.ROUTES,
+        *sources_page.ROUTES,
     ]:
         console.router.add_route(method, path, handler)
     console.router.add_static("/static", STATIC_DIR, name="static")
