@@ -110,6 +110,18 @@ def test_unsigned_sources_need_no_secret(render: Any) -> None:
     assert source == {"name": "internal", "scheme": "none"}
 
 
+def test_an_sp_api_source_reads_its_queue_and_needs_no_secret(render: Any) -> None:
+    queue = "https://sqs.eu-central-1.amazonaws.com/123456789012/sp-api"
+    amazon = {
+        "name": "amazon",
+        "scheme": "amazon-sp-api",
+        "receive": {"kind": "sqs", "broker": "aws", "queue_url": queue, "max_in_flight": 20},
+    }
+    out = render(merge(MINIMAL, {"sources": [amazon]}))
+    (source,) = tomllib.loads(out.config_toml())["sources"]
+    assert source == amazon
+
+
 def test_a_signed_source_without_a_secret_is_refused(render: Any) -> None:
     values = merge(MINIMAL, {"sources": [{"name": "gh", "scheme": "github"}]})
     with pytest.raises(helm.HelmError, match="needs a secret"):

@@ -14,6 +14,8 @@ METRIC_NAMES = {
     "gateway_subscriber_disabled",
     "gateway_delivery_dead_total",
     "gateway_retention_runs_total",
+    "gateway_source_up",
+    "gateway_source_messages_total",
 }
 
 
@@ -61,6 +63,8 @@ def test_prometheus_rules_cover_the_operational_alerts(render: Any) -> None:
         "WebhookGatewayIngestErrors",
         "WebhookGatewayAckLatencyHigh",
         "WebhookGatewayRetentionFailing",
+        "WebhookGatewaySourceUnreachable",
+        "WebhookGatewaySourcePoison",
     }
     expressions = " ".join(rule["expr"] for rule in alerts.values())
     for metric in METRIC_NAMES:

@@ -201,7 +201,7 @@ environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA
 {{- $var := include "wg.secretEnvName" (dict "kind" $kind "name" $item.name) -}}
 {{- $ref := "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" -}}
 {{- $out := dict "secrets" (list) "stored" (dict) "existing" (list) -}}
-{{- $required := or (eq $kind "subscriber") (and (ne (default "hmac" $item.scheme) "none") (not $item.secrets)) -}}
+{{- $required := or (eq $kind "subscriber") (and (not (has (default "hmac" $item.scheme) (list "none" "amazon-sp-api"))) (not $item.secrets)) -}}
 {{- if $item.secret -}}
   {{- if regexMatch $ref $item.secret -}}
     {{- $_ := set $out "secret" $item.secret -}}
