@@ -110,16 +110,22 @@ def test_unsigned_sources_need_no_secret(render: Any) -> None:
     assert source == {"name": "internal", "scheme": "none"}
 
 
+SP_API = {
+    "name": "amazon",
+    "scheme": "amazon-sp-api",
+    "receive": {
+        "kind": "sqs",
+        "broker": "aws",
+        "queue_url": "https://sqs.eu-central-1.amazonaws.com/123456789012/sp-api",
+        "max_in_flight": 20,
+    },
+}
+
+
 def test_an_sp_api_source_reads_its_queue_and_needs_no_secret(render: Any) -> None:
-    queue = "https://sqs.eu-central-1.amazonaws.com/123456789012/sp-api"
-    amazon = {
-        "name": "amazon",
-        "scheme": "amazon-sp-api",
-        "receive": {"kind": "sqs", "broker": "aws", "queue_url": queue, "max_in_flight": 20},
-    }
-    out = render(merge(MINIMAL, {"sources": [amazon]}))
+    out = render(merge(MINIMAL, {"sources": [SP_API]}))
     (source,) = tomllib.loads(out.config_toml())["sources"]
-    assert source == amazon
+    assert source == SP_API
 
 
 def test_a_signed_source_without_a_secret_is_refused(render: Any) -> None:
@@ -277,6 +283,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
                 SHOP,
                 {"name": "gh", "scheme": "github", "secrets": ["a", "b"]},
                 {"name": "open", "scheme": "none"},
+                SP_API,
             ],
             "subscribers": [WAREHOUSE],
             "brokers": [RABBIT, AWS],
@@ -310,6 +317,8 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     assert container(spec)["args"][-2:] == ["--role", "worker"]
     rabbit, aws = config.brokers
     assert (rabbit.kind, rabbit.url) == ("amqp", RABBIT["url"])
+    receive = config.source("amazon").receive
+    assert receive is not None and (receive.kind, receive.broker) == ("sqs", "aws")
     assert (aws.kind, aws.region) == ("sqs", "eu-central-1")
 
 
