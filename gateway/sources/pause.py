@@ -6,20 +6,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-__all__ = ["FIRST_PAUSE_SECONDS", "LONGEST_PAUSE_SECONDS", "Pause", "describe"]
+__all__ = ["FIRST_PAUSE_SECONDS", "LONGEST_PAUSE_SECONDS", "Backoff", "Pause", "describe"]
 
 FIRST_PAUSE_SECONDS = 1.0
 LONGEST_PAUSE_SECONDS = 30.0
 _MAX_ERROR = 300
 
 
+class Backoff:
+    """Pauses after failures in a row: doubling, up to :data:`LONGEST_PAUSE_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._next = FIRST_PAUSE_SECONDS
+
+    def succeeded(self) -> None:
+        self._next = FIRST_PAUSE_SECONDS
+
+    def next(self) -> float:
+        """The pause after one more failure."""
+        seconds = self._next
+        self._next = min(seconds * 2, LONGEST_PAUSE_SECONDS)
+        return seconds
+
+
 class Pause:
-    """A reader's pauses after failures (doubling, up to :data:`LONGEST_PAUSE_SECONDS`)
-    and its stop signal, which ends any pause at once."""
+    """A reader's stop signal, which ends any of its pauses at once, and its pauses after
+    failures (:attr:`backoff`, or a loop's own)."""
 
     def __init__(self) -> None:
         self._stop = asyncio.Event()
-        self._next = FIRST_PAUSE_SECONDS
+        self.backoff = Backoff()
 
     @property
     def stopping(self) -> bool:
@@ -29,12 +45,11 @@ class Pause:
         self._stop.set()
 
     def succeeded(self) -> None:
-        self._next = FIRST_PAUSE_SECONDS
+        self.backoff.succeeded()
 
-    async def after_failure(self) -> None:
+    async def after_failure(self, backoff: Backoff | None = None) -> None:
         """Wait before the next try: longer after each failure in a row."""
-        await self.wait(self._next)
-        self._next = min(self._next * 2, LONGEST_PAUSE_SECONDS)
+        await self.wait((backoff or self.backoff).next())
 
     async def until_stopped(self) -> None:
         await self._stop.wait()

@@ -1,6 +1,8 @@
 """A source reading an Amazon SQS queue.
 
-Long polls (``wait_seconds``) for at most ``max_in_flight`` messages in hand at once;
+Long polls (``wait_seconds``), one at a time per ten of ``max_in_flight`` (SQS hands
+over at most ten a receive, so a reader allowed more keeps several receives waiting), for
+at most ``max_in_flight`` messages in hand at once, counting those a receive may bring;
 each message goes through the message intake (gateway/ingress/messages.py) to the
 group-commit writer, and the messages of a receive whose events are committed are
 deleted together, after the COMMIT. A message not stored (the database, an overloaded
@@ -28,7 +30,7 @@ from gateway.brokers.sqs import sqs_client, sqs_errors
 from gateway.domain.receive import SqsReceive
 from gateway.ingress.messages import MessageIntake, NotStoredNow, Poisoned, QueuedMessage
 from gateway.ingress.source import Source
-from gateway.sources.pause import Pause, describe
+from gateway.sources.pause import Backoff, Pause, describe
 from gateway.sources.tally import Tally
 
 __all__ = ["SqsReader", "message_headers"]
@@ -60,7 +62,8 @@ class SqsReader:
         self._room = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
         self._held: dict[str, str] = {}  # receipt handle -> message id, until decided
-        self._receiving: asyncio.Task[Any] | None = None
+        self._reserved = 0  # room the receives under way may fill
+        self._receiving: set[asyncio.Future[Any]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -70,8 +73,8 @@ class SqsReader:
         """Stop receiving; store and delete what is in hand within the grace period."""
         self._pause.stop()
         self._room.set()
-        if self._receiving is not None:
-            self._receiving.cancel()
+        for receive in self._receiving:
+            receive.cancel()
         if self._task is not None:
             await self._task
         self.tally.stopped()
@@ -92,25 +95,37 @@ class SqsReader:
                 await self._pause.after_failure()
 
     async def _read(self, client: Any) -> None:
+        pollers = -(-self.receive.max_in_flight // MAX_BATCH)
         try:
-            while not self._pause.stopping:
-                free = self.receive.max_in_flight - self.tally.status.in_flight
-                if free <= 0:
-                    self._room.clear()
-                    await self._room.wait()
-                    continue
-                try:
-                    messages = await self._receive(client, min(free, MAX_BATCH))
-                except sqs_errors() as exc:
-                    self.tally.unreachable(describe(exc))
-                    await self._pause.after_failure()
-                    continue
-                self._pause.succeeded()
-                self.tally.reading()
-                if messages:
-                    self._hold(client, messages)
+            await asyncio.gather(*(self._poll(client) for _ in range(pollers)))
         finally:
             await self._drain(client)
+
+    async def _poll(self, client: Any) -> None:
+        """One long poll after another, for as many messages as there is room for."""
+        backoff = Backoff()
+        while not self._pause.stopping:
+            count = self.receive.max_in_flight - self.tally.status.in_flight - self._reserved
+            if count <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            count = min(count, MAX_BATCH)
+            self._reserved += count
+            try:
+                messages = await self._receive(client, count)
+            except sqs_errors() as exc:
+                self.tally.unreachable(describe(exc))
+                await self._pause.after_failure(backoff)
+                continue
+            finally:
+                self._reserved -= count
+            backoff.succeeded()
+            self.tally.reading()
+            if messages:
+                self._hold(client, messages)
+            else:
+                self._room.set()  # the room it held is free again
 
     async def _receive(self, client: Any, count: int) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
@@ -122,15 +137,16 @@ class SqsReader:
         }
         if self.receive.visibility_timeout_seconds is not None:
             params["VisibilityTimeout"] = self.receive.visibility_timeout_seconds
-        self._receiving = asyncio.ensure_future(client.receive_message(**params))
+        receiving = asyncio.ensure_future(client.receive_message(**params))
+        self._receiving.add(receiving)
         try:
-            answer = await self._receiving
+            answer = await receiving
         except asyncio.CancelledError:
             if self._pause.stopping and not _cancelling():
                 return []  # stop() cancelled the long poll
             raise
         finally:
-            self._receiving = None
+            self._receiving.discard(receiving)
         return list(answer.get("Messages", ()))
 
     def _hold(self, client: Any, messages: list[dict[str, Any]]) -> None:
