@@ -168,9 +168,11 @@ async def test_reading_resumes_after_the_broker_restarts(
             await asyncio.sleep(0.01)
 
     watcher = asyncio.create_task(watch())
-    await asyncio.to_thread(rabbitmq.restart)
-    await until(lambda: "unreachable" in seen, 20, what="the connection lost")
-    watcher.cancel()
+    try:
+        await asyncio.to_thread(rabbitmq.restart)
+        await until(lambda: "unreachable" in seen, 20, what="the connection lost")
+    finally:
+        watcher.cancel()
     connection = await aio_pika.connect(rabbitmq.url)
     async with connection:
         await _publish(await connection.channel(), queue_name, b'{"id": "after"}')
