@@ -25,6 +25,7 @@ class FaultProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._accepting: set[asyncio.Task[object]] = set()
         self.cut = False
 
     @property
@@ -43,7 +44,16 @@ class FaultProxy:
         if self.cut:
             writer.close()
             return
-        await self._flowing.wait()
+        self._writers.add(writer)  # a stalled one is cut too
+        waiting = asyncio.current_task()
+        assert waiting is not None
+        self._accepting.add(waiting)
+        try:
+            await self._flowing.wait()
+        finally:
+            self._accepting.discard(waiting)
+        if self.cut:
+            return
         try:
             if self.unix_path:
                 up_reader, up_writer = await asyncio.open_unix_connection(self.unix_path)
@@ -84,9 +94,10 @@ class FaultProxy:
 
     async def stop(self) -> None:
         self.sever()
-        for task in list(self._pipes):
+        waiting = [*self._pipes, *self._accepting]
+        for task in waiting:
             task.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
+        await asyncio.gather(*waiting, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

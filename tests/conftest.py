@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from gateway.store.database import Database
 from testkit.postgres import PostgresForTests, with_database
 from testkit.rabbitmq import RabbitMQ
 from testkit.sqs import SQS_CREDENTIALS, SqsServer
+from testkit.tcpproxy import FaultProxy
 
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
@@ -47,6 +49,17 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
+async def sqs(sqs_server: SqsServer, aws_credentials: dict[str, str]) -> AsyncIterator[Any]:
+    """A client of the emulator, as an operator's tools (and Amazon) use SQS."""
+    from aiobotocore.session import get_session
+
+    async with get_session().create_client(
+        "sqs", region_name=sqs_server.region, endpoint_url=sqs_server.endpoint_url
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def database_url(pg_server: PostgresForTests) -> Iterator[str]:
     """A migrated database of its own for this test."""
     name = pg_server.create_database()
@@ -59,3 +72,11 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     database = await Database.connect(database_url, min_size=1, max_size=5)
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def database_proxy(database_url: str) -> AsyncIterator[FaultProxy]:
+    """This test's database behind a proxy the test can cut, stall and restore."""
+    fault = await FaultProxy(database_url).start()
+    yield fault
+    await fault.stop()

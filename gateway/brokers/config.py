@@ -10,13 +10,14 @@ IRSA role).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
-import msgspec
 from msgspec import Meta
 
-from gateway.domain.validation import Invalid
+from gateway.domain.receive import BrokerKind
+from gateway.domain.tagged import Tagged
+from gateway.domain.validation import Invalid, Slug
 
 __all__ = [
     "AmqpBroker",
@@ -28,23 +29,9 @@ __all__ = [
     "hidden_url",
 ]
 
-BrokerName = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
-]
-BrokerKind = Literal["amqp", "sqs"]
 
-
-class _Broker(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind"
-):
-    name: BrokerName
-
-    @property
-    def kind(self) -> BrokerKind:
-        """The table's ``kind``: which client connects to the broker."""
-        tag = self.__struct_config__.tag
-        assert tag in ("amqp", "sqs")
-        return tag  # type: ignore[return-value]
+class _Broker(Tagged[BrokerKind], frozen=True):
+    name: Slug
 
 
 class AmqpBroker(_Broker, frozen=True, tag="amqp"):

@@ -17,35 +17,25 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from gateway.domain.validation import Invalid
+from gateway.domain.tagged import Tagged
+from gateway.domain.validation import Invalid, Slug
 
 __all__ = [
     "AmqpReceive",
+    "BrokerKind",
     "Poison",
     "ReaderState",
     "ReaderStatus",
     "Receive",
-    "ReceiveKind",
     "SqsReceive",
 ]
 
-BrokerName = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a broker's name in [[brokers]]")
-]
-ReceiveKind = Literal["sqs", "amqp"]
+BrokerKind = Literal["amqp", "sqs"]
+"""The kinds of broker, and so of the queues a source reads."""
 
 
-class _Receive(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind"
-):
-    broker: BrokerName
-
-    @property
-    def kind(self) -> ReceiveKind:
-        """The table's ``kind``: which broker the queue is on."""
-        tag = self.__struct_config__.tag
-        assert tag in ("sqs", "amqp")
-        return tag  # type: ignore[return-value]
+class _Receive(Tagged[BrokerKind], frozen=True):
+    broker: Slug  # a broker's name in [[brokers]]
 
 
 class SqsReceive(_Receive, frozen=True, tag="sqs"):
@@ -99,7 +89,7 @@ class ReaderStatus(msgspec.Struct, kw_only=True):
     """One process's reader of one source: whether it reaches its queue, and its counts
     since the process started."""
 
-    kind: ReceiveKind
+    kind: BrokerKind
     broker: str
     queue: str
     state: ReaderState = "starting"

@@ -16,13 +16,19 @@ import msgspec
 from msgspec import Meta
 
 from gateway.domain.receive import Receive
-from gateway.domain.validation import FINITE, Invalid, check_cidrs, check_rate_limit
+from gateway.domain.validation import (
+    FINITE,
+    SLUG_PATTERN,
+    Invalid,
+    check_cidrs,
+    check_rate_limit,
+)
 from gateway.domain.xpath import is_xpath, xpath_problem
 
 __all__ = ["MAX_REPLAY_WINDOW", "SLUG", "Scheme", "SourceConfig", "check_source"]
 
 _LOCATIONS = ("event_id", "event_type", "ordering_key")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SLUG = re.compile(SLUG_PATTERN)
 MAX_REPLAY_WINDOW = 3650 * 86400.0
 
 Scheme = Literal[

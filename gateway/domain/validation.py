@@ -14,13 +14,26 @@ import ipaddress
 import re
 import sys
 from collections.abc import Iterable
+from typing import Annotated
 
 import msgspec
 
-__all__ = ["FINITE", "Invalid", "check_cidrs", "check_rate_limit", "describe"]
+__all__ = [
+    "FINITE",
+    "SLUG_PATTERN",
+    "Invalid",
+    "Slug",
+    "check_cidrs",
+    "check_rate_limit",
+    "describe",
+]
 
 FINITE = sys.float_info.max
 """An upper bound that refuses only ``inf`` (and, as every bound does, ``nan``)."""
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""A name that goes into a URL path or refers to another table: a source's, a broker's."""
+Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN, description="a slug: a-z, 0-9, _ and -")]
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")

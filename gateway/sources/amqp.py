@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 from gateway.brokers.amqp import amqp_errors, open_connection
 from gateway.brokers.config import AmqpBroker
 from gateway.domain.receive import AmqpReceive
-from gateway.ingress.messages import MessageIntake, NotStoredNow, Poisoned, QueuedMessage
-from gateway.ingress.source import Source
-from gateway.sources.pause import Pause, describe
-from gateway.sources.tally import Tally
+from gateway.ingress.messages import NotStoredNow, Poisoned, QueuedMessage
+from gateway.sources.pause import describe
+from gateway.sources.reader import QueueReader
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -47,54 +46,18 @@ class ConnectionLost(Exception):
     """The broker closed the connection (it stopped or restarted)."""
 
 
-class AmqpReader:
-    """Consumes one source's queue from :meth:`start` until :meth:`stop`."""
+class AmqpReader(QueueReader[AmqpBroker, AmqpReceive]):
+    """Consumes one source's queue; what is still unacknowledged after the grace period
+    goes back to the queue with the connection."""
 
-    def __init__(
-        self,
-        source: Source,
-        broker: AmqpBroker,
-        intake: MessageIntake,
-        tally: Tally,
-        grace_seconds: float,
-    ) -> None:
-        assert isinstance(source.config.receive, AmqpReceive)
-        self.source = source
-        self.receive: AmqpReceive = source.config.receive
-        self.broker = broker
-        self.intake = intake
-        self.tally = tally
-        self.grace_seconds = grace_seconds
-        self._pause = Pause()
+    def _prepare(self) -> None:
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"source-{self.source.config.name}")
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        return (*amqp_errors(), ConnectionLost)
 
-    async def stop(self) -> None:
-        """Stop consuming; store and acknowledge what is in hand within the grace period.
-        What is still in hand after it goes back to the queue with the connection."""
-        self._pause.stop()
-        if self._task is not None:
-            await self._task
-        self.tally.stopped()
-
-    async def _run(self) -> None:
-        failures: tuple[type[BaseException], ...] = (*amqp_errors(), ConnectionLost)
-        while not self._pause.stopping:
-            try:
-                await self._consume()
-            except failures as exc:
-                self.tally.unreachable(describe(exc))
-                await self._pause.after_failure()
-            except Exception as exc:  # the reader outlives any one failure, a defect too
-                log.exception("source %s: reading failed", self.source.config.name)
-                self.tally.unreachable(describe(exc))
-                await self._pause.after_failure()
-
-    async def _consume(self) -> None:
+    async def _session(self) -> None:
         """One connection's life: consume until it is lost or the reader stops."""
         connection = await open_connection(self.broker, f"source {self.source.config.name}")
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any
 
 from gateway.brokers.config import AmqpBroker, Broker, SqsBroker, broker_problem
 from gateway.domain.receive import ReaderStatus, Receive
@@ -21,20 +21,13 @@ from gateway.ingress.source import Source
 from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics
 from gateway.sources.amqp import AmqpReader
+from gateway.sources.reader import QueueReader
 from gateway.sources.sqs import SqsReader
 from gateway.sources.tally import Tally
 
 __all__ = ["SourceReaders"]
 
 log = logging.getLogger("gateway.sources")
-
-
-class Reader(Protocol):
-    source: Source
-    tally: Tally
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
 
 
 class SourceReaders:
@@ -56,7 +49,7 @@ class SourceReaders:
         self.metrics = metrics
         self.grace_seconds = grace_seconds
         self.refresh_seconds = refresh_seconds
-        self._readers: dict[str, Reader] = {}
+        self._readers: dict[str, QueueReader[Any, Any]] = {}
         self._refused: dict[str, Tally] = {}  # sources whose broker cannot serve them
         self._task: asyncio.Task[None] | None = None
 
@@ -110,7 +103,7 @@ class SourceReaders:
             return
         if refused is not None:
             refused.forget()
-        reader: Reader
+        reader: QueueReader[Any, Any]
         if isinstance(broker, SqsBroker):
             reader = SqsReader(source, broker, self.intake, tally, self.grace_seconds)
         else:

@@ -28,10 +28,9 @@ from typing import Any
 from gateway.brokers.config import SqsBroker
 from gateway.brokers.sqs import sqs_client, sqs_errors
 from gateway.domain.receive import SqsReceive
-from gateway.ingress.messages import MessageIntake, NotStoredNow, Poisoned, QueuedMessage
-from gateway.ingress.source import Source
-from gateway.sources.pause import Backoff, Pause, describe
-from gateway.sources.tally import Tally
+from gateway.ingress.messages import NotStoredNow, Poisoned, QueuedMessage
+from gateway.sources.pause import Backoff, describe
+from gateway.sources.reader import QueueReader
 
 __all__ = ["SqsReader", "message_headers"]
 
@@ -40,59 +39,29 @@ log = logging.getLogger("gateway.sources")
 MAX_BATCH = 10  # SQS's most messages per receive and per delete
 
 
-class SqsReader:
-    """Reads one source's SQS queue from :meth:`start` until :meth:`stop`."""
+class SqsReader(QueueReader[SqsBroker, SqsReceive]):
+    """Reads one source's SQS queue."""
 
-    def __init__(
-        self,
-        source: Source,
-        broker: SqsBroker,
-        intake: MessageIntake,
-        tally: Tally,
-        grace_seconds: float,
-    ) -> None:
-        assert isinstance(source.config.receive, SqsReceive)
-        self.source = source
-        self.receive: SqsReceive = source.config.receive
-        self.broker = broker
-        self.intake = intake
-        self.tally = tally
-        self.grace_seconds = grace_seconds
-        self._pause = Pause()
+    def _prepare(self) -> None:
         self._room = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
         self._held: dict[str, str] = {}  # receipt handle -> message id, until decided
         self._reserved = 0  # room the receives under way may fill
         self._receiving: set[asyncio.Future[Any]] = set()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"source-{self.source.config.name}")
-
-    async def stop(self) -> None:
-        """Stop receiving; store and delete what is in hand within the grace period."""
-        self._pause.stop()
+    def _interrupt(self) -> None:
         self._room.set()
         for receive in self._receiving:
             receive.cancel()
-        if self._task is not None:
-            await self._task
-        self.tally.stopped()
 
-    async def _run(self) -> None:
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        return sqs_errors()
+
+    async def _session(self) -> None:
         connections = 2 + -(-self.receive.max_in_flight // MAX_BATCH)
-        while not self._pause.stopping:
-            try:
-                async with sqs_client(self.broker, connections=connections) as client:
-                    await self._check_redrive(client)
-                    await self._read(client)
-            except sqs_errors() as exc:  # no client at all (no region, say)
-                self.tally.unreachable(describe(exc))
-                await self._pause.after_failure()
-            except Exception as exc:  # the reader outlives any one failure, a defect too
-                log.exception("source %s: reading failed", self.source.config.name)
-                self.tally.unreachable(describe(exc))
-                await self._pause.after_failure()
+        async with sqs_client(self.broker, connections=connections) as client:
+            await self._check_redrive(client)
+            await self._read(client)
 
     async def _read(self, client: Any) -> None:
         pollers = -(-self.receive.max_in_flight // MAX_BATCH)

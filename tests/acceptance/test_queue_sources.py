@@ -13,7 +13,6 @@ import aio_pika
 import aiohttp
 import orjson
 import pytest
-from aiobotocore.session import get_session
 
 from gateway.delivery.signer import new_secret
 from testkit.amazon import sp_api_notification
@@ -29,15 +28,7 @@ from tests.acceptance.helpers import api_get, console_page
 
 
 @pytest.fixture
-async def sqs(sqs_server: SqsServer, aws_credentials: dict[str, str]) -> AsyncIterator[Any]:
-    async with get_session().create_client(
-        "sqs", region_name=sqs_server.region, endpoint_url=sqs_server.endpoint_url
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def proxy(sqs_server: SqsServer) -> AsyncIterator[SqsProxy]:
+async def sqs_proxy(sqs_server: SqsServer) -> AsyncIterator[SqsProxy]:
     held = await SqsProxy(sqs_server.endpoint_url).start()
     yield held
     await held.stop()
@@ -76,22 +67,22 @@ async def test_a_notification_reaches_the_warehouse_once_though_killed_between_c
     sink: Sink,
     sqs: Any,
     sqs_server: SqsServer,
-    proxy: SqsProxy,
+    sqs_proxy: SqsProxy,
 ) -> None:
     url = (await sqs.create_queue(QueueName="sp-api-kill", Attributes={"VisibilityTimeout": "2"}))[
         "QueueUrl"
     ]
-    config = _amazon_config(database_url, proxy.endpoint_url, sqs_server.region, url, sink.url)
-    proxy.hold("DeleteMessage", "DeleteMessageBatch")  # the deletes wait: we kill right there
+    config = _amazon_config(database_url, sqs_proxy.endpoint_url, sqs_server.region, url, sink.url)
+    sqs_proxy.hold("DeleteMessage", "DeleteMessageBatch")  # the deletes wait: we kill right there
     gateway = start_gateway(config)
     sent = [sp_api_notification("n-camel"), sp_api_notification("n-pascal", pascal=True)]
     for body in sent:
         await sqs.send_message(QueueUrl=url, MessageBody=body.decode())
 
     received = await sink.wait_for(2)  # stored, then delivered
-    await until(lambda: proxy.held, 10, what="the delete, sent after the COMMIT")
+    await until(lambda: sqs_proxy.held, 10, what="the delete, sent after the COMMIT")
     gateway.kill()  # kill -9: between the COMMIT and the delete
-    proxy.release()
+    sqs_proxy.release()
     assert await _left_on(sqs, url) == 2
 
     again = start_gateway(config, name="again")  # the messages come back: duplicates

@@ -26,16 +26,9 @@ SECRET = "integration-secret"
 
 
 @pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[FaultProxy]:
-    fault = await FaultProxy(database_url).start()
-    yield fault
-    await fault.stop()
-
-
-@pytest.fixture
-async def client(proxy: FaultProxy) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def client(database_proxy: FaultProxy) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     db = await Database.connect(
-        proxy.url, min_size=1, max_size=4, connect_timeout=1, command_timeout=2
+        database_proxy.url, min_size=1, max_size=4, connect_timeout=1, command_timeout=2
     )
     source = apply_preset(SourceConfig(name="shop", scheme="shopify", secret=SECRET))
     writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=3)
@@ -64,13 +57,13 @@ async def _post(
 
 async def test_webhooks_get_503_with_retry_after_while_the_database_is_unreachable(
     client: TestClient,
-    proxy: FaultProxy,
+    database_proxy: FaultProxy,
     database_url: str,  # type: ignore[type-arg]
 ) -> None:
     status, _, _ = await _post(client, "before")
     assert status == 202
 
-    proxy.sever()
+    database_proxy.sever()
     answers = await asyncio.gather(*(_post(client, f"during-{i}") for i in range(5)))
     for status, headers, problem in answers:
         assert status == 503
@@ -78,7 +71,7 @@ async def test_webhooks_get_503_with_retry_after_while_the_database_is_unreachab
         assert int(headers["Retry-After"]) > 0
         assert problem["status"] == 503
 
-    proxy.restore()
+    database_proxy.restore()
 
     async def taken() -> bool:
         return (await _post(client, "after"))[0] in (200, 202)
@@ -98,11 +91,11 @@ async def test_webhooks_get_503_with_retry_after_while_the_database_is_unreachab
 
 
 async def test_an_acknowledged_event_is_readable_from_the_database(
-    client: TestClient, proxy: FaultProxy
+    client: TestClient, database_proxy: FaultProxy
 ) -> None:  # type: ignore[type-arg]
     status, _, answer = await _post(client, "durable")
     assert status == 202
-    db = await Database.connect(proxy.url, min_size=1, max_size=1)
+    db = await Database.connect(database_proxy.url, min_size=1, max_size=1)
     try:
         stored = await get_event(db, str(answer["event_id"]))
     finally:

@@ -173,19 +173,12 @@ async def test_a_revocation_made_while_the_list_reloads_is_not_lost(
     assert revoked.is_revoked("revoked-meanwhile")
 
 
-@pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[FaultProxy]:
-    fault = await FaultProxy(database_url).start()
-    yield fault
-    await fault.stop()
-
-
 async def test_while_the_revocations_cannot_be_read_every_token_is_refused_with_503(
-    db: Database, config: Config, proxy: FaultProxy, token: Callable[..., str]
+    db: Database, config: Config, database_proxy: FaultProxy, token: Callable[..., str]
 ) -> None:
     """Fail closed: past the refresh interval without a reload, a revocation made on
     another replica could be missed, so no token is taken; one known revoked stays 401."""
-    through_proxy = await Database.connect(proxy.url, min_size=1, max_size=2)
+    through_proxy = await Database.connect(database_proxy.url, min_size=1, max_size=2)
     revoked = RevokedTokens(through_proxy, REFRESH, config.api.jwt_leeway_seconds)
     client = await admin_client(db, config, Authenticator.from_config(config, revoked))
     try:
@@ -193,7 +186,7 @@ async def test_while_the_revocations_cannot_be_read_every_token_is_refused_with_
         await revoke(client, token("admin"), known)
         assert (await client.get(SUBSCRIBERS, headers=bearer(good))).status == 200
 
-        proxy.sever()
+        database_proxy.sever()
         await asyncio.sleep(REFRESH + 0.2)
         away = await client.get(SUBSCRIBERS, headers=bearer(good))
         assert away.status == 503
@@ -201,7 +194,7 @@ async def test_while_the_revocations_cannot_be_read_every_token_is_refused_with_
         assert away.headers["Retry-After"]
         assert (await client.get(SUBSCRIBERS, headers=bearer(known))).status == 401
 
-        proxy.restore()
+        database_proxy.restore()
 
         async def answered() -> int | None:
             status = (await client.get(SUBSCRIBERS, headers=bearer(good))).status

@@ -149,6 +149,10 @@ BAD_SOURCES: list[Row] = [
     ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
     ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
     ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
+    ("receive", {"receive": {"kind": "kafka", "broker": "b", "queue": "q"}}),
+    ("receive", {"receive": {"kind": "sqs", "broker": "aws", "queue_url": "https://sqs.x/1/q"}}),
+    ("receive", {"receive": {"kind": "amqp", "broker": "rabbit", "queue": "q", "prefetch": 0}}),
+    ("receive", {"scheme": "amazon-sp-api"}),
     ("colour", {"colour": "red"}),
 ]
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiobotocore.session import get_session
 
 from gateway.brokers.config import AmqpBroker, Broker, SqsBroker
 from gateway.config import Config, SourceConfig, WriterConfig
@@ -29,18 +28,19 @@ from testkit.tcpproxy import FaultProxy
 
 
 class Reading:
-    """The sources' readers of ``serve``, over a writer whose database is behind ``proxy``."""
+    """The sources' readers of ``serve``, over a writer whose database is behind
+    ``database_proxy``."""
 
     def __init__(
         self,
-        proxy: FaultProxy,
+        database_proxy: FaultProxy,
         db: Database,
         sources: tuple[SourceConfig, ...],
         brokers: tuple[Broker, ...],
         certificates: SnsCertificates | None = None,
         grace_seconds: float = 3.0,
     ) -> None:
-        self.proxy = proxy
+        self.database_proxy = database_proxy
         self.db = db  # straight to the database: what the test reads
         self.config = Config(sources=sources, brokers=brokers)
         self.metrics = Metrics()
@@ -52,7 +52,7 @@ class Reading:
 
     async def start(self) -> Reading:
         self._writer_db = await Database.connect(
-            self.proxy.url, min_size=1, max_size=4, connect_timeout=1, command_timeout=2
+            self.database_proxy.url, min_size=1, max_size=4, connect_timeout=1, command_timeout=2
         )
         self.writer = GroupCommitWriter(
             self._writer_db, WriterConfig(), self.metrics, ack_timeout=3
@@ -90,21 +90,16 @@ class Reading:
 
 
 @pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[FaultProxy]:
-    fault = await FaultProxy(database_url).start()
-    yield fault
-    await fault.stop()
-
-
-@pytest.fixture
-async def reading(proxy: FaultProxy, db: Database) -> AsyncIterator[Callable[..., Reading]]:
+async def reading(
+    database_proxy: FaultProxy, db: Database
+) -> AsyncIterator[Callable[..., Reading]]:
     """``reading(sources, brokers, **options)``: readers to start; stopped at the end."""
     made: list[Reading] = []
 
     def make(
         sources: tuple[SourceConfig, ...], brokers: tuple[Broker, ...], **options: Any
     ) -> Reading:
-        made.append(Reading(proxy, db, sources, brokers, **options))
+        made.append(Reading(database_proxy, db, sources, brokers, **options))
         return made[-1]
 
     yield make
@@ -120,15 +115,6 @@ def sqs_broker(sqs_server: SqsServer, aws_credentials: dict[str, str]) -> SqsBro
 @pytest.fixture
 def amqp_broker(rabbitmq: RabbitMQ) -> AmqpBroker:
     return AmqpBroker(name="rabbit", url=rabbitmq.url)
-
-
-@pytest.fixture
-async def sqs(sqs_server: SqsServer, aws_credentials: dict[str, str]) -> AsyncIterator[Any]:
-    """A client of the emulator, as an operator's tools (and Amazon) use SQS."""
-    async with get_session().create_client(
-        "sqs", region_name=sqs_server.region, endpoint_url=sqs_server.endpoint_url
-    ) as client:
-        yield client
 
 
 @pytest.fixture

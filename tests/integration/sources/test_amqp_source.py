@@ -4,7 +4,7 @@ no more in hand than the prefetch, poison dead-lettered, reading again after a r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -39,6 +39,26 @@ async def _depth(channel: Any, queue: str) -> int:
     return int(declared.declaration_result.message_count or 0)
 
 
+Starter = Callable[..., Awaitable[Reading]]
+
+
+@pytest.fixture
+def read_orders(
+    channel: Any, queue_name: str, amqp_broker: AmqpBroker, reading: Callable[..., Reading]
+) -> Starter:
+    """``await read_orders(**receive)``: the ``orders`` source reading this test's queue
+    (declared first unless ``declare=False``), once it reads."""
+
+    async def start(*, declare: bool = True, **receive: Any) -> Reading:
+        if declare:
+            await channel.declare_queue(queue_name, durable=True)
+        gateway = await reading((_shop(queue_name, **receive),), (amqp_broker,)).start()
+        await until(lambda: gateway.status("orders").state == "reading", 10)
+        return gateway
+
+    return start
+
+
 def _shop(queue: str, **receive: Any) -> SourceConfig:
     return SourceConfig(
         name="orders",
@@ -50,16 +70,10 @@ def _shop(queue: str, **receive: Any) -> SourceConfig:
 
 
 async def test_a_message_is_acknowledged_only_after_its_commit(
-    channel: Any,
-    queue_name: str,
-    amqp_broker: AmqpBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    channel: Any, queue_name: str, read_orders: Starter, database_proxy: FaultProxy
 ) -> None:
-    await channel.declare_queue(queue_name, durable=True)
-    gateway = await reading((_shop(queue_name),), (amqp_broker,)).start()
-    await until(lambda: gateway.status("orders").state == "reading", 10)
-    proxy.stall()  # the COMMIT does not come
+    gateway = await read_orders()
+    database_proxy.stall()  # the COMMIT does not come
     await _publish(channel, queue_name, b'{"id": "o-1"}')
     await until(lambda: gateway.status("orders").in_flight == 1, 10, what="the message held")
 
@@ -68,8 +82,8 @@ async def test_a_message_is_acknowledged_only_after_its_commit(
     assert await _depth(channel, queue_name) == 1
     assert await gateway.events("orders") == []
 
-    proxy.restore()
-    again = await reading((_shop(queue_name),), (amqp_broker,)).start()
+    database_proxy.restore()
+    again = await read_orders(declare=False)
     await until(lambda: again.status("orders").stored == 1, 20, what="stored on its return")
     (event,) = await again.events("orders")
     assert (event.external_id, event.event_type) == ("o-1", queue_name)
@@ -78,21 +92,15 @@ async def test_a_message_is_acknowledged_only_after_its_commit(
 
 
 async def test_a_message_not_stored_goes_back_to_the_queue_and_is_stored_once_it_can_be(
-    channel: Any,
-    queue_name: str,
-    amqp_broker: AmqpBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    channel: Any, queue_name: str, read_orders: Starter, database_proxy: FaultProxy
 ) -> None:
-    await channel.declare_queue(queue_name, durable=True)
-    gateway = await reading((_shop(queue_name),), (amqp_broker,)).start()
-    await until(lambda: gateway.status("orders").state == "reading", 10)
-    proxy.sever()
+    gateway = await read_orders()
+    database_proxy.sever()
     await _publish(channel, queue_name, b'{"id": "o-1"}', message_id="m-1")
     await until(lambda: gateway.status("orders").received >= 2, 20, what="handed over again")
     assert gateway.status("orders").stored == 0
 
-    proxy.restore()
+    database_proxy.restore()
     await until(lambda: gateway.status("orders").stored == 1, 20, what="stored")
     (event,) = await gateway.events("orders")
     stored = await get_event(gateway.db, event.id)
@@ -102,16 +110,10 @@ async def test_a_message_not_stored_goes_back_to_the_queue_and_is_stored_once_it
 
 
 async def test_no_more_messages_are_in_hand_than_the_prefetch(
-    channel: Any,
-    queue_name: str,
-    amqp_broker: AmqpBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    channel: Any, queue_name: str, read_orders: Starter, database_proxy: FaultProxy
 ) -> None:
-    await channel.declare_queue(queue_name, durable=True)
-    gateway = await reading((_shop(queue_name, prefetch=3),), (amqp_broker,)).start()
-    await until(lambda: gateway.status("orders").state == "reading", 10)
-    proxy.stall()
+    gateway = await read_orders(prefetch=3)
+    database_proxy.stall()
     for n in range(20):
         await _publish(channel, queue_name, b'{"id": "o-%d"}' % n)
     await until(lambda: gateway.status("orders").in_flight == 3, 10, what="3 in hand")
@@ -119,13 +121,13 @@ async def test_no_more_messages_are_in_hand_than_the_prefetch(
     assert gateway.status("orders").received == 3
     assert await _depth(channel, queue_name) == 17
 
-    proxy.restore()
+    database_proxy.restore()
     await until(lambda: gateway.status("orders").stored == 20, 60, what="all 20 stored")
     assert len(await gateway.events("orders")) == 20
 
 
 async def test_a_poison_message_is_recorded_and_dead_lettered_without_requeue(
-    channel: Any, queue_name: str, amqp_broker: AmqpBroker, reading: Callable[..., Reading]
+    channel: Any, queue_name: str, read_orders: Starter
 ) -> None:
     dead = f"{queue_name}-dead"
     await channel.declare_queue(dead, durable=True)
@@ -134,7 +136,7 @@ async def test_a_poison_message_is_recorded_and_dead_lettered_without_requeue(
         durable=True,
         arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead},
     )
-    gateway = await reading((_shop(queue_name),), (amqp_broker,)).start()
+    gateway = await read_orders(declare=False)
     await _publish(channel, queue_name, b'{"no": "id"}', message_id="m-poison")
     await _publish(channel, queue_name, b'{"id": "o-good"}')
 
@@ -149,14 +151,9 @@ async def test_a_poison_message_is_recorded_and_dead_lettered_without_requeue(
 
 
 async def test_reading_resumes_after_the_broker_restarts(
-    channel: Any,
-    queue_name: str,
-    amqp_broker: AmqpBroker,
-    reading: Callable[..., Reading],
-    rabbitmq: RabbitMQ,
+    channel: Any, queue_name: str, read_orders: Starter, rabbitmq: RabbitMQ
 ) -> None:
-    await channel.declare_queue(queue_name, durable=True)
-    gateway = await reading((_shop(queue_name),), (amqp_broker,)).start()
+    gateway = await read_orders()
     await _publish(channel, queue_name, b'{"id": "before"}')
     await until(lambda: gateway.status("orders").stored == 1, 20, what="before the restart")
 

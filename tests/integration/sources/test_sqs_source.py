@@ -4,10 +4,11 @@ left on the queue when it cannot be stored, poison left to the queue's redrive p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import pytest
 
 from gateway.brokers.config import SqsBroker
 from gateway.config import SourceConfig
@@ -15,6 +16,7 @@ from gateway.domain.receive import SqsReceive
 from gateway.store.events import get_event
 from testkit.amazon import sp_api_notification
 from testkit.polling import until
+from testkit.sqs import SqsServer
 from testkit.tcpproxy import FaultProxy
 from tests.integration.sources.conftest import Reading
 
@@ -38,6 +40,20 @@ async def _emptied(sqs: Any, url: str) -> None:
     await until(empty, 10, what=f"{url} empty")
 
 
+Starter = Callable[..., Awaitable[Reading]]
+
+
+@pytest.fixture
+def read_amazon(sqs_broker: SqsBroker, reading: Callable[..., Reading]) -> Starter:
+    """``await read_amazon(queue_url, **receive)``: the ``amazon`` source reading it."""
+
+    async def start(url: str, *, grace_seconds: float = 3.0, **receive: Any) -> Reading:
+        source = _amazon(url, **receive)
+        return await reading((source,), (sqs_broker,), grace_seconds=grace_seconds).start()
+
+    return start
+
+
 def _amazon(url: str, **receive: Any) -> SourceConfig:
     options = {"wait_seconds": 1, **receive}
     return SourceConfig(
@@ -48,7 +64,7 @@ def _amazon(url: str, **receive: Any) -> SourceConfig:
 
 
 async def test_sp_api_notifications_in_both_spellings_are_stored_once_each_then_deleted(
-    sqs: Any, queue_name: str, sqs_broker: SqsBroker, reading: Callable[..., Reading]
+    sqs: Any, queue_name: str, read_amazon: Starter
 ) -> None:
     url = await _queue(sqs, queue_name)
     for body in (
@@ -57,7 +73,7 @@ async def test_sp_api_notifications_in_both_spellings_are_stored_once_each_then_
         sp_api_notification("n-camel"),  # Amazon sends a notification again
     ):
         await sqs.send_message(QueueUrl=url, MessageBody=body.decode())
-    gateway = await reading((_amazon(url),), (sqs_broker,)).start()
+    gateway = await read_amazon(url)
 
     await until(lambda: gateway.status("amazon").duplicates == 1, 20, what="the duplicate")
     events = await gateway.events("amazon")
@@ -78,15 +94,11 @@ async def test_sp_api_notifications_in_both_spellings_are_stored_once_each_then_
 
 
 async def test_a_message_that_cannot_be_stored_stays_on_the_queue_and_comes_back(
-    sqs: Any,
-    queue_name: str,
-    sqs_broker: SqsBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    sqs: Any, queue_name: str, read_amazon: Starter, database_proxy: FaultProxy
 ) -> None:
     url = await _queue(sqs, queue_name)
-    gateway = await reading((_amazon(url, visibility_timeout_seconds=1),), (sqs_broker,)).start()
-    proxy.sever()  # the database is gone
+    gateway = await read_amazon(url, visibility_timeout_seconds=1)
+    database_proxy.sever()  # the database is gone
     await sqs.send_message(QueueUrl=url, MessageBody=sp_api_notification("n-1").decode())
 
     # Not deleted: after its visibility timeout the queue hands it over again.
@@ -94,14 +106,14 @@ async def test_a_message_that_cannot_be_stored_stays_on_the_queue_and_comes_back
     assert await _left_on(sqs, url) == 1
     assert gateway.status("amazon").stored == 0
 
-    proxy.restore()
+    database_proxy.restore()
     await until(lambda: gateway.status("amazon").stored == 1, 20, what="the message stored")
     assert [e.external_id for e in await gateway.events("amazon")] == ["n-1"]
     await _emptied(sqs, url)
 
 
 async def test_a_poison_message_is_recorded_never_deleted_and_redriven_by_the_queue(
-    sqs: Any, queue_name: str, sqs_broker: SqsBroker, reading: Callable[..., Reading]
+    sqs: Any, queue_name: str, read_amazon: Starter
 ) -> None:
     dead = await _queue(sqs, f"{queue_name}-dead")
     dead_arn = (await sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"]))[
@@ -111,7 +123,7 @@ async def test_a_poison_message_is_recorded_never_deleted_and_redriven_by_the_qu
     url = await _queue(sqs, queue_name, RedrivePolicy=redrive, VisibilityTimeout="1")
     sent = await sqs.send_message(QueueUrl=url, MessageBody="<not json>")
     await sqs.send_message(QueueUrl=url, MessageBody=sp_api_notification("n-good").decode())
-    gateway = await reading((_amazon(url),), (sqs_broker,)).start()
+    gateway = await read_amazon(url)
 
     await until(lambda: gateway.status("amazon").poison >= 2, 20, what="two receives of it")
     poison = gateway.status("amazon").recent_poison[-1]
@@ -131,15 +143,11 @@ async def test_a_poison_message_is_recorded_never_deleted_and_redriven_by_the_qu
 
 
 async def test_the_reader_holds_at_most_max_in_flight_messages(
-    sqs: Any,
-    queue_name: str,
-    sqs_broker: SqsBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    sqs: Any, queue_name: str, read_amazon: Starter, database_proxy: FaultProxy
 ) -> None:
     url = await _queue(sqs, queue_name, VisibilityTimeout="2")
-    gateway = await reading((_amazon(url, max_in_flight=14),), (sqs_broker,)).start()
-    proxy.stall()  # each message waits for a database that does not answer
+    gateway = await read_amazon(url, max_in_flight=14)
+    database_proxy.stall()  # each message waits for a database that does not answer
     for n in range(3):
         entries = [
             {"Id": str(i), "MessageBody": sp_api_notification(f"n-{n}-{i}").decode()}
@@ -158,7 +166,7 @@ async def test_the_reader_holds_at_most_max_in_flight_messages(
     try:
         await until(lambda: gateway.status("amazon").in_flight == 14, 30, what="14 held")
         await asyncio.sleep(1.5)  # several long polls' time: it asks for no more meanwhile
-        proxy.restore()
+        database_proxy.restore()
         await until(lambda: gateway.status("amazon").stored == 30, 60, what="all 30 stored")
     finally:
         watcher.cancel()
@@ -167,10 +175,10 @@ async def test_the_reader_holds_at_most_max_in_flight_messages(
 
 
 async def test_a_queue_that_cannot_be_reached_is_reported_and_read_once_it_can_be(
-    sqs: Any, queue_name: str, sqs_broker: SqsBroker, reading: Callable[..., Reading]
+    sqs: Any, queue_name: str, sqs_server: SqsServer, read_amazon: Starter
 ) -> None:
-    url = f"{sqs_broker.endpoint_url}/123456789012/{queue_name}"  # not created yet
-    gateway = await reading((_amazon(url),), (sqs_broker,)).start()
+    url = f"{sqs_server.endpoint_url}/123456789012/{queue_name}"  # not created yet
+    gateway = await read_amazon(url)
     await until(lambda: gateway.status("amazon").state == "unreachable", 10)
     assert "NonExistentQueue" in (gateway.status("amazon").error or "")
     assert gateway.metrics.source_up.labels("amazon", "sqs")._value.get() == 0
@@ -183,15 +191,11 @@ async def test_a_queue_that_cannot_be_reached_is_reported_and_read_once_it_can_b
 
 
 async def test_stopping_gives_back_at_once_what_could_not_be_stored_in_the_grace_period(
-    sqs: Any,
-    queue_name: str,
-    sqs_broker: SqsBroker,
-    reading: Callable[..., Reading],
-    proxy: FaultProxy,
+    sqs: Any, queue_name: str, read_amazon: Starter, database_proxy: FaultProxy
 ) -> None:
     url = await _queue(sqs, queue_name, VisibilityTimeout="600")
-    gateway = await reading((_amazon(url),), (sqs_broker,), grace_seconds=0.5).start()
-    proxy.stall()  # the database takes the statement and never answers
+    gateway = await read_amazon(url, grace_seconds=0.5)
+    database_proxy.stall()  # the database takes the statement and never answers
     await sqs.send_message(QueueUrl=url, MessageBody=sp_api_notification("n-1").decode())
     await until(lambda: gateway.status("amazon").in_flight == 1, 10, what="the message held")
     await gateway.stop()
