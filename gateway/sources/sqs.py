@@ -102,7 +102,6 @@ class SqsReader(QueueReader[SqsBroker, SqsReceive]):
             "MaxNumberOfMessages": count,
             "WaitTimeSeconds": self.receive.wait_seconds,
             "MessageAttributeNames": ["All"],
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
         }
         if self.receive.visibility_timeout_seconds is not None:
             params["VisibilityTimeout"] = self.receive.visibility_timeout_seconds
