@@ -115,14 +115,12 @@ class AmqpReader(QueueReader[AmqpBroker, AmqpReceive]):
             self.tally.poisoned(message_id, exc.reason)
             await self._settle(message.reject(requeue=False))
             return
-        except NotStoredNow as exc:
-            self.tally.not_stored(message_id, exc.reason)
-            await self._pause.wait(NOT_STORED_PAUSE_SECONDS)
-            await self._settle(message.nack(requeue=True))
-            return
-        except Exception as exc:  # a defect: the message goes back, logged
-            log.exception("source %s: message %s failed", self.source.config.name, message_id)
-            self.tally.not_stored(message_id, describe(exc))
+        except Exception as exc:
+            if isinstance(exc, NotStoredNow):
+                self.tally.not_stored(message_id, exc.reason)
+            else:  # a defect: logged, and the message goes back all the same
+                log.exception("source %s: message %s failed", self.source.config.name, message_id)
+                self.tally.not_stored(message_id, describe(exc))
             await self._pause.wait(NOT_STORED_PAUSE_SECONDS)
             await self._settle(message.nack(requeue=True))
             return

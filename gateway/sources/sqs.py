@@ -45,7 +45,7 @@ class SqsReader(QueueReader[SqsBroker, SqsReceive]):
     def _prepare(self) -> None:
         self._room = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
-        self._held: dict[str, str] = {}  # receipt handle -> message id, until decided
+        self._held: set[str] = set()  # receipt handles of messages not yet decided
         self._reserved = 0  # room the receives under way may fill
         self._receiving: set[asyncio.Future[Any]] = set()
 
@@ -120,8 +120,7 @@ class SqsReader(QueueReader[SqsBroker, SqsReceive]):
     def _hold(self, client: Any, messages: list[dict[str, Any]]) -> None:
         self.tally.received(len(messages))
         self.tally.holding(len(messages))
-        for message in messages:
-            self._held[message["ReceiptHandle"]] = message.get("MessageId", "")
+        self._held.update(message["ReceiptHandle"] for message in messages)
         batch = asyncio.create_task(self._take_batch(client, messages))
         self._batches.add(batch)
         batch.add_done_callback(self._batches.discard)
@@ -140,24 +139,21 @@ class SqsReader(QueueReader[SqsBroker, SqsReceive]):
         handle: str = message["ReceiptHandle"]
         message_id = message.get("MessageId")
         queued = QueuedMessage(message_id, message_headers(message), message["Body"].encode())
+        stored = None
         try:
             result = await self.intake.take(self.source, queued)
         except Poisoned as exc:
-            self._held.pop(handle, None)
             self.tally.poisoned(message_id, exc.reason)
-            return None
         except NotStoredNow as exc:
-            self._held.pop(handle, None)
             self.tally.not_stored(message_id, exc.reason)
-            return None
         except Exception as exc:  # a defect: the message stays on the queue, logged
             log.exception("source %s: message %s failed", self.source.config.name, message_id)
-            self._held.pop(handle, None)
             self.tally.not_stored(message_id, describe(exc))
-            return None
-        self._held.pop(handle, None)  # a cancelled one stays held: it is given back
-        self.tally.stored(result)
-        return handle
+        else:
+            self.tally.stored(result)
+            stored = handle
+        self._held.discard(handle)  # decided (a cancelled one stays held: it is given back)
+        return stored
 
     async def _delete(self, client: Any, handles: list[str]) -> None:
         if not handles:
@@ -186,7 +182,7 @@ class SqsReader(QueueReader[SqsBroker, SqsReceive]):
             for batch in late:
                 batch.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        held, self._held = list(self._held), {}
+        held, self._held = list(self._held), set()
         for start in range(0, len(held), MAX_BATCH):
             entries = [
                 {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
