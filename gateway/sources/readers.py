@@ -122,4 +122,7 @@ class SourceReaders:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_seconds)
-            await self.follow()
+            try:
+                await self.follow()
+            except Exception:  # the sources are followed again next time
+                log.exception("could not follow the sources that read a queue")
