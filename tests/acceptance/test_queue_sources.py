@@ -69,9 +69,11 @@ async def test_a_notification_reaches_the_warehouse_once_though_killed_between_c
     sqs_server: SqsServer,
     sqs_proxy: SqsProxy,
 ) -> None:
-    url = (await sqs.create_queue(QueueName="sp-api-kill", Attributes={"VisibilityTimeout": "2"}))[
-        "QueueUrl"
-    ]
+    url = (
+        await sqs.create_queue(
+            QueueName=f"sp-api-{secrets.token_hex(6)}", Attributes={"VisibilityTimeout": "2"}
+        )
+    )["QueueUrl"]
     config = _amazon_config(database_url, sqs_proxy.endpoint_url, sqs_server.region, url, sink.url)
     sqs_proxy.hold("DeleteMessage", "DeleteMessageBatch")  # the deletes wait: we kill right there
     gateway = start_gateway(config)
@@ -124,6 +126,7 @@ async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
     aws_credentials: dict[str, str],
 ) -> None:
     password = f"pw-{secrets.token_hex(8)}"
+    queue = f"orders-{secrets.token_hex(6)}"
     amqp_url = await asyncio.to_thread(rabbitmq.add_user, "gateway", password)
     config = base_config(database_url)
     config["brokers"] = [
@@ -134,7 +137,7 @@ async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
     ]  # fmt: skip
     config["sources"] = [
         {"name": "orders", "scheme": "none", "event_id": "/id",
-         "receive": {"kind": "amqp", "broker": "rabbit", "queue": "acceptance-orders"}},
+         "receive": {"kind": "amqp", "broker": "rabbit", "queue": queue}},
         {"name": "lost", "scheme": "none", "receive": {"kind": "amqp", "broker": "gone", "queue": "q"}},
         {"name": "missing", "scheme": "none",
          "receive": {"kind": "sqs", "broker": "aws", "wait_seconds": 1,
@@ -144,10 +147,10 @@ async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
     connection = await aio_pika.connect(rabbitmq.url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        await channel.declare_queue("acceptance-orders", durable=True)
+        await channel.declare_queue(queue, durable=True)
         gateway = start_gateway(config)
         message = aio_pika.Message(b'{"id": "o-1"}', content_type="application/json")
-        await channel.default_exchange.publish(message, routing_key="acceptance-orders")
+        await channel.default_exchange.publish(message, routing_key=queue)
         [delivered] = await sink.wait_for(1)
     assert delivered.body == b'{"id": "o-1"}'
 
