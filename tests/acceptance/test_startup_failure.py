@@ -163,6 +163,7 @@ async def test_a_gateway_stops_its_services_in_the_order_that_loses_nothing(
         "backlog gauges",
         "retention",
         "ingress listener",  # no more webhooks taken; those read are answered
+        "source readers",  # no more messages read; those in hand stored and settled
         "writer",  # everything acknowledged is committed
         "writer pool",
         "loop lag",
