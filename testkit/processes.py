@@ -46,10 +46,11 @@ def _toml_value(value: Any) -> str:
 
 
 def to_toml(config: dict[str, Any]) -> str:
-    """Sections of scalars, plus ``sources`` and ``subscribers`` as arrays of tables."""
+    """Sections of scalars, plus ``brokers``, ``sources`` and ``subscribers`` as arrays of
+    tables."""
     lines: list[str] = []
     for section, values in config.items():
-        if section in ("sources", "subscribers"):
+        if section in ("brokers", "sources", "subscribers"):
             for table in values:
                 lines.append(f"[[{section}]]")
                 lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]

@@ -25,6 +25,7 @@ from testkit.processes import free_port
 __all__ = ["RabbitMQ", "RabbitMQUnavailable", "rabbitmq_installed"]
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 EPMD = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
 _START_SECONDS = 90.0
 
@@ -123,6 +124,21 @@ class RabbitMQ:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def ctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` against this broker (add a user, raise an alarm …); its
+        output, or :class:`RuntimeError` with it."""
+        done = subprocess.run(
+            [CTL, "-n", self.node, *args],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout
 
     def logs(self) -> str:
         out = self.root / "server.out"

@@ -16,13 +16,19 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.broker_destination import BrokerDestination, BrokerName
 from gateway.domain.validation import Invalid
 
-__all__ = ["AmqpBroker", "Broker", "BrokerKind", "SqsBroker", "check_brokers", "hidden_url"]
-
-BrokerName = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
+__all__ = [
+    "AmqpBroker",
+    "Broker",
+    "BrokerKind",
+    "SqsBroker",
+    "check_brokers",
+    "check_destination_broker",
+    "hidden_url",
 ]
+
 BrokerKind = Literal["amqp", "sqs"]
 
 
@@ -88,3 +94,22 @@ def check_brokers(brokers: tuple[Broker, ...]) -> None:
         if broker.name in seen:
             raise Invalid(f"brokers[{i}].name", f"duplicate broker name {broker.name!r}")
         seen.add(broker.name)
+
+
+def check_destination_broker(destination: BrokerDestination, brokers: tuple[Broker, ...]) -> Broker:
+    """The broker ``destination`` names, of its kind; else :class:`Invalid` at
+    ``destination.broker`` saying which brokers there are."""
+    for broker in brokers:
+        if broker.name == destination.broker:
+            if broker.kind != destination.kind:
+                raise Invalid(
+                    "destination.broker",
+                    f"broker {broker.name!r} is an {broker.kind} broker, not {destination.kind}",
+                )
+            return broker
+    known = [b.name for b in brokers if b.kind == destination.kind]
+    where = f"one of {', '.join(map(repr, known))}" if known else "none is declared"
+    raise Invalid(
+        "destination.broker",
+        f"no {destination.kind} broker {destination.broker!r} in [[brokers]] ({where})",
+    )

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from gateway.brokers.config import Broker, check_brokers
+from gateway.brokers.config import Broker, check_brokers, check_destination_broker
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.destination import InvalidDestination
 from gateway.domain.source import SLUG, SourceConfig, check_source
-from gateway.domain.subscriber import SubscriberSettings, destination
+from gateway.domain.subscriber import SubscriberSettings, url_destination
 from gateway.domain.validation import Invalid, check_cidrs, check_rate_limit
 
 __all__ = [
@@ -281,7 +281,7 @@ class SubscriberConfig(SubscriberSettings, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         super().__post_init__()
         try:
-            destination(self)
+            url_destination(self)
         except InvalidDestination as exc:
             raise Invalid("url", str(exc)) from None
         secret = self.secret.removeprefix("whsec_")
@@ -316,6 +316,12 @@ class Config(Section, frozen=True):
             except Invalid as exc:
                 raise Invalid(f"sources[{i}].{exc.field}", exc.reason) from None
         check_brokers(self.brokers)
+        for i, sub in enumerate(self.subscribers):
+            if sub.destination is not None:
+                try:
+                    check_destination_broker(sub.destination, self.brokers)
+                except Invalid as exc:
+                    raise Invalid(f"subscribers[{i}].{exc.field}", exc.reason) from None
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 

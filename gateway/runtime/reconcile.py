@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from gateway.api.sources import public_spec
+from gateway.brokers.extras import check_extras
 from gateway.config import Config, ConfigError
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
 from gateway.domain.destination import parse_destination
+from gateway.domain.validation import Invalid
 from gateway.store import Conflict
 from gateway.store.database import Database
 from gateway.store.reconcile import reconcile_config_sources, reconcile_subscribers
@@ -20,9 +22,17 @@ log = logging.getLogger("gateway")
 def check_declared_destinations(config: Config) -> None:
     """A declared subscriber whose URL names a private or reserved address is a config
     error (as registering it through the API is a 422). Names are judged when delivered:
-    what they resolve to where the gateway runs is not known here."""
+    what they resolve to where the gateway runs is not known here. Brokers are the
+    operator's own addresses, not judged; a broker whose client library is not installed
+    is a config error."""
+    try:
+        check_extras(config.brokers)
+    except Invalid as exc:
+        raise ConfigError(config.source_file, exc.field, exc.reason) from None
     policy = AddressPolicy(config.delivery.allowed_private_cidrs)
     for i, sub in enumerate(config.subscribers):
+        if sub.url is None:
+            continue
         try:
             policy.check(parse_destination(sub.url).host)
         except AddressBlocked as exc:

@@ -1,0 +1,152 @@
+"""RabbitMQ destinations: publish with confirms; delivered means confirmed.
+
+One robust connection per broker (it reconnects by itself) and one channel on it, in
+confirm mode: every publish waits for the broker's ``basic.ack``. Messages are
+persistent and ``mandatory``, so a message no queue takes comes back instead of being
+dropped. A nack (a full queue that rejects publishes, say), a returned message, an
+exchange that does not exist, a lost connection or no confirm within the timeout is a
+failed attempt with its cause, retried by the subscriber's policy. The message's id is
+the delivery's id; ``webhook-id`` (the event's id, stable across retries and
+subscribers) is what a consumer dedupes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from gateway.brokers import amqp as connections
+from gateway.brokers.config import AmqpBroker
+from gateway.delivery.destinations.base import Stopwatch
+from gateway.delivery.destinations.message import split_headers
+from gateway.delivery.request import Outbound
+from gateway.domain.broker_destination import AmqpDestination, template
+from gateway.domain.document import body_json
+from gateway.store.records import AttemptResult, ClaimedDelivery
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+__all__ = ["AmqpSender", "routing_key"]
+
+log = logging.getLogger("gateway.delivery")
+
+
+def routing_key(claimed: ClaimedDelivery, destination: AmqpDestination) -> str:
+    """The destination's routing-key template filled in for the claimed event."""
+    keys = template(destination.routing_key)
+    body = body_json(claimed.body, claimed.body_view) if keys.reads_body else None
+    return keys.render(
+        {
+            "source": claimed.source,
+            "type": claimed.event_type,
+            "id": claimed.event_id,
+            "ordering_key": claimed.ordering_key,
+            "body": body,
+        }
+    )
+
+
+class AmqpSender:
+    """Publishes into one RabbitMQ broker."""
+
+    def __init__(self, broker: AmqpBroker, *, connect_timeout: float) -> None:
+        self.broker = broker
+        self.connect_timeout = connect_timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._lock = asyncio.Lock()
+
+    async def send(
+        self, claimed: ClaimedDelivery, outbound: Outbound, timeout: float
+    ) -> AttemptResult:
+        from aio_pika import exceptions as amqp_errors
+
+        assert isinstance(claimed.destination, AmqpDestination)
+        destination = claimed.destination
+        watch = Stopwatch()
+        key = routing_key(claimed, destination)
+        try:
+            async with asyncio.timeout(timeout):
+                exchange = await self._exchange(destination.exchange)
+                await exchange.publish(
+                    self._message(claimed, outbound), routing_key=key, mandatory=True
+                )
+        except TimeoutError:
+            return watch.result("timeout", f"no confirm from the broker within {timeout:g}s")
+        except amqp_errors.PublishError as exc:
+            return watch.result("unroutable", _returned(exc, destination, key))
+        except amqp_errors.DeliveryError:
+            return watch.result("broker_nack", "the broker refused the message (basic.nack)")
+        except amqp_errors.ChannelNotFoundEntity:
+            return watch.result(
+                "unroutable", f"the broker has no exchange {destination.exchange!r}"
+            )
+        except amqp_errors.ChannelClosed as exc:
+            return watch.result("broker_error", connections.describe_error(exc, self.broker))
+        except amqp_errors.CONNECTION_EXCEPTIONS as exc:
+            return watch.result("connection_error", connections.describe_error(exc, self.broker))
+        return watch.result("success")
+
+    def _message(self, claimed: ClaimedDelivery, outbound: Outbound) -> Any:
+        import aio_pika
+
+        parts = split_headers(outbound.headers)
+        return aio_pika.Message(
+            outbound.body,
+            headers={**parts.other, **parts.core},
+            content_type=parts.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=claimed.id,
+            type=claimed.event_type,
+            timestamp=datetime.now(UTC),
+            app_id="webhook-gateway",
+        )
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        """The exchange ``name`` on the open channel (opened, and connected, if need be);
+        not declared: the operator's exchanges are the operator's."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            channel = await self._open()
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            if name:
+                exchange = await channel.get_exchange(name, ensure=False)
+            else:
+                exchange = channel.default_exchange
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def _open(self) -> AbstractChannel:
+        async with self._lock:
+            if self._channel is not None and not self._channel.is_closed:
+                return self._channel
+            if self._channel is not None:  # closed by the broker: not to be reopened
+                with contextlib.suppress(Exception):
+                    await self._channel.close()
+            if self._connection is None:
+                self._connection = await connections.connect(
+                    self.broker, timeout=self.connect_timeout
+                )
+                log.info("connected to broker %s", self.broker.name)
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            self._exchanges.clear()
+            return self._channel
+
+    async def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            await connection.close()
+
+
+def _returned(exc: Any, destination: AmqpDestination, key: str) -> str:
+    reason = getattr(getattr(exc, "frame", None), "reply_text", None) or "returned"
+    where = f"exchange {destination.exchange!r}" if destination.exchange else "the default exchange"
+    return f"no queue took the message ({reason}): routing key {key!r} on {where}"
