@@ -194,11 +194,20 @@ _TRANSFORMS: dict[str, Transform] = {}  # by version: a claim reads the same few
 
 
 def destination_of(stored: Mapping[str, Any] | None) -> BrokerDestination | None:
-    """A broker destination as its column holds it (a JSON object), read back."""
+    """A broker destination as its column holds it (a JSON object), read back (once per
+    distinct destination)."""
     if stored is None:
         return None
-    destination: BrokerDestination = msgspec.convert(stored, BrokerDestination)
-    return destination
+    key = tuple(stored.items())
+    known = _DESTINATIONS.get(key)
+    if known is None:
+        if len(_DESTINATIONS) >= 256:
+            _DESTINATIONS.clear()
+        known = _DESTINATIONS[key] = msgspec.convert(stored, BrokerDestination)
+    return known
+
+
+_DESTINATIONS: dict[tuple[tuple[str, Any], ...], BrokerDestination] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

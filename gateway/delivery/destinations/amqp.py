@@ -28,7 +28,8 @@ from gateway.domain.document import body_json
 from gateway.store.records import AttemptResult, ClaimedDelivery
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+    import aiormq.abc
+    from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 __all__ = ["AmqpSender", "routing_key"]
 
@@ -58,7 +59,6 @@ class AmqpSender:
         self.connect_timeout = connect_timeout
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
         self._lock = asyncio.Lock()
 
     async def send(
@@ -72,9 +72,13 @@ class AmqpSender:
         key = routing_key(claimed, destination)
         try:
             async with asyncio.timeout(timeout):
-                exchange = await self._exchange(destination.exchange)
-                await exchange.publish(
-                    self._message(claimed, outbound), routing_key=key, mandatory=True
+                channel = await self._channel_for_publishing()
+                await channel.basic_publish(
+                    outbound.body,
+                    exchange=destination.exchange,
+                    routing_key=key,
+                    properties=_properties(claimed, outbound),
+                    mandatory=True,
                 )
         except TimeoutError:
             return watch.result("timeout", f"no confirm from the broker within {timeout:g}s")
@@ -92,35 +96,16 @@ class AmqpSender:
             return watch.result("connection_error", connections.describe_error(exc, self.broker))
         return watch.result("success")
 
-    def _message(self, claimed: ClaimedDelivery, outbound: Outbound) -> Any:
-        import aio_pika
+    async def _channel_for_publishing(self) -> aiormq.abc.AbstractChannel:
+        """The AMQP channel under the open channel (opened, and connected, if need be).
 
-        parts = split_headers(outbound.headers)
-        return aio_pika.Message(
-            outbound.body,
-            headers={**parts.other, **parts.core},
-            content_type=parts.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=claimed.id,
-            type=claimed.event_type,
-            timestamp=datetime.now(UTC),
-            app_id="webhook-gateway",
-        )
-
-    async def _exchange(self, name: str) -> AbstractExchange:
-        """The exchange ``name`` on the open channel (opened, and connected, if need be);
-        not declared: the operator's exchanges are the operator's."""
+        Published on directly (aio-pika's exchange objects would add a message object
+        and a look-up per publish); exchanges are not declared: the operator's are the
+        operator's, and one that does not exist fails the attempt."""
         channel = self._channel
         if channel is None or channel.is_closed:
             channel = await self._open()
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            if name:
-                exchange = await channel.get_exchange(name, ensure=False)
-            else:
-                exchange = channel.default_exchange
-            self._exchanges[name] = exchange
-        return exchange
+        return await channel.get_underlay_channel()
 
     async def _open(self) -> AbstractChannel:
         async with self._lock:
@@ -137,13 +122,28 @@ class AmqpSender:
             self._channel = await self._connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
-            self._exchanges.clear()
             return self._channel
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             await connection.close()
+
+
+def _properties(claimed: ClaimedDelivery, outbound: Outbound) -> Any:
+    """The message's properties: persistent, its content type, the request's headers."""
+    from aiormq import spec
+
+    parts = split_headers(outbound.headers)
+    return spec.Basic.Properties(
+        content_type=parts.content_type,
+        headers={**parts.other, **parts.core},
+        delivery_mode=2,  # persistent
+        message_id=claimed.id,
+        message_type=claimed.event_type,
+        timestamp=datetime.now(UTC),
+        app_id="webhook-gateway",
+    )
 
 
 def _returned(exc: Any, destination: AmqpDestination, key: str) -> str:
