@@ -3,6 +3,7 @@ destination, the brokers they name; and the message a consumer gets from a reque
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -221,3 +222,29 @@ def test_an_ordering_key_sqs_would_refuse_is_grouped_by_its_digest(key: str) -> 
 @pytest.mark.parametrize("outcome", ["broker_nack", "unroutable", "broker_error"])
 def test_a_brokers_failures_are_labels_of_their_own(outcome: str) -> None:
     assert attempt_outcome(outcome) == outcome and outcome in ATTEMPT_OUTCOMES
+
+
+def test_the_readmes_broker_example_is_a_config_the_gateway_reads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Deliver into RabbitMQ or SQS") :]
+    example = section[section.index("```toml\n") + 8 : section.index("```\n", 8)]
+    path = tmp_path / "gateway.toml"
+    path.write_text(example)
+    env = {"RABBITMQ_URL": "amqp://gw:pw@rabbit.internal:5672/wms", "WAREHOUSE_SECRET": SECRET,
+           "ERP_SECRET": SECRET}  # fmt: skip
+    config = load_config(path, env=env)
+    warehouse, erp = config.subscribers
+    assert isinstance(warehouse.destination, AmqpDestination)
+    assert isinstance(erp.destination, SqsDestination) and erp.destination.fifo
+
+
+def test_the_gateway_loads_without_the_broker_libraries() -> None:
+    code = (
+        "import sys\n"
+        "for name in ('aio_pika', 'aiormq', 'aiobotocore', 'botocore'):\n"
+        "    sys.modules[name] = None  # as an install without the extras\n"
+        "import gateway.cli, gateway.runtime.services, gateway.delivery.dispatcher\n"
+        "import gateway.api.routes, gateway.console.subscriber_page\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
