@@ -95,15 +95,17 @@ def _invalid(exc: ConfigError) -> int:
 
 def _check_config(config: Config) -> int:
     """Beyond what loading checks: every secret fits its scheme, the TLS files load, no
-    declared subscriber names a private address that is not opened."""
+    declared subscriber names a private address that is not opened, every declared
+    broker's library is installed."""
     from gateway.ingress.listener import ingress_ssl_context
     from gateway.ingress.source import build_sources
-    from gateway.runtime.reconcile import check_declared_destinations
+    from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
 
     try:
         build_sources(config)
         ingress_ssl_context(config)
         check_declared_destinations(config)
+        check_broker_libraries(config)
     except ConfigError as exc:
         return _invalid(exc)
     print(f"{config.source_file}: ok ({len(config.sources)} sources)")

@@ -22,7 +22,7 @@ from gateway.api.models import (
     invalid,
 )
 from gateway.api.state import API, ApiState
-from gateway.brokers.config import check_destination_broker
+from gateway.brokers.config import broker_problem
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
 from gateway.domain.destination import InvalidDestination
@@ -68,11 +68,11 @@ async def _check_destination(state: ApiState, settings: SubscriberSettings) -> N
     """A URL: absolute http(s), read as delivery reads it, https when asked, and no
     private or reserved destination. A broker destination: a broker of its kind that the
     config file declares."""
-    if settings.destination is not None:
-        try:
-            check_destination_broker(settings.destination, state.config.brokers)
-        except Invalid as exc:
-            raise invalid(exc.field, exc.reason) from None
+    to = settings.destination
+    if to is not None:
+        problem = broker_problem(state.config.brokers, to.broker, to.kind)
+        if problem:
+            raise invalid("destination.broker", problem)
         return
     try:
         target = url_destination(settings)

@@ -1,40 +1,40 @@
-"""A RabbitMQ connection (aio-pika): robust, so it reconnects by itself after a loss.
+"""An AMQP 0-9-1 connection for a broker of kind ``amqp``, through aio-pika.
 
-aio-pika is imported here only, and only when a connection is opened (an optional
-extra: gateway/brokers/extras.py). Errors are described without the broker's URL.
+The broker's URL carries its password: nothing here puts the URL in an error or a log
+line (:func:`~gateway.brokers.config.hidden_url` is what may be shown). aio-pika is
+imported here only, when a connection is opened: it is an optional extra.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
 from gateway.brokers.config import AmqpBroker
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractRobustConnection
+    from aio_pika.abc import AbstractConnection
 
-__all__ = ["connect", "describe_error"]
+__all__ = ["amqp_errors", "open_connection"]
+
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
-async def connect(broker: AmqpBroker, *, timeout: float) -> AbstractRobustConnection:
-    """A robust connection to ``broker``; raises when the first connection fails (later
-    losses are repaired in the background, and what was sent meanwhile fails)."""
+def amqp_errors() -> tuple[type[BaseException], ...]:
+    """What a connection, a channel or a call on them raises when the broker is gone,
+    refuses, or does not answer in time."""
+    from aio_pika.exceptions import AMQPException, ChannelInvalidStateError
+
+    return (AMQPException, ChannelInvalidStateError, OSError, asyncio.TimeoutError)
+
+
+async def open_connection(broker: AmqpBroker, purpose: str) -> AbstractConnection:
+    """A connection to ``broker``, named for ``purpose`` in the broker's own listings
+    (``rabbitmqctl list_connections client_properties``)."""
     import aio_pika
 
-    return await aio_pika.connect_robust(
+    return await aio_pika.connect(
         broker.url,
-        timeout=timeout,
-        client_properties={"connection_name": f"webhook-gateway ({broker.name})"},
+        timeout=CONNECT_TIMEOUT_SECONDS,
+        client_properties={"connection_name": f"webhook-gateway {purpose}"},
     )
-
-
-def describe_error(exc: BaseException, broker: AmqpBroker) -> str:
-    """``exc`` in a line for logs and attempts: its class and text, never the URL's
-    password (aiormq names the URL in some of its errors)."""
-    text = str(exc) or type(exc).__name__
-    password = urlsplit(broker.url).password
-    for secret in (broker.url, password, password and unquote(password)):
-        if secret:
-            text = text.replace(secret, "[hidden]")
-    return f"{type(exc).__name__}: {text}"[:500]

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from gateway.domain.broker_destination import BrokerDestination, BrokerName
 from gateway.domain.validation import Invalid
 
 __all__ = [
@@ -24,11 +23,14 @@ __all__ = [
     "Broker",
     "BrokerKind",
     "SqsBroker",
+    "broker_problem",
     "check_brokers",
-    "check_destination_broker",
     "hidden_url",
 ]
 
+BrokerName = Annotated[
+    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
+]
 BrokerKind = Literal["amqp", "sqs"]
 
 
@@ -96,20 +98,13 @@ def check_brokers(brokers: tuple[Broker, ...]) -> None:
         seen.add(broker.name)
 
 
-def check_destination_broker(destination: BrokerDestination, brokers: tuple[Broker, ...]) -> Broker:
-    """The broker ``destination`` names, of its kind; else :class:`Invalid` at
-    ``destination.broker`` saying which brokers there are."""
+def broker_problem(brokers: tuple[Broker, ...], name: str, kind: BrokerKind) -> str | None:
+    """Why broker ``name`` cannot serve as a broker of ``kind`` (unknown, or of another
+    kind), or ``None`` when it can."""
     for broker in brokers:
-        if broker.name == destination.broker:
-            if broker.kind != destination.kind:
-                raise Invalid(
-                    "destination.broker",
-                    f"broker {broker.name!r} is an {broker.kind} broker, not {destination.kind}",
-                )
-            return broker
-    known = [b.name for b in brokers if b.kind == destination.kind]
-    where = f"one of {', '.join(map(repr, known))}" if known else "none is declared"
-    raise Invalid(
-        "destination.broker",
-        f"no {destination.kind} broker {destination.broker!r} in [[brokers]] ({where})",
-    )
+        if broker.name == name:
+            if broker.kind != kind:
+                return f"broker {name!r} is of kind {broker.kind!r}, not {kind!r}"
+            return None
+    known = ", ".join(repr(b.name) for b in brokers if b.kind == kind) or "none"
+    return f"no broker named {name!r} in [[brokers]] (brokers of kind {kind!r}: {known})"

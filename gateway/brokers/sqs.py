@@ -1,9 +1,8 @@
-"""An Amazon SQS client (aiobotocore), with the standard AWS credential chain.
+"""An SQS client for a broker of kind ``sqs``, through aiobotocore.
 
-Credentials are never in the config file: the environment, a profile, or the pod's IRSA
-role, as every AWS SDK reads them. ``region`` and ``endpoint_url`` come from the broker's
-table when it sets them. aiobotocore is imported only when a client is made (an optional
-extra: gateway/brokers/extras.py).
+Credentials come from the standard AWS chain (environment, shared profile, the pod's
+IRSA role), never from the config file; the region from the broker, else the chain's.
+aiobotocore is imported here only, when a client is made: it is an optional extra.
 """
 
 from __future__ import annotations
@@ -14,26 +13,35 @@ from typing import Any
 
 from gateway.brokers.config import SqsBroker
 
-__all__ = ["client"]
+__all__ = ["sqs_client", "sqs_errors"]
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+# Beyond the longest long poll (20 s), so a receive that waits is not cut short.
+READ_TIMEOUT_SECONDS = 40.0
+
+
+def sqs_errors() -> tuple[type[Exception], ...]:
+    """What a call to SQS raises when it fails: a refusal by SQS (an unknown queue, a
+    missing permission), or no answer (the network, a timeout)."""
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError as Refused
+
+    return (Refused, BotoCoreError)
 
 
 @contextlib.asynccontextmanager
-async def client(
-    broker: SqsBroker, *, connect_timeout: float, read_timeout: float, max_connections: int
-) -> AsyncIterator[Any]:
-    """An SQS client for ``broker``, closed on exit. It tries each call once: the caller
-    retries by its own policy."""
+async def sqs_client(broker: SqsBroker, *, connections: int = 10) -> AsyncIterator[Any]:
+    """A client of ``broker``'s SQS with up to ``connections`` requests at once."""
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
     config = AioConfig(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"max_attempts": 1, "mode": "standard"},
-        max_pool_connections=max_connections,
+        max_pool_connections=connections,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "max_attempts": 3},
     )
-    session = get_session()
-    async with session.create_client(
+    async with get_session().create_client(
         "sqs", region_name=broker.region, endpoint_url=broker.endpoint_url, config=config
-    ) as sqs:
-        yield sqs
+    ) as client:
+        yield client

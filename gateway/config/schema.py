@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from gateway.brokers.config import Broker, check_brokers, check_destination_broker
+from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.destination import InvalidDestination
@@ -317,11 +317,10 @@ class Config(Section, frozen=True):
                 raise Invalid(f"sources[{i}].{exc.field}", exc.reason) from None
         check_brokers(self.brokers)
         for i, sub in enumerate(self.subscribers):
-            if sub.destination is not None:
-                try:
-                    check_destination_broker(sub.destination, self.brokers)
-                except Invalid as exc:
-                    raise Invalid(f"subscribers[{i}].{exc.field}", exc.reason) from None
+            to = sub.destination
+            problem = to and broker_problem(self.brokers, to.broker, to.kind)
+            if problem:
+                raise Invalid(f"subscribers[{i}].destination.broker", problem)
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 

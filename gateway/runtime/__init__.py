@@ -15,7 +15,7 @@ from gateway.ingress.listener import ingress_ssl_context
 from gateway.ingress.source import build_sources
 from gateway.lifecycle.services import Services, StartupError
 from gateway.runtime.database import open_database
-from gateway.runtime.reconcile import check_declared_destinations
+from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
 from gateway.runtime.services import BACKLOG, Role, early_answers, start
 from gateway.store import StoreError
 
@@ -60,6 +60,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     """
     sources = build_sources(config)  # a ConfigError for a secret its scheme cannot use
     check_declared_destinations(config)
+    check_broker_libraries(config)
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     bound = _bind_listeners(config, role)
     try:

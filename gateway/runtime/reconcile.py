@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 
 from gateway.api.sources import public_spec
-from gateway.brokers.extras import check_extras
+from gateway.brokers.libraries import missing_library
 from gateway.config import Config, ConfigError
 from gateway.delivery.ssrf import AddressBlocked, AddressPolicy
 from gateway.domain.destination import parse_destination
-from gateway.domain.validation import Invalid
 from gateway.store import Conflict
 from gateway.store.database import Database
 from gateway.store.reconcile import reconcile_config_sources, reconcile_subscribers
 
-__all__ = ["check_declared_destinations", "reconcile_config", "reconcile_declared_subscribers"]
+__all__ = [
+    "check_broker_libraries",
+    "check_declared_destinations",
+    "reconcile_config",
+    "reconcile_declared_subscribers",
+]
 
 log = logging.getLogger("gateway")
 
@@ -23,12 +27,7 @@ def check_declared_destinations(config: Config) -> None:
     """A declared subscriber whose URL names a private or reserved address is a config
     error (as registering it through the API is a 422). Names are judged when delivered:
     what they resolve to where the gateway runs is not known here. Brokers are the
-    operator's own addresses, not judged; a broker whose client library is not installed
-    is a config error."""
-    try:
-        check_extras(config.brokers)
-    except Invalid as exc:
-        raise ConfigError(config.source_file, exc.field, exc.reason) from None
+    operator's own addresses, not judged."""
     policy = AddressPolicy(config.delivery.allowed_private_cidrs)
     for i, sub in enumerate(config.subscribers):
         if sub.url is None:
@@ -37,6 +36,15 @@ def check_declared_destinations(config: Config) -> None:
             policy.check(parse_destination(sub.url).host)
         except AddressBlocked as exc:
             raise ConfigError(config.source_file, f"subscribers[{i}].url", str(exc)) from None
+
+
+def check_broker_libraries(config: Config) -> None:
+    """A declared broker whose client library is not installed (an optional extra) is a
+    config error saying what to install, before anything starts."""
+    for i, broker in enumerate(config.brokers):
+        missing = missing_library(broker.kind)
+        if missing is not None:
+            raise ConfigError(config.source_file, f"brokers[{i}].kind", missing)
 
 
 async def reconcile_declared_subscribers(config: Config, db: Database) -> None:

@@ -20,7 +20,7 @@ from gateway.domain.broker_destination import AmqpDestination, SqsDestination, t
 from gateway.domain.subscriber import SubscriberSettings
 from gateway.domain.validation import Invalid
 from gateway.observability import ATTEMPT_OUTCOMES, attempt_outcome
-from gateway.runtime.reconcile import check_declared_destinations
+from gateway.runtime.reconcile import check_broker_libraries
 from testkit.factories import claimed_delivery
 
 EVENT = {
@@ -131,15 +131,15 @@ def config_with(tmp_path: Path, destination: str) -> Path:
     [
         (
             '{kind = "amqp", broker = "rabit", routing_key = "o"}',
-            "no amqp broker 'rabit' in [[brokers]] (one of 'rabbit')",
+            "no broker named 'rabit' in [[brokers]] (brokers of kind 'amqp': 'rabbit')",
         ),
         (
             '{kind = "amqp", broker = "aws", routing_key = "o"}',
-            "broker 'aws' is an sqs broker, not amqp",
+            "broker 'aws' is of kind 'sqs', not 'amqp'",
         ),
         (
             f'{{kind = "sqs", broker = "rabbit", queue_url = "{SQS_URL}"}}',
-            "broker 'rabbit' is an amqp broker, not sqs",
+            "broker 'rabbit' is of kind 'amqp', not 'sqs'",
         ),
     ],
 )
@@ -158,14 +158,13 @@ def test_a_broker_whose_library_is_not_installed_fails_start_naming_the_extra(
     config = load_config(
         config_with(tmp_path, '{kind = "amqp", broker = "rabbit", routing_key = "o"}')
     )
-    check_declared_destinations(config)  # installed here
+    check_broker_libraries(config)  # installed here
     monkeypatch.setitem(sys.modules, "aio_pika", None)  # as an install without the extra
     with pytest.raises(ConfigError) as caught:
-        check_declared_destinations(config)
+        check_broker_libraries(config)
     assert caught.value.key == "brokers[0].kind"
     assert caught.value.reason == (
-        "amqp brokers need aio-pika, which is not installed:"
-        " pip install 'webhook-gateway[rabbitmq]'"
+        "a broker of kind 'amqp' needs aio_pika: pip install 'webhook-gateway[rabbitmq]'"
     )
 
 

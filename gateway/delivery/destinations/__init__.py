@@ -10,7 +10,7 @@ made the first time a delivery names it, and connects then.
 
 from __future__ import annotations
 
-from gateway.brokers.config import AmqpBroker, Broker, check_destination_broker
+from gateway.brokers.config import AmqpBroker, Broker, broker_problem
 from gateway.config import DeliveryConfig
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.destinations.amqp import AmqpSender
@@ -18,7 +18,6 @@ from gateway.delivery.destinations.base import Sender, Stopwatch
 from gateway.delivery.destinations.http import HttpSender
 from gateway.delivery.destinations.sqs import SqsSender
 from gateway.delivery.request import Outbound
-from gateway.domain.validation import Invalid
 from gateway.store.records import AttemptResult, ClaimedDelivery
 
 __all__ = ["Destinations", "Sender", "Stopwatch", "broker_sender"]
@@ -28,11 +27,7 @@ def broker_sender(broker: Broker, config: DeliveryConfig) -> Sender:
     """A sender into ``broker``, connecting when it first sends."""
     if isinstance(broker, AmqpBroker):
         return AmqpSender(broker, connect_timeout=config.connect_timeout_seconds)
-    return SqsSender(
-        broker,
-        connect_timeout=config.connect_timeout_seconds,
-        max_connections=max(10, config.concurrency),
-    )
+    return SqsSender(broker, max_connections=max(10, config.concurrency))
 
 
 class Destinations:
@@ -43,7 +38,7 @@ class Destinations:
     ) -> None:
         self.http = HttpSender(client) if client is not None else None
         self.config = config
-        self._brokers = {broker.name: broker for broker in brokers}
+        self._brokers = brokers
         self._senders: dict[str, Sender] = {}
 
     def sender(self, claimed: ClaimedDelivery) -> Sender:
@@ -55,10 +50,10 @@ class Destinations:
             return self.http
         sender = self._senders.get(destination.broker)
         if sender is None:
-            try:
-                broker = check_destination_broker(destination, tuple(self._brokers.values()))
-            except Invalid as exc:
-                return _Undeclared(exc.reason)
+            problem = broker_problem(self._brokers, destination.broker, destination.kind)
+            if problem:
+                return _Undeclared(problem)
+            broker = next(b for b in self._brokers if b.name == destination.broker)
             sender = self._senders[destination.broker] = broker_sender(broker, self.config)
         return sender
 

@@ -17,8 +17,8 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
-from gateway.brokers import amqp as connections
 from gateway.brokers.config import AmqpBroker
 from gateway.delivery.destinations.base import Stopwatch
 from gateway.delivery.destinations.message import split_headers
@@ -91,9 +91,9 @@ class AmqpSender:
                 "unroutable", f"the broker has no exchange {destination.exchange!r}"
             )
         except amqp_errors.ChannelClosed as exc:
-            return watch.result("broker_error", connections.describe_error(exc, self.broker))
+            return watch.result("broker_error", _describe(exc, self.broker))
         except amqp_errors.CONNECTION_EXCEPTIONS as exc:
-            return watch.result("connection_error", connections.describe_error(exc, self.broker))
+            return watch.result("connection_error", _describe(exc, self.broker))
         return watch.result("success")
 
     async def _channel_for_publishing(self) -> aiormq.abc.AbstractChannel:
@@ -115,14 +115,24 @@ class AmqpSender:
                 with contextlib.suppress(Exception):
                     await self._channel.close()
             if self._connection is None:
-                self._connection = await connections.connect(
-                    self.broker, timeout=self.connect_timeout
-                )
+                self._connection = await self._connect()
                 log.info("connected to broker %s", self.broker.name)
             self._channel = await self._connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
             return self._channel
+
+    async def _connect(self) -> AbstractRobustConnection:
+        """A robust connection: one lost later is made again in the background (what was
+        being sent meanwhile fails, and is retried by its policy)."""
+        import aio_pika
+
+        name = f"webhook-gateway deliveries ({self.broker.name})"
+        return await aio_pika.connect_robust(
+            self.broker.url,
+            timeout=self.connect_timeout,
+            client_properties={"connection_name": name},
+        )
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
@@ -144,6 +154,17 @@ def _properties(claimed: ClaimedDelivery, outbound: Outbound) -> Any:
         timestamp=datetime.now(UTC),
         app_id="webhook-gateway",
     )
+
+
+def _describe(exc: BaseException, broker: AmqpBroker) -> str:
+    """``exc`` in a line for the attempt and the log: its class and text, never the
+    broker's URL nor its password."""
+    text = str(exc) or type(exc).__name__
+    password = urlsplit(broker.url).password
+    for secret in (broker.url, password, password and unquote(password)):
+        if secret:
+            text = text.replace(secret, "[hidden]")
+    return f"{type(exc).__name__}: {text}"[:500]
 
 
 def _returned(exc: Any, destination: AmqpDestination, key: str) -> str:

@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from gateway.brokers import sqs as clients
 from gateway.brokers.config import SqsBroker
+from gateway.brokers.sqs import sqs_client
 from gateway.delivery.destinations.base import Stopwatch
 from gateway.delivery.destinations.message import split_headers
 from gateway.delivery.request import Outbound
@@ -106,9 +106,8 @@ class _Entry:
 class SqsSender:
     """Sends into one SQS broker (an account and region), batching per queue."""
 
-    def __init__(self, broker: SqsBroker, *, connect_timeout: float, max_connections: int) -> None:
+    def __init__(self, broker: SqsBroker, *, max_connections: int) -> None:
         self.broker = broker
-        self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self.calls = 0
         """``SendMessage`` and ``SendMessageBatch`` calls made (the batches' effect)."""
@@ -188,12 +187,7 @@ class SqsSender:
         async with self._lock:
             if self._client is None:
                 self._client = await self._stack.enter_async_context(
-                    clients.client(
-                        self.broker,
-                        connect_timeout=self.connect_timeout,
-                        read_timeout=60.0,
-                        max_connections=self.max_connections,
-                    )
+                    sqs_client(self.broker, connections=self.max_connections)
                 )
             return self._client
 

@@ -65,9 +65,15 @@ async def test_a_subscriber_into_a_declared_broker_is_registered_and_shown_witho
 @pytest.mark.parametrize(
     ("destination", "message"),
     [
-        (AMQP | {"broker": "rabit"}, "no amqp broker 'rabit' in [[brokers]] (one of 'rabbit')"),
-        (AMQP | {"broker": "aws"}, "broker 'aws' is an sqs broker, not amqp"),
-        (SQS | {"broker": "kafka"}, "no sqs broker 'kafka' in [[brokers]] (one of 'aws')"),
+        (
+            AMQP | {"broker": "rabit"},
+            "no broker named 'rabit' in [[brokers]] (brokers of kind 'amqp': 'rabbit')",
+        ),
+        (AMQP | {"broker": "aws"}, "broker 'aws' is of kind 'sqs', not 'amqp'"),
+        (
+            SQS | {"broker": "kafka"},
+            "no broker named 'kafka' in [[brokers]] (brokers of kind 'sqs': 'aws')",
+        ),
     ],
 )
 async def test_a_broker_the_file_does_not_declare_of_that_kind_is_a_422_naming_the_field(
