@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.broker_destination import BrokerName
 from gateway.domain.validation import Invalid
 
 __all__ = [
@@ -28,9 +29,6 @@ __all__ = [
     "hidden_url",
 ]
 
-BrokerName = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
-]
 BrokerKind = Literal["amqp", "sqs"]
 
 

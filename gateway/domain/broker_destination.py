@@ -39,6 +39,7 @@ __all__ = [
 BrokerName = Annotated[
     str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug: a-z, 0-9, _ and -")
 ]
+"""A ``[[brokers]]`` table's name, and what a destination names it by."""
 DestinationKind = Literal["http", "amqp", "sqs"]
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
