@@ -267,6 +267,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
                 {"name": "open", "scheme": "none"},
             ],
             "subscribers": [WAREHOUSE],
+            "brokers": [RABBIT, AWS],
             "config": {"delivery": {"grace_seconds": 20, "allowed_private_cidrs": ["10.0.0.0/8"]}},
         },
     )
@@ -295,3 +296,74 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     assert subscriber.transform is not None
     assert subscriber.transform.source == WAREHOUSE["transform"]["source"]
     assert container(spec)["args"][-2:] == ["--role", "worker"]
+    rabbit, aws = config.brokers
+    assert (rabbit.kind, rabbit.url) == ("amqp", RABBIT["url"])
+    assert (aws.kind, aws.region) == ("sqs", "eu-central-1")
+
+
+RABBIT = {"name": "rabbit", "kind": "amqp", "url": "amqp://wms:s3cret@rabbitmq:5672/wms"}
+AWS = {"name": "aws", "kind": "sqs", "region": "eu-central-1"}
+
+
+def test_a_brokers_url_reaches_the_program_only_through_the_environment(render: Any) -> None:
+    out = render(merge(MINIMAL, {"brokers": [RABBIT, AWS]}))
+    assert "s3cret" not in out.config_toml()
+    rabbit, aws = tomllib.loads(out.config_toml())["brokers"]
+    assert rabbit == {**RABBIT, "url": "${GATEWAY_BROKER_RABBIT_URL}"}
+    assert aws == AWS
+    assert secret_data(out)["GATEWAY_BROKER_RABBIT_URL"] == RABBIT["url"]
+    for _, spec in out.pod_specs():
+        ref = env_names(spec)["GATEWAY_BROKER_RABBIT_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == "GATEWAY_BROKER_RABBIT_URL"
+
+
+def test_a_brokers_url_can_come_from_a_secret_the_cluster_already_has(render: Any) -> None:
+    broker = {"name": "rabbit", "kind": "amqp", "urlSecret": {"name": "rmq", "key": "uri"}}
+    out = render(merge(MINIMAL, {"brokers": [broker]}))
+    (rendered,) = tomllib.loads(out.config_toml())["brokers"]
+    assert rendered == {"name": "rabbit", "kind": "amqp", "url": "${GATEWAY_BROKER_RABBIT_URL}"}
+    assert "GATEWAY_BROKER_RABBIT_URL" not in secret_data(out)
+    for _, spec in out.pod_specs():
+        ref = env_names(spec)["GATEWAY_BROKER_RABBIT_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "rmq", "key": "uri"}
+
+
+def test_with_an_existing_secret_a_brokers_url_is_read_from_it(render: Any) -> None:
+    broker = {"name": "rabbit", "kind": "amqp"}
+    out = render({"existingSecret": "gateway-secrets", "brokers": [broker]})
+    (rendered,) = tomllib.loads(out.config_toml())["brokers"]
+    assert rendered["url"] == "${GATEWAY_BROKER_RABBIT_URL}"
+    for _, spec in out.pod_specs():
+        ref = env_names(spec)["GATEWAY_BROKER_RABBIT_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "gateway-secrets", "key": "GATEWAY_BROKER_RABBIT_URL"}
+
+
+@pytest.mark.parametrize(
+    ("broker", "message"),
+    [
+        ({"name": "rabbit", "kind": "amqp"}, r"\"rabbit\" \(amqp\) needs a url"),
+        ({**AWS, "url": "https://sqs.eu-central-1.amazonaws.com"}, r"\"aws\" \(sqs\) takes no url"),
+        (
+            {**RABBIT, "urlSecret": {"name": "rmq", "key": "uri"}},
+            r"\"rabbit\" sets both url and urlSecret",
+        ),
+    ],
+)
+def test_a_broker_whose_url_cannot_be_placed_is_refused(
+    render: Any, broker: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm.HelmError, match=message):
+        render(merge(MINIMAL, {"brokers": [broker]}))
+
+
+def test_the_service_account_carries_the_irsa_role_for_sqs_brokers(render: Any) -> None:
+    role = "arn:aws:iam::123456789012:role/webhook-gateway"
+    values = {
+        "brokers": [AWS],
+        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role}},
+    }
+    out = render(merge(MINIMAL, values))
+    account = out.get("ServiceAccount", FULLNAME)
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+    for deployment in out.deployments().values():
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == FULLNAME

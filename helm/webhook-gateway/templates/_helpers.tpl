@@ -150,7 +150,47 @@ A subscriber always needs a secret (it signs what it is sent); a source unless i
 scheme is "none" or it lists `secrets`.
 */}}
 {{- define "wg.secretEnvName" -}}
-{{- printf "GATEWAY_%s_%s_SECRET" (.kind | upper) (regexReplaceAll "[^A-Z0-9]" (.name | upper) "_") -}}
+{{- printf "GATEWAY_%s_%s_%s" (.kind | upper) (regexReplaceAll "[^A-Z0-9]" (.name | upper) "_") (default "SECRET" .suffix) -}}
+{{- end -}}
+
+{{/*
+wg.brokerSecrets: for one broker (dict "ctx" $ "item" $broker), JSON with
+  url      - the TOML value of `url` ("${GATEWAY_BROKER_<NAME>_URL}" or the "${VAR}" given)
+  stored   - {VAR: url} to keep in the chart's Secret (a plain url)
+  existing - [VAR] to read from .Values.existingSecret
+  refs     - [{var, name, key}]: VAR read from the named Secret (urlSecret)
+An AMQP broker's URL carries its password, so it reaches the program only through the
+environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA).
+*/}}
+{{- define "wg.brokerSecrets" -}}
+{{- $ctx := .ctx -}}
+{{- $item := .item -}}
+{{- $var := include "wg.secretEnvName" (dict "kind" "broker" "name" $item.name "suffix" "URL") -}}
+{{- $out := dict "stored" (dict) "existing" (list) "refs" (list) -}}
+{{- if eq $item.kind "amqp" -}}
+  {{- if and $item.url $item.urlSecret -}}
+    {{- fail (printf "brokers: %q sets both url and urlSecret: keep one" $item.name) -}}
+  {{- else if $item.urlSecret -}}
+    {{- $_ := set $out "refs" (list (dict "var" $var "name" $item.urlSecret.name "key" $item.urlSecret.key)) -}}
+    {{- $_ := set $out "url" (printf "${%s}" $var) -}}
+  {{- else if and $item.url (regexMatch "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" $item.url) -}}
+    {{- $_ := set $out "url" $item.url -}}
+  {{- else if $item.url -}}
+    {{- if $ctx.Values.existingSecret -}}
+      {{- fail (printf "brokers: %q has a plain url, but existingSecret is set: put it in that Secret under %s and leave brokers[].url empty" $item.name $var) -}}
+    {{- end -}}
+    {{- $_ := set $out.stored $var $item.url -}}
+    {{- $_ := set $out "url" (printf "${%s}" $var) -}}
+  {{- else if $ctx.Values.existingSecret -}}
+    {{- $_ := set $out "existing" (list $var) -}}
+    {{- $_ := set $out "url" (printf "${%s}" $var) -}}
+  {{- else -}}
+    {{- fail (printf "brokers: %q (amqp) needs a url: set brokers[].url, brokers[].urlSecret (an existing Secret's name and key), or existingSecret with the key %s" $item.name $var) -}}
+  {{- end -}}
+{{- else if or $item.url $item.urlSecret -}}
+  {{- fail (printf "brokers: %q (sqs) takes no url: its credentials come from the AWS chain (IRSA: serviceAccount.annotations)" $item.name) -}}
+{{- end -}}
+{{- toJson $out -}}
 {{- end -}}
 
 {{- define "wg.itemSecrets" -}}
@@ -199,6 +239,13 @@ scheme is "none" or it lists `secrets`.
 {{- define "wg.allItemSecrets" -}}
 {{- $stored := dict -}}
 {{- $existing := list -}}
+{{- $refs := list -}}
+{{- range $item := .Values.brokers | default (list) -}}
+  {{- $s := include "wg.brokerSecrets" (dict "ctx" $ "item" $item) | fromJson -}}
+  {{- $stored = merge $stored $s.stored -}}
+  {{- $existing = concat $existing $s.existing -}}
+  {{- $refs = concat $refs $s.refs -}}
+{{- end -}}
 {{- range $kind := list "source" "subscriber" -}}
 {{- range $item := get $.Values (printf "%ss" $kind) | default (list) -}}
   {{- $s := include "wg.itemSecrets" (dict "ctx" $ "kind" $kind "item" $item) | fromJson -}}
@@ -206,7 +253,7 @@ scheme is "none" or it lists `secrets`.
   {{- $existing = concat $existing $s.existing -}}
 {{- end -}}
 {{- end -}}
-{{- toJson (dict "stored" $stored "existing" $existing) -}}
+{{- toJson (dict "stored" $stored "existing" $existing "refs" $refs) -}}
 {{- end -}}
 
 {{/* The chart Secret's data that comes from values (everything but the JWT key). */}}
@@ -295,6 +342,13 @@ stores come from the Secret NAME; the rest from the Secrets the user manages.
       name: {{ $v.existingSecret }}
       key: {{ $name }}
 {{- end }}
+{{- range $ref := $sources.refs }}
+- name: {{ $ref.var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -340,7 +394,7 @@ so whole numbers are written as integers (the program accepts them for float key
 
 {{- define "wg.configToml" -}}
 # webhook-gateway configuration, rendered by the Helm chart from .Values.config,
-# .Values.sources and .Values.subscribers. Secrets arrive as ${VAR} from the environment; the database URL and
+# .Values.brokers, .Values.sources and .Values.subscribers. Secrets arrive as ${VAR} from the environment; the database URL and
 # the JWT key as GATEWAY_DATABASE__URL and GATEWAY_API__JWT_SECRET.
 {{- $chartOwned := dict
   "ingress" (dict "host" "0.0.0.0" "port" 8080)
@@ -353,6 +407,16 @@ so whole numbers are written as integers (the program accepts them for float key
 
 [{{ $section }}]
 {{- include "wg.tomlTable" $table }}
+{{- end }}
+{{- range $item := .Values.brokers | default (list) }}
+{{- $secrets := include "wg.brokerSecrets" (dict "ctx" $ "item" $item) | fromJson }}
+
+[[brokers]]
+name = {{ toJson $item.name }}
+{{- include "wg.tomlTable" (omit $item "name" "url" "urlSecret") }}
+{{- with $secrets.url }}
+url = {{ toJson . }}
+{{- end }}
 {{- end }}
 {{- range $kind := list "source" "subscriber" }}
 {{- range $item := get $.Values (printf "%ss" $kind) | default (list) }}
@@ -384,10 +448,10 @@ Checks that values.schema.json cannot express.
 {{- if and .Values.existingSecret .Values.api.jwtSecret -}}
 {{- fail "api.jwtSecret is ignored when existingSecret is set: put the key in that Secret under GATEWAY_API__JWT_SECRET" -}}
 {{- end -}}
-{{- range $kind := list "source" "subscriber" -}}
+{{- range $kind := list "broker" "source" "subscriber" -}}
 {{- $seen := dict -}}
 {{- range $item := get $.Values (printf "%ss" $kind) | default (list) -}}
-{{- $var := include "wg.secretEnvName" (dict "kind" $kind "name" $item.name) -}}
+{{- $var := include "wg.secretEnvName" (dict "kind" $kind "name" $item.name "suffix" (ternary "URL" "SECRET" (eq $kind "broker"))) -}}
 {{- if hasKey $seen $var -}}
 {{- fail (printf "%ss: %q and %q both map to the environment variable %s" $kind (get $seen $var) $item.name $var) -}}
 {{- end -}}
