@@ -36,8 +36,10 @@ class Context:
     def database(self, name: str) -> str:
         return self.server.create(name, TEMPLATE)
 
-    def gateway(self, name: str, database_url: str, role: str) -> Gateway:
-        config = base_config(database_url)
+    def gateway(
+        self, name: str, database_url: str, role: str, extra: dict[str, Any] | None = None
+    ) -> Gateway:
+        config = {**base_config(database_url), **(extra or {})}
         apply_overrides(config, self.params.overrides)
         return Gateway(self.workdir, name, config, role)
 

@@ -256,3 +256,15 @@ async def set_transform(url: str, transform: dict[str, str]) -> None:
         )
     finally:
         await conn.close()
+
+
+async def set_destination(url: str, destination: dict[str, str]) -> None:
+    """Make every subscriber deliver into a broker: ``destination`` (the column's JSON)."""
+    conn = await _connect(url)
+    try:
+        await conn.execute(
+            "UPDATE subscribers SET url = NULL, destination = $1::jsonb",
+            orjson.dumps(destination).decode(),
+        )
+    finally:
+        await conn.close()

@@ -46,7 +46,7 @@ class Params:
     smoke: bool = False
     profile: bool = False
     keep: bool = False
-    workloads: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+    workloads: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     overrides: list[str] = dataclasses.field(default_factory=list)
     out: Path = Path(__file__).resolve().parent / "results"
 

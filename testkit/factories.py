@@ -21,11 +21,12 @@ from gateway.store.records import ClaimedDelivery, IngestEvent, IngestResult, Su
 async def subscriber(
     db: Database,
     name: str = "wms",
-    url: str = "http://127.0.0.1:9/hook",
+    url: str | None = "http://127.0.0.1:9/hook",
     **spec: Any,
 ) -> Subscriber:
     """A stored subscriber with a new secret; ``spec`` holds any other setting
-    (``sources``, ``event_types``, ``max_attempts`` …)."""
+    (``sources``, ``event_types``, ``max_attempts``, a ``destination`` with ``url=None``
+    …)."""
     made = SubscriberSettings(name=name, url=url, **spec)
     return await subscribers.create_subscriber(db, made, secret=new_secret())
 

@@ -136,6 +136,21 @@ class RabbitMQ:
         self.stop()
         self.start()
 
+    def ctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` against this broker (add a user, raise an alarm …); its
+        output, or :class:`RuntimeError` with it."""
+        done = subprocess.run(
+            [CTL, "-n", self.node, *args],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout
+
     def logs(self) -> str:
         out = self.root / "server.out"
         return out.read_text(errors="replace")[-4000:] if out.exists() else ""

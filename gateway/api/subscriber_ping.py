@@ -18,7 +18,8 @@ __all__ = ["HANDLERS"]
     "POST",
     "/subscribers/{id}/test",
     scope="write",
-    summary="Send a signed test event now (nothing is stored or retried)",
+    summary="Send a signed test event now (nothing is stored or retried); into a broker, "
+    "it is published there",
     tag="subscribers",
     response=PingResult,
     errors=[404],
@@ -26,7 +27,7 @@ __all__ = ["HANDLERS"]
 async def test_subscriber(request: web.Request) -> web.Response:
     state = request.app[API]
     sub = await load_subscriber(request)
-    result = await send_ping(sub, state.policy, state.config.delivery)
+    result = await send_ping(sub, state.policy, state.config.delivery, brokers=state.config.brokers)
     return json_response(
         PingResult(
             ok=result.ok,

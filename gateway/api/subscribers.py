@@ -22,11 +22,12 @@ from gateway.api.models import (
     invalid,
 )
 from gateway.api.state import API, ApiState
+from gateway.brokers.config import broker_problem
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
 from gateway.domain.destination import InvalidDestination
 from gateway.domain.privacy import HIDDEN, hide_headers
-from gateway.domain.subscriber import SubscriberSettings, destination
+from gateway.domain.subscriber import SubscriberSettings, url_destination
 from gateway.domain.validation import Invalid
 from gateway.http.problems import Problem
 from gateway.store import Conflict, NotFound, flow
@@ -63,13 +64,21 @@ def _invalid_url(message: str, detail: str, kind: str = "validation") -> Problem
     return Problem(422, f"url: {detail}", kind=kind, errors=[{"field": "url", "message": message}])
 
 
-async def _check_url(state: ApiState, settings: SubscriberSettings) -> None:
-    """Absolute http(s), read as delivery reads it, https when asked, and no private or
-    reserved destination."""
+async def _check_destination(state: ApiState, settings: SubscriberSettings) -> None:
+    """A URL: absolute http(s), read as delivery reads it, https when asked, and no
+    private or reserved destination. A broker destination: a broker of its kind that the
+    config file declares."""
+    to = settings.destination
+    if to is not None:
+        problem = broker_problem(state.config.brokers, to.broker, to.kind)
+        if problem:
+            raise invalid("destination.broker", problem)
+        return
     try:
-        target = destination(settings)
+        target = url_destination(settings)
     except InvalidDestination as exc:
         raise _invalid_url(str(exc), str(exc)) from None
+    assert target is not None
     try:
         await state.policy.check_resolved(target.host, target.port)
     except AddressBlocked as exc:
@@ -114,7 +123,7 @@ def _kept_secrets(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[s
 async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
-    await _check_url(state, body)
+    await _check_destination(state, body)
     settings = msgspec.structs.replace(body, headers=_kept_secrets(body.headers, {}))
     secret = new_secret()
     try:
@@ -182,12 +191,13 @@ async def update(request: web.Request) -> web.Response:
     }
     if "headers" in changes:
         changes["headers"] = _kept_secrets(changes["headers"], current.headers)
+    _switch_destination(changes)
     try:
         settings = msgspec.structs.replace(current, **changes)
     except Invalid as exc:  # a rule the Struct checks itself (a filter's)
         raise invalid(exc.field, exc.reason) from None
-    if "url" in changes or changes.get("https_only"):
-        await _check_url(state, settings)
+    if {"url", "destination"} & changes.keys() or changes.get("https_only"):
+        await _check_destination(state, settings)
     try:
         sub = await store.update_subscriber(
             state.db, current.id, settings, state=current.state, state_reason=current.state_reason
@@ -213,6 +223,17 @@ async def delete(request: web.Request) -> web.Response:
     refuse_if_declared(sub)
     await store.delete_subscriber(request.app[API].db, sub.id)
     return web.Response(status=204)
+
+
+def _switch_destination(changes: dict[str, Any]) -> None:
+    """A patch that sets a URL (or a broker destination) and leaves the other out moves
+    the subscriber there: the other is cleared (and ``https_only``, which only a URL has,
+    when it moves into a broker)."""
+    for given, other in (("url", "destination"), ("destination", "url")):
+        if changes.get(given) is not None and other not in changes:
+            changes[other] = None
+    if changes.get("destination") is not None:
+        changes.setdefault("https_only", False)
 
 
 def refuse_if_declared(sub: Subscriber) -> None:

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from msgspec import Meta
 
-from gateway.domain.receive import BrokerKind
+from gateway.domain.broker_destination import BrokerKind, BrokerName
 from gateway.domain.tagged import Tagged
-from gateway.domain.validation import Invalid, Slug
+from gateway.domain.validation import Invalid
 
 __all__ = [
     "AmqpBroker",
@@ -31,7 +31,7 @@ __all__ = [
 
 
 class _Broker(Tagged[BrokerKind], frozen=True):
-    name: Slug
+    name: BrokerName
 
 
 class AmqpBroker(_Broker, frozen=True, tag="amqp"):

@@ -19,9 +19,11 @@ from msgspec import Meta
 from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
+from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import InvalidDestination
+from gateway.domain.receive import Receive
 from gateway.domain.source import SLUG, SourceConfig, check_source
-from gateway.domain.subscriber import SubscriberSettings, destination
+from gateway.domain.subscriber import SubscriberSettings, url_destination
 from gateway.domain.validation import Invalid, check_cidrs, check_rate_limit
 
 __all__ = [
@@ -294,7 +296,7 @@ class SubscriberConfig(SubscriberSettings, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         super().__post_init__()
         try:
-            destination(self)
+            url_destination(self)
         except InvalidDestination as exc:
             raise Invalid("url", str(exc)) from None
         secret = self.secret.removeprefix("whsec_")
@@ -329,11 +331,16 @@ class Config(Section, frozen=True):
             except Invalid as exc:
                 raise Invalid(f"sources[{i}].{exc.field}", exc.reason) from None
         check_brokers(self.brokers)
-        for i, source in enumerate(self.sources):
-            receive = source.receive
-            problem = receive and broker_problem(self.brokers, receive.broker, receive.kind)
+        named: list[tuple[str, Receive | BrokerDestination | None]] = [
+            (f"sources[{i}].receive", s.receive) for i, s in enumerate(self.sources)
+        ]
+        named += [
+            (f"subscribers[{i}].destination", s.destination) for i, s in enumerate(self.subscribers)
+        ]
+        for key, to in named:  # each broker named is declared, of the kind named
+            problem = to and broker_problem(self.brokers, to.broker, to.kind)
             if problem:
-                raise Invalid(f"sources[{i}].receive.broker", problem)
+                raise Invalid(f"{key}.broker", problem)
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 

@@ -17,6 +17,7 @@ from gateway.api.routing import not_routed
 from gateway.console.access import CONSOLE, needs
 from gateway.console.figures import chart, histogram_quantile
 from gateway.console.render import page, pretty_body
+from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.event_types import glob_to_like
 from gateway.domain.privacy import redact_body
 from gateway.http.problems import Problem
@@ -43,6 +44,8 @@ class SubscriberRow:
     state: str
     circuit: str
     backlog: dict[str, int] = dataclasses.field(default_factory=dict)
+    url: str | None = None
+    destination: BrokerDestination | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -58,6 +61,9 @@ async def _subscriber_rows(request: web.Request) -> list[SubscriberRow]:
     for count in await backlog(db):
         if count.subscriber in rows:
             rows[count.subscriber].backlog[count.status] = count.count
+    where = await store.destinations(db)
+    for row in rows.values():
+        row.url, row.destination = where.get(row.id, (None, None))
     return sorted(rows.values(), key=lambda r: r.name)
 
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import asyncpg
 
+from gateway.brokers.config import Broker
 from gateway.config import DeliveryConfig
 from gateway.delivery.circuit import CircuitBreaker
 from gateway.delivery.client import OutboundClient
+from gateway.delivery.destinations import Destinations, Stopwatch
 from gateway.delivery.jobs import JobRunner
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
@@ -30,11 +32,12 @@ from gateway.delivery.settler import Settler
 from gateway.delivery.transformed import transform_claimed
 from gateway.delivery.transforms import Reshaped, TransformEngine
 from gateway.delivery.upkeep import Upkeep
+from gateway.domain.broker_destination import destination_kind
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
 from gateway.store import claim as store
 from gateway.store.database import Database
-from gateway.store.records import AttemptResult, ClaimedDelivery, SettleReport
+from gateway.store.records import TRANSFORM_ERROR, AttemptResult, ClaimedDelivery, SettleReport
 
 __all__ = ["CHANNEL", "Dispatcher"]
 
@@ -56,12 +59,14 @@ class Dispatcher:
         links: PayloadLinks | None = None,
         queue_db: Database | None = None,
         transforms: TransformEngine | None = None,
+        brokers: tuple[Broker, ...] = (),
     ) -> None:
         self.db = db
         # Claims, releases and settlements: fixed-shape statements run many times a
         # second, best planned once (a pool with generic plans); ``db`` when not given.
         self.queue_db = queue_db or db
         self.client = client
+        self.destinations = Destinations(client, brokers, config)
         self.config = config
         self.metrics = metrics
         self.links = links
@@ -84,7 +89,7 @@ class Dispatcher:
         # Claim again once this much room opened, not after every delivery: one claim
         # statement then brings many.
         self._refill_at = max(1, min(config.claim_batch, config.concurrency) // 4)
-        self._attempts = Children(metrics.delivery_attempts)  # by subscriber, outcome
+        self._attempts = Children(metrics.delivery_attempts)  # by subscriber, outcome, kind
         self._durations = Children(metrics.attempt_duration)  # by subscriber
         self._end_to_end = Children(metrics.end_to_end)  # by subscriber
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -134,6 +139,7 @@ class Dispatcher:
             except StoreError as exc:
                 log.warning("could not release %d leases: %s", len(unfinished), exc)
         await self.settler.close()
+        await self.destinations.close()
         await self.transforms.close()
         await self._close_listener()
         self.running = False
@@ -265,20 +271,24 @@ class Dispatcher:
         self._awaiting_slot.discard(delivery_id)
 
     async def _send(self, claimed: ClaimedDelivery, reshaped: Reshaped | None) -> AttemptResult:
+        """One attempt, through the sender of the delivery's destination kind."""
         timeout = claimed.timeout_seconds or self.config.timeout_seconds
         request = build_request(
             claimed, self.config.forward_headers, self.links, datetime.now(UTC), reshaped
         )
-        url = claimed.url if reshaped is None else reshaped.url(claimed.url)
-        result = await self.client.post(
-            url, request.body, request.headers, timeout, https_only=claimed.https_only
-        )
+        if claimed.destination is not None and reshaped and (reshaped.path or reshaped.query):
+            result = Stopwatch().result(
+                TRANSFORM_ERROR, "a transform's path and query are for url subscribers"
+            )
+        else:
+            sender = self.destinations.sender(claimed)
+            result = await sender.send(claimed, request, timeout)
         if claimed.transform is None:
             return result
         return dataclasses.replace(
             result,
             transform_version=claimed.transform.version,
-            request_url=url,
+            request_url=request.url,
             request_bytes=len(request.body),
             request_content_type=request.headers.get("Content-Type"),
         )
@@ -288,7 +298,8 @@ class Dispatcher:
         settlement = decide(claimed, result, self.token, self.config, now)
         self.settler.add(settlement)
         name = claimed.subscriber_name
-        self._attempts(name, attempt_outcome(result.outcome, result.status_code)).inc()
+        outcome = attempt_outcome(result.outcome, result.status_code)
+        self._attempts(name, outcome, destination_kind(claimed.destination)).inc()
         self._durations(name).observe(result.duration_ms / 1000)
         if settlement.status == "succeeded":
             self._end_to_end(name).observe((now - claimed.received_at).total_seconds())

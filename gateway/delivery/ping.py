@@ -2,7 +2,9 @@
 
 It goes out exactly like a delivery (same signature set, static headers, SSRF guard and
 timeout), so an answer of 2xx means real deliveries would be accepted too. Its
-``webhook-id`` starts with ``ping_``, so a subscriber can tell it from a real event.
+``webhook-id`` starts with ``ping_``, so a subscriber can tell it from a real event. A
+subscriber that delivers into a broker gets the ping published there, on a connection
+of its own, so a confirm means the broker takes its messages.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import UTC, datetime
 import orjson
 
 from gateway import __version__
+from gateway.brokers.config import Broker
 from gateway.config import DeliveryConfig
 from gateway.delivery.client import OutboundClient
+from gateway.delivery.destinations import Destinations
 from gateway.delivery.request import build_request
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.domain.ids import new_id
@@ -43,6 +47,7 @@ def ping_delivery(sub: Subscriber, now: datetime) -> ClaimedDelivery:
         content_type="application/json",
         body=body,
         url=sub.url,
+        destination=sub.destination,
         secret=sub.secret,
         previous_secret=sub.previous_secret,
         previous_secret_expires_at=sub.previous_secret_expires_at,
@@ -61,13 +66,22 @@ async def send_ping(
     policy: AddressPolicy,
     config: DeliveryConfig,
     client: OutboundClient | None = None,
+    brokers: tuple[Broker, ...] = (),
 ) -> AttemptResult:
     """Send one signed ping to ``sub`` and return how the attempt went (never raises for
-    network or HTTP failures). Without ``client`` a short-lived one is used."""
+    network, HTTP or broker failures). Without ``client`` a short-lived one is used; a
+    broker is connected to for the ping alone."""
     now = datetime.now(UTC)
     claimed = ping_delivery(sub, now)
     outbound = build_request(claimed, (), None, now)
     timeout = sub.timeout_seconds or config.timeout_seconds
+    if sub.destination is not None:
+        destinations = Destinations(None, brokers, config)
+        try:
+            return await destinations.sender(claimed).send(claimed, outbound, timeout)
+        finally:
+            await destinations.close()
+    assert sub.url is not None
     own = client is None
     http = client or OutboundClient(
         policy,

@@ -42,6 +42,9 @@ _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
 class Outbound:
     body: bytes
     headers: dict[str, str]
+    url: str | None = None
+    """Where an HTTP subscriber's request goes (a transform's path and query added);
+    ``None`` for a broker destination."""
 
 
 def _ours(name: str) -> bool:
@@ -147,4 +150,7 @@ def build_request(
         headers["x-gateway-event-type"] = claimed.event_type
     if thin:
         headers["x-gateway-payload"] = "thin"
-    return Outbound(body, headers)
+    url = claimed.url
+    if url is not None and reshaped is not None:
+        url = reshaped.url(url)
+    return Outbound(body, headers, url)

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.broker_destination import BrokerKind, BrokerName
 from gateway.domain.tagged import Tagged
-from gateway.domain.validation import Invalid, Slug
+from gateway.domain.validation import Invalid
 
 __all__ = [
     "AmqpReceive",
-    "BrokerKind",
     "Poison",
     "ReaderState",
     "ReaderStatus",
@@ -30,12 +30,9 @@ __all__ = [
     "SqsReceive",
 ]
 
-BrokerKind = Literal["amqp", "sqs"]
-"""The kinds of broker, and so of the queues a source reads."""
-
 
 class _Receive(Tagged[BrokerKind], frozen=True):
-    broker: Slug  # a broker's name in [[brokers]]
+    broker: BrokerName  # of the queue's kind
 
 
 class SqsReceive(_Receive, frozen=True, tag="sqs"):

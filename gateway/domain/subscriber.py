@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import Destination, InvalidDestination, parse_destination
 from gateway.domain.filters import parse_filter
 from gateway.domain.transform import Transform
@@ -26,7 +27,7 @@ __all__ = [
     "SourceName",
     "SubscriberSettings",
     "SubscriberState",
-    "destination",
+    "url_destination",
 ]
 
 Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")]
@@ -63,6 +64,8 @@ SubscriberState = Literal["active", "paused", "disabled"]
 class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What an operator sets on a subscriber; unset (``None``) takes ``[delivery]``'s value.
 
+    A subscriber delivers to ``url`` over HTTP, or into a broker: ``destination``
+    (``gateway.domain.broker_destination``); exactly one of the two is set.
     ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
     ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
     signed link instead of a body (above ``thin_above_bytes``, when set); ``filter`` takes
@@ -71,7 +74,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """
 
     name: Name
-    url: Url
+    url: Url | None = None
+    destination: BrokerDestination | None = None
     description: Description | None = None
     sources: Annotated[list[SourceName], Meta(max_length=100)] = []
     event_types: Annotated[list[Glob], Meta(max_length=100)] = []
@@ -94,6 +98,7 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     transform: Transform | None = None
 
     def __post_init__(self) -> None:
+        self._check_destination()
         if self.filter is not None:
             if len(msgspec.json.encode(self.filter)) > MAX_FILTER_BYTES:
                 raise Invalid("filter", f"is longer than {MAX_FILTER_BYTES} bytes as JSON")
@@ -103,13 +108,28 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
         ):
             raise Invalid("transform", "a transformed body is sent whole: not with thin payloads")
 
+    def _check_destination(self) -> None:
+        if self.url is None and self.destination is None:
+            raise Invalid("url", "is required: an http(s) URL, or a destination (a broker)")
+        if self.url is not None and self.destination is not None:
+            raise Invalid("destination", "a subscriber has a url or a destination, not both")
+        if self.destination is not None and self.https_only:
+            raise Invalid(
+                "https_only",
+                "is for url subscribers; a broker's connection (amqps://, https://) is set"
+                " in its [[brokers]] table",
+            )
 
-def destination(settings: SubscriberSettings) -> Destination:
-    """Where ``settings`` deliver to, read as delivery reads it; https when ``https_only``.
+
+def url_destination(settings: SubscriberSettings) -> Destination | None:
+    """Where ``settings`` deliver to over HTTP, read as delivery reads it; https when
+    ``https_only``; ``None`` for a subscriber that delivers into a broker.
 
     Raises :class:`InvalidDestination` saying what is wrong. Whether the address may be
     reached (private ranges, what a name resolves to) is the delivery policy's to judge.
     """
+    if settings.url is None:
+        return None
     target = parse_destination(settings.url, registering=True)
     if settings.https_only and target.scheme != "https":
         raise InvalidDestination("https_only needs an https:// URL")

@@ -26,9 +26,12 @@ log = logging.getLogger("gateway")
 def check_declared_destinations(config: Config) -> None:
     """A declared subscriber whose URL names a private or reserved address is a config
     error (as registering it through the API is a 422). Names are judged when delivered:
-    what they resolve to where the gateway runs is not known here."""
+    what they resolve to where the gateway runs is not known here. Brokers are the
+    operator's own addresses, not judged."""
     policy = AddressPolicy(config.delivery.allowed_private_cidrs)
     for i, sub in enumerate(config.subscribers):
+        if sub.url is None:
+            continue
         try:
             policy.check(parse_destination(sub.url).host)
         except AddressBlocked as exc:

@@ -5,9 +5,10 @@ nothing only in this order: the lifecycle tasks stop; the ingress listener stops
 webhooks and answers the ones it has read; the sources' readers stop reading their
 queues and store, then delete or acknowledge, what they hold (or give it back); the
 writer commits everything queued, then its pool closes; the loop-lag timer and the
-source registry stop; the dispatcher stops claiming and gives the attempts in flight
-their grace; the delivery client and the queue pool close; the admin listener (the API,
-/readyz and /metrics answered until then) closes; the database closes last.
+source registry stop; the dispatcher stops claiming, gives the attempts in flight their
+grace and closes its broker connections; the delivery client and the queue pool close;
+the admin listener (the API, /readyz and /metrics answered until then) closes; the
+database closes last.
 """
 
 from __future__ import annotations
@@ -158,7 +159,15 @@ async def _start_delivery(
         "queue pool", _pool(config, db.url, "webhook-gateway-queue", 2)
     )
     client = await services.enter("delivery client", _client(config, policy))
-    dispatcher = Dispatcher(db, client, config.delivery, metrics, links=links, queue_db=queue_db)
+    dispatcher = Dispatcher(
+        db,
+        client,
+        config.delivery,
+        metrics,
+        links=links,
+        queue_db=queue_db,
+        brokers=config.brokers,
+    )
     stop = functools.partial(dispatcher.stop, config.delivery.grace_seconds)
     await services.start("dispatcher", Hooks(dispatcher.start, stop))
     components["dispatcher"] = lambda: dispatcher.running

@@ -44,12 +44,12 @@ lease sweeper never deadlock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.store import flow
 from gateway.store.database import Database
-from gateway.store.records import ClaimedDelivery, transform_of
+from gateway.store.records import ClaimedDelivery, destination_of, transform_of
 from gateway.store.sql import QUERIES
 
 __all__ = ["claim", "release", "release_expired_leases"]
@@ -71,16 +71,17 @@ async def claim(
     claimed: list[ClaimedDelivery] = ClaimedDelivery.from_rows(rows)
     for c in claimed:
         if c.transform is not None:
-            _read_transform(c)
+            _read_json_column(c, "transform", transform_of)
+        if c.destination is not None:
+            _read_json_column(c, "destination", destination_of)
     return claimed
 
 
-def _read_transform(claimed: ClaimedDelivery) -> None:
-    """Read the subscriber's transform in place (the row holds its JSON): the record is
-    new and not yet shared, and copying one of 35 fields per row cost more than the
-    transform's run."""
-    stored: Any = claimed.transform
-    object.__setattr__(claimed, "transform", transform_of(stored))
+def _read_json_column(claimed: ClaimedDelivery, name: str, read: Callable[[Any], object]) -> None:
+    """Read a setting the row holds as JSON (a transform, a destination) in place: the
+    record is new and not yet shared, and copying one of 36 fields per row cost more than
+    the transform's run."""
+    object.__setattr__(claimed, name, read(getattr(claimed, name)))
 
 
 async def release(db: Database, ids: Sequence[str], token: str) -> int:

@@ -9,8 +9,9 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.domain.broker_destination import BrokerDestination
 from gateway.store.database import Database
-from gateway.store.records import Attempt, EventSummary
+from gateway.store.records import Attempt, EventSummary, destination_of
 from gateway.store.sql import QUERIES
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "FailureCause",
     "Minute",
     "activity",
+    "destinations",
     "event_attempts",
     "event_bodies",
     "failure_causes",
@@ -115,3 +117,9 @@ async def failure_causes(
         )
         for r in rows
     ]
+
+
+async def destinations(db: Database) -> dict[str, tuple[str | None, BrokerDestination | None]]:
+    """Each subscriber's id -> its URL, or its broker destination."""
+    rows = await db.fetch("subscriber_destinations")
+    return {r["id"]: (r["url"], destination_of(r["destination"])) for r in rows}

@@ -206,12 +206,13 @@ WITH candidates AS MATERIALIZED (
 )
 SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueued_at,
        c.ordering_key, e.source, e.external_id, e.event_type, e.received_at, e.content_type,
-       e.headers AS event_headers, e.body, s.name AS subscriber_name, s.url, s.secret,
-       s.previous_secret, s.previous_secret_expires_at, s.headers AS subscriber_headers,
-       s.timeout_seconds, s.max_attempts, s.backoff_base_seconds, s.backoff_cap_seconds,
-       s.https_only, s.forward_headers, s.retry_schedule, s.max_age_seconds, s.payload_mode,
-       s.thin_above_bytes, s.transform,
-       CASE WHEN s.transform IS NOT NULL THEN e.body_view END AS body_view
+       e.headers AS event_headers, e.body, s.name AS subscriber_name, s.url, s.destination,
+       s.secret, s.previous_secret, s.previous_secret_expires_at,
+       s.headers AS subscriber_headers, s.timeout_seconds, s.max_attempts,
+       s.backoff_base_seconds, s.backoff_cap_seconds, s.https_only, s.forward_headers,
+       s.retry_schedule, s.max_age_seconds, s.payload_mode, s.thin_above_bytes, s.transform,
+       CASE WHEN s.transform IS NOT NULL OR s.destination IS NOT NULL THEN e.body_view END
+           AS body_view
 FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
@@ -281,28 +282,28 @@ RETURNING id, subscriber_id;
 -- these column lists (and those of update_subscriber, upsert_config_subscriber and the
 -- claim) to the Struct.
 INSERT INTO subscribers (id, secret, managed_by,
-                         name, url, description, sources, event_types, headers,
-                         timeout_seconds, max_attempts, backoff_base_seconds,
+                         name, url, destination, description, sources, event_types,
+                         headers, timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22, $23, $24, $25, $26, $27)
+        $22, $23, $24, $25, $26, $27, $28)
 RETURNING *;
 
 -- name: update_subscriber
 -- $1 id, $2 state, $3 state_reason, then the settings (see insert_subscriber).
 UPDATE subscribers
 SET state = $2, state_reason = $3,
-    name = $4, url = $5, description = $6, sources = $7, event_types = $8, headers = $9,
-    timeout_seconds = $10, max_attempts = $11, backoff_base_seconds = $12,
-    backoff_cap_seconds = $13, max_in_flight = $14, rate_limit_per_second = $15,
-    ordered = $16, https_only = $17, forward_headers = $18, retry_schedule = $19,
-    max_age_seconds = $20, rate_limit_burst = $21, payload_mode = $22,
-    thin_above_bytes = $23, filter = $24, transform = $25, event_type_likes = $26,
-    filter_path = $27, updated_at = now()
+    name = $4, url = $5, destination = $6, description = $7, sources = $8,
+    event_types = $9, headers = $10, timeout_seconds = $11, max_attempts = $12,
+    backoff_base_seconds = $13, backoff_cap_seconds = $14, max_in_flight = $15,
+    rate_limit_per_second = $16, ordered = $17, https_only = $18, forward_headers = $19,
+    retry_schedule = $20, max_age_seconds = $21, rate_limit_burst = $22, payload_mode = $23,
+    thin_above_bytes = $24, filter = $25, transform = $26, event_type_likes = $27,
+    filter_path = $28, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -605,6 +606,10 @@ SELECT s.id, s.name, s.state, f.circuit_state
 FROM subscribers s
 JOIN subscriber_flow f ON f.subscriber_id = s.id;
 
+-- name: subscriber_destinations
+-- Where each subscriber delivers (the console's list).
+SELECT id, url, destination FROM subscribers;
+
 -- name: disable_subscribers
 UPDATE subscribers s
 SET state = 'disabled', state_reason = u.reason, updated_at = now()
@@ -897,18 +902,19 @@ RETURNING id;
 -- A subscriber declared in the config file; never takes over one made through the API.
 -- $1 id, $2 secret, then the settings (see insert_subscriber).
 INSERT INTO subscribers (id, secret, managed_by,
-                         name, url, description, sources, event_types, headers,
-                         timeout_seconds, max_attempts, backoff_base_seconds,
+                         name, url, destination, description, sources, event_types,
+                         headers, timeout_seconds, max_attempts, backoff_base_seconds,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-        $21, $22, $23, $24, $25, $26)
+        $21, $22, $23, $24, $25, $26, $27)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
-    url = EXCLUDED.url, description = EXCLUDED.description, sources = EXCLUDED.sources,
+    url = EXCLUDED.url, destination = EXCLUDED.destination,
+    description = EXCLUDED.description, sources = EXCLUDED.sources,
     event_types = EXCLUDED.event_types, headers = EXCLUDED.headers,
     timeout_seconds = EXCLUDED.timeout_seconds, max_attempts = EXCLUDED.max_attempts,
     backoff_base_seconds = EXCLUDED.backoff_base_seconds,

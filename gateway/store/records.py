@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.subscriber import PayloadMode, SubscriberSettings, SubscriberState
 from gateway.domain.transform import Transform
 
@@ -36,6 +37,7 @@ __all__ = [
     "Settlement",
     "Subscriber",
     "SubscriberFlow",
+    "destination_of",
     "transform_of",
 ]
 
@@ -166,9 +168,11 @@ class Subscriber(SubscriberSettings, frozen=True, kw_only=True):
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Subscriber:
-        """The subscriber of a row (its ``transform``, stored as JSON, read back as one)."""
+        """The subscriber of a row (its ``transform`` and ``destination``, stored as JSON,
+        read back as such)."""
         values = dict(row)
         values["transform"] = transform_of(values.get("transform"))
+        values["destination"] = destination_of(values.get("destination"))
         result: Subscriber = _from_row(cls, values)
         return result
 
@@ -187,6 +191,23 @@ def transform_of(stored: Mapping[str, Any] | None) -> Transform | None:
 
 
 _TRANSFORMS: dict[str, Transform] = {}  # by version: a claim reads the same few again and again
+
+
+def destination_of(stored: Mapping[str, Any] | None) -> BrokerDestination | None:
+    """A broker destination as its column holds it (a JSON object), read back (once per
+    distinct destination)."""
+    if stored is None:
+        return None
+    key = tuple(stored.items())
+    known = _DESTINATIONS.get(key)
+    if known is None:
+        if len(_DESTINATIONS) >= 256:
+            _DESTINATIONS.clear()
+        known = _DESTINATIONS[key] = msgspec.convert(stored, BrokerDestination)
+    return known
+
+
+_DESTINATIONS: dict[tuple[tuple[str, Any], ...], BrokerDestination] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -210,7 +231,7 @@ class ClaimedDelivery:
     received_at: datetime
     content_type: str | None
     body: bytes
-    url: str
+    url: str | None
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
@@ -230,7 +251,9 @@ class ClaimedDelivery:
     payload_mode: PayloadMode = "full"
     thin_above_bytes: int | None = None
     transform: Transform | None = None
-    body_view: Any = None  # an XML body's JSON view, claimed only for a transform
+    body_view: Any = None  # an XML body's JSON view, claimed for a transform or a broker
+    destination: BrokerDestination | None = None
+    """A broker to deliver into instead of ``url``."""
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -238,11 +261,12 @@ class ClaimedDelivery:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AttemptResult:
-    """What one HTTP attempt produced."""
+    """What one attempt produced (over HTTP or into a broker)."""
 
     started_at: datetime
     duration_ms: float
     outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
+    # | broker_nack | unroutable | broker_error (a broker's answers)
     # | transform_error | skipped_by_transform (nothing sent: see ``sent``)
     status_code: int | None = None
     error: str | None = None

@@ -51,14 +51,14 @@ def stored_values(settings: SubscriberSettings) -> list[object]:
 
 
 def _column(value: object) -> object:
-    # asyncpg takes arrays as lists and jsonb (headers, a transform) as a dict, not as any
-    # sequence or Struct.
+    # asyncpg takes arrays as lists and jsonb (headers, a transform, a destination) as a
+    # dict, not as any sequence or Struct; a tagged Struct keeps its tag (``kind``).
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, msgspec.Struct):
-        return msgspec.structs.asdict(value)
+        return msgspec.to_builtins(value)
     return value
 
 

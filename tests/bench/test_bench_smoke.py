@@ -37,9 +37,13 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     [result] = tmp_path.glob("smoke-*.json")
     document = json.loads(result.read_text())
     table = document["table"]
-    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6, 7}
+    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6, 7, 8}
     assert all(row["gateway"] is not None for row in table)
     assert document["results"]["w3"]["gateway"]["received"] > 0
+    assert (
+        document["results"]["w8"]["gateway"]["depth"]
+        == document["results"]["w8"]["seeded"]["pending"]
+    )
     assert "ingest saturation" in output
     wal = document["results"]["wal_segments"]
     assert wal["made"] == 4  # 64 MB

@@ -285,7 +285,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
                 {"name": "open", "scheme": "none"},
                 SP_API,
             ],
-            "subscribers": [WAREHOUSE],
+            "subscribers": [WAREHOUSE, ERP],
             "brokers": [RABBIT, AWS],
             "config": {"delivery": {"grace_seconds": 20, "allowed_private_cidrs": ["10.0.0.0/8"]}},
         },
@@ -308,7 +308,7 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     assert config.delivery.grace_seconds == 20.0
     assert config.source("shop").secret == "shpss_example"
     assert config.source("gh").secrets == ("a", "b")
-    (subscriber,) = config.subscribers
+    subscriber, erp = config.subscribers
     assert subscriber.secret == WAREHOUSE["secret"]
     assert subscriber.event_types == ["orders/*"]
     assert subscriber.filter == WAREHOUSE["filter"]
@@ -320,8 +320,16 @@ def test_rendered_config_is_accepted_by_the_program(render: Any, tmp_path: Path)
     receive = config.source("amazon").receive
     assert receive is not None and (receive.kind, receive.broker) == ("sqs", "aws")
     assert (aws.kind, aws.region) == ("sqs", "eu-central-1")
+    assert erp.url is None and erp.destination is not None
+    assert (erp.destination.kind, erp.destination.broker) == ("amqp", "rabbit")
+    assert erp.destination.routing_key == "erp.{type}"
 
 
+ERP = {
+    "name": "erp",
+    "secret": "whsec_" + "C" * 32,
+    "destination": {"kind": "amqp", "broker": "rabbit", "routing_key": "erp.{type}"},
+}
 RABBIT = {"name": "rabbit", "kind": "amqp", "url": "amqp://wms:s3cret@rabbitmq:5672/wms"}
 AWS = {"name": "aws", "kind": "sqs", "region": "eu-central-1"}
 

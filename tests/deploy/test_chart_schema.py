@@ -35,6 +35,18 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
         "sources": [dict(SHOP, rate_limit_per_second=5, rate_limit_burst=0)]
     },
     "a subscriber without a URL": {"subscribers": [{"name": "wms", "secret": "${WMS}"}]},
+    "a subscriber with a URL and a destination": {
+        "subscribers": [
+            {
+                "name": "wms",
+                "url": "https://wms.example.com",
+                "destination": {"kind": "amqp", "broker": "rabbit", "routing_key": "orders"},
+            }
+        ]
+    },
+    "a destination of an unknown kind": {
+        "subscribers": [{"name": "wms", "destination": {"kind": "kafka", "broker": "k"}}]
+    },
     "an unknown subscriber key": {
         "subscribers": [{"name": "wms", "url": "https://wms.example.com", "retries": 3}]
     },

@@ -6,16 +6,9 @@ from __future__ import annotations
 import aio_pika
 from aiobotocore.session import get_session
 
+from testkit.consumers import queue_depth
 from testkit.rabbitmq import RabbitMQ
 from testkit.sqs import SqsServer
-
-
-async def _queue_depth(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, durable=True)
-        return int(declared.declaration_result.message_count or 0)
 
 
 async def test_the_test_rabbitmq_keeps_a_persistent_message_over_a_restart(
@@ -28,7 +21,7 @@ async def test_the_test_rabbitmq_keeps_a_persistent_message_over_a_restart(
         message = aio_pika.Message(b"{}", delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await channel.default_exchange.publish(message, routing_key="server-restart")
     rabbitmq.restart()
-    assert await _queue_depth(rabbitmq.url, "server-restart") == 1
+    assert await queue_depth(rabbitmq.url, "server-restart") == 1
 
 
 async def test_the_sqs_emulator_serves_a_fifo_queue_in_order(

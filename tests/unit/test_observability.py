@@ -49,14 +49,14 @@ def test_attempt_outcomes_map_to_a_bounded_set_of_labels(
 def test_the_exported_names_are_the_ones_the_alerts_use() -> None:
     metrics = Metrics("1.2.3")
     metrics.ingest_requests.labels("shop", "accepted").inc()
-    metrics.delivery_attempts.labels("wms", "2xx").inc()
+    metrics.delivery_attempts.labels("wms", "2xx", "http").inc()
     metrics.dead_letters.labels("wms").inc()
     metrics.ack_latency.labels("shop").observe(0.004)
     metrics.set_backlog([("wms", "pending", 3)], [("wms", False)])
     text = generate_latest(metrics.registry).decode()
     for line in (
         'gateway_ingest_requests_total{outcome="accepted",source="shop"} 1.0',
-        'gateway_delivery_attempts_total{outcome="2xx",subscriber="wms"} 1.0',
+        'gateway_delivery_attempts_total{kind="http",outcome="2xx",subscriber="wms"} 1.0',
         'gateway_delivery_dead_total{subscriber="wms"} 1.0',
         'gateway_ack_latency_seconds_bucket{le="0.005",source="shop"} 1.0',
         'gateway_deliveries_backlog{status="pending",subscriber="wms"} 3.0',

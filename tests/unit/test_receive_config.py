@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.brokers import libraries
 from gateway.config import ConfigError, load_config
 from gateway.config.schema import Config
 from gateway.domain.receive import AmqpReceive, SqsReceive
-from gateway.runtime.reconcile import check_broker_libraries
+from testkit.readme import readme_block
 
 BROKERS = """
 [[brokers]]
@@ -130,29 +129,9 @@ def test_sns_certificate_hosts_default_to_amazons_and_take_only_host_patterns(
         load_config(path, env={})
 
 
-def test_a_broker_whose_library_is_missing_says_what_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = _load(tmp_path, "")
-    check_broker_libraries(config)  # both installed here
-    real = libraries.importlib.util.find_spec
-    monkeypatch.setattr(
-        libraries.importlib.util,
-        "find_spec",
-        lambda name: None if name == "aio_pika" else real(name),
-    )
-    with pytest.raises(ConfigError) as caught:
-        check_broker_libraries(config)
-    assert caught.value.key == "brokers[1].kind"
-    assert "pip install 'webhook-gateway[rabbitmq]'" in caught.value.reason
-
-
 def test_the_readmes_queue_sources_are_a_valid_config(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Read from a queue") :]
-    block = section[section.index("```toml\n") + 8 : section.index("```\n", 10)]
     path = tmp_path / "gateway.toml"
-    path.write_text(block)
+    path.write_text(readme_block("Read from a queue", "toml"))
     config = load_config(path, env={"RABBITMQ_URL": "amqp://erp:pw@rabbit.internal:5672/erp"})
     assert [(s.name, s.receive and s.receive.kind) for s in config.sources] == [
         ("amazon", "sqs"),

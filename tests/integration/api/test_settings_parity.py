@@ -27,6 +27,10 @@ Row = tuple[str, dict[str, Any]]  # the key that must be named, and what the bod
 
 SECRET = "whsec_" + "A" * 32
 SUBSCRIBER = {"name": "wms", "url": "http://127.0.0.1:9/hook"}
+# Destinations into brokers that neither the API's config nor the file declares: a broker
+# name is refused where it is set, unless something else is refused first.
+AMQP = {"kind": "amqp", "broker": "rabbit", "routing_key": "orders"}
+SQS = {"kind": "sqs", "broker": "aws", "queue_url": "https://sqs.eu-central-1.amazonaws.com/1/q"}
 DAY = 86400
 
 BAD_SUBSCRIBERS: list[Row] = [
@@ -106,6 +110,17 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("transform", {"transform": {"source": "function handler(r) {}", "language": "lua"}}),
     ("transform", {"transform": {"source": "function handler(r) {}", "version": "0" * 16}}),
     ("transform", {"transform": {"source": "function handler(r) {}"}, "payload_mode": "thin"}),
+    ("url", {"url": None}),  # neither a URL nor a destination
+    ("destination", {"destination": {"kind": "amqp", "broker": "rabbit", "routing_key": "k"}}),
+    ("destination.kind", {"url": None, "destination": {"kind": "kafka", "broker": "rabbit"}}),
+    ("destination.broker", {"url": None, "destination": {"kind": "sqs", "broker": "Aws"}}),
+    ("destination.broker", {"url": None, "destination": AMQP | {"broker": "nowhere"}}),
+    ("destination.routing_key", {"url": None, "destination": AMQP | {"routing_key": "{nope}"}}),
+    ("destination.routing_key", {"url": None, "destination": AMQP | {"routing_key": "a}b"}}),
+    ("destination.exchange", {"url": None, "destination": AMQP | {"exchange": "x" * 256}}),
+    ("destination.queue_url", {"url": None, "destination": SQS | {"queue_url": "ftp://q/1/a"}}),
+    ("destination.queue_url", {"url": None, "destination": SQS | {"queue_url": "http://q/"}}),
+    ("https_only", {"url": None, "destination": AMQP, "https_only": True}),
     ("colour", {"colour": "red"}),
 ]
 
@@ -171,7 +186,7 @@ def toml(value: Any) -> str:
 
 def config_file(tmp_path: Path, table: str, values: dict[str, Any]) -> Path:
     lines = ["[delivery]", 'allowed_private_cidrs = ["127.0.0.0/8"]', f"[[{table}]]"]
-    lines += [f"{key} = {toml(value)}" for key, value in values.items()]
+    lines += [f"{key} = {toml(value)}" for key, value in values.items() if value is not None]
     path = tmp_path / "gateway.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

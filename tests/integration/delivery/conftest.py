@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from gateway.brokers.config import Broker
 from gateway.config import DeliveryConfig
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
@@ -47,6 +48,7 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
         config: DeliveryConfig = FAST,
         metrics: Metrics | None = None,
         queue_db: Database | None = None,
+        brokers: tuple[Broker, ...] = (),
     ) -> Dispatcher:
         db = await Database.connect(database_url, min_size=1, max_size=6)
         client = OutboundClient(
@@ -56,7 +58,13 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
         )
         links = PayloadLinks(LINK_KEY, "http://127.0.0.1:9", 60)
         dispatcher = Dispatcher(
-            db, client, config, metrics or Metrics(), links=links, queue_db=queue_db
+            db,
+            client,
+            config,
+            metrics or Metrics(),
+            links=links,
+            queue_db=queue_db,
+            brokers=brokers,
         )
         dispatcher.start()
         running.append((dispatcher, client, db))
