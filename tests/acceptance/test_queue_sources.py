@@ -1,6 +1,7 @@
 """Sources that read a queue, in the real ``webhook-gateway serve``: Amazon's notifications
-from SQS to a warehouse's HTTP endpoint once, a kill between a COMMIT and its delete
-stored once, and no broker credential in anything the gateway writes or answers."""
+from SQS to a warehouse's HTTP endpoint and into a RabbitMQ queue, once each, though the
+gateway is killed between a COMMIT and its delete; and no broker credential in anything
+the gateway writes or answers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from gateway.delivery.signer import new_secret
 from testkit.amazon import sp_api_notification
+from testkit.consumers import declare_queue, queue_depth, read_queue
 from testkit.polling import until
 from testkit.processes import GatewayProcess
 from testkit.rabbitmq import RabbitMQ
@@ -34,6 +36,10 @@ async def sqs_proxy(sqs_server: SqsServer) -> AsyncIterator[SqsProxy]:
     await held.stop()
 
 
+async def _published(rabbitmq: RabbitMQ, queue: str, count: int) -> bool:
+    return await queue_depth(rabbitmq.url, queue) >= count
+
+
 async def _left_on(sqs: Any, url: str) -> int:
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     answer = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
@@ -41,11 +47,15 @@ async def _left_on(sqs: Any, url: str) -> int:
 
 
 def _amazon_config(
-    database_url: str, endpoint_url: str, region: str, queue_url: str, warehouse: str
+    database_url: str, sqs: tuple[str, str, str], warehouse: str, rabbit: tuple[str, str]
 ) -> dict[str, Any]:
+    """SP-API notifications from the SQS queue (endpoint, region, queue URL) to the
+    warehouse's URL and into the RabbitMQ queue (broker URL, queue)."""
+    endpoint_url, region, queue_url = sqs
     config = base_config(database_url)
     config["brokers"] = [
-        {"name": "aws", "kind": "sqs", "region": region, "endpoint_url": endpoint_url}
+        {"name": "aws", "kind": "sqs", "region": region, "endpoint_url": endpoint_url},
+        {"name": "rabbit", "kind": "amqp", "url": rabbit[0]},
     ]
     config["sources"] = [
         {
@@ -54,13 +64,15 @@ def _amazon_config(
             "receive": {"kind": "sqs", "broker": "aws", "queue_url": queue_url, "wait_seconds": 1},
         }
     ]
+    into_rabbit = {"kind": "amqp", "broker": "rabbit", "routing_key": rabbit[1]}
     config["subscribers"] = [
-        {"name": "warehouse", "url": warehouse, "secret": new_secret(), "sources": ["amazon"]}
+        {"name": "warehouse", "url": warehouse, "secret": new_secret(), "sources": ["amazon"]},
+        {"name": "wms", "destination": into_rabbit, "secret": new_secret()},
     ]
     return config
 
 
-async def test_a_notification_reaches_the_warehouse_once_though_killed_between_commit_and_delete(
+async def test_a_notification_reaches_each_subscriber_once_though_killed_between_commit_and_delete(
     start_gateway: Callable[..., GatewayProcess],
     database_url: str,
     http: aiohttp.ClientSession,
@@ -68,13 +80,14 @@ async def test_a_notification_reaches_the_warehouse_once_though_killed_between_c
     sqs: Any,
     sqs_server: SqsServer,
     sqs_proxy: SqsProxy,
+    rabbitmq: RabbitMQ,
 ) -> None:
-    url = (
-        await sqs.create_queue(
-            QueueName=f"sp-api-{secrets.token_hex(6)}", Attributes={"VisibilityTimeout": "2"}
-        )
-    )["QueueUrl"]
-    config = _amazon_config(database_url, sqs_proxy.endpoint_url, sqs_server.region, url, sink.url)
+    name = f"sp-api-{secrets.token_hex(6)}"
+    created = await sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "2"})
+    url = created["QueueUrl"]
+    await declare_queue(rabbitmq.url, name)
+    through = (sqs_proxy.endpoint_url, sqs_server.region, url)
+    config = _amazon_config(database_url, through, sink.url, (rabbitmq.url, name))
     sqs_proxy.hold("DeleteMessage", "DeleteMessageBatch")  # the deletes wait: we kill right there
     gateway = start_gateway(config)
     sent = [sp_api_notification("n-camel"), sp_api_notification("n-pascal", pascal=True)]
@@ -82,6 +95,7 @@ async def test_a_notification_reaches_the_warehouse_once_though_killed_between_c
         await sqs.send_message(QueueUrl=url, MessageBody=body.decode())
 
     received = await sink.wait_for(2)  # stored, then delivered
+    await until(lambda: _published(rabbitmq, name, 2), 20, what="both in the RabbitMQ queue")
     await until(lambda: sqs_proxy.held, 10, what="the delete, sent after the COMMIT")
     gateway.kill()  # kill -9: between the COMMIT and the delete
     sqs_proxy.release()
@@ -101,9 +115,12 @@ async def test_a_notification_reaches_the_warehouse_once_though_killed_between_c
     ]
     metrics = await scrape(http, again.admin)
     assert metrics.value("gateway_source_messages_total", source="amazon", outcome="duplicate") == 2
-    await asyncio.sleep(1)  # nothing more comes to the warehouse
+    await asyncio.sleep(1)  # nothing more comes to either subscriber
     assert sorted(r.body for r in sink.received) == sorted(sent) == sorted(r.body for r in received)
     assert all(r.headers["x-gateway-source"] == "amazon" for r in received)
+    published = await read_queue(rabbitmq.url, name)
+    assert sorted(m.body for m in published) == sorted(sent)
+    assert {m.headers["webhook-id"] for m in published} == {e["id"] for e in page["data"]}
 
     ready = await api_get(http, again, token, "/readyz")
     assert ready["sources"]["amazon"] == {
