@@ -81,17 +81,6 @@ class RabbitMQ:
             "ERL_EPMD_PORT": str(self.epmd_port),
         }
 
-    def add_user(self, name: str, password: str) -> str:
-        """A user with every permission on the default virtual host; its URL."""
-        for command in (
-            ["add_user", name, password],
-            ["set_permissions", "-p", "/", name, ".*", ".*", ".*"],
-        ):
-            subprocess.run(
-                [CTL, *command], env=self._env(), capture_output=True, timeout=60, check=True
-            )
-        return f"amqp://{name}:{password}@127.0.0.1:{self.port}/"
-
     def start(self) -> None:
         """Start the broker and wait until it takes AMQP connections."""
         with (self.root / "server.out").open("ab") as log:

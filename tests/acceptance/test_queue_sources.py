@@ -144,11 +144,14 @@ async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
 ) -> None:
     password = f"pw-{secrets.token_hex(8)}"
     queue = f"orders-{secrets.token_hex(6)}"
-    amqp_url = await asyncio.to_thread(rabbitmq.add_user, "gateway", password)
+    user = f"sources-{secrets.token_hex(4)}"
+    await asyncio.to_thread(rabbitmq.ctl, "add_user", user, password)
+    await asyncio.to_thread(rabbitmq.ctl, "set_permissions", "-p", "/", user, ".*", ".*", ".*")
+    amqp_url = f"amqp://{user}:{password}@127.0.0.1:{rabbitmq.port}/"
     config = base_config(database_url)
     config["brokers"] = [
         {"name": "rabbit", "kind": "amqp", "url": amqp_url},
-        {"name": "gone", "kind": "amqp", "url": f"amqp://gateway:{password}@127.0.0.1:9/"},
+        {"name": "gone", "kind": "amqp", "url": f"amqp://{user}:{password}@127.0.0.1:9/"},
         {"name": "aws", "kind": "sqs", "region": sqs_server.region,
          "endpoint_url": sqs_server.endpoint_url},
     ]  # fmt: skip
