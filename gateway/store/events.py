@@ -82,6 +82,8 @@ def _verdicts(batch: Sequence[IngestEvent], judge: Judge | None) -> list[object]
     for every round)."""
     if judge is None:
         return [[], [], [], [], None, None]
+    if not judge.subscriber_ids:  # no filter in force: nothing to judge
+        return [[], [], [], [], [], []]
     undecided: list[str] = []
     events: list[str] = []
     positions: list[int] = []
