@@ -6,14 +6,14 @@ The ingress judges events by the content filters it has compiled, and the fan-ou
 itself. A new subscriber takes a new version from the sequence, and so does one whose
 filter or sources change: a verdict made by the filter before the change is never taken.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07
 """
 
 from gateway.store.script import execute_script
 
-revision = "0014"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
