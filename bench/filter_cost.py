@@ -1,17 +1,19 @@
-"""What content filters cost an event, routed in PostgreSQL or in Python.
+"""What content filters cost an event: in PostgreSQL, in the ingress, and interpreted.
 
     .venv/bin/python -m bench.filter_cost [--batches 500] [--batch 64] [--rounds 2]
 
-PostgreSQL (the way the gateway routes): starts the embedded server in a temporary
-directory under /tmp and migrates a template holding the bench's two subscribers, then
-stores ``batches`` x ``batch`` realistic Shopify orders through the writer's
-``insert_batch``, on a fresh clone, once with only those two and once with the ten
-filtered subscribers of bench/filters.py beside them (which take none of the orders, so
-both write the same deliveries), alternating. The figure is the CPU time of the backend
-that ran the statements (``/proc``), per event.
+Starts the embedded server in a temporary directory under /tmp and migrates a template
+holding the bench's two subscribers, then stores ``batches`` x ``batch`` realistic
+Shopify orders through the writer's ``insert_batch``, on a fresh clone, once with only
+those two and once with the ten filtered subscribers of bench/filters.py beside them
+(which take none of the orders, so both write the same deliveries), alternating. Each
+run is made as the ingress makes it: with the verdicts of the filters it read from the
+database (``judge``), and once more without them (``--no-judge``: PostgreSQL evaluates
+every filter). The figures, per event: the CPU time of the backend that ran the
+statements (``/proc``), and that of the verdicts in this process.
 
-Python (the way not taken): the same orders parsed with orjson and the same ten filters
-evaluated by ``gateway.domain.filters.holds``, in this process, per event.
+Python, interpreted (the way not taken): the same orders parsed with orjson and the same
+ten filters evaluated by ``gateway.domain.filters.holds``, per event.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from bench.db import Server
 from bench.filters import FILTERS
 from bench.payloads import SOURCE, TOPIC, generate
 from gateway.domain.filters import holds, parse_filter
+from gateway.domain.filters.judge import Judge
 from gateway.domain.ids import new_id
 from gateway.store.database import Database
 from gateway.store.events import insert_batch
+from gateway.store.filters import filters_in_force
 from gateway.store.migrate import upgrade_to_head
 from gateway.store.records import IngestEvent
 from testkit.factories import subscriber
@@ -61,7 +65,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-async def _sql(url: str, bodies: list[bytes], batch: int, tag: str) -> dict[str, float]:
+async def _sql(
+    url: str, bodies: list[bytes], batch: int, tag: str, judged: bool
+) -> dict[str, float]:
     events = [
         IngestEvent(new_id("evt"), SOURCE, f"{tag}-{n}", TOPIC, None, "application/json",
                     HEADERS, body)
@@ -69,11 +75,13 @@ async def _sql(url: str, bodies: list[bytes], batch: int, tag: str) -> dict[str,
     ]  # fmt: skip
     db = await Database.connect(url, min_size=1, max_size=1, generic_plans=True)
     try:
+        judge = Judge(await filters_in_force(db)) if judged else None
+        judging = _judging(judge, events)
         backend = await _backend(db)  # a pool of one: every statement runs there
         cpu, started = _cpu_seconds(backend), time.perf_counter()
         created = 0
         for at in range(0, len(events), batch):
-            _, made = await insert_batch(db, events[at : at + batch])
+            _, made = await insert_batch(db, events[at : at + batch], judge)
             created += made
         seconds, cpu = time.perf_counter() - started, _cpu_seconds(backend) - cpu
     finally:
@@ -81,9 +89,20 @@ async def _sql(url: str, bodies: list[bytes], batch: int, tag: str) -> dict[str,
     n = len(events)
     return {
         "backend_cpu_us_per_event": round(cpu / n * 1e6, 1),
+        "verdicts_cpu_us_per_event": round(judging / n * 1e6, 1),
         "wall_us_per_event": round(seconds / n * 1e6, 1),
         "deliveries_per_event": round(created / n, 2),
     }
+
+
+def _judging(judge: Judge | None, events: list[IngestEvent]) -> float:
+    """The CPU seconds the verdicts on ``events`` take in this process."""
+    if judge is None:
+        return 0.0
+    started = time.process_time()
+    for e in events:
+        judge.verdicts(e.source, e.id, e.event_type, e.headers_json, e.body, e.body_view)
+    return time.process_time() - started
 
 
 async def _backend(db: Database) -> int:
@@ -108,21 +127,26 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=500)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-judge", action="store_true", help="also without verdicts")
     args = parser.parse_args()
     bodies = [s.body for s in generate(args.batches * args.batch)]
     workdir = Path(tempfile.mkdtemp(prefix="filter-cost-", dir="/tmp"))
     server = Server(workdir / "pg")
+    ways = [True, False] if args.no_judge else [True]
     try:
         for filtered in (False, True):
             name = f"filters_{int(filtered)}"
             server.create(name)
             asyncio.run(_template(server.url(name), filtered))
         for round_ in range(args.rounds):
-            for filtered in (False, True):
-                url = server.create("filter_run", f"filters_{int(filtered)}")
-                figures = asyncio.run(_sql(url, bodies, args.batch, f"r{round_}"))
-                label = "10 filters" if filtered else "no filter "
-                print(f"round {round_ + 1} PostgreSQL, {label} {figures}", flush=True)
+            for judged in ways:
+                for filtered in (False, True):
+                    url = server.create("filter_run", f"filters_{int(filtered)}")
+                    figures = asyncio.run(_sql(url, bodies, args.batch, f"r{round_}", judged))
+                    label = ("10 filters" if filtered else "no filter ") + (
+                        "" if judged else ", no verdicts"
+                    )
+                    print(f"round {round_ + 1} PostgreSQL, {label} {figures}", flush=True)
             print(f"round {round_ + 1} Python, 10 filters {_python(bodies)}", flush=True)
     finally:
         server.stop()

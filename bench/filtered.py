@@ -3,8 +3,9 @@
 Workload 1's saturation (wrk at ``wrk_connections``, after the warm-up), on a gateway whose
 database holds the two subscribers, and on one that also holds the ten filtered ones of
 bench/filters.py, alternated ``filter_rounds`` times, each run on a fresh clone. The
-figure is the CPU per request (the ingress process and PostgreSQL): the filters are
-evaluated in the statement that stores the events, so their cost is PostgreSQL's.
+figure is the CPU per request (the ingress process and PostgreSQL): the ingress judges
+each event by the filters, and the statement that stores the events takes its verdicts
+(evaluating a filter itself only where there is none), so their cost is shared.
 """
 
 from __future__ import annotations

@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from gateway.config import WriterConfig
+from gateway.domain.filters.judge import Judge
 from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 from gateway.store.events import insert_batch, notify_deliveries
+from gateway.store.filters import filters_in_force
 from gateway.store.records import IngestEvent, IngestResult
 
 __all__ = ["GroupCommitWriter", "WriterClosed", "WriterOverloaded", "WriterTimedOut"]
@@ -31,6 +33,9 @@ log = logging.getLogger("gateway.writer")
 # The longest a few events wait for a commit under way before taking a slot of their
 # own: a commit held up (a lock wait, a stalled disk) does not hold the next batch.
 GATHER_LIMIT = 0.02
+# After the content filters could not be read, the least time before the next try
+# (meanwhile PostgreSQL judges the events the ingress cannot).
+FILTERS_RETRY_AFTER = 1.0
 
 
 class _Item(NamedTuple):
@@ -61,6 +66,11 @@ class GroupCommitWriter:
     written on another connection, and PostgreSQL flushes their commits together. A lane
     that goes on by itself saves the turns of the event loop a hand-over to another task
     would cost, and on a busy loop each turn is milliseconds.
+
+    Each batch goes with the verdicts of the content filters the writer has compiled (a
+    :class:`Judge`); when the fan-out finds them outdated (a subscriber was created or
+    changed, here or through another replica), the writer reads them again. Until then
+    PostgreSQL judges by the filters in force whatever the verdicts cannot tell.
     """
 
     def __init__(
@@ -88,6 +98,8 @@ class GroupCommitWriter:
         self._shed_after = config.shed_after_ms / 1000
         self._closing = False
         self._lanes: list[asyncio.Task[None]] = []
+        self._judge = Judge()
+        self._reading_filters: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -136,7 +148,7 @@ class GroupCommitWriter:
             await asyncio.gather(*self._lanes)
         if self._notify.is_set():
             await self._send_notify()
-        await cancel_and_wait(self._reaper, self._notifier)
+        await cancel_and_wait(self._reaper, self._notifier, self._reading_filters)
 
     async def _lane(self, lane: int) -> None:
         """Take the waiting events and commit them, until closed with none left."""
@@ -224,7 +236,8 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            results, deliveries = await insert_batch(self.db, [item.event for item in batch])
+            judge = self._judge
+            results, deliveries = await insert_batch(self.db, [item.event for item in batch], judge)
         except StoreUnavailable as exc:
             _fail(batch, exc)
             return
@@ -240,6 +253,8 @@ class GroupCommitWriter:
             log.exception("storing %d events failed unexpectedly", len(batch))
             _fail(batch, StoreUnavailable(f"unexpected error: {type(exc).__name__}"))
             return
+        if judge.outdated:
+            self._read_filters()
         self.metrics.writer_batch_size.observe(len(batch))
         self.metrics.writer_commit_seconds.observe(time.perf_counter() - started)
         for item, result in zip(batch, results, strict=True):
@@ -248,6 +263,20 @@ class GroupCommitWriter:
         if deliveries:
             self.on_commit()
             self._notify.set()
+
+    def _read_filters(self) -> None:
+        """Read the content filters in force again, unless a reading is under way."""
+        if self._reading_filters is None or self._reading_filters.done():
+            self._reading_filters = asyncio.create_task(
+                self._read_filters_now(), name="content-filters"
+            )
+
+    async def _read_filters_now(self) -> None:
+        try:
+            self._judge = Judge(await filters_in_force(self.db))
+        except Exception as exc:  # meanwhile PostgreSQL decides what the verdicts cannot
+            log.warning("could not read the content filters: %s", exc)
+            await asyncio.sleep(FILTERS_RETRY_AFTER)
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from gateway.domain.filters.judge import NONE_HOLD, Judge
 from gateway.store.database import Database
 from gateway.store.errors import NotFound, StoreUnavailable
 from gateway.store.records import (
@@ -25,6 +27,8 @@ __all__ = [
     "replay_digest",
 ]
 
+log = logging.getLogger("gateway.store.events")
+
 ROUNDS = 3
 """Inserts of one batch at most: a duplicate whose first copy went away (or whose replay
 window had passed) is inserted again, and only a rare race needs that twice."""
@@ -33,7 +37,7 @@ _NO_TYPE = b"\xff" * 8  # a length no event type has
 
 
 async def insert_batch(
-    db: Database, batch: Sequence[IngestEvent]
+    db: Database, batch: Sequence[IngestEvent], judge: Judge | None = None
 ) -> tuple[list[IngestResult], int]:
     """Store ``batch`` and its deliveries in one statement (see :func:`notify_deliveries`).
 
@@ -42,14 +46,25 @@ async def insert_batch(
     and external id, or, within its replay window, the same source, event type and body
     (in the database or earlier in the batch). A stored event older than the window
     stops counting the moment such a copy finds it, and the copy is stored.
+
+    With a ``judge`` (the ingress's compiled content filters), each event goes with its
+    verdicts; when the statement finds that they were not made by the filters in force,
+    it sets ``judge.outdated``.
     """
     results: dict[str, IngestResult] = {}
     created = 0
     todo = list(batch)
+    try:
+        verdicts = _verdicts(todo, judge)
+    except Exception:  # they only save PostgreSQL work: never an event for them
+        log.exception("content filter verdicts failed; PostgreSQL decides this batch")
+        verdicts = _verdicts(todo, None)
     for _ in range(ROUNDS):
         columns = list(zip(*[_columns(e) for e in todo], strict=True))
-        row = await db.fetchrow("insert_events", *map(list, columns))
+        row = await db.fetchrow("insert_events", *map(list, columns), *verdicts)
         assert row is not None
+        if judge is not None and row["filters_stale"]:
+            judge.outdated = True
         inserted = set(row["inserted_ids"] or ())
         created += int(row["deliveries"])
         results.update((e.id, IngestResult(e.id, False)) for e in todo if e.id in inserted)
@@ -59,6 +74,35 @@ async def insert_batch(
         if not todo:
             return [results[e.id] for e in batch], created
     raise StoreUnavailable(f"{len(todo)} events kept meeting copies that went away")
+
+
+def _verdicts(batch: Sequence[IngestEvent], judge: Judge | None) -> list[object]:
+    """The judge's verdicts on ``batch`` as ``insert_events`` takes them: the events it
+    could not decide on, its pairs, and what it judged by (events named by id: the same
+    for every round)."""
+    if judge is None:
+        return [[], [], [], [], None, None]
+    if not judge.subscriber_ids:  # no filter in force: nothing to judge
+        return [[], [], [], [], [], []]
+    undecided: list[str] = []
+    events: list[str] = []
+    positions: list[int] = []
+    holds: list[bool] = []
+    for e in batch:
+        verdicts = judge.verdicts(e.source, e.id, e.event_type, e.headers_json, e.body, e.body_view)
+        if verdicts is NONE_HOLD:
+            continue
+        if verdicts.undecided:
+            undecided.append(e.id)
+        for at in verdicts.holding:
+            events.append(e.id)
+            positions.append(at)
+            holds.append(True)
+        for at in verdicts.undecided:
+            events.append(e.id)
+            positions.append(at)
+            holds.append(False)
+    return [undecided, events, positions, holds, judge.subscriber_ids, judge.versions]
 
 
 async def _resolve(

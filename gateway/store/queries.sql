@@ -7,10 +7,19 @@
 -- event type and body, for sources with a replay window; NULL, and so never equal,
 -- for the others). DO NOTHING names no index, so either one makes a duplicate.
 -- body_view: an XML body's JSON view, as JSON text; NULL for every other body.
--- A subscriber with a content filter takes an event only when its compiled filter
--- (filter_path) holds on the event's body, with its headers, type, source and id as
--- variables (documents): read once per event, and only for an event of a source that
--- some subscriber with a filter takes.
+-- A subscriber with a content filter takes an event only when its filter holds on the
+-- event. The ingress judges events by the filters it compiled ($15, $16: the
+-- subscribers and the filter versions it judged by; a filter's place in that list is
+-- its position, from 0): of each event's pairs (event id, position) in $12..$14, those
+-- whose filter holds (holds) and those it could not decide (NOT holds); every other
+-- filter it judged does not hold on that event. Its verdict on a subscriber counts only
+-- while the subscriber's filter_version is the one judged by (judged.at). Else, and
+-- for the pairs it could not decide, the compiled filter (filter_path) is evaluated
+-- here, over the event's body with its headers, type, source and id as variables
+-- (documents): read once per event, and only for an event that the ingress could not
+-- decide on ($11, their ids) or that a filtered subscriber without a verdict takes by
+-- its source. filters_stale: the ingress judged by filters that are no longer all the
+-- current ones (it reloads them).
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
@@ -29,6 +38,17 @@ WITH input AS (
     ORDER BY ord
     ON CONFLICT DO NOTHING
     RETURNING id, source, event_type, ordering_key, received_at, seq, headers, body, body_view
+), judged AS MATERIALIZED (
+    SELECT s.id, s.sources, s.event_type_likes, s.ordered, s.filter_path, (v.n - 1)::int AS at
+    FROM subscribers s
+    LEFT JOIN unnest($15::text[], $16::bigint[]) WITH ORDINALITY AS v(id, version, n)
+           ON v.id = s.id AND v.version = s.filter_version
+    WHERE s.state <> 'disabled'
+), unjudged AS MATERIALIZED (
+    -- the subscribers that every event meets: no filter, or none the ingress judged by
+    SELECT * FROM judged WHERE filter_path IS NULL OR at IS NULL
+), verdicts AS (
+    SELECT * FROM unnest($12::text[], $13::int[], $14::bool[]) AS v(event_id, at, holds)
 ), documents AS MATERIALIZED (
     SELECT i.id, i.source, i.event_type, i.ordering_key, i.received_at, i.seq, f.body,
            f.variables
@@ -36,22 +56,33 @@ WITH input AS (
     LEFT JOIN LATERAL (
         SELECT gateway_filter_body(i.body, i.body_view) AS body,
                gateway_filter_variables(i.event_type, i.source, i.id, i.headers) AS variables
-        FROM subscribers s
-        WHERE s.filter_path IS NOT NULL AND s.state <> 'disabled'
-          AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
-        LIMIT 1
+        WHERE i.id = ANY ($11::text[])
+           OR EXISTS (SELECT 1 FROM unjudged s
+                      WHERE s.filter_path IS NOT NULL
+                        AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources)))
+        LIMIT 1  -- a subquery of its own: the body is read only when the test passes
     ) f ON true
 ), targets AS (
     SELECT i.id AS event_id, s.id AS subscriber_id, i.received_at, i.seq,
            CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
     FROM documents i
-    JOIN subscribers s
-      ON s.state <> 'disabled'
-     AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+    JOIN unjudged s
+      ON (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
      AND (s.filter_path IS NULL OR jsonb_path_match(i.body, s.filter_path, i.variables, true))
+    UNION ALL
+    SELECT i.id, s.id, i.received_at, i.seq, CASE WHEN s.ordered THEN i.ordering_key END
+    FROM verdicts v
+    JOIN documents i ON i.id = v.event_id
+    JOIN judged s
+      ON s.at = v.at
+     AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+     AND (cardinality(s.event_type_likes) = 0
+          OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
+                     WHERE i.event_type LIKE p.pattern))
+     AND (v.holds OR jsonb_path_match(i.body, s.filter_path, i.variables, true))
 ), keyed AS (
     INSERT INTO ordering_keys AS k (subscriber_id, ordering_key, unfinished)
     SELECT subscriber_id, ordering_key, count(*)
@@ -82,8 +113,25 @@ WITH input AS (
 -- One statement, so one round trip and its own transaction. No NOTIFY in it: a NOTIFY
 -- holds one database-wide lock from before COMMIT until its WAL is flushed, which would
 -- make concurrent batches commit one after another (the writer notifies on its own).
-SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids, c.deliveries
+SELECT (SELECT array_agg(id) FROM inserted) AS inserted_ids, c.deliveries,
+       EXISTS (SELECT 1 FROM unjudged WHERE filter_path IS NOT NULL)
+       OR (SELECT count(at) FROM judged) <> coalesce(cardinality($15::text[]), 0)
+           AS filters_stale
 FROM counted c;
+
+-- name: filters_in_force
+-- The content filters the ingress judges events by (see insert_events): every
+-- subscriber's that is not disabled, with its version and its path as PostgreSQL prints it.
+SELECT id, filter_version, sources, filter::text AS filter, filter_path::text AS filter_path
+FROM subscribers
+WHERE filter_path IS NOT NULL AND state <> 'disabled'
+ORDER BY id;
+
+-- name: printed_jsonpaths
+-- Paths as PostgreSQL prints them once read: a path compiled by this code is the one
+-- stored when both print alike.
+SELECT coalesce(array_agg(p::jsonpath::text ORDER BY n), '{}')
+FROM unnest($1::text[]) WITH ORDINALITY AS t(p, n);
 
 -- name: find_duplicates
 -- For each event the insert skipped, in order: the stored event it duplicates, by sender

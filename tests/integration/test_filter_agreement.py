@@ -1,13 +1,17 @@
-"""Property: PostgreSQL, which routes events by a filter's compiled path, and Python, which
-explains on an event's page why a filter refused it, decide alike.
+"""Property: PostgreSQL, which routes events by a filter's compiled path, Python, which
+explains on an event's page why a filter refused it, and the ingress's verdicts, which
+route an event instead of the path when the ingress can be sure, decide alike.
 
 Random events (JSON bodies written as senders write them, bodies that are no JSON,
 XML views; headers, type, source) meet random filters (every operator, dotted paths
 with array steps, ``$and`` ``$or`` ``$not``, patterns of the ``$regex`` dialect). Each
 filter is evaluated by the fan-out's own SQL functions (``gateway_filter_body``,
 ``gateway_filter_variables``, ``jsonb_path_match`` in lax mode) over the stored body
-bytes, and by :func:`gateway.domain.filters.holds` over :func:`filter_document` of the
-same event. One database, one connection and one event loop for every example.
+bytes, by :func:`gateway.domain.filters.holds` over :func:`filter_document` of the same
+event, and by a :class:`~gateway.domain.filters.judge.Judge` of them all over the event
+as the ingress holds it (its body as received, its headers and XML view as JSON text);
+a verdict may be missing, never differ. One database, one connection and one event loop
+for every example.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.filters import compile_filter, explain, filter_document, holds, parse_filter
+from gateway.domain.filters import (
+    as_stored,
+    compile_filter,
+    explain,
+    filter_document,
+    holds,
+    parse_filter,
+)
+from gateway.domain.filters.judge import FilterInForce, Judge
 from gateway.domain.filters.regex import RegexError, parse_regex
 from gateway.store.database import Database
 from gateway.store.records import Event
@@ -91,12 +103,23 @@ def write(value: Any, style: int) -> str:
     return orjson.dumps(value).decode()
 
 
+NO_JSON = [
+    b"<order/>",
+    b"\xff{}",
+    b'{"a": "\\u0000"}',
+    b"",
+    b"1e999999",
+    b'{"a": "DE", "b": 1e-99999}',  # orjson reads these two; jsonb does not
+    b'{"a": "DE", "b": 0.0e-16383}',
+]
+
+
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[bytes, Any]:
     """A body as stored, and the XML view stored beside it (or ``None``)."""
     kind = draw(st.integers(0, 9))
     if kind == 0:  # no JSON for PostgreSQL (nor for Python)
-        raw = draw(st.sampled_from([b"<order/>", b"\xff{}", b'{"a": "\\u0000"}', b"", b"1e999999"]))
+        raw = draw(st.sampled_from(NO_JSON))
         return raw, None
     if kind == 1:  # an XML body: its view holds only strings
         view = draw(st.dictionaries(st.sampled_from(KEYS), json_values(texts), min_size=1))
@@ -192,6 +215,25 @@ def events(draw: st.DrawFn) -> Event:
     )
 
 
+def judged(stored: Event, raws: list[dict[str, Any]]) -> Any:
+    """The ingress's verdicts on ``stored`` by ``raws`` (the filters as stored)."""
+    judge = Judge(
+        [
+            FilterInForce(f"sub_{n}", n, (), parse_filter(as_stored(raw)))
+            for n, raw in enumerate(raws)
+        ]
+    )
+    view = None if stored.body_view is None else orjson.dumps(stored.body_view).decode()
+    return judge.verdicts(
+        stored.source,
+        stored.id,
+        stored.event_type,
+        orjson.dumps(stored.headers).decode(),
+        stored.body,
+        view,
+    )
+
+
 @pytest.fixture
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     own = asyncio.new_event_loop()
@@ -238,12 +280,17 @@ def test_postgresql_and_python_decide_every_filter_alike(
                     [compile_filter(raw) for raw in raws],
                 )
             )
-            for raw, node, in_sql in zip(raws, nodes, decided, strict=True):
+            verdicts = judged(stored, raws)
+            for n, (raw, node, in_sql) in enumerate(zip(raws, nodes, decided, strict=True)):
                 assert node is not None
                 in_python = holds(node, document)
                 event(f"held: {in_python}")
                 assert in_python is in_sql, (raw, compile_filter(raw), document, stored, decided)
                 assert (explain(node, document) is None) is in_python
+                if n in verdicts.undecided:
+                    event("no verdict")
+                else:
+                    assert (n in verdicts.holding) is in_sql, (raw, stored, verdicts)
 
         alike()
     finally:

@@ -21,6 +21,7 @@ from gateway.domain.filters.syntax import Filter, parse_filter
 __all__ = [
     "VARIABLES",
     "Filter",
+    "as_stored",
     "compile_filter",
     "describe",
     "explain",
@@ -33,8 +34,28 @@ __all__ = [
 
 
 def compile_filter(raw: Mapping[str, Any] | None) -> str | None:
-    """The stored form of a filter as written: its path predicate, ``None`` for none."""
+    """The stored form of a filter as written: its path predicate, ``None`` for none.
+
+    The predicate is compiled from the filter as PostgreSQL stores it (``jsonb`` orders
+    an object's keys: :func:`as_stored`), so that the filter read back from the
+    database compiles to the same path (the ingress checks it before judging by it).
+    """
     if raw is None:
         return None
-    node = parse_filter(raw)
+    node = parse_filter(as_stored(raw))
     return None if node is None else to_jsonpath(node)
+
+
+def as_stored(raw: Any) -> Any:
+    """``raw`` with every object's keys in the order ``jsonb`` keeps them: the shorter
+    first, then by their UTF-8 bytes. The tests of an ``$and`` hold in any order."""
+    if isinstance(raw, Mapping):
+        return {key: as_stored(raw[key]) for key in sorted(raw, key=_stored_order)}
+    if isinstance(raw, list):
+        return [as_stored(item) for item in raw]
+    return raw
+
+
+def _stored_order(key: str) -> tuple[int, bytes]:
+    encoded = key.encode("utf-8", "surrogatepass")
+    return len(encoded), encoded

@@ -34,7 +34,7 @@ class GatedStore:
         self.batches: list[list[str]] = []
 
     async def insert_batch(
-        self, _: Any, batch: Sequence[IngestEvent]
+        self, _: Any, batch: Sequence[IngestEvent], judge: Any = None
     ) -> tuple[list[IngestResult], int]:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)

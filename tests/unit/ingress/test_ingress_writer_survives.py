@@ -27,7 +27,9 @@ async def test_an_unexpected_error_fails_one_batch_and_the_writer_goes_on(
 ) -> None:
     calls = 0
 
-    async def insert_batch(_: Any, batch: Sequence[IngestEvent]) -> tuple[list[IngestResult], int]:
+    async def insert_batch(
+        _: Any, batch: Sequence[IngestEvent], judge: Any = None
+    ) -> tuple[list[IngestResult], int]:
         nonlocal calls
         calls += 1
         if calls == 1:
