@@ -29,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import brokers, drain, filtered, ingest, payloads, report
+from bench import brokers, drain, filtered, ingest, payloads, queue_source, report
 from bench.common import Context
 from bench.db import FILTERED, TEMPLATE, Server
 from bench.filters import FILTERS
@@ -148,6 +148,7 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
             rows += filtered.filters(ctx)
         if 8 in params.workloads:
             rows += brokers.rabbitmq(ctx)
+            rows += queue_source.sqs_source(ctx)
         ctx.results["postgres"] = server.settings()
     finally:
         sink.stop()
