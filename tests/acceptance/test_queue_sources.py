@@ -131,6 +131,12 @@ async def test_a_notification_reaches_each_subscriber_once_though_killed_between
     }
     sources = await console_page(again, token, "/console/sources")
     assert "sqs queue" in sources and f"<code>{url}</code>" in sources
+    for event in page["data"]:  # each event's timeline: one confirmed attempt per subscriber
+        timeline = await console_page(again, token, f"/console/events/{event['id']}")
+        for subscriber in ("warehouse", "wms"):
+            assert f"<strong>{subscriber}</strong>" in timeline
+        assert timeline.count('data-status="succeeded"') == 2
+        assert timeline.count('<tr class="ok">') == 2
 
 
 async def test_no_broker_credential_shows_in_logs_answers_or_metrics(
