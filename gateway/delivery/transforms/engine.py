@@ -4,8 +4,9 @@ Each worker (``worker.py``) is a Python process of its own holding QuickJS conte
 event loop only frames calls and reads answers (``protocol.py``), many in flight at
 once, so a hostile script holds one worker for at most its CPU bound and never the
 loop, and a worker that dies (or hangs in native code: a watchdog kills it) takes
-nothing with it: its call fails, the calls queued behind it go to another worker, and a
-new one starts.
+nothing with it: the call it ran fails (the worker names it in a slot of shared memory,
+``worker.py``), the others it held, answered or not, go to another worker, and a new one
+starts.
 
 Calls wait in one queue per subscriber, so a subscriber whose transform spends its
 whole bound on every event slows its own deliveries, not the others'. Turns are fair in
@@ -28,7 +29,9 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import mmap
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -64,9 +67,16 @@ class _Worker:
     )  # each with the seconds it is expected to take
     ahead: float = 0.0  # the seconds of work in flight, as estimated
     seen: set[str] = dataclasses.field(default_factory=set)  # versions whose source it has
-    busy_since: float | None = None  # when the call it runs now began
+    busy_since: float | None = None  # since when it has held calls and answered none
     killed_for: str | None = None
     reader: asyncio.Task[None] | None = None
+    slot: mmap.mmap | None = None  # where it names the call it runs
+
+    def running(self) -> int:
+        """The id of the call the worker runs now (0: none)."""
+        if self.slot is None or self.slot.closed:
+            return 0
+        return int.from_bytes(self.slot[:8], sys.byteorder)
 
 
 class TransformEngine:
@@ -195,18 +205,24 @@ class TransformEngine:
 
     async def _start(self, index: int) -> None:
         b = self.bounds
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway.delivery.transforms.worker",
-                str(b.cpu_seconds), str(b.memory_bytes), str(b.stack_bytes), str(b.output_bytes),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-        except OSError as exc:
-            self._starting.discard(index)
-            log.warning("could not start a transform worker: %s", exc)
-            self._fail_waiting(Failure(f"no transform worker could start: {exc}"))
-            return
-        worker = _Worker(process)
+        with tempfile.TemporaryFile() as shared:
+            shared.truncate(8)
+            slot = mmap.mmap(shared.fileno(), 8)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "gateway.delivery.transforms.worker",
+                    str(b.cpu_seconds), str(b.memory_bytes), str(b.stack_bytes),
+                    str(b.output_bytes), str(shared.fileno()),
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    pass_fds=(shared.fileno(),),
+                )  # fmt: skip
+            except OSError as exc:
+                slot.close()
+                self._starting.discard(index)
+                log.warning("could not start a transform worker: %s", exc)
+                self._fail_waiting(Failure(f"no transform worker could start: {exc}"))
+                return
+        worker = _Worker(process, slot=slot)
         worker.reader = asyncio.get_running_loop().create_task(self._read(index, worker))
         self._slots[index] = worker
         self._starting.discard(index)
@@ -220,7 +236,7 @@ class TransformEngine:
     async def _read(self, index: int, worker: _Worker) -> None:
         assert worker.process.stdout is not None
         buffer = bytearray()
-        while chunk := await worker.process.stdout.read(1 << 16):
+        while chunk := await worker.process.stdout.read(1 << 18):
             buffer += chunk
             for call_id, answer in read_answers(buffer):
                 call, cost = worker.in_flight.pop(call_id)
@@ -239,26 +255,35 @@ class TransformEngine:
         self._lost(index, worker, status)
 
     def _lost(self, index: int, worker: _Worker, status: int) -> None:
-        """A worker ended: the call it ran fails, those queued behind it wait again."""
+        """A worker ended: the call it ran fails (the one it named in its slot; when none,
+        the oldest it held); every other call it held waits again, in order."""
         if self._slots[index] is worker:
             self._slots[index] = None
-        calls = [call for call, _ in worker.in_flight.values()]
-        worker.in_flight.clear()
+        held = worker.in_flight
+        calls = [call for call, _ in held.values()]
+        culprit = held[running][0] if (running := worker.running()) in held else None
+        held.clear()
         worker.ahead = 0.0
+        if worker.slot is not None:
+            worker.slot.close()
         if not calls:
             return
+        culprit = culprit or calls[0]
         reason = worker.killed_for or f"its worker process ended (exit status {status})"
-        if not calls[0].answer.done():
-            calls[0].answer.set_exception(Failure(reason))
-        for call in reversed(calls[1:]):
-            self._waiting.setdefault(call.queue, collections.deque()).appendleft(call)
+        if not culprit.answer.done():
+            culprit.answer.set_exception(Failure(reason))
+        for call in reversed(calls):
+            if call is not culprit:
+                self._waiting.setdefault(call.queue, collections.deque()).appendleft(call)
         if not self._closed:
             log.warning("transform worker %d ended: %s", worker.process.pid, reason)
             self._send()
+        else:
+            self._fail_waiting(Failure("the gateway is stopping"))
 
     async def _watch(self) -> None:
-        """Kill a worker whose call has run far beyond its CPU bound (stuck in native code,
-        where QuickJS's interrupt does not reach)."""
+        """Kill a worker that has held calls and answered none far beyond the CPU bound (a
+        call stuck in native code, where QuickJS's interrupt does not reach)."""
         while not self._closed:
             await asyncio.sleep(min(0.25, self.hang_seconds / 4))
             now = time.monotonic()

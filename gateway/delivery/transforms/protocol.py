@@ -1,9 +1,9 @@
 """The frames between the engine and its worker processes, over the workers' stdin and
 stdout: a fixed header, then the parts' bytes, so JSON is never escaped into JSON.
 
-A call: ``!IIII`` (call id, head, request and context lengths), then the head
+A call: ``!QIII`` (call id, head, request and context lengths), then the head
 (``[version, language, source or null]``: the source only the first time a worker sees
-that version), the request document and the context, both JSON. An answer: ``!II``
+that version), the request document and the context, both JSON. An answer: ``!QI``
 (call id, length), then ``[seconds, "ok", output]`` or
 ``[seconds, "failure", message, line, column]``: ``seconds`` the call took in the worker.
 """
@@ -17,8 +17,8 @@ import orjson
 
 __all__ = ["ANSWER", "CALL", "answer_frame", "call_frame", "read_answers"]
 
-CALL = struct.Struct("!IIII")
-ANSWER = struct.Struct("!II")
+CALL = struct.Struct("!QIII")
+ANSWER = struct.Struct("!QI")
 
 
 def call_frame(call_id: int, head: bytes, request: bytes, context: bytes) -> bytes:
