@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.delivery.transforms import Cancel, Failure, Reshaped, TransformEngine
+from gateway.delivery.transforms import Cancel, Failure, Reshaped, TransformEngine, Unparsed
 from gateway.domain.document import event_document
 from gateway.store.records import (
     SKIPPED_BY_TRANSFORM,
@@ -40,7 +40,9 @@ class _ClaimedEvent:
 
 
 def document_of(claimed: ClaimedDelivery) -> dict[str, Any]:
-    """The JSON document of the claimed delivery's event."""
+    """The JSON document of the claimed delivery's event, its body left for the engine's
+    worker to read (:class:`~gateway.delivery.transforms.Unparsed`) unless it has a view
+    (an XML body)."""
     event = _ClaimedEvent(
         claimed.event_id,
         claimed.source,
@@ -49,7 +51,7 @@ def document_of(claimed: ClaimedDelivery) -> dict[str, Any]:
         claimed.body,
         claimed.body_view,
     )
-    return event_document(event)
+    return event_document(event, read=Unparsed)
 
 
 def context_of(claimed: ClaimedDelivery) -> dict[str, Any]:

@@ -5,6 +5,7 @@ batch were already answered and not yet written back. The real QuickJS engine.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import signal
@@ -14,7 +15,15 @@ import orjson
 import psutil
 import pytest
 
-from gateway.delivery.transforms import Bounds, Failure, Reshaped, TransformEngine
+from gateway.delivery.transforms import (
+    Bounds,
+    Cancel,
+    Failure,
+    Reshaped,
+    TransformEngine,
+    Unparsed,
+)
+from gateway.domain.document import event_document
 from gateway.domain.transform import Transform
 
 CONTEXT = {"subscriber": "wms", "received_at": "2026-12-06T10:00:00+00:00"}
@@ -122,12 +131,77 @@ async def test_a_worker_killed_between_calls_fails_one_call_at_most() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b'{"order": {"id": 7, "total": "12.50"}, "tags": ["a", "b"]}',
+        b'  [1, 2.5, -0.0, 1e3, "\\u00e9\\ud83d\\ude00"]\n',
+        b"not json",
+        b"",
+        b'{"n": 123456789012345678901234567890}',  # beyond 64 bits: not JSON to orjson
+        b'{"a": 1}{"b": 2}',
+        b'{"a": 1, "a": 2}',
+        b"null",
+        b'"\\ud800"',
+    ],
+)
+async def test_a_body_left_to_the_worker_reads_as_the_events_document_reads_it(
+    body: bytes,
+) -> None:
+    engine = TransformEngine(workers=1)
+    head = {"type": "t", "source": "s", "id": "evt_1", "headers": {"x-a": "1"}}
+    try:
+        answer = await engine.apply(MIRROR, {**head, "body": Unparsed(body)}, CONTEXT)
+    finally:
+        await engine.close()
+    assert isinstance(answer, Reshaped) and answer.body is not None
+    event = _Event(id="evt_1", source="s", event_type="t", headers={"x-a": "1"}, body=body)
+    assert orjson.loads(answer.body) == event_document(event)
+
+
+@dataclasses.dataclass
+class _Event:
+    id: str
+    source: str
+    event_type: str
+    headers: dict[str, str]
+    body: bytes
+    body_view: Any = None
+
+
+async def test_what_the_worker_reads_of_an_answer_is_what_the_handler_answered() -> None:
+    engine = TransformEngine(workers=1)
+    source = """function handler(r) {
+      if (r.body.n === 1) return {cancel: true};
+      if (r.body.n === 2) return {headers: {"Webhook-Id": "x"}};
+      if (r.body.n === 3) return {body: "plain", path: "/a b", query: {q: 1, t: true}};
+      return {headers: r.headers, content_type: "application/x-order"};
+    }"""
+    transform = Transform(source=source)
+    with_headers = {**request(4), "headers": {"x-shop": "a"}}
+    try:
+        results = await asyncio.gather(
+            *(engine.apply(transform, request(n), CONTEXT) for n in (1, 2, 3)),
+            engine.apply(transform, with_headers, CONTEXT),
+            return_exceptions=True,
+        )
+    finally:
+        await engine.close()
+    assert results[0] == Cancel()
+    assert isinstance(results[1], Failure)
+    assert results[1].message == "header 'Webhook-Id' is the gateway's to set"
+    assert results[2] == Reshaped(
+        body=b"plain", content_type="text/plain; charset=utf-8", path="/a%20b", query="q=1&t=true"
+    )
+    assert results[3] == Reshaped(content_type="application/x-order")
+
+
+@pytest.mark.parametrize(
     ("source", "message"),
     [
         (
             "function handler(r) { let b = 1; for (let i = 0; i < 300; i++) b = [b];"
             " return {body: b} }",
-            "its output cannot be read: Recursion limit reached",
+            "its body cannot be sent as JSON: Recursion limit reached",
         ),
         (
             "function handler(r) { return {body: '\\ud800'} }",

@@ -14,7 +14,12 @@ worker time, not in calls: the queue given the least time so far goes next (star
 fair queuing), so a subscriber whose calls take 30 us does not wait behind four whose
 calls take 50 ms, call for call. A worker is sent calls ahead only up to a few
 milliseconds of work, as each queue's calls have taken so far (a new queue's are taken
-to use their whole bound).
+to use their whole bound). The calls of one turn of the loop go to a worker in one
+write, and it answers them in one (``worker.py``).
+
+The event's body goes to the worker as it came (:class:`Unparsed`): the worker reads it
+as JSON, and reads the handler's answer into the request to send (``output.py``), so the
+event loop neither parses nor writes a body, nor reads the handler's answer.
 
 Processes rather than threads: QuickJS lets go of the GIL while a script runs, but a
 thread must take the GIL back to hand each answer over, and behind a busy event loop
@@ -34,20 +39,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from gateway.delivery.transforms.output import Cancel, Reshaped, read_output
-from gateway.delivery.transforms.protocol import call_frame, read_answers
+from gateway.delivery.transforms.output import Cancel, Reshaped
+from gateway.delivery.transforms.protocol import RAW_BODY, READ, call_frame, read_answers
 from gateway.delivery.transforms.sandbox import Bounds, Failure
 from gateway.domain.transform import Transform
 
-__all__ = ["TransformEngine"]
+__all__ = ["TransformEngine", "Unparsed"]
 
 log = logging.getLogger("gateway.delivery")
 _PIPELINE = 64  # calls sent ahead to one worker, at most: it need not wait for the loop
 _AHEAD_SECONDS = 0.005  # and at most this much work, as estimated
+_CANCEL = Cancel()
+
+
+class Unparsed(NamedTuple):
+    """A request document's body as the event came with it: the worker reads it as JSON,
+    ``null`` when it is not JSON (as ``gateway.domain.document`` reads a body)."""
+
+    body: bytes
 
 
 @dataclasses.dataclass(slots=True)
@@ -55,7 +68,9 @@ class _Call:
     answer: asyncio.Future[Any]
     queue: str
     transform: Transform
+    flags: int
     request: bytes
+    body: bytes
     context: bytes
 
 
@@ -108,14 +123,15 @@ class TransformEngine:
         *,
         queue: str = "",
     ) -> Reshaped | Cancel:
-        """What ``transform`` makes of ``request`` (the event's JSON document); ``queue``
-        names whose turn it waits for (a subscriber's id).
+        """What ``transform`` makes of ``request`` (the event's JSON document; its ``body``
+        may be :class:`Unparsed`, then its last key); ``queue`` names whose turn it waits
+        for (a subscriber's id).
 
         Raises :class:`~gateway.delivery.transforms.sandbox.Failure` when the transform
         throws, hits a bound or answers something that cannot be sent.
         """
-        output = await self.output(transform, request, context, queue=queue)
-        return read_output(output, request.get("headers") or {}, self.bounds.output_bytes)
+        answer: Reshaped | Cancel = await self._call(transform, request, context, queue, READ)
+        return answer
 
     async def output(
         self,
@@ -126,11 +142,28 @@ class TransformEngine:
         queue: str = "",
     ) -> Any:
         """The handler's answer as it returned it (JSON), unread."""
+        return await self._call(transform, request, context, queue, 0)
+
+    def _call(
+        self,
+        transform: Transform,
+        request: Mapping[str, Any],
+        context: Mapping[str, Any],
+        queue: str,
+        flags: int,
+    ) -> asyncio.Future[Any]:
         if self._closed:
             raise Failure("the gateway is stopping")
+        body = request.get("body")
+        if isinstance(body, Unparsed):
+            document = dict(request)
+            del document["body"]
+            encoded, raw, flags = orjson.dumps(document), body.body, flags | RAW_BODY
+        else:
+            encoded, raw = orjson.dumps(request), b""
         loop = asyncio.get_running_loop()
         call = _Call(
-            loop.create_future(), queue, transform, orjson.dumps(request), orjson.dumps(context)
+            loop.create_future(), queue, transform, flags, encoded, raw, orjson.dumps(context)
         )
         if queue not in self._waiting:  # idle until now: it is owed nothing from before
             self._given[queue] = max(self._given.get(queue, 0.0), self._clock)
@@ -138,7 +171,7 @@ class TransformEngine:
         if not self._send_scheduled:  # the calls of this turn of the loop go out together
             self._send_scheduled = True
             loop.call_soon(self._send)
-        return await call.answer
+        return call.answer
 
     def worker_pids(self) -> list[int]:
         """The running workers' process ids."""
@@ -176,7 +209,7 @@ class TransformEngine:
                 worker.seen.add(t.version)
                 head = orjson.dumps([t.version, t.language, t.source])
             frames.setdefault(worker, []).append(
-                call_frame(call_id, head, call.request, call.context)
+                call_frame(call_id, call.flags, head, call.request, call.body, call.context)
             )
         for worker, batch in frames.items():
             assert worker.process.stdin is not None
@@ -238,18 +271,14 @@ class TransformEngine:
         buffer = bytearray()
         while chunk := await worker.process.stdout.read(1 << 18):
             buffer += chunk
-            for call_id, answer in read_answers(buffer):
+            for call_id, answer, body in read_answers(buffer):
                 call, cost = worker.in_flight.pop(call_id)
                 worker.ahead = worker.ahead - cost if worker.in_flight else 0.0
                 worker.busy_since = time.monotonic() if worker.in_flight else None
                 seconds, kind, *rest = answer
                 self._cost[call.queue] = (self._cost.get(call.queue, seconds) + seconds) / 2
-                if call.answer.done():
-                    continue
-                if kind == "ok":
-                    call.answer.set_result(rest[0])
-                else:
-                    call.answer.set_exception(Failure(*rest))
+                if not call.answer.done():
+                    _answer(call.answer, kind, rest, body)
             self._send()
         status = await worker.process.wait()
         self._lost(index, worker, status)
@@ -323,3 +352,16 @@ class TransformEngine:
         if worker.reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker.reader
+
+
+def _answer(future: asyncio.Future[Any], kind: str, rest: list[Any], body: bytes) -> None:
+    """Settle a call's future with its answer (``protocol.py``)."""
+    if kind == "send":
+        has_body, content_type, headers, path, query = rest
+        future.set_result(Reshaped(body if has_body else None, content_type, headers, path, query))
+    elif kind == "cancel":
+        future.set_result(_CANCEL)
+    elif kind == "ok":
+        future.set_result(rest[0])
+    else:
+        future.set_exception(Failure(*rest))
