@@ -9,11 +9,10 @@ after the transform is fixed sends it).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.delivery.transforms import Cancel, Failure, Reshaped, TransformEngine, Unparsed
 from gateway.domain.document import event_document
@@ -27,8 +26,7 @@ from gateway.store.records import (
 __all__ = ["document_of", "transform_claimed"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ClaimedEvent:
+class _ClaimedEvent(NamedTuple):
     """The claimed delivery's event, as ``event_document`` reads one."""
 
     id: str
@@ -55,10 +53,11 @@ def document_of(claimed: ClaimedDelivery) -> dict[str, Any]:
 
 
 def context_of(claimed: ClaimedDelivery) -> dict[str, Any]:
-    """The transform's second argument: no clock of its own, the event's time instead."""
+    """The transform's second argument: no clock of its own, the event's time instead (in
+    UTC; orjson writes it in ISO 8601, as ``isoformat`` does)."""
     return {
         "subscriber": claimed.subscriber_name,
-        "received_at": claimed.received_at.astimezone(UTC).isoformat(),
+        "received_at": claimed.received_at.astimezone(UTC),
     }
 
 
