@@ -9,13 +9,12 @@ after the transform is fixed sends it).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from gateway.delivery.transforms import Cancel, Failure, Reshaped, TransformEngine
+from gateway.delivery.transforms import Cancel, Failure, Reshaped, TransformEngine, Unparsed
 from gateway.domain.document import event_document
 from gateway.store.records import (
     SKIPPED_BY_TRANSFORM,
@@ -27,8 +26,7 @@ from gateway.store.records import (
 __all__ = ["document_of", "transform_claimed"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ClaimedEvent:
+class _ClaimedEvent(NamedTuple):
     """The claimed delivery's event, as ``event_document`` reads one."""
 
     id: str
@@ -40,7 +38,9 @@ class _ClaimedEvent:
 
 
 def document_of(claimed: ClaimedDelivery) -> dict[str, Any]:
-    """The JSON document of the claimed delivery's event."""
+    """The JSON document of the claimed delivery's event, its body left for the engine's
+    worker to read (:class:`~gateway.delivery.transforms.Unparsed`) unless it has a view
+    (an XML body)."""
     event = _ClaimedEvent(
         claimed.event_id,
         claimed.source,
@@ -49,14 +49,15 @@ def document_of(claimed: ClaimedDelivery) -> dict[str, Any]:
         claimed.body,
         claimed.body_view,
     )
-    return event_document(event)
+    return event_document(event, read=Unparsed)
 
 
 def context_of(claimed: ClaimedDelivery) -> dict[str, Any]:
-    """The transform's second argument: no clock of its own, the event's time instead."""
+    """The transform's second argument: no clock of its own, the event's time instead (in
+    UTC; orjson writes it in ISO 8601, as ``isoformat`` does)."""
     return {
         "subscriber": claimed.subscriber_name,
-        "received_at": claimed.received_at.astimezone(UTC).isoformat(),
+        "received_at": claimed.received_at.astimezone(UTC),
     }
 
 

@@ -5,8 +5,16 @@ answer (``output.py``); ``sandbox.py`` is where the code runs, in worker process
 (``worker.py``, ``protocol.py``).
 """
 
-from gateway.delivery.transforms.engine import TransformEngine
+from gateway.delivery.transforms.engine import TransformEngine, Unparsed
 from gateway.delivery.transforms.output import Cancel, Reshaped, read_output
 from gateway.delivery.transforms.sandbox import Bounds, Failure
 
-__all__ = ["Bounds", "Cancel", "Failure", "Reshaped", "TransformEngine", "read_output"]
+__all__ = [
+    "Bounds",
+    "Cancel",
+    "Failure",
+    "Reshaped",
+    "TransformEngine",
+    "Unparsed",
+    "read_output",
+]

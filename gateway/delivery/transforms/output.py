@@ -128,7 +128,10 @@ def _body(output: dict[str, Any], max_bytes: int) -> tuple[bytes | None, str | N
         body = value.encode()
         content_type = content_type or "text/plain; charset=utf-8"
     else:
-        body = orjson.dumps(value)
+        try:
+            body = orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+            raise Failure(f"its body cannot be sent as JSON: {exc}") from None
         content_type = content_type or "application/json"
     if len(body) > max_bytes:
         raise Failure(f"its body is {len(body)} bytes, over the bound of {max_bytes}")

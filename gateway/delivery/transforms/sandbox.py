@@ -80,7 +80,9 @@ class _Local(threading.local):
 _local = _Local()
 
 
-def run(transform: Transform, request: bytes, context: bytes, bounds: Bounds) -> Any:
+def run(
+    transform: Transform, request: bytes | bytearray, context: bytes | bytearray, bounds: Bounds
+) -> Any:
     """The transform's output (``{"output": ...}`` as JSON, read) on one request document.
 
     ``request`` and ``context`` are JSON text. Raises :class:`Failure`. Called in a
@@ -102,7 +104,10 @@ def run(transform: Transform, request: bytes, context: bytes, bounds: Bounds) ->
     contexts[key] = held
     if len(contexts) > _CONTEXTS_PER_THREAD:
         contexts.popitem(last=False)
-    result = orjson.loads(text)
+    try:
+        result = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:  # nested too deep, or a lone surrogate
+        raise Failure(f"its output cannot be read: {exc}") from None
     if "error" in result:
         raise _bound_failure(f"{result['error']}\n{result['stack']}", transform, bounds)
     if "contract" in result:
