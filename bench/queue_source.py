@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from bench.common import Context, cpu_per
@@ -28,6 +29,8 @@ from testkit.sqs import SQS_CREDENTIALS, SqsServer
 
 DEPTH = 100
 IN_FLIGHT = 10
+_STOP_SECONDS = 5.0
+_CLIENT = AioConfig(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
 
 
 def sqs_source(ctx: Context) -> list[Row]:
@@ -131,7 +134,7 @@ def _measure(
 
     async def run() -> None:
         async with get_session().create_client(
-            "sqs", region_name=server.region, endpoint_url=server.endpoint_url
+            "sqs", region_name=server.region, endpoint_url=server.endpoint_url, config=_CLIENT
         ) as sqs:
             stop = asyncio.Event()
             sent, seen = [0], [0]
@@ -163,7 +166,10 @@ def _measure(
                 await asyncio.sleep(seconds)
                 after, ended = await stored(), time.monotonic()
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, late = await asyncio.wait(tasks, timeout=_STOP_SECONDS)
+            for task in late:  # a call the emulator never answered
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
             result.update(
                 rate=(after - before) / (ended - started), stored=after - before,
                 cpu_cores=cpu.cores,
