@@ -23,6 +23,7 @@ from bench.common import Context, cpu_per
 from bench.payloads import read_requests
 from bench.procs import PYTHON, Child
 from bench.report import Row
+from testkit.consumers import declare_queue
 from testkit.rabbitmq import RabbitMQ
 
 BROKER = "bench"
@@ -59,7 +60,7 @@ def rabbitmq(ctx: Context) -> list[Row]:
 
 
 def _gateway_drain(ctx: Context, broker: RabbitMQ, url: str, pending: int) -> dict[str, Any]:
-    ctx.server.run(_declare(broker.url, "gateway"))
+    ctx.server.run(declare_queue(broker.url, "gateway"))
     config = {"brokers": [{"name": BROKER, "kind": "amqp", "url": broker.url}]}
     gateway = ctx.gateway("w8-worker", url, "worker", extra=config)
     try:
@@ -75,7 +76,7 @@ def _gateway_drain(ctx: Context, broker: RabbitMQ, url: str, pending: int) -> di
 
 
 def _bare_publisher(ctx: Context, broker: RabbitMQ, count: int) -> dict[str, Any]:
-    ctx.server.run(_declare(broker.url, "bare"))
+    ctx.server.run(declare_queue(broker.url, "bare"))
     args = ["--url", broker.url, "--queue", "bare", "--requests", str(ctx.requests_file)]
     args += ["--count", str(count), "--concurrency", str(ctx.params.delivery("concurrency"))]
     assert broker.process is not None
@@ -88,13 +89,6 @@ def _bare_publisher(ctx: Context, broker: RabbitMQ, count: int) -> dict[str, Any
             child.stop()
     ctx.log(f"  {watched['rate']:.0f} messages/s; cores used: {cpu.cores}")
     return {**watched, "cpu_cores": cpu.cores}
-
-
-async def _declare(url: str, queue: str) -> None:
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        await channel.declare_queue(queue, durable=True)
 
 
 async def _watch(url: str, queue: str, target: int, timeout: float) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from aiobotocore.session import get_session
 from bench.common import Context, cpu_per
 from bench.report import Row
 from testkit.amazon import sp_api_notification
+from testkit.consumers import sqs_queue
 from testkit.scrape import parse
 from testkit.sqs import SQS_CREDENTIALS, SqsServer
 
@@ -56,7 +57,7 @@ def sqs_source(ctx: Context) -> list[Row]:
 
 def _gateway(ctx: Context, server: SqsServer, seconds: float) -> dict[str, Any]:
     url = ctx.database("bench_w8s")
-    queue = ctx.server.run(_create(server, "gateway"))
+    queue = ctx.server.run(sqs_queue(server, "gateway"))
     config = {
         "brokers": [
             {"name": "aws", "kind": "sqs", "region": server.region,
@@ -85,7 +86,7 @@ def _gateway(ctx: Context, server: SqsServer, seconds: float) -> dict[str, Any]:
 
 
 def _bare(ctx: Context, server: SqsServer, seconds: float) -> dict[str, Any]:
-    queue = ctx.server.run(_create(server, "bare"))
+    queue = ctx.server.run(sqs_queue(server, "bare"))
     done = [0]
 
     async def consume(sqs: Any, stop: asyncio.Event) -> None:
@@ -110,13 +111,6 @@ def _bare(ctx: Context, server: SqsServer, seconds: float) -> dict[str, Any]:
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback
         return str(answer.read().decode())
-
-
-async def _create(server: SqsServer, name: str) -> str:
-    async with get_session().create_client(
-        "sqs", region_name=server.region, endpoint_url=server.endpoint_url
-    ) as sqs:
-        return str((await sqs.create_queue(QueueName=name))["QueueUrl"])
 
 
 def _measure(
