@@ -9,6 +9,7 @@ import pytest
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.delivery.egress import Egress, UnknownRoute
+from testkit.readme import readme_block
 from testkit.tls import Certificates
 
 PROXY_PASSWORD = "pr0xy-s3cret-91"
@@ -187,3 +188,17 @@ def test_a_route_names_the_proxy_and_context_and_direct_leaves_the_default_proxy
     assert egress.route("direct", None).ssl is True
     with pytest.raises(UnknownRoute, match="no TLS profile named 'gone'"):
         egress.route(None, "gone")
+
+
+def test_the_readmes_egress_example_is_a_config_the_gateway_reads(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(readme_block("Egress: proxies and client certificates", "toml"))
+    env = {
+        "CORP_PROXY_URL": f"http://gateway:{PROXY_PASSWORD}@proxy.corp.internal:3128",
+        "WMS_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "ERP_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+    config = load_config(path, env=env)
+    wms, erp = config.subscribers
+    assert (wms.proxy, wms.tls, erp.proxy) == (None, "wms-mtls", "direct")
+    assert config.egress.proxy == "corp" and config.egress.tls[0].min_version == "1.3"
