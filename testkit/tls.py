@@ -5,18 +5,23 @@
 :class:`SecretMount` lays files out as a Kubernetes Secret volume does (``tls.crt`` →
 ``..data/tls.crt`` → ``..<timestamp>/tls.crt``) and swaps them as the kubelet does: a
 new directory, then ``..data`` renamed onto it, the old files left as they were.
+:class:`AlertingServer` refuses a handshake the way nginx or a JVM does: it sends its
+alert and closes (aiohttp's server resets the connection instead, and the alert is lost).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import socket
 import ssl
+import threading
 from pathlib import Path
 
 import trustme
 
-__all__ = ["SERVER_NAME", "Certificates", "SecretMount"]
+__all__ = ["SERVER_NAME", "AlertingServer", "Certificates", "SecretMount"]
 
 SERVER_NAME = "wms.example.test"
 
@@ -85,3 +90,43 @@ class SecretMount:
         staged = self.root / "..data_tmp"
         staged.symlink_to(version.name)
         os.replace(staged, self.root / "..data")
+
+
+class AlertingServer:
+    """A blocking TLS server on loopback, in a thread: answers 200 to whoever completes
+    the handshake; a refused handshake gets the server's alert, then an orderly close.
+    ``refusals`` holds why it refused each one."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.refusals: list[str] = []
+        self.served = 0
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, name="alerting tls", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return
+            conn.settimeout(5)
+            try:
+                with self.context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                    self.served += 1
+            except (ssl.SSLError, OSError) as exc:
+                self.refusals.append(str(exc))
+                with contextlib.suppress(OSError):
+                    conn.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
+        self._socket.close()
+        self._thread.join(5)

@@ -241,21 +241,26 @@ def _tls_failure(exc: BaseException, https: bool) -> str | None:
     ):
         return f"TLS: {_DROPPED_IN_HANDSHAKE}"
     seen: BaseException | None = exc
+    found: ssl.SSLError | None = None
     while seen is not None:
         if isinstance(seen, aiohttp.ClientConnectorCertificateError):
             return f"TLS: the server's certificate is not trusted: {seen.certificate_error}"[:500]
         if isinstance(seen, ssl.SSLError):
-            return f"TLS: {_ssl_reason(seen)}"[:500]
+            found = seen
+            if getattr(seen, "reason", None):  # OpenSSL's own error, not aiohttp's wrapper
+                break
         seen = seen.__cause__ or seen.__context__
-    return None
+    return None if found is None else f"TLS: {_ssl_reason(found)}"[:500]
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
-    reason = exc.reason or str(exc)
+    reason = getattr(exc, "reason", None) or str(exc)
     if "CERTIFICATE_REQUIRED" in reason:
         return f"the server requires a client certificate ({reason})"
     if ("ALERT" in reason and "CERTIFICATE" in reason) or "UNKNOWN_CA" in reason:
         return f"the server refused the client certificate ({reason})"
+    if "HANDSHAKE_FAILURE" in reason:
+        return f"the server refused the handshake: a client certificate it demands? ({reason})"
     if "VERSION" in reason:
         return f"no TLS version both sides accept ({reason})"
     return reason

@@ -20,7 +20,7 @@ from gateway.store.records import AttemptResult
 from testkit.resolver import StubResolver
 from testkit.sinks import Sink, answer
 from testkit.tinyproxy import TinyProxy, tinyproxy_installed
-from testkit.tls import SERVER_NAME, Certificates, SecretMount
+from testkit.tls import SERVER_NAME, AlertingServer, Certificates, SecretMount
 
 pytestmark = pytest.mark.skipif(not tinyproxy_installed(), reason="tinyproxy is not installed")
 
@@ -171,6 +171,23 @@ async def test_a_server_that_demands_a_client_certificate_refuses_a_subscriber_w
     assert result.outcome == outcome, result.error
     assert result.error is not None and says in result.error
     assert sink.arrivals == []
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+async def test_a_server_that_alerts_its_refusal_of_a_missing_certificate_is_a_tls_error(
+    certificates: Certificates, version: ssl.TLSVersion
+) -> None:
+    context = certificates.server_context(client_ca=certificates.ca, maximum_version=version)
+    server = AlertingServer(context)
+    try:
+        routes = egress(tls=[{"name": "private-ca", "ca_bundle": str(certificates.ca_file)}])
+        url = f"https://{SERVER_NAME}:{server.port}/hook"
+        result = await post(routes, url, tls="private-ca")
+    finally:
+        server.close()
+    assert result.outcome == "tls_error", result.error
+    assert result.error is not None and "client certificate" in result.error
+    assert server.served == 0 and len(server.refusals) == 1
 
 
 async def test_a_client_certificate_by_another_ca_is_refused_as_a_tls_error(
