@@ -2,9 +2,10 @@
 
 Each proxy has a directory of its own with its config and its log; it listens on a free
 loopback port, takes clients from 127.0.0.1 only, and tunnels (``CONNECT``) to the ports
-it is given alone. :meth:`TinyProxy.requests` reads the log back: the request lines the
-proxy received (``CONNECT 127.0.0.1:8443``, ``POST http://…``), so a test can tell what
-went through the proxy, and that nothing did.
+it is given alone (to any, tinyproxy's default, when given none).
+:meth:`TinyProxy.requests` reads the log back: the request lines the proxy received
+(``CONNECT 127.0.0.1:8443``, ``POST http://…``), so a test can tell what went through
+the proxy, and that nothing did.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def tinyproxy_installed() -> bool:
 
 class TinyProxy:
     """One proxy: ``url`` for clients; ``connect_ports`` are those it tunnels to
-    (``CONNECT`` to any other port is refused, as a production proxy's list does)."""
+    (``CONNECT`` to any other port is refused with 403, as a production proxy's list
+    does); ``basic_auth`` (``user:password``) is the password it demands."""
 
     def __init__(self, connect_ports: Iterable[int] = (), basic_auth: str | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="tinyproxy-"))

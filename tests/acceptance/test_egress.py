@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from testkit.polling import until
-from testkit.processes import GatewayProcess
+from testkit.processes import GatewayProcess, run_cli
 from testkit.sinks import Sink, answer
 from testkit.tinyproxy import TinyProxy, tinyproxy_installed
 from testkit.tls import Certificates
@@ -67,3 +67,22 @@ async def test_an_order_reaches_an_mtls_warehouse_through_the_company_proxy(
         print(gateway.logs()[-5000:])
         await wms.stop()
         proxy.close()
+
+
+@pytest.mark.parametrize("command", ["check-config", "serve"])
+def test_a_client_certificate_file_that_cannot_be_read_stops_the_gateway_naming_file_and_key(
+    tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[database]\ndata_dir = "{tmp_path / "data"}"\n'
+        "[[egress.tls]]\n"
+        'name = "wms-mtls"\n'
+        f'client_certificate = "{tmp_path / "missing.crt"}"\n'
+        f'client_key = "{tmp_path / "missing.key"}"\n'
+    )
+    done = run_cli(command, "--config", str(path), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"{path}: egress.tls[0].client_certificate: " in done.stderr
+    assert "missing.crt cannot be read" in done.stderr
+    assert "Traceback" not in done.stderr

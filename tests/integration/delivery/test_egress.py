@@ -132,6 +132,21 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_before_the_p
     assert sink.arrivals == []
 
 
+async def test_a_proxy_that_refuses_the_tunnel_is_a_connection_error_saying_so(
+    certificates: Certificates, start_sink: Any, start_proxy: Callable[..., TinyProxy]
+) -> None:
+    sink = await start_sink(certificates.server_context())
+    proxy = start_proxy(443)  # CONNECT to 443 only, as a production proxy allows
+    routes = egress(proxies=[{"name": "corp", "url": proxy.url}])
+    result = await post(routes, by_name(sink), proxy="corp")
+    assert result.outcome == "connection_error"
+    assert result.error is not None and result.error.startswith(
+        "the proxy refused the request: HTTP 403"
+    )
+    assert proxy.requests() == [f"CONNECT 127.0.0.1:{sink.port}"]
+    assert sink.arrivals == []
+
+
 async def test_plain_http_is_not_sent_through_a_proxy(
     start_proxy: Callable[..., TinyProxy],
 ) -> None:
