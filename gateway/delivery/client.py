@@ -59,44 +59,19 @@ class OutboundClient:
         self.snippet_bytes = snippet_bytes
         # One (immutable) ClientTimeout per distinct subscriber timeout.
         self._timeout = functools.lru_cache(maxsize=256)(self._make_timeout)
-        connector = aiohttp.TCPConnector(
-            limit=max_connections,
-            limit_per_host=0,
-            resolver=GuardedResolver(policy, resolver),
-            ttl_dns_cache=DNS_TTL_SECONDS,
-            enable_cleanup_closed=True,
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            headers={"User-Agent": user_agent},
-            auto_decompress=False,
-            skip_auto_headers=("Content-Type",),
-            # A subscriber's Set-Cookie is never kept nor sent back: every delivery stands
-            # alone, and no jar grows with the subscribers (nor is consulted per request).
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        self._guard = GuardedResolver(policy, resolver)
+        self.session = _session(GuardedResolver(policy, resolver), max_connections, user_agent)
+        self._guard = GuardedResolver(policy, resolver)  # for proxied requests' destinations
         self._checked: dict[str, tuple[float, str]] = {}
         self.proxied: aiohttp.ClientSession | None = None
-        if self.egress.proxies:
-            self.proxied = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=max_connections,
-                    limit_per_host=0,
-                    resolver=resolver or aiohttp.DefaultResolver(),
-                    ttl_dns_cache=DNS_TTL_SECONDS,
-                    enable_cleanup_closed=True,
-                ),
-                headers={"User-Agent": user_agent},
-                auto_decompress=False,
-                skip_auto_headers=("Content-Type",),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
+        if self.egress.proxies:  # its connector resolves proxies' names only, unguarded
+            inner = resolver or aiohttp.DefaultResolver()
+            self.proxied = _session(inner, max_connections, user_agent)
 
     async def close(self) -> None:
         await self.session.close()
         if self.proxied is not None:
             await self.proxied.close()
+        await self._guard.close()
 
     async def post(
         self,
@@ -231,6 +206,27 @@ class OutboundClient:
         return data.decode("utf-8", "replace") if data else None
 
 
+def _session(
+    resolver: AbstractResolver, max_connections: int, user_agent: str
+) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=max_connections,
+        limit_per_host=0,
+        resolver=resolver,
+        ttl_dns_cache=DNS_TTL_SECONDS,
+        enable_cleanup_closed=True,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": user_agent},
+        auto_decompress=False,
+        skip_auto_headers=("Content-Type",),
+        # A subscriber's Set-Cookie is never kept nor sent back: every delivery stands
+        # alone, and no jar grows with the subscribers (nor is consulted per request).
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
 def _tls_failure(exc: BaseException, https: bool) -> str | None:
     """What went wrong in TLS, if ``exc`` (or what caused it) is a TLS failure: the peer's
     certificate not trusted, or the peer refusing ours (or our lack of one)."""
@@ -271,7 +267,8 @@ def _describe(exc: BaseException, https: bool = False) -> str:
     if isinstance(cause, AddressBlocked):
         return str(cause)
     text = str(exc) or type(exc).__name__
-    if https and isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+    dropped = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+    if https and dropped and not isinstance(exc, aiohttp.ClientConnectorError):
         # TLS 1.3 refuses a client certificate after the handshake: the client often sees
         # the connection dropped rather than the server's alert.
         text += _DROPPED_OVER_TLS

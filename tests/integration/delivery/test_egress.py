@@ -17,6 +17,7 @@ from gateway.delivery.client import OutboundClient
 from gateway.delivery.egress import Egress
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.store.records import AttemptResult
+from testkit.processes import free_port
 from testkit.resolver import StubResolver
 from testkit.sinks import Sink, answer
 from testkit.tinyproxy import TinyProxy, tinyproxy_installed
@@ -144,6 +145,19 @@ async def test_a_proxy_that_refuses_the_tunnel_is_a_connection_error_saying_so(
         "the proxy refused the request: HTTP 403"
     )
     assert proxy.requests() == [f"CONNECT 127.0.0.1:{sink.port}"]
+    assert sink.arrivals == []
+
+
+async def test_a_proxy_that_cannot_be_reached_is_a_connection_error_naming_it_not_tls(
+    certificates: Certificates, start_sink: Any
+) -> None:
+    sink = await start_sink(certificates.server_context())
+    url = f"http://gateway:pr0xy-pw@127.0.0.1:{free_port()}"
+    result = await post(egress(proxies=[{"name": "corp", "url": url}]), by_name(sink), proxy="corp")
+    assert result.outcome == "connection_error"
+    assert result.error is not None and "pr0xy-pw" not in result.error
+    assert result.error.startswith("ClientProxyConnectionError: Cannot connect to host 127.0.0.1")
+    assert "client certificate" not in result.error  # the proxy is down: no TLS to blame
     assert sink.arrivals == []
 
 
