@@ -94,9 +94,10 @@ def _invalid(exc: ConfigError) -> int:
 
 
 def _check_config(config: Config) -> int:
-    """Beyond what loading checks: every secret fits its scheme, the TLS files load, no
-    declared subscriber names a private address that is not opened, every declared
-    broker's library is installed."""
+    """Beyond what loading checks: every secret fits its scheme, the TLS files load (the
+    listener's and the egress profiles'), no declared subscriber names a private address
+    that is not opened, every declared broker's library is installed."""
+    from gateway.delivery.egress import Egress
     from gateway.ingress.listener import ingress_ssl_context
     from gateway.ingress.source import build_sources
     from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
@@ -104,6 +105,7 @@ def _check_config(config: Config) -> int:
     try:
         build_sources(config)
         ingress_ssl_context(config)
+        Egress(config.egress, config.source_file)
         check_declared_destinations(config)
         check_broker_libraries(config)
     except ConfigError as exc:

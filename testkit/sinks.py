@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,16 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = 0.0  # time.monotonic() once the body was read
+    client_name: str | None = None  # over mTLS: the client certificate's common name
+
+
+def _client_name(request: web.Request) -> str | None:
+    certificate = request.transport and request.transport.get_extra_info("peercert")
+    for rdn in (certificate or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
 
 
 async def listen(runner: web.BaseRunner, port: int = 0, **site: object) -> int:
@@ -46,6 +57,7 @@ class Sink:
         behaviour: Behaviour | None = None,
         port: int = 0,
         backlog: int = 128,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.statuses = list(statuses or [200])
         self.behaviour: Behaviour = behaviour or self._in_turn
@@ -55,6 +67,7 @@ class Sink:
         self.bytes_written = 0
         self.port = port
         self._backlog = backlog
+        self._ssl_context = ssl_context
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -65,13 +78,16 @@ class Sink:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/hook"
 
     async def start(self) -> Sink:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        self.port = await listen(self._runner, self.port, backlog=self._backlog)
+        self.port = await listen(
+            self._runner, self.port, backlog=self._backlog, ssl_context=self._ssl_context
+        )
         return self
 
     async def stop(self) -> None:
@@ -87,7 +103,9 @@ class Sink:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        got = Received(request.path, dict(request.headers), body, time.monotonic())
+        got = Received(
+            request.path, dict(request.headers), body, time.monotonic(), _client_name(request)
+        )
         async with self._changed:
             self.received.append(got)
             n = len(self.received)

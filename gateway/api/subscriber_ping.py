@@ -27,7 +27,13 @@ __all__ = ["HANDLERS"]
 async def test_subscriber(request: web.Request) -> web.Response:
     state = request.app[API]
     sub = await load_subscriber(request)
-    result = await send_ping(sub, state.policy, state.config.delivery, brokers=state.config.brokers)
+    result = await send_ping(
+        sub,
+        state.policy,
+        state.config.delivery,
+        brokers=state.config.brokers,
+        egress=state.config.egress,
+    )
     return json_response(
         PingResult(
             ok=result.ok,

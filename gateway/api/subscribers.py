@@ -23,6 +23,7 @@ from gateway.api.models import (
 )
 from gateway.api.state import API, ApiState
 from gateway.brokers.config import broker_problem
+from gateway.config.egress import egress_problem
 from gateway.delivery.signer import new_secret
 from gateway.delivery.ssrf import AddressBlocked
 from gateway.domain.destination import InvalidDestination
@@ -89,6 +90,13 @@ async def _check_destination(state: ApiState, settings: SubscriberSettings) -> N
         ) from None
 
 
+def _check_egress(state: ApiState, settings: SubscriberSettings) -> None:
+    """The proxy and TLS profile named are declared in the config file's ``[egress]``."""
+    found = egress_problem(state.config.egress, settings)
+    if found:
+        raise invalid(*found)
+
+
 def _kept_secrets(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
     """``given`` headers, where ``[hidden]`` (how the API shows a secret header's value)
     keeps the value stored under that name, so what was read can be sent back."""
@@ -124,6 +132,7 @@ async def create(request: web.Request) -> web.Response:
     state = request.app[API]
     body = decode_body(await request.read(), SubscriberIn)
     await _check_destination(state, body)
+    _check_egress(state, body)
     settings = msgspec.structs.replace(body, headers=_kept_secrets(body.headers, {}))
     secret = new_secret()
     try:
@@ -198,6 +207,8 @@ async def update(request: web.Request) -> web.Response:
         raise invalid(exc.field, exc.reason) from None
     if {"url", "destination"} & changes.keys() or changes.get("https_only"):
         await _check_destination(state, settings)
+    if {"proxy", "tls", "url"} & changes.keys():
+        _check_egress(state, settings)
     try:
         sub = await store.update_subscriber(
             state.db, current.id, settings, state=current.state, state_reason=current.state_reason
@@ -227,13 +238,15 @@ async def delete(request: web.Request) -> web.Response:
 
 def _switch_destination(changes: dict[str, Any]) -> None:
     """A patch that sets a URL (or a broker destination) and leaves the other out moves
-    the subscriber there: the other is cleared (and ``https_only``, which only a URL has,
-    when it moves into a broker)."""
+    the subscriber there: the other is cleared (and ``https_only``, ``proxy`` and ``tls``,
+    which only a URL has, when it moves into a broker)."""
     for given, other in (("url", "destination"), ("destination", "url")):
         if changes.get(given) is not None and other not in changes:
             changes[other] = None
     if changes.get("destination") is not None:
         changes.setdefault("https_only", False)
+        changes.setdefault("proxy", None)
+        changes.setdefault("tls", None)
 
 
 def refuse_if_declared(sub: Subscriber) -> None:

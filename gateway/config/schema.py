@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
+from gateway.config.egress import EgressConfig, egress_problem
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import InvalidDestination
@@ -32,6 +33,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "DeliveryConfig",
+    "EgressConfig",
     "IngressConfig",
     "LogConfig",
     "MetricsConfig",
@@ -314,6 +316,7 @@ class Config(Section, frozen=True):
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
     writer: WriterConfig = msgspec.field(default_factory=WriterConfig)
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
+    egress: EgressConfig = msgspec.field(default_factory=EgressConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
@@ -341,6 +344,10 @@ class Config(Section, frozen=True):
             problem = to and broker_problem(self.brokers, to.broker, to.kind)
             if problem:
                 raise Invalid(f"{key}.broker", problem)
+        for i, subscriber in enumerate(self.subscribers):  # each proxy and TLS profile named
+            found = egress_problem(self.egress, subscriber)
+            if found:
+                raise Invalid(f"subscribers[{i}].{found[0]}", found[1])
         _unique("subscribers", "subscriber", [s.name for s in self.subscribers])
         _unique("sources", "source", [s.name for s in self.sources])
 

@@ -116,7 +116,9 @@ async def test_event(request: web.Request) -> web.Response:
     """Send a signed ping now and show how the subscriber answered."""
     sub = await _load(request)
     api = request.config_dict[CONSOLE].api
-    result = await send_ping(sub, api.policy, api.config.delivery, brokers=api.config.brokers)
+    result = await send_ping(
+        sub, api.policy, api.config.delivery, brokers=api.config.brokers, egress=api.config.egress
+    )
     return await _render(request, sub, ping=result)
 
 

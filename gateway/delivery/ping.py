@@ -1,7 +1,8 @@
 """A test event for a subscriber: a signed ``ping`` sent once, now, and nothing stored.
 
 It goes out exactly like a delivery (same signature set, static headers, SSRF guard and
-timeout), so an answer of 2xx means real deliveries would be accepted too. Its
+timeout, proxy and TLS profile), so an answer of 2xx means real deliveries would be
+accepted too. Its
 ``webhook-id`` starts with ``ping_``, so a subscriber can tell it from a real event. A
 subscriber that delivers into a broker gets the ping published there, on a connection
 of its own, so a confirm means the broker takes its messages.
@@ -15,9 +16,11 @@ import orjson
 
 from gateway import __version__
 from gateway.brokers.config import Broker
-from gateway.config import DeliveryConfig
+from gateway.config import ConfigError, DeliveryConfig
+from gateway.config.egress import EgressConfig
 from gateway.delivery.client import OutboundClient
-from gateway.delivery.destinations import Destinations
+from gateway.delivery.destinations import Destinations, Stopwatch
+from gateway.delivery.egress import Egress
 from gateway.delivery.request import build_request
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.domain.ids import new_id
@@ -67,6 +70,7 @@ async def send_ping(
     config: DeliveryConfig,
     client: OutboundClient | None = None,
     brokers: tuple[Broker, ...] = (),
+    egress: EgressConfig | None = None,
 ) -> AttemptResult:
     """Send one signed ping to ``sub`` and return how the attempt went (never raises for
     network, HTTP or broker failures). Without ``client`` a short-lived one is used; a
@@ -83,8 +87,13 @@ async def send_ping(
             await destinations.close()
     assert sub.url is not None
     own = client is None
+    try:
+        routes = Egress(egress) if own else None  # the TLS profiles' files as they are now
+    except ConfigError as exc:
+        return Stopwatch().result("tls_error", f"TLS: {exc.key}: {exc.reason}")
     http = client or OutboundClient(
         policy,
+        egress=routes,
         max_connections=1,
         connect_timeout=config.connect_timeout_seconds,
         snippet_bytes=config.response_snippet_bytes,
@@ -92,7 +101,13 @@ async def send_ping(
     )
     try:
         return await http.post(
-            sub.url, outbound.body, outbound.headers, timeout, https_only=sub.https_only
+            sub.url,
+            outbound.body,
+            outbound.headers,
+            timeout,
+            https_only=sub.https_only,
+            proxy=sub.proxy,
+            tls=sub.tls,
         )
     finally:
         if own:

@@ -17,10 +17,12 @@ from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import Destination, InvalidDestination, parse_destination
 from gateway.domain.filters import parse_filter
 from gateway.domain.transform import Transform
-from gateway.domain.validation import Invalid
+from gateway.domain.validation import SLUG_PATTERN, Invalid
 
 __all__ = [
+    "DIRECT",
     "ContentFilter",
+    "EgressName",
     "Glob",
     "HeaderName",
     "PayloadMode",
@@ -57,6 +59,11 @@ ContentFilter = Annotated[
     ),
 ]
 MAX_FILTER_BYTES = 16 * 1024
+EgressName = Annotated[
+    str, Meta(pattern=SLUG_PATTERN, description="an [[egress.proxies]] or [[egress.tls]] name")
+]
+DIRECT = "direct"
+"""A subscriber's ``proxy`` that sends it straight out, whatever ``[egress] proxy`` says."""
 PayloadMode = Literal["full", "thin"]
 SubscriberState = Literal["active", "paused", "disabled"]
 
@@ -71,6 +78,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     signed link instead of a body (above ``thin_above_bytes``, when set); ``filter`` takes
     only the events whose content passes it (``gateway.domain.filters``); ``transform``
     reshapes each request before it is signed (``gateway.domain.transform``).
+    ``proxy`` and ``tls`` name an ``[[egress.proxies]]`` and an ``[[egress.tls]]`` table of
+    the config file (``gateway.config.egress``); ``proxy = "direct"`` goes without one.
     """
 
     name: Name
@@ -96,6 +105,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     thin_above_bytes: Bytes | None = None
     filter: ContentFilter | None = None
     transform: Transform | None = None
+    proxy: EgressName | None = None
+    tls: EgressName | None = None
 
     def __post_init__(self) -> None:
         self._check_destination()
@@ -119,6 +130,11 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
                 "is for url subscribers; a broker's connection (amqps://, https://) is set"
                 " in its [[brokers]] table",
             )
+        for key in ("proxy", "tls"):
+            if self.destination is not None and getattr(self, key) is not None:
+                raise Invalid(
+                    key, "is for url subscribers; a broker connects as its [[brokers]] table says"
+                )
 
 
 def url_destination(settings: SubscriberSettings) -> Destination | None:

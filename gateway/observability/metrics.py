@@ -26,7 +26,7 @@ _WAIT_BUCKETS = (0.001, 0.0025, 0.005, *_E2E_BUCKETS)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 ATTEMPT_OUTCOMES = (
-    *("2xx", "redirect", "4xx", "5xx", "timeout", "connection_error", "blocked"),
+    *("2xx", "redirect", "4xx", "5xx", "timeout", "connection_error", "blocked", "tls_error"),
     *("broker_nack", "unroutable", "broker_error"),
 )
 """The ``outcome`` label values of delivery attempts (plus ``other`` for the unforeseen).
@@ -35,8 +35,8 @@ label, whatever the destination's kind (the ``kind`` label tells them apart)."""
 RETENTION_KINDS = ("events", "deliveries", "dead_letters", "attempts", "revoked_tokens")
 _STATUS_CLASSES = {2: "2xx", 3: "redirect", 4: "4xx", 5: "5xx"}
 _PASSED_THROUGH = frozenset(
-    {"timeout", "connection_error", "blocked", "transform_error", "skipped_by_transform"}
-    | {"broker_nack", "unroutable", "broker_error"}
+    {"timeout", "connection_error", "blocked", "tls_error", "transform_error"}
+    | {"skipped_by_transform", "broker_nack", "unroutable", "broker_error"}
 )
 
 
@@ -44,7 +44,8 @@ def attempt_outcome(outcome: str, status_code: int | None = None) -> str:
     """The bounded metric label of one attempt: its status class, or how it failed.
 
     ``outcome`` and ``status_code`` are those of the attempt's result (``success``,
-    ``http_error``, ``redirect``, ``timeout``, ``connection_error``, ``blocked``; a
+    ``http_error``, ``redirect``, ``timeout``, ``connection_error``, ``blocked``,
+    ``tls_error``; a
     broker's ``broker_nack``, ``unroutable``, ``broker_error``; and the two that send
     nothing: ``transform_error``, ``skipped_by_transform``).
     """

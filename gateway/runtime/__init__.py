@@ -10,6 +10,7 @@ import socket
 
 from gateway import __version__
 from gateway.config import Config
+from gateway.delivery.egress import Egress
 from gateway.http.acceptor import ListenError, listen
 from gateway.ingress.listener import ingress_ssl_context
 from gateway.ingress.source import build_sources
@@ -61,6 +62,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     sources = build_sources(config)  # a ConfigError for a secret its scheme cannot use
     check_declared_destinations(config)
     check_broker_libraries(config)
+    Egress(config.egress, config.source_file)  # a ConfigError for a TLS file it cannot use
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     bound = _bind_listeners(config, role)
     try:

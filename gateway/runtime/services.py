@@ -32,6 +32,7 @@ from gateway.api.state import ApiState
 from gateway.config import Config, IngressConfig
 from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.egress import Egress
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
 from gateway.domain.receive import ReaderStatus
@@ -279,6 +280,7 @@ async def _pool(config: Config, url: str, name: str, size: int) -> AsyncIterator
 async def _client(config: Config, policy: AddressPolicy) -> AsyncIterator[OutboundClient]:
     client = OutboundClient(
         policy,
+        egress=Egress(config.egress, config.source_file),
         max_connections=config.delivery.concurrency * 2,
         connect_timeout=config.delivery.connect_timeout_seconds,
         snippet_bytes=config.delivery.response_snippet_bytes,

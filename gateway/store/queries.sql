@@ -259,6 +259,7 @@ SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueu
        s.headers AS subscriber_headers, s.timeout_seconds, s.max_attempts,
        s.backoff_base_seconds, s.backoff_cap_seconds, s.https_only, s.forward_headers,
        s.retry_schedule, s.max_age_seconds, s.payload_mode, s.thin_above_bytes, s.transform,
+       s.proxy, s.tls,
        CASE WHEN s.transform IS NOT NULL OR s.destination IS NOT NULL THEN e.body_view END
            AS body_view
 FROM claimed c
@@ -335,10 +336,13 @@ INSERT INTO subscribers (id, secret, managed_by,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
+                         proxy, tls,
                          event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22, $23, $24, $25, $26, $27, $28)
+        $22, $23, $24, $25, $26,
+        $27, $28,
+        $29, $30)
 RETURNING *;
 
 -- name: update_subscriber
@@ -350,8 +354,9 @@ SET state = $2, state_reason = $3,
     backoff_base_seconds = $13, backoff_cap_seconds = $14, max_in_flight = $15,
     rate_limit_per_second = $16, ordered = $17, https_only = $18, forward_headers = $19,
     retry_schedule = $20, max_age_seconds = $21, rate_limit_burst = $22, payload_mode = $23,
-    thin_above_bytes = $24, filter = $25, transform = $26, event_type_likes = $27,
-    filter_path = $28, updated_at = now()
+    thin_above_bytes = $24, filter = $25, transform = $26,
+    proxy = $27, tls = $28,
+    event_type_likes = $29, filter_path = $30, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -955,10 +960,13 @@ INSERT INTO subscribers (id, secret, managed_by,
                          backoff_cap_seconds, max_in_flight, rate_limit_per_second, ordered,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
+                         proxy, tls,
                          event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-        $21, $22, $23, $24, $25, $26, $27)
+        $21, $22, $23, $24, $25,
+        $26, $27,
+        $28, $29)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
     url = EXCLUDED.url, destination = EXCLUDED.destination,
@@ -973,7 +981,9 @@ SET secret = EXCLUDED.secret,
     retry_schedule = EXCLUDED.retry_schedule, max_age_seconds = EXCLUDED.max_age_seconds,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
     thin_above_bytes = EXCLUDED.thin_above_bytes, filter = EXCLUDED.filter,
-    transform = EXCLUDED.transform, event_type_likes = EXCLUDED.event_type_likes,
+    transform = EXCLUDED.transform,
+    proxy = EXCLUDED.proxy, tls = EXCLUDED.tls,
+    event_type_likes = EXCLUDED.event_type_likes,
     filter_path = EXCLUDED.filter_path,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'
                  THEN 'active' ELSE subscribers.state END,

@@ -254,6 +254,8 @@ class ClaimedDelivery:
     body_view: Any = None  # an XML body's JSON view, claimed for a transform or a broker
     destination: BrokerDestination | None = None
     """A broker to deliver into instead of ``url``."""
+    proxy: str | None = None
+    tls: str | None = None
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -266,6 +268,7 @@ class AttemptResult:
     started_at: datetime
     duration_ms: float
     outcome: str  # success | http_error | timeout | connection_error | blocked | redirect
+    # | tls_error (a TLS handshake that failed: the certificate, the version)
     # | broker_nack | unroutable | broker_error (a broker's answers)
     # | transform_error | skipped_by_transform (nothing sent: see ``sent``)
     status_code: int | None = None

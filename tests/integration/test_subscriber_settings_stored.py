@@ -35,6 +35,8 @@ EVERY_SETTING = SubscriberSettings(
     payload_mode="thin",
     thin_above_bytes=1024,
     filter={"body": {"total_price": {"$gte": 100}}, "type": {"$neq": "orders/cancelled"}},
+    proxy="corp",
+    tls="wms-mtls",
 )
 
 

@@ -34,6 +34,7 @@ from gateway.observability import (
         ("timeout", None, "timeout"),
         ("connection_error", None, "connection_error"),
         ("blocked", None, "blocked"),
+        ("tls_error", None, "tls_error"),
         ("success", None, "2xx"),
         ("something_new", None, "other"),
         ("http_error", 799, "other"),

@@ -20,7 +20,13 @@ class HttpSender:
     ) -> AttemptResult:
         assert outbound.url is not None
         return await self.client.post(
-            outbound.url, outbound.body, outbound.headers, timeout, https_only=claimed.https_only
+            outbound.url,
+            outbound.body,
+            outbound.headers,
+            timeout,
+            https_only=claimed.https_only,
+            proxy=claimed.proxy,
+            tls=claimed.tls,
         )
 
     async def close(self) -> None:

@@ -163,13 +163,32 @@ An AMQP broker's URL carries its password, so it reaches the program only throug
 environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA).
 */}}
 {{- define "wg.brokerSecrets" -}}
-{{- $ctx := .ctx -}}
 {{- $item := .item -}}
 {{- $var := include "wg.secretEnvName" (dict "kind" "broker" "name" $item.name "suffix" "URL") -}}
-{{- $out := dict "stored" (dict) "existing" (list) "refs" (list) -}}
 {{- if eq $item.kind "amqp" -}}
+{{- include "wg.urlSecrets" (dict "ctx" .ctx "item" $item "var" $var "list" "brokers" "note" " (amqp)") -}}
+{{- else if or $item.url $item.urlSecret -}}
+  {{- fail (printf "brokers: %q (sqs) takes no url: its credentials come from the AWS chain (IRSA: serviceAccount.annotations)" $item.name) -}}
+{{- else -}}
+{{- toJson (dict "stored" (dict) "existing" (list) "refs" (list)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+wg.urlSecrets: a URL that carries a password (an AMQP broker's, a proxy's), for
+(dict "ctx" $ "item" $item "var" VAR "list" "brokers"|"egress.proxies" "note" TEXT):
+JSON with url, stored, existing and refs as wg.brokerSecrets says. A plain `url` goes into
+the chart's Secret, `urlSecret` reads a Secret you have, "${VAR}" passes through; with
+existingSecret, that Secret holds VAR.
+*/}}
+{{- define "wg.urlSecrets" -}}
+{{- $ctx := .ctx -}}
+{{- $item := .item -}}
+{{- $var := .var -}}
+{{- $list := .list -}}
+{{- $out := dict "stored" (dict) "existing" (list) "refs" (list) -}}
   {{- if and $item.url $item.urlSecret -}}
-    {{- fail (printf "brokers: %q sets both url and urlSecret: keep one" $item.name) -}}
+    {{- fail (printf "%s: %q sets both url and urlSecret: keep one" $list $item.name) -}}
   {{- else if $item.urlSecret -}}
     {{- $_ := set $out "refs" (list (dict "var" $var "name" $item.urlSecret.name "key" $item.urlSecret.key)) -}}
     {{- $_ := set $out "url" (printf "${%s}" $var) -}}
@@ -177,7 +196,7 @@ environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA
     {{- $_ := set $out "url" $item.url -}}
   {{- else if $item.url -}}
     {{- if $ctx.Values.existingSecret -}}
-      {{- fail (printf "brokers: %q has a plain url, but existingSecret is set: put it in that Secret under %s and leave brokers[].url empty" $item.name $var) -}}
+      {{- fail (printf "%s: %q has a plain url, but existingSecret is set: put it in that Secret under %s and leave %s[].url empty" $list $item.name $var $list) -}}
     {{- end -}}
     {{- $_ := set $out.stored $var $item.url -}}
     {{- $_ := set $out "url" (printf "${%s}" $var) -}}
@@ -185,12 +204,24 @@ environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA
     {{- $_ := set $out "existing" (list $var) -}}
     {{- $_ := set $out "url" (printf "${%s}" $var) -}}
   {{- else -}}
-    {{- fail (printf "brokers: %q (amqp) needs a url: set brokers[].url, brokers[].urlSecret (an existing Secret's name and key), or existingSecret with the key %s" $item.name $var) -}}
+    {{- fail (printf "%s: %q%s needs a url: set %s[].url, %s[].urlSecret (an existing Secret's name and key), or existingSecret with the key %s" $list $item.name .note $list $list $var) -}}
   {{- end -}}
-{{- else if or $item.url $item.urlSecret -}}
-  {{- fail (printf "brokers: %q (sqs) takes no url: its credentials come from the AWS chain (IRSA: serviceAccount.annotations)" $item.name) -}}
-{{- end -}}
 {{- toJson $out -}}
+{{- end -}}
+
+{{/*
+wg.proxySecrets: for one proxy of egress.proxies (dict "ctx" $ "item" $proxy), as
+wg.brokerSecrets; its URL (credentials and all) reaches the program as
+${GATEWAY_PROXY_<NAME>_URL}.
+*/}}
+{{- define "wg.proxySecrets" -}}
+{{- $var := include "wg.secretEnvName" (dict "kind" "proxy" "name" .item.name "suffix" "URL") -}}
+{{- include "wg.urlSecrets" (dict "ctx" .ctx "item" .item "var" $var "list" "egress.proxies" "note" "") -}}
+{{- end -}}
+
+{{/* Where the Secret of egress.tls profile NAME is mounted. */}}
+{{- define "wg.egressTlsDir" -}}
+{{- printf "/etc/webhook-gateway/egress/%s" . -}}
 {{- end -}}
 
 {{- define "wg.itemSecrets" -}}
@@ -242,6 +273,12 @@ environment; an SQS broker has no URL (credentials come from the AWS chain: IRSA
 {{- $refs := list -}}
 {{- range $item := .Values.brokers | default (list) -}}
   {{- $s := include "wg.brokerSecrets" (dict "ctx" $ "item" $item) | fromJson -}}
+  {{- $stored = merge $stored $s.stored -}}
+  {{- $existing = concat $existing $s.existing -}}
+  {{- $refs = concat $refs $s.refs -}}
+{{- end -}}
+{{- range $item := (.Values.egress | default (dict)).proxies | default (list) -}}
+  {{- $s := include "wg.proxySecrets" (dict "ctx" $ "item" $item) | fromJson -}}
   {{- $stored = merge $stored $s.stored -}}
   {{- $existing = concat $existing $s.existing -}}
   {{- $refs = concat $refs $s.refs -}}
@@ -394,7 +431,7 @@ so whole numbers are written as integers (the program accepts them for float key
 
 {{- define "wg.configToml" -}}
 # webhook-gateway configuration, rendered by the Helm chart from .Values.config,
-# .Values.brokers, .Values.sources and .Values.subscribers. Secrets arrive as ${VAR} from the environment; the database URL and
+# .Values.brokers, .Values.egress, .Values.sources and .Values.subscribers. Secrets arrive as ${VAR} from the environment; the database URL and
 # the JWT key as GATEWAY_DATABASE__URL and GATEWAY_API__JWT_SECRET.
 {{- $chartOwned := dict
   "ingress" (dict "host" "0.0.0.0" "port" 8080)
@@ -417,6 +454,41 @@ name = {{ toJson $item.name }}
 {{- with $secrets.url }}
 url = {{ toJson . }}
 {{- end }}
+{{- end }}
+{{- $egress := .Values.egress | default (dict) }}
+{{- if or $egress.proxy $egress.proxies $egress.tls }}
+
+[egress]
+{{- with $egress.proxy }}
+proxy = {{ toJson . }}
+{{- end }}
+{{- end }}
+{{- range $item := $egress.proxies | default (list) }}
+{{- $secrets := include "wg.proxySecrets" (dict "ctx" $ "item" $item) | fromJson }}
+
+[[egress.proxies]]
+name = {{ toJson $item.name }}
+url = {{ toJson $secrets.url }}
+{{- end }}
+{{- range $item := $egress.tls | default (list) }}
+{{- $dir := include "wg.egressTlsDir" $item.name }}
+
+[[egress.tls]]
+name = {{ toJson $item.name }}
+{{- if $item.secretName }}
+{{- with $item.clientCertificateKey | default "tls.crt" }}
+client_certificate = {{ printf "%s/%s" $dir . | toJson }}
+{{- end }}
+{{- with $item.clientKeyKey | default "tls.key" }}
+client_key = {{ printf "%s/%s" $dir . | toJson }}
+{{- end }}
+{{- end }}
+{{- if $item.caBundleSecretName }}
+ca_bundle = {{ printf "%s-ca/%s" $dir ($item.caBundleKey | default "ca.crt") | toJson }}
+{{- else if and $item.secretName $item.caBundleKey }}
+ca_bundle = {{ printf "%s/%s" $dir $item.caBundleKey | toJson }}
+{{- end }}
+{{- include "wg.tomlTable" (omit $item "name" "secretName" "clientCertificateKey" "clientKeyKey" "caBundleSecretName" "caBundleKey") }}
 {{- end }}
 {{- range $kind := list "source" "subscriber" }}
 {{- range $item := get $.Values (printf "%ss" $kind) | default (list) }}
@@ -562,6 +634,18 @@ topologySpreadConstraints:
   mountPath: /tmp
 - name: data
   mountPath: {{ include "wg.dataDir" . }}
+{{- range $item := (.Values.egress | default (dict)).tls | default (list) }}
+{{- if $item.secretName }}
+- name: egress-tls-{{ $item.name | replace "_" "-" }}
+  mountPath: {{ include "wg.egressTlsDir" $item.name }}
+  readOnly: true
+{{- end }}
+{{- if $item.caBundleSecretName }}
+- name: egress-ca-{{ $item.name | replace "_" "-" }}
+  mountPath: {{ include "wg.egressTlsDir" $item.name }}-ca
+  readOnly: true
+{{- end }}
+{{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
@@ -581,6 +665,18 @@ topologySpreadConstraints:
 - name: data
   emptyDir:
     sizeLimit: {{ .ctx.Values.scratchSizeLimit }}
+{{- range $item := (.ctx.Values.egress | default (dict)).tls | default (list) }}
+{{- if $item.secretName }}
+- name: egress-tls-{{ $item.name | replace "_" "-" }}
+  secret:
+    secretName: {{ $item.secretName }}
+{{- end }}
+{{- if $item.caBundleSecretName }}
+- name: egress-ca-{{ $item.name | replace "_" "-" }}
+  secret:
+    secretName: {{ $item.caBundleSecretName }}
+{{- end }}
+{{- end }}
 {{- with .ctx.Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}

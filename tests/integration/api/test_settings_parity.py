@@ -121,6 +121,12 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("destination.queue_url", {"url": None, "destination": SQS | {"queue_url": "ftp://q/1/a"}}),
     ("destination.queue_url", {"url": None, "destination": SQS | {"queue_url": "http://q/"}}),
     ("https_only", {"url": None, "destination": AMQP, "https_only": True}),
+    # Neither the API's config nor the file declares a proxy or a TLS profile.
+    ("proxy", {"proxy": "corp"}),
+    ("proxy", {"proxy": "http://proxy.internal:3128"}),
+    ("proxy", {"url": None, "destination": AMQP, "proxy": "direct"}),
+    ("tls", {"tls": "wms"}),
+    ("tls", {"tls": "/etc/webhook-gateway/tls.key"}),
     ("colour", {"colour": "red"}),
 ]
 
