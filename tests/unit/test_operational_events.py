@@ -21,6 +21,7 @@ from gateway.domain.operational import (
     takes_source,
 )
 from gateway.domain.transform import Transform
+from testkit.readme import readme_block
 from tests.unit.test_transform_examples import CONTEXT, EXAMPLES, SAMPLES, Stored
 
 AT = datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -158,3 +159,29 @@ async def test_each_kind_becomes_a_message_naming_what_it_is_about(
     message = orjson.dumps(await _reshaped(example, event)).decode()
     who = data["subscriber"]["name"] if "subscriber" in data else data["source"]
     assert who in message and "undefined" not in message
+
+
+def test_the_readmes_operational_events_example_is_a_config_the_gateway_reads(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(readme_block("Operational events", "toml"))
+    config = load_config(path, env={"OPS_ALERTS_SECRET": "whsec_" + "A" * 32})
+    (alerts,) = config.subscribers
+    assert list(alerts.sources) == [GATEWAY_SOURCE]
+    assert config.operational_events.console_url == "https://gateway.internal.example:8081"
+
+
+@pytest.mark.parametrize("example", ["slack.js", "teams.js"])
+def test_each_example_written_into_the_toml_file_is_read_as_it_is(
+    tmp_path: Path, example: str
+) -> None:
+    source = (EXAMPLES / example).read_text()
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "[[subscribers]]\nname = 'slack'\nurl = 'https://hooks.slack.com/services/T/B/X'\n"
+        f"secret = 'whsec_{'A' * 32}'\nsources = ['gateway']\n"
+        f"transform = {{ source = '''\n{source}''' }}\n"
+    )
+    (slack,) = load_config(path, env={}).subscribers
+    assert slack.transform is not None and slack.transform.source == source
