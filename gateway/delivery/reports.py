@@ -13,6 +13,7 @@ circuit's cool-down and the disabling itself bound).
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from gateway.domain.operational import GATEWAY_SOURCE, Emit, Kind, OperationalEv
 from gateway.store.records import AttemptResult, ClaimedDelivery, SettleReport
 
 __all__ = ["Reports"]
+
+log = logging.getLogger("gateway.operational")
 
 MAX_DYING = 10_000  # deliveries settled as dead whose settlement has not come back yet
 
@@ -54,6 +57,13 @@ class Reports:
             self._dying.popitem(last=False)
 
     def settled(self, report: SettleReport) -> None:
+        """Tell of what ``report`` changed; never raises (the settler must go on)."""
+        try:
+            self._settled(report)
+        except Exception:
+            log.exception("operational events of a settlement not told")
+
+    def _settled(self, report: SettleReport) -> None:
         at = report.at
         for delivery_id in report.dead:
             data = self._dying.pop(delivery_id, None)

@@ -316,3 +316,30 @@ async def test_a_growing_backlog_is_told_when_it_starts_and_when_it_ends(
         await monitor.refresh()
     told = await until(lambda: _kinds(db, 2))
     assert told == ["backlog.growing", "backlog.recovered"]
+
+
+async def test_a_report_that_fails_to_be_told_never_stops_the_settling(
+    db: Database, start_dispatcher: StartDispatcher, start_subscriber: StartSubscriber
+) -> None:
+    def broken(_: OperationalEvent) -> None:
+        raise RuntimeError("the operational events are broken")
+
+    gone = await start_subscriber(answer(410))
+    erp = await start_subscriber()
+    await subscriber(db, "gone", url=gone.url, sources=["shop"])
+    await store_events(db, [event("o-1")])
+    await start_dispatcher(emit=broken)
+    await until(lambda: _state_of(db, "gone", "disabled"))
+    await subscriber(db, "erp", url=erp.url, sources=["later"])
+    await store_events(db, [event(f"l-{i}", source="later") for i in range(3)])
+    await erp.wait_for(3)
+    await until(lambda: _all_of_source_succeeded(db, "later"))
+
+
+async def _all_of_source_succeeded(db: Database, source: str) -> bool:
+    left = await db.pool.fetchval(
+        "SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id"
+        " WHERE e.source = $1 AND d.status <> 'succeeded'",
+        source,
+    )
+    return bool(left == 0)
