@@ -19,6 +19,7 @@ function handler(request) {
   const title = titles[event.type] || event.type + ": " + who;
   const facts = [];
   if (d.reason) facts.push(["Reason", d.reason]);
+  if (d.failing_since) facts.push(["Failing since", d.failing_since]);
   if (d.event_type) facts.push(["Event", d.source + " " + d.event_type]);
   if (d.attempts) facts.push(["Attempts", String(d.attempts)]);
   if (d.last_attempt) {

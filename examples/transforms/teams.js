@@ -20,6 +20,7 @@ function handler(request) {
   const title = titles[event.type] || event.type + ": " + who;
   const facts = [];
   if (d.reason) facts.push({ title: "Reason", value: d.reason });
+  if (d.failing_since) facts.push({ title: "Failing since", value: d.failing_since });
   if (d.event_type) facts.push({ title: "Event", value: d.source + " " + d.event_type });
   if (d.attempts) facts.push({ title: "Attempts", value: String(d.attempts) });
   if (d.failures !== undefined) {

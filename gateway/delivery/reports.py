@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from gateway.domain.operational import GATEWAY_SOURCE, Emit, Kind, OperationalEvent
+from gateway.domain.operational import GATEWAY_SOURCE, Emit, Kind, OperationalEvent, stamp
 from gateway.store.records import AttemptResult, ClaimedDelivery, SettleReport
 
 __all__ = ["Reports"]
@@ -71,10 +71,18 @@ class Reports:
                 self.emit(OperationalEvent("delivery.dead", delivery_id, at, data))
         if at is None:
             return
+        since = {i: stamp(t) for i, t in report.failing_since.items()}
         for subscriber_id, reason in report.disabled.items():
-            self._subscriber("subscriber.disabled", subscriber_id, at, reason=reason)
+            self._subscriber(
+                "subscriber.disabled",
+                subscriber_id,
+                at,
+                reason=reason,
+                failing_since=since.get(subscriber_id),
+            )
         for subscriber_id in report.opened:
-            self._subscriber("subscriber.circuit_opened", subscriber_id, at)
+            failing = since.get(subscriber_id)
+            self._subscriber("subscriber.circuit_opened", subscriber_id, at, failing_since=failing)
         for subscriber_id in report.closed:
             self._subscriber("subscriber.circuit_closed", subscriber_id, at)
 

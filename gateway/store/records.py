@@ -437,6 +437,8 @@ class SettleReport:
     closed: frozenset[str] = frozenset()
     dead: frozenset[str] = frozenset()
     at: datetime | None = None
+    failing_since: Mapping[str, datetime] = dataclasses.field(default_factory=dict)
+    """Of the subscribers disabled or whose circuit opened: since when they fail."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

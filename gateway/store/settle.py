@@ -99,10 +99,13 @@ async def _settle_flow(
         disabled = {r["id"]: reasons[r["id"]] for r in changed}
     before = {i: current[i].state for i in changes}
     after = {i: c.state for i, (_, c) in changes.items()}
+    opened = frozenset(i for i in after if before[i] == "closed" and after[i] == "open")
+    failing = {i: changes[i][1].failing_since for i in opened | disabled.keys()}
     return SettleReport(
         circuits=after,
         disabled=disabled,
-        opened=frozenset(i for i in after if before[i] == "closed" and after[i] == "open"),
+        opened=opened,
         closed=frozenset(i for i in after if before[i] != "closed" and after[i] == "closed"),
         at=now,
+        failing_since={i: since for i, since in failing.items() if since is not None},
     )

@@ -119,6 +119,8 @@ async def test_the_slack_example_makes_a_message_with_text_blocks_and_a_console_
     assert {"type": "mrkdwn", "text": "*Reason*\nthe endpoint answered 410 Gone"} in section[
         "fields"
     ]
+    since = {"type": "mrkdwn", "text": "*Failing since*\n2026-05-01T09:58:12.402113Z"}
+    assert since in section["fields"]
     assert actions["elements"][0]["url"] == CONSOLE
 
 

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from gateway.config import OperationalEventsConfig
 from gateway.delivery.circuit import GONE_REASON
-from gateway.domain.operational import OperationalEvent
+from gateway.domain.operational import OperationalEvent, stamp
 from gateway.ingress.operational import OperationalEvents
 from gateway.ingress.spikes import SignatureSpikes
 from gateway.maintenance.backlog import BacklogMonitor
@@ -91,6 +91,8 @@ async def test_a_disabled_subscriber_is_told_once_signed_to_those_naming_the_gat
     Webhook(alerts.secret).verify(told.body, told.headers)
     body = orjson.loads(told.body)
     assert body["type"] == "subscriber.disabled"
+    first_attempt = await db.pool.fetchval("SELECT min(started_at) FROM delivery_attempts")
+    assert body["data"].pop("failing_since") == stamp(first_attempt)
     assert body["data"] == {
         "subscriber": {"id": wms.id, "name": "warehouse"},
         "reason": GONE_REASON,
@@ -131,6 +133,8 @@ async def test_a_circuit_opening_and_closing_are_told_once_each(
     assert kinds == ["subscriber.circuit_opened", "subscriber.circuit_closed"]
     opened = orjson.loads(alerts_sink.received[0].body)
     assert opened["data"]["subscriber"] == {"id": erp_sub.id, "name": "erp"}
+    first_attempt = await db.pool.fetchval("SELECT min(started_at) FROM delivery_attempts")
+    assert opened["data"]["failing_since"] == stamp(first_attempt)
 
 
 async def _all_succeeded(db: Database) -> bool:
