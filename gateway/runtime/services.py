@@ -7,8 +7,8 @@ queues and store, then delete or acknowledge, what they hold (or give it back); 
 writer commits everything queued, then its pool closes; the loop-lag timer and the
 source registry stop; the dispatcher stops claiming, gives the attempts in flight their
 grace and closes its broker connections; the delivery client and the queue pool close;
-the admin listener (the API, /readyz and /metrics answered until then) closes; the
-database closes last.
+the operational events store what was told of until then; the admin listener (the API,
+/readyz and /metrics answered until then) closes; the database closes last.
 """
 
 from __future__ import annotations
