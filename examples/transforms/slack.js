@@ -24,7 +24,7 @@ function handler(request) {
   if (d.attempts) facts.push(["Attempts", String(d.attempts)]);
   if (d.last_attempt) {
     const last = d.last_attempt;
-    facts.push(["Last attempt", [last.outcome, last.status_code, last.error].filter(Boolean).join(" ")]);
+    facts.push(["Last attempt", [last.outcome, last.status_code].filter(Boolean).join(" ")]);
   }
   if (d.failures !== undefined) facts.push(["Failures", d.failures + " in " + d.window_seconds + " s"]);
   if (d.backlog !== undefined) facts.push(["Waiting", d.backlog + " deliveries"]);

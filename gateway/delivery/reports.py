@@ -47,11 +47,9 @@ class Reports:
             "event_type": claimed.event_type,
             "subscriber": _subscriber(claimed.subscriber_id, claimed.subscriber_name),
             "attempts": claimed.total_attempts,
-            "last_attempt": {
-                "outcome": result.outcome,
-                "status_code": result.status_code,
-                "error": result.error,
-            },
+            # Not the attempt's error text: a client library's may quote the URL, and
+            # these events go to third parties (a chat, a pager).
+            "last_attempt": {"outcome": result.outcome, "status_code": result.status_code},
         }
         while len(self._dying) > MAX_DYING:
             self._dying.popitem(last=False)
