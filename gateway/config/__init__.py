@@ -11,6 +11,7 @@ from __future__ import annotations
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.errors import ConfigError
 from gateway.config.loading import ENV_PREFIX, load_config
+from gateway.config.operational import OperationalEventsConfig
 from gateway.config.schema import (
     AdminConfig,
     ApiConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "IngressConfig",
     "LogConfig",
     "MetricsConfig",
+    "OperationalEventsConfig",
     "PrivacyConfig",
     "RetentionConfig",
     "Scheme",

@@ -19,6 +19,7 @@ from msgspec import Meta
 from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.egress import EgressConfig, egress_problem
+from gateway.config.operational import OperationalEventsConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import InvalidDestination
@@ -322,6 +323,9 @@ class Config(Section, frozen=True):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
     privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
+    operational_events: OperationalEventsConfig = msgspec.field(
+        default_factory=OperationalEventsConfig
+    )
     brokers: tuple[Broker, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.console.access import CONSOLE, needs
 from gateway.console.render import page
+from gateway.domain.operational import GATEWAY_SOURCE
 from gateway.domain.receive import ReaderStatus
 from gateway.domain.source import SourceConfig
 from gateway.store import sources as store
@@ -22,7 +23,7 @@ __all__ = ["ROUTES", "SourceRow"]
 class SourceRow:
     name: str
     scheme: str
-    kind: str  # webhook, sqs or amqp
+    kind: str  # webhook, sqs, amqp, or operational (the built-in source)
     broker: str | None
     queue: str | None
     managed_by: str
@@ -48,11 +49,16 @@ def _row(stored: store.StoredSource, reader: ReaderStatus | None) -> SourceRow:
     )
 
 
+BUILT_IN = SourceRow(GATEWAY_SOURCE, "—", "operational", None, None, "gateway", None)
+"""The gateway's own source: its events about itself (gateway/domain/operational.py)."""
+
+
 @needs("read")
 async def sources(request: web.Request) -> web.Response:
     state = request.config_dict[CONSOLE].api
     readers = state.readers()
     rows = [_row(s, readers.get(s.name)) for s in await store.list_sources(state.db)]
+    rows.append(BUILT_IN)
     return page(request, "sources.html", sources=rows, reading_here=bool(readers))
 
 

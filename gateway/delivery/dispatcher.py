@@ -27,12 +27,14 @@ from gateway.delivery.destinations import Destinations, Stopwatch
 from gateway.delivery.jobs import JobRunner
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.outcome import decide
+from gateway.delivery.reports import Reports
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
 from gateway.delivery.transformed import transform_claimed
 from gateway.delivery.transforms import Reshaped, TransformEngine
 from gateway.delivery.upkeep import Upkeep
 from gateway.domain.broker_destination import destination_kind
+from gateway.domain.operational import Emit, drop
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
 from gateway.store import StoreError
 from gateway.store import claim as store
@@ -60,6 +62,7 @@ class Dispatcher:
         queue_db: Database | None = None,
         transforms: TransformEngine | None = None,
         brokers: tuple[Broker, ...] = (),
+        emit: Emit = drop,
     ) -> None:
         self.db = db
         # Claims, releases and settlements: fixed-shape statements run many times a
@@ -103,6 +106,7 @@ class Dispatcher:
         self._lease_ends: dict[str, float] = {}
         self._slot_freed = asyncio.Event()
         self._names: dict[str, str] = {}
+        self.reports = Reports(emit, self._names)
         self._stopping = False
         self._main: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -307,6 +311,7 @@ class Dispatcher:
             self.metrics.retries_scheduled.labels(name).inc()
         elif settlement.status == "dead":
             self.metrics.dead_letters.labels(name).inc()
+            self.reports.dying(claimed, result)
         log_event(
             log,
             logging.DEBUG if result.ok or settlement.status == "cancelled" else logging.WARNING,
@@ -336,6 +341,7 @@ class Dispatcher:
             name = self._names.get(subscriber_id, subscriber_id)
             self.metrics.subscriber_disabled.labels(name).set(1)
             log_event(log, logging.WARNING, "subscriber disabled", subscriber=name, reason=reason)
+        self.reports.settled(report)
         self._wake.set()  # slots, tokens or the next delivery of a key may be free now
 
     async def _ensure_listener(self) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from gateway.domain.operational import GATEWAY_SOURCE
 from gateway.domain.receive import Receive
 from gateway.domain.validation import (
     FINITE,
@@ -98,6 +99,8 @@ def check_source(source: SourceConfig) -> None:
     """The rules beyond the fields' constraints; :class:`Invalid` names the field."""
     if not SLUG.match(source.name):
         raise Invalid("name", "must be a lowercase slug (a-z, 0-9, '-', '_')")
+    if source.name == GATEWAY_SOURCE:
+        raise Invalid("name", f"{GATEWAY_SOURCE!r} is the gateway's own (operational events)")
     secrets = source.all_secrets
     _check_receive(source)
     if source.scheme == "amazon-sp-api" and secrets:

@@ -73,11 +73,13 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
     A subscriber delivers to ``url`` over HTTP, or into a broker: ``destination``
     (``gateway.domain.broker_destination``); exactly one of the two is set.
-    ``event_types`` are globs (``orders/*``); ``headers`` are sent with every delivery;
-    ``forward_headers`` names inbound headers passed on; ``payload_mode = "thin"`` sends a
-    signed link instead of a body (above ``thin_above_bytes``, when set); ``filter`` takes
-    only the events whose content passes it (``gateway.domain.filters``); ``transform``
-    reshapes each request before it is signed (``gateway.domain.transform``).
+    ``sources`` lists the sources it takes (none: every source but the gateway's own,
+    ``gateway.domain.operational``); ``event_types`` are globs (``orders/*``); ``headers``
+    are sent with every delivery; ``forward_headers`` names inbound headers passed on;
+    ``payload_mode = "thin"`` sends a signed link instead of a body (above
+    ``thin_above_bytes``, when set); ``filter`` takes only the events whose content passes
+    it (``gateway.domain.filters``); ``transform`` reshapes each request before it is
+    signed (``gateway.domain.transform``).
     ``proxy`` and ``tls`` name an ``[[egress.proxies]]`` and an ``[[egress.tls]]`` table of
     the config file (``gateway.config.egress``); ``proxy = "direct"`` goes without one.
     """

@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from prometheus_client import Counter, Histogram
@@ -86,6 +86,8 @@ class Intake:
     writer: GroupCommitWriter
     metrics: Metrics
     lag: LoopLag = dataclasses.field(default_factory=lambda: LoopLag(0))
+    # Told the name of each source a request of which had its signature refused.
+    on_signature_failure: Callable[[str], None] = lambda _: None
     guard: Guard = dataclasses.field(init=False)
     in_flight: InFlight = dataclasses.field(init=False, default_factory=InFlight)
     requests: Children[Counter] = dataclasses.field(init=False)  # by source, outcome
@@ -182,6 +184,7 @@ class Intake:
         try:
             source.verifier.verify(arrival.headers, body, time.time())
         except VerificationFailed as exc:
+            self.on_signature_failure(cfg.name)
             raise Problem(401, exc.reason, kind="signature-invalid") from None
         committed = self._submit(event_from(arrival.headers, cfg, body))
         try:

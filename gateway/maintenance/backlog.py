@@ -10,24 +10,43 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gateway.domain.operational import Emit, Kind, OperationalEvent, crossings, drop
 from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics, log_event
 from gateway.store import StoreError
 from gateway.store.database import Database
-from gateway.store.maintenance import backlog
+from gateway.store.maintenance import BacklogCount, backlog
+from gateway.store.operational import active_conditions, change_conditions
 
-__all__ = ["BacklogMonitor"]
+__all__ = ["CONDITION", "BacklogMonitor"]
+
+CONDITION = "backlog"
+"""The name of the shared condition (``operational_states.kind``)."""
+_WAITING = frozenset({"pending", "queued"})
 
 log = logging.getLogger("gateway.metrics")
 
 
 class BacklogMonitor:
-    """Refreshes ``gateway_deliveries_backlog`` and ``gateway_subscriber_disabled``."""
+    """Refreshes ``gateway_deliveries_backlog`` and ``gateway_subscriber_disabled``; with
+    a ``threshold``, tells of each subscriber's backlog growing past it
+    (``backlog.growing``) and falling below half of it again (``backlog.recovered``): the
+    episode's state is shared, so one replica tells of each change."""
 
-    def __init__(self, db: Database, metrics: Metrics, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        metrics: Metrics,
+        interval_seconds: float,
+        *,
+        emit: Emit = drop,
+        threshold: int | None = None,
+    ) -> None:
         self.db = db
         self.metrics = metrics
         self.interval_seconds = interval_seconds
+        self.emit = emit
+        self.threshold = threshold
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -38,6 +57,28 @@ class BacklogMonitor:
             ((r.subscriber, r.status, r.count) for r in rows),
             {r.subscriber: r.state == "disabled" for r in rows}.items(),
         )
+        if self.threshold is not None:
+            await self._tell(rows, self.threshold)
+
+    async def _tell(self, rows: list[BacklogCount], threshold: int) -> None:
+        waiting: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for r in rows:
+            if r.state != "disabled" and r.status in _WAITING:
+                waiting[r.subscriber_id] = waiting.get(r.subscriber_id, 0) + r.count
+                names[r.subscriber_id] = r.subscriber
+        active = await active_conditions(self.db, CONDITION)
+        starts, ends = crossings(waiting, active, threshold)
+        for subscriber_id, growing, since in await change_conditions(
+            self.db, CONDITION, starts, ends
+        ):
+            data = {
+                "subscriber": {"id": subscriber_id, "name": names.get(subscriber_id)},
+                "backlog": waiting.get(subscriber_id, 0),
+                "threshold": threshold,
+            }
+            kind: Kind = "backlog.growing" if growing else "backlog.recovered"
+            self.emit(OperationalEvent(kind, subscriber_id, since, data))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="backlog-gauges")

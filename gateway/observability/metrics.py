@@ -87,6 +87,7 @@ class Metrics:
         self._delivery(r)
         self._backlog(r)
         self._retention(r)
+        self._operational(r)
         self.db_pool_in_use = Gauge(
             "gateway_db_pool_in_use",
             "Database connections in use, by pool (shared, writer, queue).",
@@ -268,6 +269,16 @@ class Metrics:
         )
         self._backlog_keys: set[tuple[str, str]] = set()
         self._subscribers: set[str] = set()
+
+    def _operational(self, r: CollectorRegistry) -> None:
+        self.operational_events = Counter(
+            "gateway_operational_events",
+            "The gateway's events about itself by kind and outcome: stored, duplicate "
+            "(another replica stored it first), dropped (the queue was full), failed (the "
+            "database refused or was away).",
+            ["kind", "outcome"],
+            registry=r,
+        )
 
     def _retention(self, r: CollectorRegistry) -> None:
         self.retention_deleted = Counter(

@@ -7,8 +7,8 @@ queues and store, then delete or acknowledge, what they hold (or give it back); 
 writer commits everything queued, then its pool closes; the loop-lag timer and the
 source registry stop; the dispatcher stops claiming, gives the attempts in flight their
 grace and closes its broker connections; the delivery client and the queue pool close;
-the admin listener (the API, /readyz and /metrics answered until then) closes; the
-database closes last.
+the operational events store what was told of until then; the admin listener (the API,
+/readyz and /metrics answered until then) closes; the database closes last.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.egress import Egress
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
+from gateway.domain.operational import Emit, drop
 from gateway.domain.receive import ReaderStatus
 from gateway.http.acceptor import GreedySite
 from gateway.http.closing import ClosingRunner
@@ -43,11 +44,13 @@ from gateway.ingress.fastpath import FastIngest
 from gateway.ingress.intake import Intake
 from gateway.ingress.looplag import LoopLag
 from gateway.ingress.messages import MessageIntake
+from gateway.ingress.operational import OperationalEvents
 from gateway.ingress.registry import SourceRegistry
 from gateway.ingress.shedding import EarlyRefusal
 from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.sns import SnsCertificates
 from gateway.ingress.source import Source
+from gateway.ingress.spikes import SignatureSpikes
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.lifecycle.services import Hooks, Services
 from gateway.maintenance.backlog import BacklogMonitor
@@ -100,10 +103,11 @@ async def start(
             ", ".join(config.delivery.allowed_private_cidrs),
         )
     links = PayloadLinks.from_config(config)
+    emit = await _start_operational_events(services, config, db, metrics)
     on_commit = _no_dispatcher
     if role in ("all", "worker") and config.delivery.enabled:
         on_commit = await _start_delivery(
-            services, config, db, metrics, policy, links, pools, components
+            services, config, db, metrics, policy, links, pools, components, emit
         )
     readers: Statuses = _no_readers
     if role in ("all", "ingress"):
@@ -119,13 +123,14 @@ async def start(
             bound["ingress"],
             pools,
             components,
+            emit,
         )
     api = None
     authenticator = None
     if role in ("all", "worker", "api"):
         api = ApiState(config, db, policy, metrics, readers=readers)
         authenticator = Authenticator.from_config(config, RevokedTokens.from_config(db, config.api))
-    await _start_lifecycle(services, config, role, db, metrics)
+    await _start_lifecycle(services, config, role, db, metrics, emit)
     shown: dict[str, Database] = {}  # the writer's first, as the metrics have listed them
     shown.update((name, pools[name]) for name in ("writer", "queue") if name in pools)
     health = HealthState(db, metrics, head_revision(), components, shown, readers)
@@ -142,6 +147,19 @@ def _no_dispatcher() -> None:
     """No dispatcher in this process to wake: the writer's NOTIFY tells the workers."""
 
 
+async def _start_operational_events(
+    services: Services, config: Config, db: Database, metrics: Metrics
+) -> Emit:
+    """What stores the gateway's events about itself: started before, and so stopped
+    after, everything that tells of a change (what they told last is stored). Returns
+    how to tell of one."""
+    if not config.operational_events.enabled:
+        return drop
+    events = OperationalEvents(db, config.operational_events, metrics)
+    await services.start("operational events", Hooks(events.start, events.stop))
+    return events.emit
+
+
 async def _start_delivery(
     services: Services,
     config: Config,
@@ -151,6 +169,7 @@ async def _start_delivery(
     links: PayloadLinks,
     pools: dict[str, Database],
     components: Components,
+    emit: Emit,
 ) -> Callable[[], None]:
     """The queue pool, the delivery client and the dispatcher, which stops first (its
     attempts in flight use the client; its releases and settlements, the queue pool).
@@ -168,6 +187,7 @@ async def _start_delivery(
         links=links,
         queue_db=queue_db,
         brokers=config.brokers,
+        emit=emit,
     )
     stop = functools.partial(dispatcher.stop, config.delivery.grace_seconds)
     await services.start("dispatcher", Hooks(dispatcher.start, stop))
@@ -187,6 +207,7 @@ async def _start_ingress(
     sockets: list[socket.socket],
     pools: dict[str, Database],
     components: Components,
+    emit: Emit,
 ) -> Statuses:
     """The registry, the loop-lag timer, the writer's pool, the writer, the sources'
     readers and the listener: the listener stops first, then the readers, the writer
@@ -208,6 +229,10 @@ async def _start_ingress(
     components["writer"] = lambda: writer.running
     readers = await _start_readers(services, config, registry, writer, metrics)
     intake = Intake(config.ingress, registry, writer, metrics, lag)
+    if config.operational_events.enabled:
+        spikes = SignatureSpikes(db, config.operational_events, emit)
+        await services.start("signature spikes", Hooks(spikes.start, spikes.stop))
+        intake.on_signature_failure = spikes.failed
     app = build_ingress_app(intake, PayloadState(db, links))
     listening = _listening(
         app, config.ingress.host, sockets, "ingress", tls, config.ingress, early_answers(intake)
@@ -244,7 +269,7 @@ async def _start_readers(
 
 
 async def _start_lifecycle(
-    services: Services, config: Config, role: Role, db: Database, metrics: Metrics
+    services: Services, config: Config, role: Role, db: Database, metrics: Metrics, emit: Emit
 ) -> None:
     """Retention (workers) and the backlog gauges (every role: each replica exports
     them); the first to stop, the gauges before retention."""
@@ -253,7 +278,14 @@ async def _start_lifecycle(
         retention = Retention(db, config.retention, metrics, token_leeway_seconds=leeway)
         await services.start("retention", Hooks(retention.start, retention.stop))
     if config.metrics.backlog_interval_seconds > 0:
-        backlog = BacklogMonitor(db, metrics, config.metrics.backlog_interval_seconds)
+        operational = config.operational_events
+        backlog = BacklogMonitor(
+            db,
+            metrics,
+            config.metrics.backlog_interval_seconds,
+            emit=emit,
+            threshold=operational.backlog_threshold if operational.enabled else None,
+        )
         await services.start("backlog gauges", Hooks(backlog.start, backlog.stop))
 
 

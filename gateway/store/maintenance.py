@@ -39,12 +39,15 @@ class BacklogCount:
     state: str  # active | paused | disabled
     status: str  # queued | pending | in_flight | dead
     count: int
+    subscriber_id: str = ""
 
 
 async def backlog(db: Database) -> list[BacklogCount]:
     """Deliveries pending, in flight and dead per subscriber, zeros included."""
     rows = await db.fetch("backlog_by_subscriber", None)
-    return [BacklogCount(r["name"], r["state"], r["status"], int(r["count"])) for r in rows]
+    return [
+        BacklogCount(r["name"], r["state"], r["status"], int(r["count"]), r["id"]) for r in rows
+    ]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ WITH input AS (
         WHERE i.id = ANY ($11::text[])
            OR EXISTS (SELECT 1 FROM unjudged s
                       WHERE s.filter_path IS NOT NULL
-                        AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources)))
+                        AND gateway_takes_source(s.sources, i.source))
         LIMIT 1  -- a subquery of its own: the body is read only when the test passes
     ) f ON true
 ), targets AS (
@@ -67,7 +67,7 @@ WITH input AS (
            CASE WHEN s.ordered THEN i.ordering_key END AS ordering_key
     FROM documents i
     JOIN unjudged s
-      ON (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+      ON gateway_takes_source(s.sources, i.source)
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
@@ -78,7 +78,7 @@ WITH input AS (
     JOIN documents i ON i.id = v.event_id
     JOIN judged s
       ON s.at = v.at
-     AND (cardinality(s.sources) = 0 OR i.source = ANY (s.sources))
+     AND gateway_takes_source(s.sources, i.source)
      AND (cardinality(s.event_type_likes) = 0
           OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                      WHERE i.event_type LIKE p.pattern))
@@ -452,7 +452,7 @@ WHERE principal = $1 AND key = $2 AND created_at < now() - make_interval(secs =>
 -- deliveries_due_idx; in flight: deliveries_lease_idx; queued and dead:
 -- deliveries_subscriber_status_idx): the cost follows the backlog, never the number of
 -- finished deliveries.
-SELECT s.name, s.state, st.status, st.count
+SELECT s.id, s.name, s.state, st.status, st.count
 FROM subscribers s
 CROSS JOIN LATERAL (VALUES
     ('queued', (SELECT count(*) FROM deliveries d
@@ -813,7 +813,7 @@ SELECT d.id AS delivery_id, s.id AS subscriber_id
 FROM events e
 JOIN subscribers s
   ON s.state <> 'disabled'
- AND (cardinality(s.sources) = 0 OR e.source = ANY (s.sources))
+ AND gateway_takes_source(s.sources, e.source)
  AND (cardinality(s.event_type_likes) = 0
       OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                  WHERE e.event_type LIKE p.pattern))
@@ -836,7 +836,7 @@ JOIN subscribers s
   ON s.state <> 'disabled'
  AND s.filter_path IS NOT NULL
  AND s.created_at <= e.received_at
- AND (cardinality(s.sources) = 0 OR e.source = ANY (s.sources))
+ AND gateway_takes_source(s.sources, e.source)
  AND (cardinality(s.event_type_likes) = 0
       OR EXISTS (SELECT 1 FROM unnest(s.event_type_likes) AS p(pattern)
                  WHERE e.event_type LIKE p.pattern))
@@ -1144,3 +1144,34 @@ WITH doomed AS (
     DELETE FROM revoked_tokens WHERE jti = ANY (ARRAY(SELECT jti FROM doomed)) RETURNING 1
 )
 SELECT count(*) FROM gone;
+
+-- name: add_signature_failures
+-- Add each source's refused signatures ($1, $2) to the current bucket of $3 seconds
+-- (every replica adds its own), and forget the buckets older than $4 seconds.
+WITH added AS (
+    INSERT INTO signature_failures AS f (source, bucket, failures)
+    SELECT u.source, to_timestamp(floor(extract(epoch FROM now()) / $3) * $3), u.failures
+    FROM unnest($1::text[], $2::bigint[]) AS u(source, failures)
+    ON CONFLICT (source, bucket) DO UPDATE SET failures = f.failures + EXCLUDED.failures
+)
+DELETE FROM signature_failures WHERE bucket < now() - make_interval(secs => $4);
+
+-- name: signature_failures_within
+-- Each source's refused signatures in the buckets that began within the last $1 seconds.
+SELECT source, sum(failures)::bigint AS failures
+FROM signature_failures
+WHERE bucket >= now() - make_interval(secs => $1)
+GROUP BY source;
+
+-- name: active_conditions
+-- The subjects for which the condition $1 holds now.
+SELECT subject FROM operational_states WHERE kind = $1 AND active;
+
+-- name: change_condition
+-- Turn condition $1 of subject $2 on or off ($3). Returns the time of the change only to
+-- the statement that made it: of replicas that judge alike at once, one is told.
+INSERT INTO operational_states AS o (kind, subject, active, since)
+VALUES ($1, $2, $3, now())
+ON CONFLICT (kind, subject) DO UPDATE SET active = EXCLUDED.active, since = EXCLUDED.since
+WHERE o.active <> EXCLUDED.active
+RETURNING since;

@@ -424,12 +424,24 @@ class SubscriberFlow:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SettleReport:
-    """What one settled batch changed beyond the deliveries themselves."""
+    """What one settled batch changed beyond the deliveries themselves.
+
+    ``disabled`` holds the subscribers this batch disabled (not those already disabled),
+    with the reason; ``opened`` and ``closed`` the subscribers whose circuit it opened
+    (from closed) or closed; ``dead`` the deliveries it gave up on; ``at`` is the
+    database's time of the batch, the time of each of these changes.
+    """
 
     finished: frozenset[str] = frozenset()
     promoted: int = 0
     circuits: Mapping[str, CircuitState] = dataclasses.field(default_factory=dict)
     disabled: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    opened: frozenset[str] = frozenset()
+    closed: frozenset[str] = frozenset()
+    dead: frozenset[str] = frozenset()
+    at: datetime | None = None
+    failing_since: Mapping[str, datetime] = dataclasses.field(default_factory=dict)
+    """Of the subscribers disabled or whose circuit opened: since when they fail."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

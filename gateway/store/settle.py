@@ -8,12 +8,13 @@ keys of deliveries that succeeded, whose next queued delivery is promoted.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from gateway.store import flow, ordering
 from gateway.store.database import Connection, Database
-from gateway.store.records import Circuit, CircuitState, FlowChange, Settlement, SettleReport
+from gateway.store.records import Circuit, FlowChange, Settlement, SettleReport
 from gateway.store.sql import QUERIES
 
 __all__ = ["Evolve", "settle"]
@@ -55,12 +56,13 @@ async def settle(
             [r.request_content_type for r in results],
         )
         owner = {r["id"]: r["subscriber_id"] for r in rows}
-        circuits, disabled = await _settle_flow(conn, settlements, owner, evolve)
+        report = await _settle_flow(conn, settlements, owner, evolve)
         finished = (r for r in rows if r["status"] in ("succeeded", "cancelled"))
         promoted = await ordering.take(conn, ordering.count_keys(finished))
         if promoted:
             await conn.execute(QUERIES["notify_deliveries"])
-    return SettleReport(frozenset(owner), len(promoted), circuits, disabled)
+    dead = frozenset(r["id"] for r in rows if r["status"] == "dead")
+    return dataclasses.replace(report, finished=frozenset(owner), promoted=len(promoted), dead=dead)
 
 
 async def _settle_flow(
@@ -68,16 +70,19 @@ async def _settle_flow(
     settlements: Sequence[Settlement],
     owner: dict[str, str],
     evolve: Evolve,
-) -> tuple[dict[str, CircuitState], dict[str, str]]:
+) -> SettleReport:
+    """The circuits of the subscribers ``settlements`` are of, moved on; who was disabled,
+    whose circuit opened or closed (only ``circuits``, ``disabled``, ``opened``,
+    ``closed`` and ``at`` are filled)."""
     by_subscriber: dict[str, list[Settlement]] = {}
     for s in settlements:
         if s.delivery_id in owner:
             by_subscriber.setdefault(owner[s.delivery_id], []).append(s)
     if not by_subscriber:
-        return {}, {}
+        return SettleReport()
     now, current = await flow.lock(conn, by_subscriber)
     changes: dict[str, tuple[int, Circuit]] = {}
-    disabled: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     for subscriber_id, group in by_subscriber.items():
         if subscriber_id not in current:
             continue  # deleted meanwhile
@@ -85,9 +90,22 @@ async def _settle_flow(
         change = evolve(current[subscriber_id], group, now)
         changes[subscriber_id] = (len(group), change.circuit)
         if change.disable_reason:
-            disabled[subscriber_id] = change.disable_reason
+            reasons[subscriber_id] = change.disable_reason
     await flow.write(conn, changes)
-    if disabled:
-        ids = list(disabled)
-        await conn.execute(QUERIES["disable_subscribers"], ids, [disabled[i] for i in ids])
-    return {i: c.state for i, (_, c) in changes.items()}, disabled
+    disabled: dict[str, str] = {}
+    if reasons:  # those disabled already (by another batch, a replica) stay as they are
+        ids = list(reasons)
+        changed = await conn.fetch(QUERIES["disable_subscribers"], ids, [reasons[i] for i in ids])
+        disabled = {r["id"]: reasons[r["id"]] for r in changed}
+    before = {i: current[i].state for i in changes}
+    after = {i: c.state for i, (_, c) in changes.items()}
+    opened = frozenset(i for i in after if before[i] == "closed" and after[i] == "open")
+    failing = {i: changes[i][1].failing_since for i in opened | disabled.keys()}
+    return SettleReport(
+        circuits=after,
+        disabled=disabled,
+        opened=opened,
+        closed=frozenset(i for i in after if before[i] != "closed" and after[i] == "closed"),
+        at=now,
+        failing_since={i: since for i, since in failing.items() if since is not None},
+    )

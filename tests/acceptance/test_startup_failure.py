@@ -115,6 +115,7 @@ async def test_a_service_that_cannot_start_stops_every_one_started_before_it(
     # What started before it: pools, the dispatcher and its LISTEN connection, tasks...
     assert started(caplog) == [
         "database",
+        "operational events",
         "queue pool",
         "delivery client",
         "dispatcher",
@@ -163,6 +164,7 @@ async def test_a_gateway_stops_its_services_in_the_order_that_loses_nothing(
         "backlog gauges",
         "retention",
         "ingress listener",  # no more webhooks taken; those read are answered
+        "signature spikes",
         "source readers",  # no more messages read; those in hand stored and settled
         "writer",  # everything acknowledged is committed
         "writer pool",
@@ -171,6 +173,7 @@ async def test_a_gateway_stops_its_services_in_the_order_that_loses_nothing(
         "dispatcher",  # attempts in flight get their grace, on the client and queue pool
         "delivery client",
         "queue pool",
+        "operational events",  # what the dispatcher and the monitors told is stored
         "admin listener",  # /readyz, /metrics and the API answer until here
         "database",
     ]

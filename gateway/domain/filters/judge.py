@@ -28,6 +28,7 @@ import orjson
 
 from gateway.domain.filters.compiled import Check, Reach, Unsure, compile_check, reach_of
 from gateway.domain.filters.syntax import All, AnyOf, Filter, Key, Step, Test
+from gateway.domain.operational import takes_source
 
 __all__ = [
     "NONE_HOLD",
@@ -164,7 +165,7 @@ class _SourceFilters:
         judging: list[int] = []
         null_may_hold = False
         for at, one in enumerate(filters):
-            if one.sources and source not in one.sources:
+            if not takes_source(one.sources, source):
                 continue
             judging.append(at)
             if one.node is None:

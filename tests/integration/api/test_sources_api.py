@@ -188,3 +188,18 @@ async def test_the_api_document_describes_a_sources_queue_of_either_kind(
     assert {"SqsReceive", "AmqpReceive", "ReaderStatus"} <= set(schemas)
     assert schemas["SqsReceive"]["properties"]["kind"] == {"enum": ["sqs"]}
     assert "amazon-sp-api" in schemas["SourceConfig"]["properties"]["scheme"]["enum"]
+
+
+async def test_a_source_named_gateway_is_refused_the_name_is_the_gateways_own(
+    api: TestClient,  # type: ignore[type-arg]
+    token: Callable[..., str],
+) -> None:
+    headers = bearer(token("write"))
+    response = await api.post(
+        "/api/v1/sources", json={**GITHUB, "name": "gateway"}, headers=headers
+    )
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert problem["detail"].startswith("<api>: source.name: "), problem
+    missing = await api.get("/api/v1/sources/gateway", headers=bearer(token("read")))
+    assert missing.status == 404

@@ -53,9 +53,11 @@ async def test_the_sources_page_shows_each_sources_kind_queue_and_reading(db: Da
         await console.close()
 
     rows = {name: page.split(f'id="source-{name}"', 1)[1].split("</tr>", 1)[0] for name in
-            ("amazon", "orders", "shop")}  # fmt: skip
+            ("amazon", "orders", "shop", "gateway")}  # fmt: skip
     assert "webhooks at <code>/webhooks/v1/shop</code>" in rows["shop"]
     assert "sqs queue" in rows["amazon"] and f"<code>{QUEUE_URL}</code>" in rows["amazon"]
     assert ">reading<" in rows["amazon"] and '<td class="num">7</td>' in rows["amazon"]
     assert "amqp queue" in rows["orders"] and "<code>orders</code>" in rows["orders"]
     assert PLANTED not in page and html.escape(PLANTED) in page
+    assert "the gateway's own events" in rows["gateway"]  # built in, no webhooks
+    assert '<a href="/console/events?source=gateway">' in rows["gateway"]

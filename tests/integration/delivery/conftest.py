@@ -14,6 +14,7 @@ from gateway.delivery.client import OutboundClient
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.links import PayloadLinks
 from gateway.delivery.ssrf import AddressPolicy
+from gateway.domain.operational import Emit, drop
 from gateway.observability import Metrics
 from gateway.store.database import Database
 from testkit.sinks import Behaviour, Sink, answer
@@ -49,6 +50,7 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
         metrics: Metrics | None = None,
         queue_db: Database | None = None,
         brokers: tuple[Broker, ...] = (),
+        emit: Emit = drop,
     ) -> Dispatcher:
         db = await Database.connect(database_url, min_size=1, max_size=6)
         client = OutboundClient(
@@ -65,6 +67,7 @@ async def start_dispatcher(database_url: str) -> AsyncIterator[StartDispatcher]:
             links=links,
             queue_db=queue_db,
             brokers=brokers,
+            emit=emit,
         )
         dispatcher.start()
         running.append((dispatcher, client, db))
