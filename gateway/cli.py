@@ -96,16 +96,18 @@ def _invalid(exc: ConfigError) -> int:
 def _check_config(config: Config) -> int:
     """Beyond what loading checks: every secret fits its scheme, the TLS files load, no
     declared subscriber names a private address that is not opened, every declared
-    broker's library is installed."""
+    broker's library is installed, and so is tracing's when it is on."""
     from gateway.ingress.listener import ingress_ssl_context
     from gateway.ingress.source import build_sources
     from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
+    from gateway.runtime.tracing import check_tracing
 
     try:
         build_sources(config)
         ingress_ssl_context(config)
         check_declared_destinations(config)
         check_broker_libraries(config)
+        check_tracing(config)
     except ConfigError as exc:
         return _invalid(exc)
     print(f"{config.source_file}: ok ({len(config.sources)} sources)")

@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
+from gateway.config.tracing import TracingConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import InvalidDestination
@@ -319,6 +320,7 @@ class Config(Section, frozen=True):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
     privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     brokers: tuple[Broker, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()

@@ -96,6 +96,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     thin_above_bytes: Bytes | None = None
     filter: ContentFilter | None = None
     transform: Transform | None = None
+    # Deliveries of traced events carry a W3C ``traceparent`` naming their attempt's span.
+    send_traceparent: bool = True
 
     def __post_init__(self) -> None:
         self._check_destination()

@@ -43,7 +43,8 @@ from gateway.ingress.schemes import woocommerce
 from gateway.ingress.source import Source
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
-from gateway.observability import Children, Metrics
+from gateway.observability import Children, Metrics, log_event
+from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -86,6 +87,7 @@ class Intake:
     writer: GroupCommitWriter
     metrics: Metrics
     lag: LoopLag = dataclasses.field(default_factory=lambda: LoopLag(0))
+    tracing: Tracing | None = None
     guard: Guard = dataclasses.field(init=False)
     in_flight: InFlight = dataclasses.field(init=False, default_factory=InFlight)
     requests: Children[Counter] = dataclasses.field(init=False)  # by source, outcome
@@ -152,7 +154,7 @@ class Intake:
             if source.config.receive is not None:
                 raise _reads_a_queue(source)
             with self.in_flight:
-                outcome = await self._take(arrival, source)
+                outcome = await self._take(arrival, source, started)
         except Problem as problem:
             outcome = refusal(problem, path)
         except Exception:
@@ -162,7 +164,7 @@ class Intake:
             self._record(name if source is not None else UNKNOWN_SOURCE, arrival, outcome, started)
         return outcome
 
-    async def _take(self, arrival: Arrival, source: Source) -> Outcome:
+    async def _take(self, arrival: Arrival, source: Source, started: float) -> Outcome:
         cfg = source.config
         self.guard.admit(arrival, source)
         limit = cfg.max_body_bytes or self.config.max_body_bytes
@@ -183,9 +185,17 @@ class Intake:
             source.verifier.verify(arrival.headers, body, time.time())
         except VerificationFailed as exc:
             raise Problem(401, exc.reason, kind="signature-invalid") from None
-        committed = self._submit(event_from(arrival.headers, cfg, body))
+        event = event_from(arrival.headers, cfg, body)
+        if self.tracing is not None:
+            sampled = self.tracing.sample(arrival.headers.get(TRACEPARENT))
+            if sampled is not None:
+                return await self._traced(self.tracing, event, started, *sampled)
+        return stored(await self._committed(self._submit(event)))
+
+    async def _committed(self, committed: asyncio.Future[IngestResult]) -> IngestResult:
+        """The writer's answer, or the 503 that stands for its failure."""
         try:
-            return stored(await committed)
+            return await committed
         except WriterTimedOut:
             # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
             # still commit: the sender's retry then gets 200 as a duplicate, never a copy).
@@ -197,6 +207,51 @@ class Intake:
             raise self._storage_unavailable() from None
         except StoreError:
             raise self._storage_unavailable() from None
+
+    async def _traced(
+        self,
+        tracing: Tracing,
+        event: IngestEvent,
+        started: float,
+        parent: Parent | None,
+        link: Parent | None,
+    ) -> Outcome:
+        """A sampled webhook's store and answer, in its trace: the ingest span (begun when
+        the request was, its id stored with the event) and its checks, made now that they
+        are over; its group commit is the writer's to add."""
+        now = time.time_ns()
+        begun = now - int((time.perf_counter() - started) * 1e9)
+        attributes = {
+            "gateway.source": event.source,
+            "gateway.event.id": event.id,
+            "gateway.event.external_id": event.external_id,
+            "gateway.event.type": event.event_type or "",
+        }
+        span = tracing.start("ingest", parent, begun, attributes, kind="SERVER", link=link)
+        tracing.span("checks", span, begun, now)
+        trace_id, span_id, _ = tracing.ids(span)
+        event = dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
+        try:
+            result = await self._committed(self._submit(event))
+        except Problem as problem:
+            failure = {"http.response.status_code": problem.status, "gateway.outcome": problem.kind}
+            tracing.end(span, attributes=failure, error=problem.detail)
+            raise
+        except BaseException as exc:
+            tracing.end(span, error=type(exc).__name__)
+            raise
+        outcome = stored(result)
+        answered = {
+            "http.response.status_code": outcome.status,
+            "gateway.outcome": outcome.label,
+            "gateway.event.id": result.event_id,
+        }
+        tracing.end(span, attributes=answered)
+        log_event(
+            log, logging.DEBUG, "event traced",
+            event_id=result.event_id, source=event.source, trace_id=trace_id,
+        )  # fmt: skip
+        return outcome
 
     def _submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
         """Hand ``event`` to the group-commit writer; its future resolves after the COMMIT.

@@ -17,6 +17,7 @@ from gateway.lifecycle.services import Services, StartupError
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
 from gateway.runtime.services import BACKLOG, Role, early_answers, start
+from gateway.runtime.tracing import check_tracing
 from gateway.store import StoreError
 
 __all__ = ["ListenError", "Role", "StartupError", "early_answers", "open_database", "run", "serve"]
@@ -61,6 +62,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     sources = build_sources(config)  # a ConfigError for a secret its scheme cannot use
     check_declared_destinations(config)
     check_broker_libraries(config)
+    check_tracing(config)
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     bound = _bind_listeners(config, role)
     try:

@@ -52,9 +52,11 @@ from gateway.lifecycle.services import Hooks, Services
 from gateway.maintenance.backlog import BacklogMonitor
 from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
+from gateway.observability.tracing import Tracing
 from gateway.runtime.apps import build_admin_app, build_ingress_app
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import reconcile_config
+from gateway.runtime.tracing import open_tracing
 from gateway.sources.readers import SourceReaders
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
@@ -82,6 +84,7 @@ async def start(
 ) -> None:
     """Start on ``services`` everything ``role`` runs, listening on the ``bound`` sockets."""
     metrics = Metrics(__version__)
+    tracing = await services.enter("tracing", open_tracing(config, metrics))
     db = await services.enter("database", open_database(config))
     # The admin listener can only start once all that /readyz reports on exists, yet it
     # stops after everything but the database: its place in the stopping order is here.
@@ -102,7 +105,7 @@ async def start(
     on_commit = _no_dispatcher
     if role in ("all", "worker") and config.delivery.enabled:
         on_commit = await _start_delivery(
-            services, config, db, metrics, policy, links, pools, components
+            services, config, db, metrics, policy, links, pools, components, tracing
         )
     readers: Statuses = _no_readers
     if role in ("all", "ingress"):
@@ -118,6 +121,7 @@ async def start(
             bound["ingress"],
             pools,
             components,
+            tracing,
         )
     api = None
     authenticator = None
@@ -150,6 +154,7 @@ async def _start_delivery(
     links: PayloadLinks,
     pools: dict[str, Database],
     components: Components,
+    tracing: Tracing | None,
 ) -> Callable[[], None]:
     """The queue pool, the delivery client and the dispatcher, which stops first (its
     attempts in flight use the client; its releases and settlements, the queue pool).
@@ -167,6 +172,7 @@ async def _start_delivery(
         links=links,
         queue_db=queue_db,
         brokers=config.brokers,
+        tracing=tracing,
     )
     stop = functools.partial(dispatcher.stop, config.delivery.grace_seconds)
     await services.start("dispatcher", Hooks(dispatcher.start, stop))
@@ -186,6 +192,7 @@ async def _start_ingress(
     sockets: list[socket.socket],
     pools: dict[str, Database],
     components: Components,
+    tracing: Tracing | None,
 ) -> Statuses:
     """The registry, the loop-lag timer, the writer's pool, the writer, the sources'
     readers and the listener: the listener stops first, then the readers, the writer
@@ -201,12 +208,17 @@ async def _start_ingress(
         "writer pool", _pool(config, db.url, "webhook-gateway-writer", size)
     )
     writer = GroupCommitWriter(
-        writer_db, config.writer, metrics, on_commit, ack_timeout=config.ingress.ack_timeout_seconds
+        writer_db,
+        config.writer,
+        metrics,
+        on_commit,
+        ack_timeout=config.ingress.ack_timeout_seconds,
+        tracing=tracing,
     )
     await services.start("writer", Hooks(writer.start, writer.close))
     components["writer"] = lambda: writer.running
     readers = await _start_readers(services, config, registry, writer, metrics)
-    intake = Intake(config.ingress, registry, writer, metrics, lag)
+    intake = Intake(config.ingress, registry, writer, metrics, lag, tracing)
     app = build_ingress_app(intake, PayloadState(db, links))
     listening = _listening(
         app, config.ingress.host, sockets, "ingress", tls, config.ingress, early_answers(intake)
