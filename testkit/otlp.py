@@ -61,7 +61,7 @@ class Collector:
     async def start(self) -> Collector:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/traces", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         self.port = await listen(self._runner)
         return self
 
