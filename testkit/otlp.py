@@ -109,3 +109,31 @@ def _spans(request: ExportTraceServiceRequest) -> Any:
                     links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
                     service=str(resource.get("service.name", "")),
                 )
+
+
+async def _serve(port_file: str | None, mode: str) -> None:
+    collector = await Collector(mode).start()
+    if port_file:
+        with open(port_file, "w") as fh:
+            fh.write(str(collector.port))
+    print(collector.port, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await collector.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m testkit.otlp [--mode discard|keep|hang] [--port-file F]``: a collector
+    of its own process (the bench's, which decodes and discards); prints its port."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--mode", default="discard", choices=["discard", "keep", "hang"])
+    parser.add_argument("--port-file")
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.port_file, args.mode))
+
+
+if __name__ == "__main__":
+    main()

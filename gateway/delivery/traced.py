@@ -5,14 +5,11 @@ request (or publish) and its settlement, which ends when the settler has written
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.domain.broker_destination import destination_kind
-from gateway.observability.tracing import Tracing
+from gateway.observability.tracing import OpenSpan, Tracing
 from gateway.store.records import AttemptResult, ClaimedDelivery, Settlement
-
-if TYPE_CHECKING:
-    from opentelemetry.trace import Span
 
 __all__ = ["AttemptTrace"]
 
@@ -43,14 +40,14 @@ class AttemptTrace:
             "gateway.destination": destination_kind(claimed.destination),
         }
         parent = (claimed.trace_id, claimed.trace_span_id, True)
-        self.span: Span = tracing.start("attempt", parent, due, attributes)
+        self.span: OpenSpan = tracing.start("attempt", parent, due, attributes)
         tracing.span("claim wait", self.span, due, claimed_ns)
         self._settling = 0
 
     @property
     def traceparent(self) -> str:
         """The ``traceparent`` a subscriber is sent: the attempt's span."""
-        return Tracing.traceparent(self.span)
+        return self.span.traceparent
 
     def transformed(self, start_ns: int, error: str | None) -> None:
         self.tracing.span("transform", self.span, start_ns, time.time_ns(), error=error)

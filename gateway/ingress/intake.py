@@ -229,7 +229,7 @@ class Intake:
         }
         span = tracing.start("ingest", parent, begun, attributes, kind="SERVER", link=link)
         tracing.span("checks", span, begun, now)
-        trace_id, span_id, _ = tracing.ids(span)
+        trace_id, span_id, _ = span.ids
         event = dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
         try:
             result = await self._committed(self._submit(event))

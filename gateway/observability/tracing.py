@@ -29,11 +29,12 @@ from gateway import __version__
 from gateway.domain.privacy import HIDDEN, is_secret_header
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-    from opentelemetry.trace import Link, Span, Tracer
+    from opentelemetry.trace import Link
 
-__all__ = ["TRACEPARENT", "Parent", "Tracing", "parse_traceparent", "shown_headers"]
+__all__ = ["TRACEPARENT", "OpenSpan", "Parent", "Tracing", "parse_traceparent", "shown_headers"]
 
 TRACEPARENT: Final = "traceparent"
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
@@ -66,12 +67,61 @@ def shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: HIDDEN if is_secret_header(k) else v for k, v in headers.items()}
 
 
-def _now_ns() -> int:
-    return time.time_ns()
+class OpenSpan:
+    """A span under way: its ids (ints, as OpenTelemetry holds them), its parent's span
+    id, and what it will be exported with."""
+
+    __slots__ = (
+        "attributes",
+        "kind",
+        "link",
+        "name",
+        "parent_id",
+        "span_id",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        trace_id: int,
+        span_id: int,
+        parent_id: int | None,
+        start_ns: int,
+        attributes: dict[str, Any],
+        kind: str,
+        link: Parent | None,
+    ) -> None:
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.start_ns = start_ns
+        self.attributes = attributes
+        self.kind = kind
+        self.link = link
+
+    @property
+    def ids(self) -> Parent:
+        """Its trace id and span id, as hex (a context a child or a header names)."""
+        return f"{self.trace_id:032x}", f"{self.span_id:016x}", True
+
+    @property
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` header naming this span."""
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-01"
 
 
 class Tracing:
-    """The process's tracer provider, sampler and export; spans made through it."""
+    """Sampling, the spans of sampled events, and their export.
+
+    Spans are made here and handed, finished, to the SDK's batch processor (its
+    ``ReadableSpan``, what the SDK's own spans become when they end): most of a webhook's
+    spans are known only once they are over, and the SDK's live spans (locks, attribute
+    checks, contexts) would cost a sampled webhook several times more CPU. Ids come from
+    ``random.getrandbits``, as the SDK's own generator takes them.
+    """
 
     def __init__(
         self,
@@ -87,26 +137,34 @@ class Tracing:
         max_queue_size: int,
     ) -> None:
         from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
         self.ratio = sampling_ratio
         self.inbound = inbound
         self.endpoint = endpoint
         self.exporter = exporter
         self.headers = dict(headers)
-        resource = Resource.create({"service.name": service_name, "service.version": __version__})
-        self.provider = TracerProvider(resource=resource, sampler=ALWAYS_ON)
-        span_exporter = _exporter(exporter, endpoint, headers, export_timeout_seconds)
-        self.provider.add_span_processor(
-            _counted(span_exporter, dropped, max_queue_size, export_timeout_seconds)
+        self._resource = _resource(
+            Resource.create({"service.name": service_name, "service.version": __version__})
         )
-        self.tracer: Tracer = self.provider.get_tracer("webhook-gateway", __version__)
+        self._scope = InstrumentationScope("webhook-gateway", __version__)
+        span_exporter = _exporter(exporter, endpoint, headers, export_timeout_seconds)
+        self.processor = _counted(span_exporter, dropped, max_queue_size, export_timeout_seconds)
         self._random = random.random
+        self._bits = random.getrandbits
+        self._readable = ReadableSpan
+        self._context = SpanContext
+        self._sampled = TraceFlags(TraceFlags.SAMPLED)
+        self._kinds = {kind.name: kind for kind in SpanKind}
+        self._ok = Status(StatusCode.UNSET)
+        self._status = Status
+        self._error = StatusCode.ERROR
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Export what is queued, for at most ``timeout`` (a dead collector loses it)."""
-        done = threading.Thread(target=self.provider.shutdown, daemon=True)
+        done = threading.Thread(target=self.processor.shutdown, daemon=True)
         done.start()
         done.join(timeout)
 
@@ -132,29 +190,28 @@ class Tracing:
     def start(
         self,
         name: str,
-        parent: Parent | Span | None,
+        parent: Parent | OpenSpan | None,
         start_ns: int,
         attributes: Mapping[str, Any],
         *,
         kind: str = "INTERNAL",
         link: Parent | None = None,
-    ) -> Span:
-        """A span begun at ``start_ns`` (ns since the epoch), child of ``parent``."""
-        from opentelemetry.trace import SpanKind
-
-        return self.tracer.start_span(
-            name,
-            context=_context(parent),
-            kind=SpanKind[kind],
-            attributes=dict(attributes),
-            links=_links(link),
-            start_time=start_ns,
-        )
+    ) -> OpenSpan:
+        """A span begun at ``start_ns`` (ns since the epoch), child of ``parent`` (a new
+        trace's root without one)."""
+        if parent is None:
+            trace_id, parent_id = self._bits(128) or 1, None
+        elif isinstance(parent, OpenSpan):
+            trace_id, parent_id = parent.trace_id, parent.span_id
+        else:
+            trace_id, parent_id = int(parent[0], 16), int(parent[1], 16)
+        span_id = self._bits(64) or 1
+        return OpenSpan(name, trace_id, span_id, parent_id, start_ns, dict(attributes), kind, link)
 
     def span(
         self,
         name: str,
-        parent: Parent | Span,
+        parent: Parent | OpenSpan,
         start_ns: int,
         end_ns: int,
         attributes: Mapping[str, Any] | None = None,
@@ -168,33 +225,34 @@ class Tracing:
 
     def end(
         self,
-        span: Span,
+        span: OpenSpan,
         end_ns: int | None = None,
         attributes: Mapping[str, Any] | None = None,
         *,
         error: str | None = None,
     ) -> None:
-        """End ``span`` (now, or at ``end_ns``), with ``attributes`` and, for a failure,
-        an error status saying ``error``."""
+        """End ``span`` (now, or at ``end_ns``) with ``attributes`` and, for a failure, an
+        error status saying ``error``; it goes to the export queue."""
         if attributes:
-            span.set_attributes(dict(attributes))
-        if error is not None:
-            from opentelemetry.trace import Status, StatusCode
-
-            span.set_status(Status(StatusCode.ERROR, error))
-        span.end(end_time=end_ns if end_ns is not None else _now_ns())
-
-    @staticmethod
-    def ids(span: Span) -> Parent:
-        """``span``'s trace id and span id, as hex."""
-        context = span.get_span_context()
-        return f"{context.trace_id:032x}", f"{context.span_id:016x}", True
-
-    @staticmethod
-    def traceparent(span: Span) -> str:
-        """The W3C ``traceparent`` header naming ``span``."""
-        trace_id, span_id, _ = Tracing.ids(span)
-        return f"00-{trace_id}-{span_id}-01"
+            span.attributes.update(attributes)
+        context = self._context
+        parent = None
+        if span.parent_id is not None:
+            parent = context(span.trace_id, span.parent_id, True, self._sampled)
+        finished = self._readable(
+            span.name,
+            context=context(span.trace_id, span.span_id, False, self._sampled),
+            parent=parent,
+            resource=self._resource,
+            attributes=span.attributes,
+            links=_links(span.link),
+            kind=self._kinds[span.kind],
+            status=self._ok if error is None else self._status(self._error, error),
+            start_time=span.start_ns,
+            end_time=end_ns if end_ns is not None else time.time_ns(),
+            instrumentation_scope=self._scope,
+        )
+        self.processor.on_end(finished)
 
     def commits(self, parents: Sequence[Parent], start_ns: int, end_ns: int, size: int) -> None:
         """The group commit that stored these traced events, as a child of each one's
@@ -203,28 +261,30 @@ class Tracing:
             self.span("group commit", parent, start_ns, end_ns, {"gateway.batch.size": size})
 
 
-def _context(parent: Parent | Span | None) -> Any:
-    if parent is None:
-        return None
-    from opentelemetry import trace
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+def _resource(resource: Resource) -> Resource:
+    """``resource``, hashed once: the exporter groups spans by resource, and a
+    ``Resource`` hashes its attributes as JSON each time (a third of a span's export)."""
+    from opentelemetry.sdk.resources import Resource
 
-    if isinstance(parent, tuple):
-        trace_id, span_id, _ = parent
-        parent = NonRecordingSpan(
-            SpanContext(
-                int(trace_id, 16),
-                int(span_id, 16),
-                is_remote=True,
-                trace_flags=TraceFlags(TraceFlags.SAMPLED),
-            )
-        )
-    return trace.set_span_in_context(parent)
+    class Fixed(Resource):
+        __slots__ = ("_hash",)
+
+        def __init__(self) -> None:
+            super().__init__(resource.attributes, resource.schema_url)
+            self._hash = super().__hash__()
+
+        def __hash__(self) -> int:
+            return self._hash
+
+        def __eq__(self, other: object) -> bool:
+            return self is other or super().__eq__(other)
+
+    return Fixed()
 
 
-def _links(link: Parent | None) -> list[Link] | None:
+def _links(link: Parent | None) -> Sequence[Link]:
     if link is None:
-        return None
+        return ()
     from opentelemetry.trace import Link, SpanContext, TraceFlags
 
     trace_id, span_id, sampled = link

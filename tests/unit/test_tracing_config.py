@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+import gateway.observability.tracing as tracing_module
 from gateway.config import ConfigError, load_config
 from gateway.config.tracing import trace_settings
 from gateway.domain.extras import missing_extra
@@ -179,3 +181,42 @@ def test_the_readme_tracing_example_is_a_config_the_gateway_reads(tmp_path: Path
     assert (got.exporter, got.endpoint) == ("otlp-grpc", "http://otel-collector:4317")
     assert (got.sampling_ratio, got.inbound) == (0.1, "link")
     assert got.headers == {"authorization": "Bearer abc"}
+
+
+def test_finished_spans_are_what_the_sdk_exporter_encodes() -> None:
+    """Spans are handed to the SDK finished (its ReadableSpan, made here): the encoder of
+    the installed exporter reads every field they are made with."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    got: list[Any] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            got.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    t = tracing("link", 1.0)
+    t.processor = tracing_module._counted(
+        Keep(), Counter("k", "k", ["reason"], registry=CollectorRegistry()), 8, 1.0
+    )
+    root = t.start(
+        "ingest", None, 1_000, {"gateway.source": "shop"}, kind="SERVER", link=(*SENDER, True)
+    )
+    t.span("checks", root, 1_000, 2_000)
+    t.end(root, 3_000, {"gateway.outcome": "accepted"}, error="boom")
+    t.shutdown(2.0)
+    encoded = encode_spans(got)
+    (resource_spans,) = encoded.resource_spans
+    (scope_spans,) = resource_spans.scope_spans
+    checks, ingest = scope_spans.spans
+    assert ingest.trace_id.hex() == root.ids[0] and ingest.span_id.hex() == root.ids[1]
+    assert checks.parent_span_id.hex() == root.ids[1] and checks.trace_id == ingest.trace_id
+    assert (ingest.start_time_unix_nano, ingest.end_time_unix_nano) == (1_000, 3_000)
+    assert {a.key for a in ingest.attributes} == {"gateway.source", "gateway.outcome"}
+    assert (ingest.status.code, ingest.status.message) == (2, "boom")
+    assert ingest.kind == 2  # SERVER
+    assert ingest.links[0].trace_id.hex() == SENDER[0]
+    assert {a.key: a.value.string_value for a in resource_spans.resource.attributes}[
+        "service.name"
+    ] == "test"
