@@ -50,6 +50,7 @@ class Collector:
         self.span_count = 0
         self.requests = 0
         self.port = 0
+        self.fixed_port = 0  # where to listen (0: any free port)
         self._runner: web.AppRunner | None = None
         self._arrived = asyncio.Condition()
 
@@ -62,7 +63,7 @@ class Collector:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/traces", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        self.port = await listen(self._runner)
+        self.port = await listen(self._runner, self.fixed_port)
         return self
 
     async def stop(self) -> None:
@@ -111,11 +112,10 @@ def _spans(request: ExportTraceServiceRequest) -> Any:
                 )
 
 
-async def _serve(port_file: str | None, mode: str) -> None:
-    collector = await Collector(mode).start()
-    if port_file:
-        with open(port_file, "w") as fh:
-            fh.write(str(collector.port))
+async def _serve(port: int, mode: str) -> None:
+    collector = Collector(mode)
+    collector.fixed_port = port
+    await collector.start()
     print(collector.port, flush=True)
     try:
         await asyncio.Event().wait()
@@ -124,15 +124,15 @@ async def _serve(port_file: str | None, mode: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m testkit.otlp [--mode discard|keep|hang] [--port-file F]``: a collector
-    of its own process (the bench's, which decodes and discards); prints its port."""
+    """``python -m testkit.otlp [--mode discard|keep|hang] [--port N]``: a collector in a
+    process of its own (the bench's decodes and discards); prints its port."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--mode", default="discard", choices=["discard", "keep", "hang"])
-    parser.add_argument("--port-file")
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.port_file, args.mode))
+    asyncio.run(_serve(args.port, args.mode))
 
 
 if __name__ == "__main__":
