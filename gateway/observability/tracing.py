@@ -16,6 +16,7 @@ thread; a span that finds the queue full, or whose export failed, is dropped and
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -152,6 +153,7 @@ class Tracing:
         self._scope = InstrumentationScope("webhook-gateway", __version__)
         span_exporter = _exporter(exporter, endpoint, headers, export_timeout_seconds)
         self.processor = _counted(span_exporter, dropped, max_queue_size, export_timeout_seconds)
+        _sparse_sdk_logs()
         self._random = random.random
         self._bits = random.getrandbits
         self._readable = ReadableSpan
@@ -259,6 +261,37 @@ class Tracing:
         ingest span (one batch, many traces)."""
         for parent in parents:
             self.span("group commit", parent, start_ns, end_ns, {"gateway.batch.size": size})
+
+
+_SDK_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.sdk._shared_internal",
+)
+SDK_LOG_INTERVAL = 60.0
+
+
+class _Sparse(logging.Filter):
+    """At most one line a minute from each of the SDK's export loggers: a dead collector
+    fails every batch, and each drop is counted in a metric already."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(record.name, -SDK_LOG_INTERVAL) < SDK_LOG_INTERVAL:
+            return False
+        self._last[record.name] = now
+        return True
+
+
+def _sparse_sdk_logs() -> None:
+    for name in _SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Sparse) for f in logger.filters):
+            logger.addFilter(_Sparse())
 
 
 def _resource(resource: Resource) -> Resource:
