@@ -190,23 +190,24 @@ class Intake:
             sampled = self.tracing.sample(arrival.headers.get(TRACEPARENT))
             if sampled is not None:
                 return await self._traced(self.tracing, event, started, *sampled)
-        return stored(await self._committed(self._submit(event)))
-
-    async def _committed(self, committed: asyncio.Future[IngestResult]) -> IngestResult:
-        """The writer's answer, or the 503 that stands for its failure."""
+        committed = self._submit(event)
         try:
-            return await committed
-        except WriterTimedOut:
+            return stored(await committed)
+        except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """The 503 that stands for the writer's failure to answer (a cancellation of the
+        request's own task stays one)."""
+        if isinstance(exc, WriterTimedOut):
             # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
             # still commit: the sender's retry then gets 200 as a duplicate, never a copy).
-            raise self._unavailable("storage is slow; retry later", "storage-timeout") from None
-        except asyncio.CancelledError:  # the request's task's (aiohttp's), or the future's
+            return self._unavailable("storage is slow; retry later", "storage-timeout")
+        if isinstance(exc, asyncio.CancelledError):  # the request's task's, or the future's
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                raise
-            raise self._storage_unavailable() from None
-        except StoreError:
-            raise self._storage_unavailable() from None
+                return exc
+        return self._storage_unavailable()
 
     async def _traced(
         self,
@@ -232,7 +233,11 @@ class Intake:
         trace_id, span_id, _ = span.ids
         event = dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
         try:
-            result = await self._committed(self._submit(event))
+            committed = self._submit(event)
+            try:
+                result = await committed
+            except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
+                raise self._failed(exc) from None
         except Problem as problem:
             failure = {"http.response.status_code": problem.status, "gateway.outcome": problem.kind}
             tracing.end(span, attributes=failure, error=problem.detail)
