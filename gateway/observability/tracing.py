@@ -1,7 +1,8 @@
 """Traces: one per event, in OpenTelemetry's SDK, exported over OTLP in batches.
 
-Only this module imports OpenTelemetry (the ``tracing`` extra), and only when tracing is
-on: with it off nothing here runs, and the ingress and the dispatcher pay one ``is None``.
+Only this module and its export (``export.py``) import OpenTelemetry (the ``tracing``
+extra), and only when tracing is on: with it off nothing here runs, and the ingress and
+the dispatcher pay one ``is None``.
 
 Whether an event is traced is decided once, at its ingest, before any span is made: an
 unsampled webhook costs a random number. A sampled event's trace id and ingest span id
@@ -16,7 +17,6 @@ thread; a span that finds the queue full, or whose export failed, is dropped and
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import threading
@@ -28,11 +28,10 @@ from prometheus_client import Counter
 
 from gateway import __version__
 from gateway.domain.privacy import HIDDEN, is_secret_header
+from gateway.observability.export import counted, otlp_exporter, sparse_sdk_logs
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
     from opentelemetry.trace import Link
 
 __all__ = ["TRACEPARENT", "OpenSpan", "Parent", "Tracing", "parse_traceparent", "shown_headers"]
@@ -151,9 +150,9 @@ class Tracing:
             Resource.create({"service.name": service_name, "service.version": __version__})
         )
         self._scope = InstrumentationScope("webhook-gateway", __version__)
-        span_exporter = _exporter(exporter, endpoint, headers, export_timeout_seconds)
-        self.processor = _counted(span_exporter, dropped, max_queue_size, export_timeout_seconds)
-        _sparse_sdk_logs()
+        span_exporter = otlp_exporter(exporter, endpoint, headers, export_timeout_seconds)
+        self.processor = counted(span_exporter, dropped, max_queue_size, export_timeout_seconds)
+        sparse_sdk_logs()
         self._random = random.random
         self._bits = random.getrandbits
         self._readable = ReadableSpan
@@ -263,37 +262,6 @@ class Tracing:
             self.span("group commit", parent, start_ns, end_ns, {"gateway.batch.size": size})
 
 
-_SDK_LOGGERS = (
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.grpc.exporter",
-    "opentelemetry.sdk._shared_internal",
-)
-SDK_LOG_INTERVAL = 60.0
-
-
-class _Sparse(logging.Filter):
-    """At most one line a minute from each of the SDK's export loggers: a dead collector
-    fails every batch, and each drop is counted in a metric already."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now - self._last.get(record.name, -SDK_LOG_INTERVAL) < SDK_LOG_INTERVAL:
-            return False
-        self._last[record.name] = now
-        return True
-
-
-def _sparse_sdk_logs() -> None:
-    for name in _SDK_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _Sparse) for f in logger.filters):
-            logger.addFilter(_Sparse())
-
-
 def _resource(resource: Resource) -> Resource:
     """``resource``, hashed once: the exporter groups spans by resource, and a
     ``Resource`` hashes its attributes as JSON each time (a third of a span's export)."""
@@ -324,92 +292,3 @@ def _links(link: Parent | None) -> Sequence[Link]:
     flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
     context = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=flags)
     return [Link(context, {"gateway.link": "sender"})]
-
-
-def _exporter(
-    kind: Literal["otlp-http", "otlp-grpc"],
-    endpoint: str,
-    headers: Mapping[str, str],
-    timeout: float,
-) -> SpanExporter:
-    if kind == "otlp-grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
-        secure = endpoint.startswith("https://")
-        target = endpoint.split("://", 1)[-1]
-        return GrpcExporter(
-            endpoint=target, insecure=not secure, headers=dict(headers), timeout=timeout
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-        OTLPSpanExporter as HttpExporter,
-    )
-
-    return HttpExporter(endpoint=endpoint, headers=dict(headers), timeout=timeout)
-
-
-def _counted(
-    exporter: SpanExporter, dropped: Counter, max_queue_size: int, timeout: float
-) -> SpanProcessor:
-    """The SDK's batch processor behind a count of spans waiting: a span that finds
-    ``max_queue_size`` waiting is dropped (and counted) before the SDK's own queue would
-    drop one silently, and so is every span of a failed export."""
-    from opentelemetry.sdk.trace import SpanProcessor
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
-
-    class Counting(SpanExporter):
-        def __init__(self) -> None:
-            self.waiting = 0
-            self.lock = threading.Lock()
-
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            with self.lock:
-                self.waiting -= len(spans)
-            try:
-                result = exporter.export(spans)
-            except Exception:
-                result = SpanExportResult.FAILURE
-            if result is not SpanExportResult.SUCCESS:
-                dropped.labels("export_failed").inc(len(spans))
-            return result
-
-        def shutdown(self) -> None:
-            exporter.shutdown()
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return exporter.force_flush(timeout_millis)
-
-    counting = Counting()
-    batch = BatchSpanProcessor(
-        counting,
-        max_queue_size=max_queue_size,
-        max_export_batch_size=min(512, max_queue_size),
-        export_timeout_millis=timeout * 1000,
-    )
-
-    class Bounded(SpanProcessor):
-        def on_start(self, span: Any, parent_context: Any = None) -> None:
-            pass
-
-        def on_end(self, span: ReadableSpan) -> None:
-            with counting.lock:
-                full = counting.waiting >= max_queue_size
-                if not full:
-                    counting.waiting += 1
-            if full:
-                dropped.labels("queue_full").inc()
-                return
-            batch.on_end(span)
-
-        def shutdown(self) -> None:
-            batch.shutdown()  # type: ignore[no-untyped-call]
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return batch.force_flush(timeout_millis)
-
-    return Bounded()

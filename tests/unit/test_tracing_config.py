@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-import gateway.observability.tracing as tracing_module
 from gateway.config import ConfigError, load_config
 from gateway.config.tracing import trace_settings
 from gateway.domain.extras import missing_extra
+from gateway.observability.export import counted
 from gateway.observability.tracing import Tracing, parse_traceparent, shown_headers
 from testkit.readme import readme_block
 
@@ -197,7 +197,7 @@ def test_finished_spans_are_what_the_sdk_exporter_encodes() -> None:
             return SpanExportResult.SUCCESS
 
     t = tracing("link", 1.0)
-    t.processor = tracing_module._counted(
+    t.processor = counted(
         Keep(), Counter("k", "k", ["reason"], registry=CollectorRegistry()), 8, 1.0
     )
     root = t.start(
