@@ -41,9 +41,10 @@ from gateway.ingress.outcome import PING, Outcome, failed, refusal, stored
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import woocommerce
 from gateway.ingress.source import Source
+from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
-from gateway.observability import Children, Metrics, log_event
+from gateway.observability import Children, Metrics
 from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
@@ -217,21 +218,8 @@ class Intake:
         parent: Parent | None,
         link: Parent | None,
     ) -> Outcome:
-        """A sampled webhook's store and answer, in its trace: the ingest span (begun when
-        the request was, its id stored with the event) and its checks, made now that they
-        are over; its group commit is the writer's to add."""
-        now = time.time_ns()
-        begun = now - int((time.perf_counter() - started) * 1e9)
-        attributes = {
-            "gateway.source": event.source,
-            "gateway.event.id": event.id,
-            "gateway.event.external_id": event.external_id,
-            "gateway.event.type": event.event_type or "",
-        }
-        span = tracing.start("ingest", parent, begun, attributes, kind="SERVER", link=link)
-        tracing.span("checks", span, begun, now)
-        trace_id, span_id, _ = span.ids
-        event = dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
+        """A sampled webhook's store and answer, in its trace (ingress/traced.py)."""
+        span, event = begin_ingest(tracing, event, started, parent, link)
         try:
             committed = self._submit(event)
             try:
@@ -240,22 +228,14 @@ class Intake:
                 raise self._failed(exc) from None
         except Problem as problem:
             failure = {"http.response.status_code": problem.status, "gateway.outcome": problem.kind}
-            tracing.end(span, attributes=failure, error=problem.detail)
+            ingest_failed(tracing, span, problem.detail, failure)
             raise
         except BaseException as exc:
-            tracing.end(span, error=type(exc).__name__)
+            ingest_failed(tracing, span, type(exc).__name__)
             raise
         outcome = stored(result)
-        answered = {
-            "http.response.status_code": outcome.status,
-            "gateway.outcome": outcome.label,
-            "gateway.event.id": result.event_id,
-        }
-        tracing.end(span, attributes=answered)
-        log_event(
-            log, logging.DEBUG, "event traced",
-            event_id=result.event_id, source=event.source, trace_id=trace_id,
-        )  # fmt: skip
+        answered = {"http.response.status_code": outcome.status, "gateway.outcome": outcome.label}
+        ingest_stored(tracing, span, result, answered)
         return outcome
 
     def _submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
