@@ -56,7 +56,7 @@ from gateway.observability.tracing import Tracing
 from gateway.runtime.apps import build_admin_app, build_ingress_app
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import reconcile_config
-from gateway.runtime.tracing import open_tracing
+from gateway.runtime.tracing import check_tracing, open_tracing
 from gateway.sources.readers import SourceReaders
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
@@ -84,7 +84,10 @@ async def start(
 ) -> None:
     """Start on ``services`` everything ``role`` runs, listening on the ``bound`` sockets."""
     metrics = Metrics(__version__)
-    tracing = await services.enter("tracing", open_tracing(config, metrics))
+    tracing: Tracing | None = None
+    settings = check_tracing(config)
+    if settings is not None:  # off, it is no service at all
+        tracing = await services.enter("tracing", open_tracing(settings, metrics))
     db = await services.enter("database", open_database(config))
     # The admin listener can only start once all that /readyz reports on exists, yet it
     # stops after everything but the database: its place in the stopping order is here.

@@ -44,12 +44,9 @@ def check_tracing(config: Config) -> TraceSettings | None:
 
 
 @contextlib.asynccontextmanager
-async def open_tracing(config: Config, metrics: Metrics) -> AsyncIterator[Tracing | None]:
-    """The process's :class:`Tracing`, or ``None`` when tracing is off."""
-    settings = check_tracing(config)
-    if settings is None:
-        yield None
-        return
+async def open_tracing(settings: TraceSettings, metrics: Metrics) -> AsyncIterator[Tracing]:
+    """The process's :class:`Tracing`: started first, it stops last (after the writer and
+    the dispatcher ended their spans)."""
     tracing = Tracing(metrics.trace_spans_dropped, **dataclasses.asdict(settings))
     log.info(
         "tracing on: %s to %s, sampling %g, inbound traceparent %s, headers %s",
