@@ -141,6 +141,7 @@ class Dispatcher:
         never_started = [claimed.id for claimed in self._queued]
         self._queued.clear()
         self._lease_ends.clear()
+        self._claimed_ns.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
         unfinished = list(self._tasks) + never_started
@@ -243,6 +244,8 @@ class Dispatcher:
                 reshaped = transformed
                 await self._sending_slot(claimed.id)
                 if not await self._lease_holds(claimed, lease_ends):
+                    if trace is not None:
+                        trace.abandoned("lease too short to send after the transform")
                     return
             self._record(claimed, await self._send(claimed, reshaped, trace), trace)
         finally:

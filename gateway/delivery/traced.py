@@ -68,6 +68,10 @@ class AttemptTrace:
         error = None if result.ok else (result.error or result.outcome)
         self.tracing.span(name, self.span, start, end, attributes, kind=span_kind, error=error)
 
+    def abandoned(self, reason: str) -> None:
+        """The attempt ends unsent (its lease given back or lost): so does its span."""
+        self.tracing.end(self.span, attributes={"gateway.outcome": "not-sent"}, error=reason)
+
     def settling(self) -> None:
         self._settling = time.time_ns()
 

@@ -21,6 +21,7 @@ from tests.acceptance.conftest import base_config
 from tests.acceptance.helpers import SHOP_SECRET, api_get, console_page, send_order
 
 ORDER = orjson.dumps({"id": 2001, "total_price": "3.00"})
+RESHAPE = "function handler(request) { return {body: {order: request.body.id}}; }"
 SENDER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SENDER_SPAN = "00f067aa0ba902b7"
 
@@ -67,7 +68,10 @@ async def test_a_webhook_delivered_after_one_retry_is_one_trace_of_its_ingest_an
         gateway = start_gateway(traced_config(database_url, collector.endpoint))
         token = gateway.token()
         await register(http, gateway, token, warehouse.url, name="warehouse")
-        await register(http, gateway, token, quiet.url, name="erp", send_traceparent=False)
+        await register(
+            http, gateway, token, quiet.url, name="erp", send_traceparent=False,
+            transform={"source": RESHAPE},
+        )  # fmt: skip
         status, answer = await send_order(http, gateway, ORDER, "order-traced")
         assert status == 202
         event_id = answer["event_id"]
@@ -113,6 +117,9 @@ async def test_a_webhook_delivered_after_one_retry_is_one_trace_of_its_ingest_an
     sent = [a.headers.get("traceparent") for a in arrivals]
     assert sent == [f"00-{trace_id}-{failed.span_id}-01", f"00-{trace_id}-{delivered.span_id}-01"]
     assert "traceparent" not in {k.lower() for k in unheaded.headers}
+    assert orjson.loads(unheaded.body) == {"order": 2001}
+    reshaped = one(spans, "attempt", **{"gateway.subscriber": "erp"})
+    assert children(spans, reshaped) == ["claim wait", "request", "settlement", "transform"]
 
     shown = await api_get(http, gateway, token, f"/api/v1/events/{event_id}")
     assert shown["trace_id"] == trace_id
