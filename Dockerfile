@@ -73,9 +73,10 @@ RUN groupadd --system --gid 10001 gateway \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/webhook-gateway
 
 # The wheels are bind-mounted from the build stage, so they never land in a layer. The
-# image carries the broker extras (RabbitMQ, SQS); a plain pip install leaves them out.
+# image carries the broker extras (RabbitMQ, SQS) and tracing's (OpenTelemetry); a plain
+# pip install leaves them out.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels "webhook-gateway[rabbitmq,sqs]" \
+    pip install --no-index --find-links=/wheels "webhook-gateway[rabbitmq,sqs,tracing]" \
  && rm -rf /root/.cache
 
 WORKDIR /var/lib/webhook-gateway

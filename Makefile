@@ -68,7 +68,8 @@ fmt: install
 # image runs), the build backend (the image's build stage) within the test set's.
 lock: | $(BIN)/activate
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
-	$(UV_COMPILE) pyproject.toml --extra rabbitmq --extra sqs -o requirements/runtime.lock
+	$(UV_COMPILE) pyproject.toml --extra rabbitmq --extra sqs --extra tracing \
+		-o requirements/runtime.lock
 	$(UV_COMPILE) pyproject.toml --extra test -c requirements/runtime.lock -o requirements/test.lock
 	$(UV_COMPILE) pyproject.toml --extra test --extra bench -c requirements/test.lock \
 		-o requirements/bench.lock

@@ -15,7 +15,7 @@ from bench import wrk
 from bench.db import TEMPLATE, Server
 from bench.gateway import Deployment, Gateway, apply_overrides, base_config
 from bench.params import Params
-from bench.procs import PYTHON, Child, CpuSplit, Sink, wait_port
+from bench.procs import PYTHON, Child, CpuSplit, Sink, TraceCollector, wait_port
 from testkit.processes import free_port
 
 
@@ -27,6 +27,7 @@ class Context:
     server: Server
     sink: Sink
     results: dict[str, Any] = dataclasses.field(default_factory=dict)
+    collector: TraceCollector | None = None  # started for the first gateway with tracing on
     series: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _tags: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
 
@@ -41,6 +42,11 @@ class Context:
     ) -> Gateway:
         config = {**base_config(database_url), **(extra or {})}
         apply_overrides(config, self.params.overrides)
+        tracing = config.get("tracing", {})
+        if tracing.get("enabled") and "endpoint" not in tracing:
+            if self.collector is None:
+                self.collector = TraceCollector(self.workdir)
+            tracing["endpoint"] = self.collector.endpoint
         return Gateway(self.workdir, name, config, role)
 
     def deployment(self, name: str, database_url: str) -> Deployment:
@@ -50,9 +56,13 @@ class Context:
         )
 
     def cpu(self, **trees: int) -> CpuSplit:
-        """Measure the cores used by the named processes, PostgreSQL, the sink, the rest."""
+        """Measure the cores used by the named processes, PostgreSQL, the sink (and the
+        trace collector, when one runs), the rest."""
         pid = self.server.embedded.server.get_pid()
-        return CpuSplit({**trees, "postgres": pid, "sink": self.sink.child.pid})
+        own = {**trees, "postgres": pid, "sink": self.sink.child.pid}
+        if self.collector is not None:
+            own["otlp_collector"] = self.collector.child.pid
+        return CpuSplit(own)
 
     def profile_path(self, name: str) -> Path | None:
         return self.params.out / f"profile-{name}.txt" if self.params.profile else None

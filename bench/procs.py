@@ -87,6 +87,27 @@ def python_module(module: str, *args: str, log: Path) -> Child:
     return Child([PYTHON, "-m", module, *args], log)
 
 
+class TraceCollector:
+    """An OTLP/HTTP collector that decodes every export and discards it (testkit.otlp), in
+    its own process: what a gateway with tracing on exports to, so that the export's CPU
+    is counted in the gateway's."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.child = python_module(
+            "testkit.otlp", "--mode", "discard", "--port", str(self.port),
+            log=workdir / "otlp.log",
+        )  # fmt: skip
+        wait_port(self.port, self.child.proc)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
 class Sink:
     """bench/fastsink.py in its own process."""
 

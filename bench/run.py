@@ -152,6 +152,8 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
         ctx.results["postgres"] = server.settings()
     finally:
         sink.stop()
+        if ctx.collector is not None:
+            ctx.collector.stop()
         server.stop()
     ctx.results["seconds"] = round(time.monotonic() - started, 1)
     return rows, ctx

@@ -96,11 +96,13 @@ def _invalid(exc: ConfigError) -> int:
 def _check_config(config: Config) -> int:
     """Beyond what loading checks: every secret fits its scheme, the TLS files load (the
     listener's and the egress profiles'), no declared subscriber names a private address
-    that is not opened, every declared broker's library is installed."""
+    that is not opened, every declared broker's library is installed, and so is tracing's
+    when it is on."""
     from gateway.delivery.egress import Egress
     from gateway.ingress.listener import ingress_ssl_context
     from gateway.ingress.source import build_sources
     from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
+    from gateway.runtime.tracing import check_tracing
 
     try:
         build_sources(config)
@@ -108,6 +110,7 @@ def _check_config(config: Config) -> int:
         Egress(config.egress, config.source_file)
         check_declared_destinations(config)
         check_broker_libraries(config)
+        check_tracing(config)
     except ConfigError as exc:
         return _invalid(exc)
     print(f"{config.source_file}: ok ({len(config.sources)} sources)")

@@ -54,6 +54,10 @@ class NotRouted(msgspec.Struct, kw_only=True):
 
 class EventDetail(EventOut, kw_only=True):
     headers: dict[str, str]
+    trace_id: Annotated[
+        str | None,
+        Meta(description="the event's trace (W3C trace id, hex), when it was traced"),
+    ] = None
     body_json: Annotated[
         Any,
         Meta(

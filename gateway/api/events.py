@@ -66,6 +66,7 @@ async def get_event(request: web.Request) -> web.Response:
         content_type=event.content_type,
         size=len(event.body),
         headers=headers,
+        trace_id=event.trace_id,
         body_json=shown_json,
         body_text=shown_text,
         deliveries=[DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],

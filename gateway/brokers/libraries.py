@@ -3,9 +3,8 @@ that speaks only HTTP carries neither."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from gateway.brokers.config import BrokerKind
+from gateway.domain.extras import missing_extra
 
 __all__ = ["missing_library"]
 
@@ -18,6 +17,4 @@ _LIBRARIES: dict[BrokerKind, tuple[str, str]] = {
 def missing_library(kind: BrokerKind) -> str | None:
     """What to install for brokers of ``kind``, when its library is not installed."""
     module, extra = _LIBRARIES[kind]
-    if importlib.util.find_spec(module) is not None:
-        return None
-    return f"a broker of kind {kind!r} needs {module}: pip install 'webhook-gateway[{extra}]'"
+    return missing_extra(module, extra, f"a broker of kind {kind!r}")

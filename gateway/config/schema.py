@@ -20,6 +20,7 @@ from gateway.brokers.config import Broker, broker_problem, check_brokers
 from gateway.config.delivery import DeliveryConfig
 from gateway.config.egress import EgressConfig, egress_problem
 from gateway.config.operational import OperationalEventsConfig
+from gateway.config.tracing import TracingConfig
 from gateway.config.types import AtLeastOne, FilePath, NonNegative, Port, Positive, Section
 from gateway.domain.broker_destination import BrokerDestination
 from gateway.domain.destination import InvalidDestination
@@ -326,6 +327,7 @@ class Config(Section, frozen=True):
     operational_events: OperationalEventsConfig = msgspec.field(
         default_factory=OperationalEventsConfig
     )
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     brokers: tuple[Broker, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()

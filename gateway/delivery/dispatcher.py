@@ -30,16 +30,24 @@ from gateway.delivery.outcome import decide
 from gateway.delivery.reports import Reports
 from gateway.delivery.request import build_request
 from gateway.delivery.settler import Settler
+from gateway.delivery.traced import AttemptTrace
 from gateway.delivery.transformed import transform_claimed
 from gateway.delivery.transforms import Reshaped, TransformEngine
 from gateway.delivery.upkeep import Upkeep
 from gateway.domain.broker_destination import destination_kind
 from gateway.domain.operational import Emit, drop
 from gateway.observability import Children, Metrics, attempt_outcome, log_event
+from gateway.observability.tracing import TRACEPARENT, Tracing
 from gateway.store import StoreError
 from gateway.store import claim as store
 from gateway.store.database import Database
-from gateway.store.records import TRANSFORM_ERROR, AttemptResult, ClaimedDelivery, SettleReport
+from gateway.store.records import (
+    TRANSFORM_ERROR,
+    AttemptResult,
+    ClaimedDelivery,
+    Settlement,
+    SettleReport,
+)
 
 __all__ = ["CHANNEL", "Dispatcher"]
 
@@ -63,8 +71,13 @@ class Dispatcher:
         transforms: TransformEngine | None = None,
         brokers: tuple[Broker, ...] = (),
         emit: Emit = drop,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
+        self.tracing = tracing
+        # Traced attempts: when each was claimed (ns), then its spans until settled.
+        self._claimed_ns: dict[str, int] = {}
+        self._traces: dict[str, AttemptTrace] = {}
         # Claims, releases and settlements: fixed-shape statements run many times a
         # second, best planned once (a pool with generic plans); ``db`` when not given.
         self.queue_db = queue_db or db
@@ -81,6 +94,7 @@ class Dispatcher:
             self.breaker.evolve,
             on_settled=self._on_settled,
             on_written=self._on_written,
+            on_recorded=self._on_recorded if tracing is not None else None,
         )
         self.upkeep = Upkeep(db, config, metrics)
         self.jobs = JobRunner(db, config)
@@ -131,6 +145,7 @@ class Dispatcher:
         never_started = [claimed.id for claimed in self._queued]
         self._queued.clear()
         self._lease_ends.clear()
+        self._claimed_ns.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
         unfinished = list(self._tasks) + never_started
@@ -188,6 +203,9 @@ class Dispatcher:
         self.metrics.claim_seconds.observe(time.perf_counter() - started)
         self.metrics.claim_size.observe(len(batch))
         now = datetime.now(UTC)
+        if self.tracing is not None:
+            claimed_ns = time.time_ns()
+            self._claimed_ns.update((c.id, claimed_ns) for c in batch if c.trace_id is not None)
         for claimed in batch:
             self._names[claimed.subscriber_id] = claimed.subscriber_name
             if claimed.attempts == 1 and claimed.enqueued_at is not None:
@@ -212,18 +230,28 @@ class Dispatcher:
         self.metrics.in_flight.set(len(self._tasks))
 
     async def _deliver(self, claimed: ClaimedDelivery, lease_ends: float) -> None:
+        trace = None
+        claimed_ns = self._claimed_ns.pop(claimed.id, None)
+        if claimed_ns is not None and self.tracing is not None:
+            trace = AttemptTrace(self.tracing, claimed, claimed_ns)
         try:
             reshaped = None
             if claimed.transform is not None:
+                began = time.time_ns()
                 transformed = await self._transform(claimed)
+                if trace is not None:
+                    failed = None if isinstance(transformed, Reshaped) else transformed.outcome
+                    trace.transformed(began, failed if failed == TRANSFORM_ERROR else None)
                 if not isinstance(transformed, Reshaped):
-                    self._record(claimed, transformed)
+                    self._record(claimed, transformed, trace)
                     return
                 reshaped = transformed
                 await self._sending_slot(claimed.id)
                 if not await self._lease_holds(claimed, lease_ends):
+                    if trace is not None:
+                        trace.abandoned("lease too short to send after the transform")
                     return
-            self._record(claimed, await self._send(claimed, reshaped))
+            self._record(claimed, await self._send(claimed, reshaped, trace), trace)
         finally:
             if self._tasks.get(claimed.id) is asyncio.current_task():
                 self._tasks.pop(claimed.id)
@@ -274,12 +302,16 @@ class Dispatcher:
             await self._slot_freed.wait()
         self._awaiting_slot.discard(delivery_id)
 
-    async def _send(self, claimed: ClaimedDelivery, reshaped: Reshaped | None) -> AttemptResult:
+    async def _send(
+        self, claimed: ClaimedDelivery, reshaped: Reshaped | None, trace: AttemptTrace | None
+    ) -> AttemptResult:
         """One attempt, through the sender of the delivery's destination kind."""
         timeout = claimed.timeout_seconds or self.config.timeout_seconds
         request = build_request(
             claimed, self.config.forward_headers, self.links, datetime.now(UTC), reshaped
         )
+        if trace is not None and claimed.send_traceparent:
+            request.headers[TRACEPARENT] = trace.traceparent
         if claimed.destination is not None and reshaped and (reshaped.path or reshaped.query):
             result = Stopwatch().result(
                 TRANSFORM_ERROR, "a transform's path and query are for url subscribers"
@@ -287,6 +319,8 @@ class Dispatcher:
         else:
             sender = self.destinations.sender(claimed)
             result = await sender.send(claimed, request, timeout)
+            if trace is not None:
+                trace.sent(result)
         if claimed.transform is None:
             return result
         return dataclasses.replace(
@@ -297,9 +331,14 @@ class Dispatcher:
             request_content_type=request.headers.get("Content-Type"),
         )
 
-    def _record(self, claimed: ClaimedDelivery, result: AttemptResult) -> None:
+    def _record(
+        self, claimed: ClaimedDelivery, result: AttemptResult, trace: AttemptTrace | None = None
+    ) -> None:
         now = datetime.now(UTC)
         settlement = decide(claimed, result, self.token, self.config, now)
+        if trace is not None:
+            trace.settling()
+            self._traces[claimed.id] = trace
         self.settler.add(settlement)
         name = claimed.subscriber_name
         outcome = attempt_outcome(result.outcome, result.status_code)
@@ -318,6 +357,7 @@ class Dispatcher:
             "delivery attempt",
             delivery_id=claimed.id,
             event_id=claimed.event_id,
+            trace_id=claimed.trace_id,
             subscriber=name,
             attempt=claimed.total_attempts,
             outcome=result.outcome,
@@ -330,6 +370,14 @@ class Dispatcher:
     def _on_written(self, size: int, seconds: float) -> None:
         self.metrics.settle_seconds.observe(seconds)
         self.metrics.settle_size.observe(size)
+
+    def _on_recorded(self, batch: list[Settlement]) -> None:
+        """End the spans of the traced attempts that ``batch`` settled."""
+        if self._traces:
+            for settlement in batch:
+                trace = self._traces.pop(settlement.delivery_id, None)
+                if trace is not None:
+                    trace.settled(settlement)
 
     def _on_settled(self, report: SettleReport) -> None:
         """Show circuit changes at once, and look for work the batch made claimable."""

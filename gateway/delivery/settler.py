@@ -36,6 +36,7 @@ class Settler:
         *,
         on_settled: Callable[[SettleReport], None] = lambda _: None,
         on_written: Callable[[int, float], None] = lambda _, __: None,
+        on_recorded: Callable[[list[Settlement]], None] | None = None,
         batch_max: int = 256,
         wait_seconds: float = 0.0,
     ) -> None:
@@ -43,6 +44,7 @@ class Settler:
         self.evolve = evolve
         self.on_settled = on_settled
         self.on_written = on_written  # (attempts in the batch, seconds its transaction took)
+        self.on_recorded = on_recorded  # the settlements of each batch written
         self.batch_max = batch_max
         self.wait_seconds = wait_seconds
         self._pending: list[Settlement] = []
@@ -91,6 +93,8 @@ class Settler:
                 continue
             delay = 0.05
             self.on_written(len(batch), time.perf_counter() - started)
+            if self.on_recorded is not None:
+                self.on_recorded(batch)
             del self._pending[: len(batch)]
             self.on_settled(report)
             if not self._pending and not self._closing:

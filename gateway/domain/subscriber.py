@@ -109,6 +109,8 @@ class SubscriberSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     transform: Transform | None = None
     proxy: EgressName | None = None
     tls: EgressName | None = None
+    # Deliveries of traced events carry a W3C ``traceparent`` naming their attempt's span.
+    send_traceparent: bool = True
 
     def __post_init__(self) -> None:
         self._check_destination()

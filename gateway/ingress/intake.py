@@ -41,9 +41,11 @@ from gateway.ingress.outcome import PING, Outcome, failed, refusal, stored
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import woocommerce
 from gateway.ingress.source import Source
+from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
 from gateway.observability import Children, Metrics
+from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -88,6 +90,7 @@ class Intake:
     lag: LoopLag = dataclasses.field(default_factory=lambda: LoopLag(0))
     # Told the name of each source a request of which had its signature refused.
     on_signature_failure: Callable[[str], None] = lambda _: None
+    tracing: Tracing | None = None
     guard: Guard = dataclasses.field(init=False)
     in_flight: InFlight = dataclasses.field(init=False, default_factory=InFlight)
     requests: Children[Counter] = dataclasses.field(init=False)  # by source, outcome
@@ -154,7 +157,7 @@ class Intake:
             if source.config.receive is not None:
                 raise _reads_a_queue(source)
             with self.in_flight:
-                outcome = await self._take(arrival, source)
+                outcome = await self._take(arrival, source, started)
         except Problem as problem:
             outcome = refusal(problem, path)
         except Exception:
@@ -164,7 +167,7 @@ class Intake:
             self._record(name if source is not None else UNKNOWN_SOURCE, arrival, outcome, started)
         return outcome
 
-    async def _take(self, arrival: Arrival, source: Source) -> Outcome:
+    async def _take(self, arrival: Arrival, source: Source, started: float) -> Outcome:
         cfg = source.config
         self.guard.admit(arrival, source)
         limit = cfg.max_body_bytes or self.config.max_body_bytes
@@ -186,20 +189,57 @@ class Intake:
         except VerificationFailed as exc:
             self.on_signature_failure(cfg.name)
             raise Problem(401, exc.reason, kind="signature-invalid") from None
-        committed = self._submit(event_from(arrival.headers, cfg, body))
+        event = event_from(arrival.headers, cfg, body)
+        if self.tracing is not None:
+            sampled = self.tracing.sample(arrival.headers.get(TRACEPARENT))
+            if sampled is not None:
+                return await self._traced(self.tracing, event, started, *sampled)
+        committed = self._submit(event)
         try:
             return stored(await committed)
-        except WriterTimedOut:
+        except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """The 503 that stands for the writer's failure to answer (a cancellation of the
+        request's own task stays one)."""
+        if isinstance(exc, WriterTimedOut):
             # The writer answers with WriterTimedOut after ack_timeout_seconds (the event may
             # still commit: the sender's retry then gets 200 as a duplicate, never a copy).
-            raise self._unavailable("storage is slow; retry later", "storage-timeout") from None
-        except asyncio.CancelledError:  # the request's task's (aiohttp's), or the future's
+            return self._unavailable("storage is slow; retry later", "storage-timeout")
+        if isinstance(exc, asyncio.CancelledError):  # the request's task's, or the future's
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                raise
-            raise self._storage_unavailable() from None
-        except StoreError:
-            raise self._storage_unavailable() from None
+                return exc
+        return self._storage_unavailable()
+
+    async def _traced(
+        self,
+        tracing: Tracing,
+        event: IngestEvent,
+        started: float,
+        parent: Parent | None,
+        link: Parent | None,
+    ) -> Outcome:
+        """A sampled webhook's store and answer, in its trace (ingress/traced.py)."""
+        span, event = begin_ingest(tracing, event, started, parent, link)
+        try:
+            committed = self._submit(event)
+            try:
+                result = await committed
+            except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
+                raise self._failed(exc) from None
+        except Problem as problem:
+            failure = {"http.response.status_code": problem.status, "gateway.outcome": problem.kind}
+            ingest_failed(tracing, span, problem.detail, failure)
+            raise
+        except BaseException as exc:
+            ingest_failed(tracing, span, type(exc).__name__)
+            raise
+        outcome = stored(result)
+        answered = {"http.response.status_code": outcome.status, "gateway.outcome": outcome.label}
+        ingest_stored(tracing, span, result, answered)
+        return outcome
 
     def _submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
         """Hand ``event`` to the group-commit writer; its future resolves after the COMMIT.

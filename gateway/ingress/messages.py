@@ -32,8 +32,10 @@ from gateway.ingress.event import event_from
 from gateway.ingress.schemes import amazon_sp_api
 from gateway.ingress.sns import CertificateUnavailable, SnsCertificates, SnsRefused
 from gateway.ingress.source import Source
+from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
+from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -85,6 +87,7 @@ class MessageIntake:
 
         Raises :class:`Poisoned` or :class:`NotStoredNow`.
         """
+        started = time.perf_counter()
         cfg = source.config
         limit = cfg.max_body_bytes or self.max_body_bytes
         if len(message.body) > limit:
@@ -104,7 +107,34 @@ class MessageIntake:
             raise Poisoned(str(exc)) from None
         except CertificateUnavailable as exc:
             raise NotStoredNow(str(exc)) from None
+        tracing = self.writer.tracing
+        if tracing is not None:
+            sampled = tracing.sample(headers.get(TRACEPARENT))
+            if sampled is not None:
+                return await self._traced(tracing, event, started, *sampled)
         return await self._store(event)
+
+    async def _traced(
+        self,
+        tracing: Tracing,
+        event: IngestEvent,
+        started: float,
+        parent: Parent | None,
+        link: Parent | None,
+    ) -> IngestResult:
+        """A sampled message's store, in its trace (ingress/traced.py)."""
+        span, event = begin_ingest(tracing, event, started, parent, link, kind="CONSUMER")
+        try:
+            result = await self._store(event)
+        except NotStoredNow as exc:
+            ingest_failed(tracing, span, exc.reason, {"gateway.outcome": "not-stored"})
+            raise
+        except BaseException as exc:
+            ingest_failed(tracing, span, type(exc).__name__)
+            raise
+        outcome = "duplicate" if result.duplicate else "accepted"
+        ingest_stored(tracing, span, result, {"gateway.outcome": outcome})
+        return result
 
     async def _store(self, event: IngestEvent) -> IngestResult:
         """The writer's answer for ``event``, waiting a little for room in the writer

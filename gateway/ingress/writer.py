@@ -20,6 +20,7 @@ from gateway.config import WriterConfig
 from gateway.domain.filters.judge import Judge
 from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics
+from gateway.observability.tracing import Parent, Tracing
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 from gateway.store.events import insert_batch, notify_deliveries
@@ -81,12 +82,14 @@ class GroupCommitWriter:
         on_commit: Callable[[], None] = lambda: None,
         *,
         ack_timeout: float | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.metrics = metrics
         self.on_commit = on_commit
         self.ack_timeout = ack_timeout
+        self.tracing = tracing
         self._waiting: collections.deque[_Item] = collections.deque()
         self._ready = asyncio.Event()  # events wait (for the lanes that have none)
         self._committing: dict[int, list[_Item]] = {}  # by lane: the batch it commits
@@ -257,6 +260,8 @@ class GroupCommitWriter:
             self._read_filters()
         self.metrics.writer_batch_size.observe(len(batch))
         self.metrics.writer_commit_seconds.observe(time.perf_counter() - started)
+        if self.tracing is not None:
+            _trace_commit(self.tracing, batch, started)
         for item, result in zip(batch, results, strict=True):
             if not item.answer.done():
                 item.answer.set_result(result)
@@ -277,6 +282,19 @@ class GroupCommitWriter:
         except Exception as exc:  # meanwhile PostgreSQL decides what the verdicts cannot
             log.warning("could not read the content filters: %s", exc)
             await asyncio.sleep(FILTERS_RETRY_AFTER)
+
+
+def _trace_commit(tracing: Tracing, batch: list[_Item], started: float) -> None:
+    """The commit, as a span of each traced event's trace (from ``started``, a
+    ``perf_counter`` time, until now)."""
+    parents: list[Parent] = [
+        (e.trace_id, e.trace_span_id, True)
+        for e in (item.event for item in batch)
+        if e.trace_id is not None and e.trace_span_id is not None
+    ]
+    if parents:
+        end = time.time_ns()
+        tracing.commits(parents, end - int((time.perf_counter() - started) * 1e9), end, len(batch))
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:

@@ -94,6 +94,15 @@ class Metrics:
             ["pool"],
             registry=r,
         )
+        self.trace_spans_dropped = Counter(
+            "gateway_trace_spans_dropped",
+            "Trace spans not exported, by reason (queue_full: the export queue was full; "
+            "export_failed: the collector refused or did not answer).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("queue_full", "export_failed"):
+            self.trace_spans_dropped.labels(reason)
         self.db_pool_size = Gauge(
             "gateway_db_pool_size",
             "Database connections open, by pool (shared, writer, queue).",

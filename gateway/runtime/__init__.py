@@ -18,6 +18,7 @@ from gateway.lifecycle.services import Services, StartupError
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import check_broker_libraries, check_declared_destinations
 from gateway.runtime.services import BACKLOG, Role, early_answers, start
+from gateway.runtime.tracing import check_tracing
 from gateway.store import StoreError
 
 __all__ = ["ListenError", "Role", "StartupError", "early_answers", "open_database", "run", "serve"]
@@ -63,6 +64,7 @@ async def serve(config: Config, role: Role, stop: asyncio.Event) -> None:
     check_declared_destinations(config)
     check_broker_libraries(config)
     Egress(config.egress, config.source_file)  # a ConfigError for a TLS file it cannot use
+    check_tracing(config)
     tls = ingress_ssl_context(config) if role in ("all", "ingress") else None
     bound = _bind_listeners(config, role)
     try:

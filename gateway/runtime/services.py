@@ -56,9 +56,11 @@ from gateway.lifecycle.services import Hooks, Services
 from gateway.maintenance.backlog import BacklogMonitor
 from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
+from gateway.observability.tracing import Tracing
 from gateway.runtime.apps import build_admin_app, build_ingress_app
 from gateway.runtime.database import open_database
 from gateway.runtime.reconcile import reconcile_config
+from gateway.runtime.tracing import check_tracing, open_tracing
 from gateway.sources.readers import SourceReaders
 from gateway.store.database import Database
 from gateway.store.migrate import head_revision
@@ -86,6 +88,10 @@ async def start(
 ) -> None:
     """Start on ``services`` everything ``role`` runs, listening on the ``bound`` sockets."""
     metrics = Metrics(__version__)
+    tracing: Tracing | None = None
+    settings = check_tracing(config)
+    if settings is not None:  # off, it is no service at all
+        tracing = await services.enter("tracing", open_tracing(settings, metrics))
     db = await services.enter("database", open_database(config))
     # The admin listener can only start once all that /readyz reports on exists, yet it
     # stops after everything but the database: its place in the stopping order is here.
@@ -107,7 +113,7 @@ async def start(
     on_commit = _no_dispatcher
     if role in ("all", "worker") and config.delivery.enabled:
         on_commit = await _start_delivery(
-            services, config, db, metrics, policy, links, pools, components, emit
+            services, config, db, metrics, policy, links, pools, components, emit, tracing
         )
     readers: Statuses = _no_readers
     if role in ("all", "ingress"):
@@ -124,6 +130,7 @@ async def start(
             pools,
             components,
             emit,
+            tracing,
         )
     api = None
     authenticator = None
@@ -170,6 +177,7 @@ async def _start_delivery(
     pools: dict[str, Database],
     components: Components,
     emit: Emit,
+    tracing: Tracing | None,
 ) -> Callable[[], None]:
     """The queue pool, the delivery client and the dispatcher, which stops first (its
     attempts in flight use the client; its releases and settlements, the queue pool).
@@ -188,6 +196,7 @@ async def _start_delivery(
         queue_db=queue_db,
         brokers=config.brokers,
         emit=emit,
+        tracing=tracing,
     )
     stop = functools.partial(dispatcher.stop, config.delivery.grace_seconds)
     await services.start("dispatcher", Hooks(dispatcher.start, stop))
@@ -208,6 +217,7 @@ async def _start_ingress(
     pools: dict[str, Database],
     components: Components,
     emit: Emit,
+    tracing: Tracing | None,
 ) -> Statuses:
     """The registry, the loop-lag timer, the writer's pool, the writer, the sources'
     readers and the listener: the listener stops first, then the readers, the writer
@@ -223,12 +233,17 @@ async def _start_ingress(
         "writer pool", _pool(config, db.url, "webhook-gateway-writer", size)
     )
     writer = GroupCommitWriter(
-        writer_db, config.writer, metrics, on_commit, ack_timeout=config.ingress.ack_timeout_seconds
+        writer_db,
+        config.writer,
+        metrics,
+        on_commit,
+        ack_timeout=config.ingress.ack_timeout_seconds,
+        tracing=tracing,
     )
     await services.start("writer", Hooks(writer.start, writer.close))
     components["writer"] = lambda: writer.running
     readers = await _start_readers(services, config, registry, writer, metrics)
-    intake = Intake(config.ingress, registry, writer, metrics, lag)
+    intake = Intake(config.ingress, registry, writer, metrics, lag, tracing=tracing)
     if config.operational_events.enabled:
         spikes = SignatureSpikes(db, config.operational_events, emit)
         await services.start("signature spikes", Hooks(spikes.start, spikes.stop))

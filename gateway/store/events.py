@@ -61,7 +61,7 @@ async def insert_batch(
         verdicts = _verdicts(todo, None)
     for _ in range(ROUNDS):
         columns = list(zip(*[_columns(e) for e in todo], strict=True))
-        row = await db.fetchrow("insert_events", *map(list, columns), *verdicts)
+        row = await db.fetchrow("insert_events", *map(list, columns), *verdicts, *_traces(todo))
         assert row is not None
         if judge is not None and row["filters_stale"]:
             judge.outdated = True
@@ -74,6 +74,13 @@ async def insert_batch(
         if not todo:
             return [results[e.id] for e in batch], created
     raise StoreUnavailable(f"{len(todo)} events kept meeting copies that went away")
+
+
+def _traces(batch: Sequence[IngestEvent]) -> tuple[list[str | None] | None, ...]:
+    """The traced events' trace ids and ingest span ids; ``None`` for a batch with none."""
+    if all(e.trace_id is None for e in batch):
+        return None, None
+    return [e.trace_id for e in batch], [e.trace_span_id for e in batch]
 
 
 def _verdicts(batch: Sequence[IngestEvent], judge: Judge | None) -> list[object]:

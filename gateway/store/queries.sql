@@ -19,21 +19,23 @@
 -- (documents): read once per event, and only for an event that the ingress could not
 -- decide on ($11, their ids) or that a filtered subscriber without a verdict takes by
 -- its source. filters_stale: the ingress judged by filters that are no longer all the
--- current ones (it reloads them).
+-- current ones (it reloads them). $17, $18: the traced events' trace ids and ingest span
+-- ids (NULL, not arrays, for a batch with none traced).
 -- An ordered subscriber's delivery with an ordering key is counted in ordering_keys (the
 -- upsert locks the key's row): it starts pending only when nothing of its key is
 -- unfinished, else queued behind the head until the settler promotes it.
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::bytea[], $9::bytea[], $10::text[]) WITH ORDINALITY
+                $7::text[], $8::bytea[], $9::bytea[], $10::text[], $17::text[], $18::text[])
+         WITH ORDINALITY
          AS t(id, source, external_id, event_type, ordering_key, content_type, headers, body,
-              replay_digest, body_view, ord)
+              replay_digest, body_view, trace_id, trace_span_id, ord)
 ), inserted AS (
     INSERT INTO events (id, source, external_id, event_type, ordering_key, content_type,
-                        headers, body, replay_digest, body_view)
+                        headers, body, replay_digest, body_view, trace_id, trace_span_id)
     SELECT id, source, external_id, event_type, ordering_key, content_type, headers::jsonb, body,
-           replay_digest, body_view::jsonb
+           replay_digest, body_view::jsonb, trace_id, trace_span_id
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
@@ -235,7 +237,7 @@ WITH candidates AS MATERIALIZED (
     FROM picked p
     WHERE d.id = p.id
     RETURNING d.id, d.event_id, d.subscriber_id, d.attempts, d.total_attempts, d.enqueued_at,
-              d.ordering_key
+              d.ordering_key, d.next_attempt_at
 ), taken AS (
     SELECT subscriber_id, count(*)::int AS n FROM claimed GROUP BY subscriber_id
 ), flow AS (
@@ -261,7 +263,8 @@ SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueu
        s.retry_schedule, s.max_age_seconds, s.payload_mode, s.thin_above_bytes, s.transform,
        s.proxy, s.tls,
        CASE WHEN s.transform IS NOT NULL OR s.destination IS NOT NULL THEN e.body_view END
-           AS body_view
+           AS body_view,
+       c.next_attempt_at AS due_at, e.trace_id, e.trace_span_id, s.send_traceparent
 FROM claimed c
 JOIN events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
@@ -337,12 +340,12 @@ INSERT INTO subscribers (id, secret, managed_by,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          proxy, tls,
-                         event_type_likes, filter_path)
+                         send_traceparent, event_type_likes, filter_path)
 VALUES ($1, $2, $3,
         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
         $22, $23, $24, $25, $26,
-        $27, $28,
-        $29, $30)
+        $27, $28, $29,
+        $30, $31)
 RETURNING *;
 
 -- name: update_subscriber
@@ -355,8 +358,8 @@ SET state = $2, state_reason = $3,
     rate_limit_per_second = $16, ordered = $17, https_only = $18, forward_headers = $19,
     retry_schedule = $20, max_age_seconds = $21, rate_limit_burst = $22, payload_mode = $23,
     thin_above_bytes = $24, filter = $25, transform = $26,
-    proxy = $27, tls = $28,
-    event_type_likes = $29, filter_path = $30, updated_at = now()
+    proxy = $27, tls = $28, send_traceparent = $29,
+    event_type_likes = $30, filter_path = $31, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -961,12 +964,12 @@ INSERT INTO subscribers (id, secret, managed_by,
                          https_only, forward_headers, retry_schedule, max_age_seconds,
                          rate_limit_burst, payload_mode, thin_above_bytes, filter, transform,
                          proxy, tls,
-                         event_type_likes, filter_path)
+                         send_traceparent, event_type_likes, filter_path)
 VALUES ($1, $2, 'config',
         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
         $21, $22, $23, $24, $25,
-        $26, $27,
-        $28, $29)
+        $26, $27, $28,
+        $29, $30)
 ON CONFLICT (name) DO UPDATE
 SET secret = EXCLUDED.secret,
     url = EXCLUDED.url, destination = EXCLUDED.destination,
@@ -982,7 +985,7 @@ SET secret = EXCLUDED.secret,
     rate_limit_burst = EXCLUDED.rate_limit_burst, payload_mode = EXCLUDED.payload_mode,
     thin_above_bytes = EXCLUDED.thin_above_bytes, filter = EXCLUDED.filter,
     transform = EXCLUDED.transform,
-    proxy = EXCLUDED.proxy, tls = EXCLUDED.tls,
+    proxy = EXCLUDED.proxy, tls = EXCLUDED.tls, send_traceparent = EXCLUDED.send_traceparent,
     event_type_likes = EXCLUDED.event_type_likes,
     filter_path = EXCLUDED.filter_path,
     state = CASE WHEN subscribers.state_reason = 'removed from the config file'

@@ -128,6 +128,8 @@ class IngestEvent:
     body: bytes
     body_view: str | None = None
     replay_window_seconds: float = 0.0
+    trace_id: str | None = None  # a traced event's trace, and its ingest span (hex)
+    trace_span_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ class Event:
     headers: dict[str, str]
     body: bytes
     body_view: Any  # an XML body's JSON view (None for other bodies)
+    trace_id: str | None = None  # the event's trace, when it was traced
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)
@@ -256,6 +259,10 @@ class ClaimedDelivery:
     """A broker to deliver into instead of ``url``."""
     proxy: str | None = None
     tls: str | None = None
+    due_at: datetime | None = None  # when the attempt was due (its claim wait began)
+    trace_id: str | None = None  # a traced event's trace and ingest span (hex)
+    trace_span_id: str | None = None
+    send_traceparent: bool = True
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

@@ -5,14 +5,14 @@ Each column holds a name from the config file's ``[egress]`` section (``[[egress
 system's TLS defaults. The proxy's address and the TLS files are in the config file only.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
 from gateway.store.script import execute_script
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -174,3 +174,20 @@ def test_migrations_job_uses_a_service_account_the_operator_provides(render: Any
     assert out.kind("ServiceAccount") == []
     for deployment in out.kind("Deployment"):
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "gateway-sa"
+
+
+def test_tracing_values_set_the_standard_opentelemetry_variables(render: Any) -> None:
+    tracing = {"enabled": True, "endpoint": "http://otel-collector:4317", "samplingRatio": 0.25}
+    for deployment in render(merge(MINIMAL, {"tracing": tracing})).deployments().values():
+        env = env_names(deployment["spec"]["template"]["spec"])
+        assert env["GATEWAY_TRACING__ENABLED"]["value"] == "true"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector:4317"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "grpc"
+        assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.25"
+        assert env["OTEL_SERVICE_NAME"]["value"]
+
+
+def test_tracing_is_off_and_sets_no_variable_by_default(render: Any) -> None:
+    for deployment in render(MINIMAL).deployments().values():
+        env = env_names(deployment["spec"]["template"]["spec"])
+        assert not {n for n in env if n.startswith(("OTEL_", "GATEWAY_TRACING__"))}

@@ -59,7 +59,7 @@ def test_wheels_are_built_in_the_first_stage(parser: DockerfileParser) -> None:
         assert path in copied
 
 
-def test_final_stage_installs_only_the_package_and_its_broker_extras_from_the_wheels(
+def test_final_stage_installs_only_the_package_and_its_broker_and_tracing_extras_from_the_wheels(
     parser: DockerfileParser,
 ) -> None:
     final = stages(parser)[-1]
@@ -69,7 +69,7 @@ def test_final_stage_installs_only_the_package_and_its_broker_extras_from_the_wh
     assert "--no-index" in install
     assert "--find-links=/wheels" in install
     package = install.split("pip install", 1)[1].split("&&")[0].split()[-1]
-    assert package == '"webhook-gateway[rabbitmq,sqs]"'
+    assert package == '"webhook-gateway[rabbitmq,sqs,tracing]"'
 
 
 def test_final_stage_has_no_compiler_or_cache(parser: DockerfileParser) -> None:

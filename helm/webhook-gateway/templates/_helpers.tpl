@@ -364,6 +364,20 @@ stores come from the Secret NAME; the rest from the Secrets the user manages.
       name: {{ default (include "wg.fullname" $ctx) $v.existingSecret }}
       key: GATEWAY_DELIVERY__PAYLOAD_LINK_SECRET
       optional: {{ if $v.existingSecret }}true{{ else }}false{{ end }}
+{{- if $v.tracing.enabled }}
+- name: GATEWAY_TRACING__ENABLED
+  value: "true"
+{{- with $v.tracing.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $v.tracing.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $v.tracing.samplingRatio | toString | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ default (include "wg.fullname" $ctx) $v.tracing.serviceName | quote }}
+{{- end }}
 {{- $sources := include "wg.allItemSecrets" $ctx | fromJson }}
 {{- range $name := keys $sources.stored | sortAlpha }}
 - name: {{ $name }}

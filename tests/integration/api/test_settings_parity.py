@@ -73,6 +73,7 @@ BAD_SUBSCRIBERS: list[Row] = [
     ("rate_limit_per_second", {"rate_limit_per_second": 100_001}),
     ("ordered", {"ordered": "yes"}),
     ("https_only", {"https_only": "yes"}),
+    ("send_traceparent", {"send_traceparent": "yes"}),
     ("forward_headers", {"forward_headers": ["X Shopify Topic"]}),
     ("forward_headers", {"forward_headers": [""]}),
     ("forward_headers", {"forward_headers": ["X-Shopify-Topic"] * 51}),

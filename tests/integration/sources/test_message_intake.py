@@ -3,6 +3,7 @@ scheme and content types, the body limit; the broker's id of the message dedups 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
@@ -18,9 +19,11 @@ from gateway.ingress.sns import SnsCertificates
 from gateway.ingress.source import Source
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.observability.tracing import Tracing
 from gateway.store.database import Database
 from gateway.store.events import get_event
 from testkit.amazon import sp_api_notification
+from testkit.otlp import Collector
 
 RECEIVE = AmqpReceive(broker="rabbit", queue="orders")
 
@@ -96,3 +99,43 @@ async def test_an_sp_api_message_cannot_claim_an_id_or_a_type_the_notification_d
     assert (stored.external_id, stored.event_type) == ("n-1", "ORDER_CHANGE")
     with pytest.raises(Poisoned, match="event id"):
         await intake.take(source, QueuedMessage("m-2", claimed, b'{"notificationType": "X"}'))
+
+
+async def test_a_sampled_message_is_the_ingest_of_its_trace_continuing_a_trusted_sender(
+    db: Database,
+) -> None:
+    collector = await Collector().start()
+    tracing = Tracing(
+        Metrics().trace_spans_dropped,
+        exporter="otlp-http",
+        endpoint=f"{collector.endpoint}/v1/traces",
+        headers={},
+        sampling_ratio=1.0,
+        inbound="trust",
+        service_name="gateway-under-test",
+        export_timeout_seconds=2.0,
+        max_queue_size=64,
+    )
+    writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=5, tracing=tracing)
+    writer.start()
+    try:
+        intake = MessageIntake(writer, SnsCertificates(()), max_body_bytes=1024)
+        sender = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        message = QueuedMessage("m-traced", {"traceparent": sender}, b'{"n": 7}')
+        result = await intake.take(_source(scheme="none"), message)
+        await asyncio.to_thread(tracing.processor.force_flush, 5000)
+        spans = await collector.wait_for(lambda s: len(s) >= 3, timeout=10)
+    finally:
+        await writer.close()
+        await asyncio.to_thread(tracing.shutdown, 2.0)
+        await collector.stop()
+    stored = await get_event(db, result.event_id)
+    assert stored.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    (ingest,) = [s for s in spans if s.name == "ingest"]
+    assert (ingest.trace_id, ingest.parent_id) == (stored.trace_id, "00f067aa0ba902b7")
+    assert ingest.kind == 5  # CONSUMER
+    assert ingest.attributes["gateway.outcome"] == "accepted"
+    assert sorted(s.name for s in spans if s.parent_id == ingest.span_id) == [
+        "checks",
+        "group commit",
+    ]

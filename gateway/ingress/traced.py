@@ -1,0 +1,61 @@
+"""An event's ingest as the root of its trace (or a child of a trusted sender's span),
+for webhooks and queued messages alike: the ingest span, begun when the request (or the
+message) was, and its checks, made once they are over; its id rides on the event to the
+writer, which adds the group commit, and into the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+from gateway.observability import log_event
+from gateway.observability.tracing import OpenSpan, Parent, Tracing
+from gateway.store.records import IngestEvent, IngestResult
+
+__all__ = ["begin_ingest", "ingest_failed", "ingest_stored"]
+
+log = logging.getLogger("gateway.ingress")
+
+
+def begin_ingest(
+    tracing: Tracing,
+    event: IngestEvent,
+    started: float,
+    parent: Parent | None,
+    link: Parent | None,
+    kind: str = "SERVER",
+) -> tuple[OpenSpan, IngestEvent]:
+    """The ingest span (from ``started``, a ``perf_counter`` time) with its checks until
+    now, and ``event`` carrying its trace."""
+    now = time.time_ns()
+    begun = now - int((time.perf_counter() - started) * 1e9)
+    attributes = {
+        "gateway.source": event.source,
+        "gateway.event.id": event.id,
+        "gateway.event.external_id": event.external_id,
+        "gateway.event.type": event.event_type or "",
+    }
+    span = tracing.start("ingest", parent, begun, attributes, kind=kind, link=link)
+    tracing.span("checks", span, begun, now)
+    trace_id, span_id, _ = span.ids
+    return span, dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
+
+
+def ingest_stored(
+    tracing: Tracing, span: OpenSpan, result: IngestResult, attributes: dict[str, Any]
+) -> None:
+    """End the ingest span of a stored event (the first copy's id for a duplicate)."""
+    tracing.end(span, attributes={**attributes, "gateway.event.id": result.event_id})
+    log_event(
+        log, logging.DEBUG, "event traced", event_id=result.event_id,
+        source=span.attributes["gateway.source"], trace_id=span.ids[0],
+    )  # fmt: skip
+
+
+def ingest_failed(
+    tracing: Tracing, span: OpenSpan, error: str, attributes: dict[str, Any] | None = None
+) -> None:
+    """End the ingest span of an event that was not stored, saying why."""
+    tracing.end(span, attributes=attributes, error=error)

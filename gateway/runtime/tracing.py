@@ -1,0 +1,62 @@
+"""Tracing for a process: its settings checked before anything starts, its provider
+started first and stopped last (what is queued is exported, for a few seconds at most)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from gateway.config import Config, ConfigError
+from gateway.config.tracing import TraceSettings, trace_settings
+from gateway.domain.extras import missing_extra
+from gateway.observability import Metrics
+from gateway.observability.tracing import Tracing, shown_headers
+
+__all__ = ["check_tracing", "open_tracing"]
+
+log = logging.getLogger("gateway")
+
+_EXPORTERS = {
+    "otlp-http": "opentelemetry.exporter.otlp.proto.http",
+    "otlp-grpc": "opentelemetry.exporter.otlp.proto.grpc",
+}
+SHUTDOWN_SECONDS = 5.0
+
+
+def check_tracing(config: Config) -> TraceSettings | None:
+    """Tracing's settings (``None`` when off); a :class:`ConfigError` when they are bad or
+    when tracing is on without its libraries (the ``tracing`` extra)."""
+    settings = trace_settings(config.tracing, config.source_file, os.environ)
+    if settings is None:
+        return None
+    for module in ("opentelemetry.sdk", _EXPORTERS[settings.exporter]):
+        try:
+            missing = missing_extra(module, "tracing", "tracing")
+        except ModuleNotFoundError:  # a parent package is missing
+            missing = f"tracing needs {module}: pip install 'webhook-gateway[tracing]'"
+        if missing is not None:
+            raise ConfigError(config.source_file, "tracing.enabled", missing)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def open_tracing(settings: TraceSettings, metrics: Metrics) -> AsyncIterator[Tracing]:
+    """The process's :class:`Tracing`: started first, it stops last (after the writer and
+    the dispatcher ended their spans)."""
+    tracing = Tracing(metrics.trace_spans_dropped, **dataclasses.asdict(settings))
+    log.info(
+        "tracing on: %s to %s, sampling %g, inbound traceparent %s, headers %s",
+        settings.exporter,
+        settings.endpoint,
+        settings.sampling_ratio,
+        settings.inbound,
+        shown_headers(settings.headers),
+    )
+    try:
+        yield tracing
+    finally:
+        await asyncio.to_thread(tracing.shutdown, SHUTDOWN_SECONDS)
