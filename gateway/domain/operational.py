@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import orjson
 
@@ -51,16 +51,7 @@ Kind = Literal[
     "backlog.growing",
     "backlog.recovered",
 ]
-KINDS: Final[tuple[Kind, ...]] = (
-    "subscriber.disabled",
-    "subscriber.circuit_opened",
-    "subscriber.circuit_closed",
-    "delivery.dead",
-    "source.signature_failures_spiking",
-    "source.signature_failures_recovered",
-    "backlog.growing",
-    "backlog.recovered",
-)
+KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
