@@ -27,14 +27,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanContext
+    from opentelemetry.trace import SpanContext, Status
 
 __all__ = ["encode", "grpc_exporter", "http_exporter", "request", "serialized"]
 
@@ -81,7 +81,9 @@ _DOUBLE, _ARRAY, _BYTES = _tag(4, _FIXED64), _tag(5, _LEN), _tag(7, _LEN)
 _ARRAY_VALUE = _tag(1, _LEN)
 _KEY, _VALUE = _tag(1, _LEN), _tag(2, _LEN)
 _TRACE_ID, _SPAN_ID = _tag(1, _LEN) + _SMALL[16], _tag(2, _LEN) + _SMALL[8]
+_IDS = struct.Struct(">2sQQ2sQ")  # trace id (two halves) and span id, big-endian bytes
 _TRACE_STATE, _PARENT_ID = _tag(3, _LEN), _tag(4, _LEN) + _SMALL[8]
+_PARENT = struct.Struct(">2sQ")
 _NAME, _ATTRIBUTE = _tag(5, _LEN), _tag(9, _LEN)
 _DROPPED_ATTRIBUTES, _DROPPED_EVENTS = _tag(10, _VARINT), _tag(12, _VARINT)
 _LINK, _DROPPED_LINKS, _STATUS = _tag(13, _LEN), _tag(14, _VARINT), _tag(15, _LEN)
@@ -93,6 +95,8 @@ _LINK_ATTRIBUTE, _LINK_DROPPED = _tag(4, _LEN), _tag(5, _VARINT)
 _LINK_FLAGS = struct.Struct("<BI")
 _LINK_FLAGS_TAG = (6 << 3) | _FIXED32
 _MESSAGE, _CODE = _tag(2, _LEN), _tag(3, _VARINT)
+_UNSET = StatusCode.UNSET
+_EMPTY_STATUS = _STATUS + _SMALL[0]  # the SDK's encoder writes a status always
 _DOUBLE_BYTES = struct.Struct("<d").pack
 _KINDS = {
     kind: _tag(6, _VARINT) + _varint(PB2Span.SpanKind.Value(f"SPAN_KIND_{kind.name}"))
@@ -130,16 +134,28 @@ _KEYS_HELD = 256  # the gateway sets a few dozen keys; an unbounded set is not k
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> list[bytes]:
-    """Each attribute as a ``KeyValue`` field tagged ``tag``."""
+    """Each attribute as a ``KeyValue`` field tagged ``tag`` (a short string, the most
+    common value, written inline)."""
     out = []
     keys = _KEYS
+    small = _SMALL
     for key, value in attributes.items():
         encoded = keys.get(key)
         if encoded is None:
             encoded = _field(_KEY, key.encode())
             if len(keys) < _KEYS_HELD:
                 keys[key] = encoded
-        out.append(_field(tag, encoded + _field(_VALUE, _value(value))))
+        if type(value) is str:
+            raw = value.encode()
+            n = len(raw)
+            if n < 0x7E:
+                body = encoded + _VALUE + small[n + 2] + _STRING + small[n] + raw
+            else:
+                body = encoded + _field(_VALUE, _field(_STRING, raw))
+        else:
+            body = encoded + _field(_VALUE, _value(value))
+        n = len(body)
+        out.append(tag + (small[n] if n < 0x80 else _varint(n)) + body)
     return out
 
 
@@ -149,6 +165,24 @@ def _flags(context: SpanContext | None) -> int:
     return _HAS_IS_REMOTE
 
 
+def _ids(trace_id: int, span_id: int) -> bytes:
+    """A span's or a link's trace id and span id fields (fields 1 and 2 of both)."""
+    return _IDS.pack(_TRACE_ID, trace_id >> 64, trace_id & _MASK64, _SPAN_ID, span_id)
+
+
+def _status(status: Status | None) -> bytes:
+    if status is None:
+        return b""
+    message, code = status.description, status.status_code
+    if code is _UNSET and not message:
+        return _EMPTY_STATUS
+    return _field(
+        _STATUS,
+        (_field(_MESSAGE, message.encode()) if message else b"")
+        + (_CODE + _varint(code.value) if code.value else b""),
+    )
+
+
 def _span(span: ReadableSpan) -> bytes:
     if span.events:
         raise _Unsupported
@@ -156,48 +190,38 @@ def _span(span: ReadableSpan) -> bytes:
     if context is None:
         raise _Unsupported
     parent = span.parent
-    parts = [
-        _TRACE_ID,
-        context.trace_id.to_bytes(16, "big"),
-        _SPAN_ID,
-        context.span_id.to_bytes(8, "big"),
-    ]
+    parts = [_ids(context.trace_id, context.span_id)]
     if context.trace_state:
         state = ",".join([f"{k}={v}" for k, v in context.trace_state.items()])
         parts.append(_field(_TRACE_STATE, state.encode()))
     if parent is not None:
-        parts += (_PARENT_ID, parent.span_id.to_bytes(8, "big"))
+        parts.append(_PARENT.pack(_PARENT_ID, parent.span_id))
     if span.name:
         parts.append(_field(_NAME, span.name.encode()))
     parts.append(_KINDS[span.kind])
     parts.append(_TIMES.pack(_START, span.start_time or 0, _END, span.end_time or 0))
-    if span.attributes:
-        parts += _attributes(_ATTRIBUTE, span.attributes)
-    if span.dropped_attributes:
-        parts += (_DROPPED_ATTRIBUTES, _varint(span.dropped_attributes))
-    if span.dropped_events:
-        parts += (_DROPPED_EVENTS, _varint(span.dropped_events))
+    attributes = span.attributes
+    if attributes:
+        parts += _attributes(_ATTRIBUTE, attributes)
+    dropped = span.dropped_attributes
+    if dropped:
+        parts += (_DROPPED_ATTRIBUTES, _varint(dropped))
+    dropped = span.dropped_events
+    if dropped:
+        parts += (_DROPPED_EVENTS, _varint(dropped))
     for link in span.links:
-        body = [_TRACE_ID, link.context.trace_id.to_bytes(16, "big")]
-        body += (_SPAN_ID, link.context.span_id.to_bytes(8, "big"))
+        linked = link.context
+        body = [_ids(linked.trace_id, linked.span_id)]
         if link.attributes:
             body += _attributes(_LINK_ATTRIBUTE, link.attributes)
         if link.dropped_attributes:
             body += (_LINK_DROPPED, _varint(link.dropped_attributes))
-        body.append(_LINK_FLAGS.pack(_LINK_FLAGS_TAG, _flags(link.context)))
+        body.append(_LINK_FLAGS.pack(_LINK_FLAGS_TAG, _flags(linked)))
         parts.append(_field(_LINK, b"".join(body)))
-    if span.dropped_links:
-        parts += (_DROPPED_LINKS, _varint(span.dropped_links))
-    status = span.status
-    if status is not None:
-        message, code = status.description, status.status_code.value
-        parts.append(
-            _field(
-                _STATUS,
-                (_field(_MESSAGE, message.encode()) if message else b"")
-                + (_CODE + _varint(code) if code else b""),
-            )
-        )
+    dropped = span.dropped_links
+    if dropped:
+        parts += (_DROPPED_LINKS, _varint(dropped))
+    parts.append(_status(span.status))
     parts.append(_FLAGS.pack(_FLAGS_TAG, _flags(parent)))
     return _field(_SPAN, b"".join(parts))
 
