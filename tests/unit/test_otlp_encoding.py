@@ -142,6 +142,7 @@ def test_every_attribute_type_and_edge_value_encodes_as_the_sdk_encoder_does() -
             "numbers": (1, -7, INT64_MAX),
             "empty list": [],
             "ключ": "значение " * 40,
+            **{f"{n} bytes": "x" * n for n in (123, 124, 125, 126, 127, 128, 16_384)},
         },
     )
     t.end(root, 10, error="")
@@ -187,7 +188,13 @@ def a_span(t: Tracing, keep: Keep, attributes: dict[str, Any]) -> list[ReadableS
 
 @pytest.mark.parametrize(
     "attributes",
-    [{"too big": 1 << 64}, {"too small": INT64_MIN - 1}, {"mapping": {"a": 1}}, {"set": {1, 2}}],
+    [
+        {"too big": 1 << 64},
+        {"too small": INT64_MIN - 1},
+        {"mapping": {"a": 1}},
+        {"set": {1, 2}},
+        {"lone surrogate": "\ud800"},
+    ],
 )
 def test_an_attribute_the_lean_encoder_does_not_take_leaves_the_batch_to_the_sdk(
     attributes: dict[str, Any],
