@@ -84,6 +84,7 @@ _TRACE_ID, _SPAN_ID = _tag(1, _LEN) + _SMALL[16], _tag(2, _LEN) + _SMALL[8]
 _IDS = struct.Struct(">2sQQ2sQ")  # trace id (two halves) and span id, big-endian bytes
 _TRACE_STATE, _PARENT_ID = _tag(3, _LEN), _tag(4, _LEN) + _SMALL[8]
 _PARENT = struct.Struct(">2sQ")
+_IDS_PARENT = struct.Struct(">2sQQ2sQ2sQ")  # the ids, then the parent's span id
 _NAME, _ATTRIBUTE = _tag(5, _LEN), _tag(9, _LEN)
 _DROPPED_ATTRIBUTES, _DROPPED_EVENTS = _tag(10, _VARINT), _tag(12, _VARINT)
 _LINK, _DROPPED_LINKS, _STATUS = _tag(13, _LEN), _tag(14, _VARINT), _tag(15, _LEN)
@@ -91,6 +92,8 @@ _TIMES = struct.Struct("<BQBQ")  # start (field 7) and end (field 8), fixed64 ea
 _START, _END = (7 << 3) | _FIXED64, (8 << 3) | _FIXED64
 _FLAGS = struct.Struct("<2sI")  # field 16, fixed32
 _FLAGS_TAG = _tag(16, _FIXED32)
+_LOCAL_PARENT = _FLAGS.pack(_FLAGS_TAG, _HAS_IS_REMOTE)  # a root's flags too
+_REMOTE_PARENT = _FLAGS.pack(_FLAGS_TAG, _HAS_IS_REMOTE | _IS_REMOTE)
 _LINK_ATTRIBUTE, _LINK_DROPPED = _tag(4, _LEN), _tag(5, _VARINT)
 _LINK_FLAGS = struct.Struct("<BI")
 _LINK_FLAGS_TAG = (6 << 3) | _FIXED32
@@ -190,12 +193,27 @@ def _span(span: ReadableSpan) -> bytes:
     if context is None:
         raise _Unsupported
     parent = span.parent
-    parts = [_ids(context.trace_id, context.span_id)]
-    if context.trace_state:
-        state = ",".join([f"{k}={v}" for k, v in context.trace_state.items()])
-        parts.append(_field(_TRACE_STATE, state.encode()))
-    if parent is not None:
-        parts.append(_PARENT.pack(_PARENT_ID, parent.span_id))
+    trace_id = context.trace_id
+    trace_state = context.trace_state
+    if parent is not None and not trace_state:
+        parts = [
+            _IDS_PARENT.pack(
+                _TRACE_ID,
+                trace_id >> 64,
+                trace_id & _MASK64,
+                _SPAN_ID,
+                context.span_id,
+                _PARENT_ID,
+                parent.span_id,
+            )
+        ]
+    else:
+        parts = [_ids(trace_id, context.span_id)]
+        if trace_state:
+            state = ",".join([f"{k}={v}" for k, v in trace_state.items()])
+            parts.append(_field(_TRACE_STATE, state.encode()))
+        if parent is not None:
+            parts.append(_PARENT.pack(_PARENT_ID, parent.span_id))
     if span.name:
         parts.append(_field(_NAME, span.name.encode()))
     parts.append(_KINDS[span.kind])
@@ -222,8 +240,9 @@ def _span(span: ReadableSpan) -> bytes:
     if dropped:
         parts += (_DROPPED_LINKS, _varint(dropped))
     parts.append(_status(span.status))
-    parts.append(_FLAGS.pack(_FLAGS_TAG, _flags(parent)))
-    return _field(_SPAN, b"".join(parts))
+    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+    encoded = b"".join(parts)
+    return _SPAN + _varint(len(encoded)) + encoded
 
 
 _GROUPS: dict[tuple[int, int], tuple[Resource, InstrumentationScope | None, bytes, bytes]] = {}
