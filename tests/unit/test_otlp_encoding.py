@@ -150,6 +150,34 @@ def test_every_attribute_type_and_edge_value_encodes_as_the_sdk_encoder_does() -
     same_message(finished(t, keep))
 
 
+def test_a_trace_state_and_dropped_attributes_encode_as_the_sdk_encoder_does() -> None:
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.trace import Link, SpanContext, TraceState
+
+    t, keep = tracing()
+    ours = a_span(t, keep, {})
+    state = TraceState([("vendor", "x1"), ("other", "y")])
+    assert len(state) == 2
+    context = SpanContext(1 << 100, 7, False, trace_state=state)
+    parent = SpanContext(1 << 100, 9, True, trace_state=state)
+    bounded = BoundedAttributes(maxlen=2, attributes={"a": 1, "b": "two", "c": 3.0})
+    linked = Link(parent, BoundedAttributes(maxlen=1, attributes={"x": 1, "y": 2}))
+    made = [
+        ReadableSpan(
+            name,
+            context=context,
+            parent=with_parent,
+            resource=ours[0].resource,
+            attributes=bounded,
+            links=[linked],
+            instrumentation_scope=ours[0].instrumentation_scope,
+        )
+        for name, with_parent in (("remote child", parent), ("root", None))
+    ]
+    assert bounded.dropped == 1
+    same_message([*ours, *made])
+
+
 scalars = st.one_of(
     st.text(),
     st.booleans(),
