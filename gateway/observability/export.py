@@ -57,21 +57,13 @@ def otlp_exporter(
     headers: Mapping[str, str],
     timeout: float,
 ) -> SpanExporter:
+    """The SDK's OTLP exporter for ``kind``, sending spans encoded by ``otlp_encoding``."""
+    from gateway.observability.otlp_encoding import grpc_exporter, http_exporter
+
     if kind == "otlp-grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
         secure = endpoint.startswith("https://")
-        target = endpoint.split("://", 1)[-1]
-        return GrpcExporter(
-            endpoint=target, insecure=not secure, headers=dict(headers), timeout=timeout
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-        OTLPSpanExporter as HttpExporter,
-    )
-
-    return HttpExporter(endpoint=endpoint, headers=dict(headers), timeout=timeout)
+        return grpc_exporter(endpoint.split("://", 1)[-1], not secure, headers, timeout)
+    return http_exporter(endpoint, headers, timeout)
 
 
 def counted(

@@ -1,0 +1,138 @@
+"""What encoding a batch of the gateway's spans for OTLP costs: the SDK's encoder against
+the bytes written by ``gateway.observability.otlp_encoding``.
+
+    .venv/bin/python -m bench.otlp_cost [--batch 512] [--rounds 200]
+
+Makes webhooks' spans as the ingress and the dispatcher do (an ingest with a sender's
+link, its checks and group commit, an attempt with its claim wait, request and an error
+status), ``batch`` of them, kept rather than exported, then encodes that batch
+``rounds`` times each way, alternating, and prints the median per batch and per span:
+for OTLP/HTTP (the request's bytes) and for OTLP/gRPC (the request's message; the lean
+bytes parsed back). In process, one thread; no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from prometheus_client import CollectorRegistry, Counter
+
+from gateway.observability.export import counted
+from gateway.observability.otlp_encoding import encode, request
+from gateway.observability.tracing import Tracing
+
+SENDER = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
+
+
+class _Keep(SpanExporter):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+def spans(count: int) -> list[ReadableSpan]:
+    """``count`` spans of webhooks, made by the gateway's own ``Tracing``."""
+    t = Tracing(
+        Counter("d", "d", ["reason"], registry=CollectorRegistry()),
+        exporter="otlp-http",
+        endpoint="http://127.0.0.1:9/v1/traces",
+        headers={},
+        sampling_ratio=1.0,
+        inbound="link",
+        service_name="webhook-gateway",
+        export_timeout_seconds=1.0,
+        max_queue_size=count + 16,
+    )
+    keep = _Keep()
+    registry = CollectorRegistry()
+    t.processor = counted(keep, Counter("k", "k", ["reason"], registry=registry), count + 16, 1.0)
+    now = time.time_ns()
+    n = 0
+    while len(keep.spans) + 8 <= count and n < count:
+        n += 1
+        attributes = {
+            "gateway.source": "shopify",
+            "gateway.event.id": f"01JDX{n:021d}",
+            "gateway.event.external_id": f"{n:032x}",
+            "gateway.event.type": "orders/create",
+        }
+        ingest = t.start("ingest", None, now, attributes, kind="SERVER", link=SENDER)
+        t.span("checks", ingest, now, now + 40_000)
+        t.commits([ingest.ids], now + 50_000, now + 900_000, 64)
+        t.end(ingest, now + 1_000_000, {"gateway.outcome": "accepted"})
+        attempt = t.start(
+            "attempt",
+            ingest.ids,
+            now + 2_000_000,
+            {
+                "gateway.source": "shopify",
+                "gateway.event.id": attributes["gateway.event.id"],
+                "gateway.event.type": "orders/create",
+                "gateway.delivery.id": 1_000_000 + n,
+                "gateway.subscriber": "warehouse",
+                "gateway.attempt": 1,
+                "gateway.destination": "http",
+            },
+        )
+        t.span("claim wait", attempt, now + 2_000_000, now + 2_100_000)
+        t.span(
+            "request",
+            attempt,
+            now + 2_200_000,
+            now + 4_000_000,
+            {"gateway.outcome": "failed", "http.response.status_code": 503},
+            kind="CLIENT",
+            error="HTTP 503",
+        )
+        settled = {"gateway.next": "retrying"}
+        t.span("settlement", attempt, now + 4_000_000, now + 4_100_000, settled)
+        t.end(attempt, now + 4_100_000, {"gateway.outcome": "failed", "gateway.next": "retrying"})
+    t.shutdown(10.0)
+    return keep.spans[:count]
+
+
+def _median_us(fn: Callable[[], Any], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args(argv)
+    batch = spans(args.batch)
+    assert encode(batch) is not None, "the lean encoder left the batch to the SDK's"
+    ways: dict[str, Callable[[], Any]] = {
+        "http  sdk ": lambda: encode_spans(batch).SerializePartialToString(),
+        "http  lean": lambda: encode(batch),
+        "grpc  sdk ": lambda: encode_spans(batch),
+        "grpc  lean": lambda: request(batch),
+    }
+    rounds = max(1, args.rounds // 10)
+    got: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(10):  # alternating, so a busy moment falls on each way alike
+        for name, fn in ways.items():
+            got[name].append(_median_us(fn, rounds))
+    print(f"{len(batch)} spans a batch, median of {rounds * 10} encodings each")
+    for name, figures in got.items():
+        us = statistics.median(figures)
+        print(f"{name}  {us:9.0f} µs a batch  {us / len(batch):6.2f} µs a span")
+
+
+if __name__ == "__main__":
+    main()
