@@ -35,6 +35,10 @@ class EventOut(msgspec.Struct, kw_only=True):
     received_at: Timestamp
     content_type: str | None
     size: int
+    trace_id: Annotated[
+        str | None,
+        Meta(description="the event's trace (W3C trace id, hex), when it was traced"),
+    ] = None
 
 
 class EventPage(msgspec.Struct, kw_only=True):
@@ -54,10 +58,6 @@ class NotRouted(msgspec.Struct, kw_only=True):
 
 class EventDetail(EventOut, kw_only=True):
     headers: dict[str, str]
-    trace_id: Annotated[
-        str | None,
-        Meta(description="the event's trace (W3C trace id, hex), when it was traced"),
-    ] = None
     body_json: Annotated[
         Any,
         Meta(

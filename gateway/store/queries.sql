@@ -412,7 +412,7 @@ SELECT 1 FROM pg_database WHERE datname = $1;
 
 -- name: list_events
 SELECT id, source, external_id, event_type, ordering_key, received_at, content_type,
-       octet_length(body) AS size
+       octet_length(body) AS size, trace_id
 FROM events
 WHERE ($1::text IS NULL OR source = $1)
   AND ($2::text IS NULL OR event_type LIKE $2)
@@ -1076,7 +1076,7 @@ SELECT set_config('statement_timeout', $1, true);
 -- newest first: a backward walk of events_received_at_idx, bounded by the window, the
 -- limit and the caller's statement timeout.
 SELECT id, source, external_id, event_type, ordering_key, received_at, content_type,
-       octet_length(body) AS size
+       octet_length(body) AS size, trace_id
 FROM events
 WHERE received_at >= $2 AND position(convert_to($1, 'UTF8') IN body) > 0
   AND ($4::text IS NULL OR source = $4)

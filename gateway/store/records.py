@@ -369,6 +369,7 @@ class EventSummary:
     received_at: datetime
     content_type: str | None
     size: int
+    trace_id: str | None  # the event's trace, when it was traced
 
     from_row = classmethod(_from_row)
     from_rows = classmethod(_from_rows)

@@ -123,6 +123,8 @@ async def test_a_webhook_delivered_after_one_retry_is_one_trace_of_its_ingest_an
 
     shown = await api_get(http, gateway, token, f"/api/v1/events/{event_id}")
     assert shown["trace_id"] == trace_id
+    listed = await api_get(http, gateway, token, "/api/v1/events?source=shop")
+    assert [(e["id"], e["trace_id"]) for e in listed["data"]] == [(event_id, trace_id)]
     assert trace_id in await console_page(gateway, token, f"/console/events/{event_id}")
 
 
