@@ -122,11 +122,25 @@ class AlertingServer:
                     self.served += 1
             except (ssl.SSLError, OSError) as exc:
                 self.refusals.append(str(exc))
-                with contextlib.suppress(OSError):
-                    conn.close()
+                _linger_close(conn)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
         self._socket.close()
         self._thread.join(5)
+
+
+def _linger_close(conn: socket.socket) -> None:
+    """Close after the alert as servers do: the write side first, then what the client
+    sent is read and dropped until it closes (or a second passes). Over TLS 1.3 the client
+    may have sent its request before the server refused its certificate; closing with that
+    unread would answer it with a reset, which can overtake the alert on the client's side."""
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(1)
+        for _ in range(64):  # bounded: at most 4 MB read, or a second's wait
+            if not conn.recv(65536):
+                break
+    with contextlib.suppress(OSError):
+        conn.close()
