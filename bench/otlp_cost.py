@@ -16,46 +16,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from prometheus_client import CollectorRegistry, Counter
 
-from gateway.observability.export import counted
 from gateway.observability.otlp_encoding import encode, request
-from gateway.observability.tracing import Tracing
+from testkit.kept_spans import kept_tracing
 
 SENDER = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
 
 
-class _Keep(SpanExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
 def spans(count: int) -> list[ReadableSpan]:
     """``count`` spans of webhooks, made by the gateway's own ``Tracing``."""
-    t = Tracing(
-        Counter("d", "d", ["reason"], registry=CollectorRegistry()),
-        exporter="otlp-http",
-        endpoint="http://127.0.0.1:9/v1/traces",
-        headers={},
-        sampling_ratio=1.0,
-        inbound="link",
-        service_name="webhook-gateway",
-        export_timeout_seconds=1.0,
-        max_queue_size=count + 16,
-    )
-    keep = _Keep()
-    registry = CollectorRegistry()
-    t.processor = counted(keep, Counter("k", "k", ["reason"], registry=registry), count + 16, 1.0)
+    t, keep = kept_tracing("webhook-gateway", count + 16)
     now = time.time_ns()
     n = 0
     while len(keep.spans) + 8 <= count and n < count:

@@ -20,10 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from prometheus_client import CollectorRegistry, Counter
+from opentelemetry.sdk.trace.export import SpanExportResult
 
-from gateway.observability.export import counted
 from gateway.observability.otlp_encoding import (
     encode,
     grpc_exporter,
@@ -31,38 +29,15 @@ from gateway.observability.otlp_encoding import (
     serialized,
 )
 from gateway.observability.tracing import Tracing
+from testkit.kept_spans import Keep, kept_tracing
 from testkit.otlp import Collector
 
 SENDER = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 INT64_MAX, INT64_MIN = (1 << 63) - 1, -(1 << 63)
 
 
-class Keep(SpanExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Any) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
 def tracing() -> tuple[Tracing, Keep]:
-    t = Tracing(
-        Counter("d", "d", ["reason"], registry=CollectorRegistry()),
-        exporter="otlp-http",
-        endpoint="http://127.0.0.1:9/v1/traces",
-        headers={},
-        sampling_ratio=1.0,
-        inbound="link",
-        service_name="tést-gateway",
-        export_timeout_seconds=1.0,
-        max_queue_size=4096,
-    )
-    keep = Keep()
-    t.processor = counted(
-        keep, Counter("k", "k", ["reason"], registry=CollectorRegistry()), 4096, 1.0
-    )
-    return t, keep
+    return kept_tracing("tést-gateway", 4096)
 
 
 def finished(t: Tracing, keep: Keep) -> list[ReadableSpan]:
