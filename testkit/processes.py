@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,8 +24,30 @@ class GatewayFailed(RuntimeError):
     """The gateway exited, never became ready, or would not stop; its log is in the message."""
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands out to outgoing connections and to ``bind(0)``."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+def free_port(attempts: int = 200) -> int:
+    """A loopback port nothing listens on right now, chosen below the kernel's ephemeral
+    range: a port the gateway binds only after it has started would otherwise be free to
+    become the local port of any outgoing connection (a test's, a driver's) meanwhile."""
+    ephemeral = _ephemeral_ports()
+    low, high = 20000, min(ephemeral.start, 32768)
+    for port in random.sample(range(low, high), min(attempts, high - low)):
+        if port in ephemeral:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -26,7 +26,7 @@ from testkit.sinks import Sink
 from testkit.sqs import SqsServer
 from testkit.sqsproxy import SqsProxy
 from tests.acceptance.conftest import base_config
-from tests.acceptance.helpers import api_get, console_page
+from tests.acceptance.helpers import api_get, console_page, wait_for_status
 
 
 @pytest.fixture
@@ -97,6 +97,8 @@ async def test_a_notification_reaches_each_subscriber_once_though_killed_between
     received = await sink.wait_for(2)  # stored, then delivered
     await until(lambda: _published(rabbitmq, name, 2), 20, what="both in the RabbitMQ queue")
     await until(lambda: sqs_proxy.held, 10, what="the delete, sent after the COMMIT")
+    # each attempt settled too: a kill before that would send it again, as it must
+    await wait_for_status(http, gateway, gateway.token("read"), "succeeded", count=4)
     gateway.kill()  # kill -9: between the COMMIT and the delete
     sqs_proxy.release()
     assert await _left_on(sqs, url) == 2

@@ -20,7 +20,9 @@ REQUEST = {"type": "orders/create", "source": "shop", "id": "evt_1", "headers": 
 CONTEXT = {"subscriber": "wms", "received_at": "2026-12-06T10:00:00+00:00"}
 SPIN = Transform(source="function handler(r) { for (;;) {} }")
 ANSWERS = Transform(source="function handler(r) { return {body: 1} }")
-SLACK = 0.5  # seconds beyond a bound a shared test machine may add
+# What proves a bound is the failure's message; the time shows only that the script did
+# not run on until the watchdog (2 s of wall time), whatever else the machine is running.
+SLACK = 1.5
 
 
 @pytest.fixture

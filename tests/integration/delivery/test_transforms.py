@@ -248,7 +248,7 @@ async def test_a_delivery_whose_lease_ran_out_while_its_transform_waited_is_sent
     await store_events(db, [order_event("1001")])
     await until(lambda: held.calls == 1)
     await asyncio.sleep(1.1)  # the lease runs out while the transform waits
-    assert await release_expired_leases(db) == 1
+    await release_expired_leases(db)  # or the dispatcher's own upkeep released it first
     await until(lambda: held.calls == 2)  # claimed again, by the same dispatcher
 
     held.gate.set()
