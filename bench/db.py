@@ -232,7 +232,9 @@ async def explain_retention(
     """EXPLAIN ANALYZE the first batch of retention's two big passes, each rolled back:
     finished deliveries (``retention_delete_finished_deliveries``) and events
     (``retention_delete_events``, ``source``'s from the beginning). Buffers count the
-    statement's plan; the foreign keys' cascades run after it and are in its time only."""
+    statement's plan; the foreign keys' cascades run after it and are in its time only.
+    The plans show the time spent reading (``track_io_timing``) and the WAL written,
+    full-page images included: what removing rows that are no longer in memory costs."""
     start = RetentionSession.events_start()
     statements = {
         "deliveries": ("retention_delete_finished_deliveries", (before, limit)),
@@ -241,15 +243,18 @@ async def explain_retention(
             (source, before, start.at, start.id, dead_before or start.at, limit),
         ),
     }
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, server_settings={"track_io_timing": "on"})
     found: dict[str, Any] = {}
     try:
         for kind, (name, args) in statements.items():
-            rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, BUFFERS) {QUERIES[name]}", *args)
+            explain = f"EXPLAIN (ANALYZE, BUFFERS, WAL) {QUERIES[name]}"
+            rows = await _rolled_back(conn, explain, *args)
             plan = "\n".join(r[0] for r in rows)
             found[kind] = {
                 "execution_ms": _execution_ms(plan),
                 "shared_buffers": _shared_buffers(plan),
+                "wal_bytes": _first(plan, r"WAL: .*bytes=(\d+)"),
+                "wal_fpi": _first(plan, r"WAL: .*fpi=(\d+)"),
                 "plan": plan,
             }
     finally:
@@ -273,6 +278,12 @@ def _shared_buffers(plan: str) -> int:
         if line.strip().startswith("Buffers: shared"):
             return sum(int(n) for n in re.findall(r"(?:hit|read)=(\d+)", line.split("temp")[0]))
     raise ValueError(f"no buffer counts in plan:\n{plan}")
+
+
+def _first(plan: str, pattern: str) -> int:
+    """The first number ``pattern`` captures in ``plan`` (the top node's), 0 if none."""
+    found = re.search(pattern, plan)
+    return int(found.group(1)) if found else 0
 
 
 def _execution_ms(plan: str) -> float:

@@ -10,8 +10,8 @@ template (the two subscribers only), alternated ``growth_rounds`` times:
   ``EXPLAIN ANALYZE`` runs, rolled back, and the buffers it touched;
 - one round of the gateway's retention (``gateway.maintenance.retention``, the shipped
   ``[retention]`` settings and any ``--set retention.…``) removing what is older than
-  the window, while wrk saturates the ingress again. The empty side's round runs on a
-  copy of a template holding those old rows alone.
+  the window, while wrk saturates the ingress again. On the empty side the history's
+  rows old enough to go are stored first, alone; both sides are VACUUMed before it.
 
 The table and index sizes are read from the grown template before any measurement.
 """
@@ -31,8 +31,8 @@ from bench.common import Context, cpu_per, wrk_run
 from bench.db import TEMPLATE
 from bench.drain import claim_args
 from bench.gateway import apply_overrides
-from bench.history import Window, relation_sizes, seed_history
-from bench.payloads import SOURCE, read_requests
+from bench.history import Window, relation_sizes, seed_history, vacuum
+from bench.payloads import SOURCE, Signed, read_requests
 from bench.report import Row
 from gateway.config import DatabaseConfig, RetentionConfig
 from gateway.maintenance.retention import Retention
@@ -42,7 +42,6 @@ from gateway.store.database import Database
 __all__ = ["growth"]
 
 GROWN = "bench_template_grown"
-EXPIRING = "bench_template_expiring"  # the grown template's rows old enough to go, alone
 DATABASE = "bench_w9"
 MB = 1024 * 1024
 
@@ -62,7 +61,7 @@ def growth(ctx: Context) -> list[Row]:
         kept_days=retention.events_days,
     )
     _check_disk(ctx, p.growth_events)
-    seeded, sizes = _templates(ctx, window)
+    seeded, sizes = _template(ctx, window)
     runs: dict[str, list[dict[str, Any]]] = {"empty": [], "grown": []}
     try:
         for round_ in range(p.growth_rounds):
@@ -70,7 +69,7 @@ def growth(ctx: Context) -> list[Row]:
                 runs[kind].append(_measure(ctx, kind, round_, window, retention))
     finally:
         if not p.keep:  # many GB: given back at once
-            for name in (DATABASE, GROWN, EXPIRING):
+            for name in (DATABASE, GROWN):
                 ctx.server.drop(name)
     ctx.results["w9"] = {"seeded": seeded, "sizes": sizes, "runs": runs}
     return _rows(p.growth_events, retention.batch_size, runs, sizes)
@@ -95,28 +94,24 @@ def _check_disk(ctx: Context, events: int) -> None:
         )
 
 
-def _templates(ctx: Context, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The grown template, its sizes, and the template of its expired rows alone."""
-    bodies = read_requests(ctx.requests_file)
-    attempts = int(ctx.params.delivery("max_attempts"))
-    seeded: dict[str, Any] = {}
-    for name, expired_only in ((GROWN, False), (EXPIRING, True)):
-        url = ctx.server.create(name, TEMPLATE)
-        ctx.log(f"workload 9: storing the history in {name} ({window.events:,} events at most)")
+def _template(ctx: Context, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The grown template, and its sizes."""
+    url = ctx.server.create(GROWN, TEMPLATE)
+    ctx.log(f"workload 9: storing the history ({window.events:,} events)")
 
-        def progress(done: int, seconds: float) -> None:
-            rate = done / seconds
-            left = (window.events - done) / rate
-            ctx.log(f"  {done:,} events in {seconds:.0f} s ({rate:,.0f}/s; {left:.0f} s to go)")
+    def progress(done: int, seconds: float) -> None:
+        rate = done / seconds
+        left = (window.events - done) / rate
+        ctx.log(f"  {done:,} events in {seconds:.0f} s ({rate:,.0f}/s; {left:.0f} s to go)")
 
-        seeded[name] = ctx.server.run(
-            seed_history(
-                url, window, bodies, attempts, expired_only=expired_only, progress=progress
-            )
-        )
-        ctx.log(f"  {seeded[name]}")
-    sizes = ctx.server.run(relation_sizes(ctx.server.url(GROWN)))
+    seeded = ctx.server.run(seed_history(url, window, *_history_args(ctx), progress=progress))
+    ctx.log(f"  {seeded}")
+    sizes = ctx.server.run(relation_sizes(url))
     return seeded, sizes
+
+
+def _history_args(ctx: Context) -> tuple[list[Signed], int]:
+    return read_requests(ctx.requests_file), int(ctx.params.delivery("max_attempts"))
 
 
 def _measure(
@@ -143,10 +138,13 @@ def _measure(
             f"workload 9, {kind}: {alone.rate:.0f} req/s, {ingest['cpu_us'] or 0:.0f} us of CPU"
             f" a request; cores used: {cpu.cores}"
         )
-        if not grown:  # the rows to remove, alone
-            gateway.stop()
-            url = ctx.server.create(DATABASE, EXPIRING)
-            gateway = ctx.gateway(f"{name}-retention", url, "ingress")
+        if grown:
+            expired = None
+            ctx.server.run(vacuum(url))
+        else:  # the history's rows old enough to go, alone
+            expired = ctx.server.run(
+                seed_history(url, window, *_history_args(ctx), expired_only=True)
+            )
         batches = ctx.server.run(
             db.explain_retention(
                 url, SOURCE, window.expired_before, _dead_before(window, retention),
@@ -159,14 +157,15 @@ def _measure(
     ctx.log(
         "  a retention batch: "
         + "; ".join(
-            f"{kind} {b['execution_ms']:.1f} ms, {b['shared_buffers']} buffers"
-            for kind, b in batches.items()
+            f"{part} {b['execution_ms']:.1f} ms, {b['shared_buffers']} buffers"
+            for part, b in batches.items()
         )
     )
     return {
+        "expired_seeded": expired,
         "retention_batches": {
-            f"{kind}_{key}": value
-            for kind, batch in batches.items()
+            f"{part}_{key}": value
+            for part, batch in batches.items()
             for key, value in batch.items()
             if key != "plan"
         },
@@ -272,12 +271,14 @@ def _rows(
         Row(9, f"retention, {stored}: rows removed", "rows/s",
             _median(grown, "retention", "rate"), _median(empty, "retention", "rate"),
             "those rows alone", ">= 0.9 x", ratio_goal=0.9),
-        Row(9, f"  a batch of {batch:,} finished deliveries: shared buffers", "buffers",
-            _median(grown, "retention_batches", "deliveries_shared_buffers"),
-            _median(empty, "retention_batches", "deliveries_shared_buffers"), "those rows alone"),
-        Row(9, f"  a batch of {batch:,} events: shared buffers", "buffers",
-            _median(grown, "retention_batches", "events_shared_buffers"),
-            _median(empty, "retention_batches", "events_shared_buffers"), "those rows alone"),
+        *(
+            Row(9, f"  a batch of {batch:,} {what}: {label}", unit,
+                _median(grown, "retention_batches", f"{part}_{key}"),
+                _median(empty, "retention_batches", f"{part}_{key}"), "those rows alone")
+            for part, what in (("deliveries", "finished deliveries"), ("events", "events"))
+            for key, label, unit in (("shared_buffers", "shared buffers", "buffers"),
+                                     ("wal_bytes", "WAL written", "bytes"))
+        ),
         Row(9, "  ingest saturation during the round", "req/s",
             _median(grown, "retention", "ingest_rate"), _median(grown, "ingest", "rate"),
             "no round"),

@@ -21,7 +21,7 @@ import asyncpg
 
 from bench.payloads import SOURCE, Signed
 
-__all__ = ["CHUNK", "Window", "relation_sizes", "seed_history"]
+__all__ = ["CHUNK", "Window", "relation_sizes", "seed_history", "vacuum"]
 
 CHUNK = 500_000
 """Events (and their deliveries) per transaction of the seeding."""
@@ -69,6 +69,9 @@ CROSS JOIN LATERAL (
            CASE WHEN r.roll < $10 THEN 'HTTP 503' END AS error
 ) o
 """
+
+
+_VACUUM = "VACUUM (ANALYZE) events, deliveries"
 
 
 class Window:
@@ -124,7 +127,7 @@ async def seed_history(
             if progress is not None:
                 progress(last, time.perf_counter() - started)
         stored = time.perf_counter() - started
-        await conn.execute("VACUUM (ANALYZE) events, deliveries", timeout=None)
+        await conn.execute(_VACUUM, timeout=None)
         counts = await conn.fetchrow(
             """
             SELECT (SELECT count(*) FROM events) AS events,
@@ -142,6 +145,15 @@ async def seed_history(
         "seconds_insert": round(stored, 1),
         "seconds_vacuum": round(time.perf_counter() - started - stored, 1),
     }
+
+
+async def vacuum(url: str) -> None:
+    """What autovacuum would have done by now: the visibility map set, statistics current."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(_VACUUM, timeout=None)
+    finally:
+        await conn.close()
 
 
 async def relation_sizes(url: str) -> dict[str, Any]:
