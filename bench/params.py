@@ -41,7 +41,7 @@ class Params:
     filter_rounds: int = 2  # workload 7: runs with and without the filtered subscribers
     # Workload 9: events already stored (each with two finished deliveries), and how many
     # times the grown and the empty database are measured, alternated. Run it alone
-    # (--only 9): the full size takes an hour and about 40 GB of disk (bench/README.md).
+    # (--only 9): the full size takes about an hour and 62 GB of disk (bench/README.md).
     growth_events: int = 10_000_000
     growth_rounds: int = 2
     profile_seconds: float = 15.0
