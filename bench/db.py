@@ -12,6 +12,7 @@ import asyncio
 import re
 import statistics
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import orjson
 
 from bench.payloads import SOURCE, Signed
 from gateway.store.embedded import EmbeddedDatabase, start_embedded
+from gateway.store.maintenance import RetentionSession
 from gateway.store.sql import QUERIES
 from testkit.postgres import with_database
 
@@ -97,11 +99,20 @@ class Server:
         made, kept = self.run(go())
         return {"made": made, "kept": kept, "seconds": round(time.monotonic() - started, 1)}
 
-    def create(self, name: str, template: str | None = None) -> str:
+    def create(self, name: str, template: str | None = None, *, file_copy: bool = False) -> str:
+        """A new database ``name`` (dropped first if it exists), a copy of ``template``.
+
+        ``file_copy``: copy the template's files and checkpoint, instead of writing every
+        block through the WAL (PostgreSQL's default since 15): for a template of many GB.
+        """
         clause = f" TEMPLATE {template}" if template else ""
-        self.run(self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        clause += " STRATEGY FILE_COPY" if file_copy else ""
+        self.drop(name)
         self.run(self._admin(f"CREATE DATABASE {name}{clause}"))
         return self.url(name)
+
+    def drop(self, name: str) -> None:
+        self.run(self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def settings(self) -> dict[str, str]:
         async def go() -> dict[str, str]:
@@ -134,6 +145,7 @@ async def seed(url: str, events: int, bodies: list[Signed]) -> dict[str, Any]:
 
     Rows are shaped as the gateway's fan-out writes them; receipt times are spread over
     the past (1 ms apart) so the claim's ``ORDER BY next_attempt_at`` has real work.
+    Events already stored (workload 9's history) get no new deliveries.
     """
     started = time.perf_counter()
     conn = await _connect(url)
@@ -144,24 +156,24 @@ async def seed(url: str, events: int, bodies: list[Signed]) -> dict[str, Any]:
         )
         await conn.execute(
             """
-            INSERT INTO events (id, source, external_id, event_type, content_type, headers,
-                                body, received_at)
-            SELECT gateway_id('evt'), $1, 'seed-' || g, 'orders/create', 'application/json',
-                   $2::jsonb, b.body, now() - ($3 - g) * interval '1 millisecond'
-            FROM generate_series(1, $3) AS g
-            JOIN bench_bodies b ON b.n = g % $4
+            WITH stored AS (
+                INSERT INTO events (id, source, external_id, event_type, content_type,
+                                    headers, body, received_at)
+                SELECT gateway_id('evt'), $1, 'seed-' || g, 'orders/create',
+                       'application/json', $2::jsonb, b.body,
+                       now() - ($3 - g) * interval '1 millisecond'
+                FROM generate_series(1, $3) AS g
+                JOIN bench_bodies b ON b.n = g % $4
+                RETURNING id, received_at
+            )
+            INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at)
+            SELECT gateway_id('dlv'), e.id, s.id, e.received_at
+            FROM stored e CROSS JOIN subscribers s
             """,
             SOURCE,
             _HEADERS,
             events,
             len(bodies),
-        )
-        await conn.execute(
-            """
-            INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at)
-            SELECT gateway_id('dlv'), e.id, s.id, e.received_at
-            FROM events e CROSS JOIN subscribers s
-            """
         )
         await conn.execute("ANALYZE events; ANALYZE deliveries")
         pending = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
@@ -214,6 +226,42 @@ async def explain_claim(
     }
 
 
+async def explain_retention(
+    url: str, source: str, before: datetime, dead_before: datetime | None, limit: int
+) -> dict[str, Any]:
+    """EXPLAIN ANALYZE the first batch of retention's two big passes, each rolled back:
+    finished deliveries (``retention_delete_finished_deliveries``) and events
+    (``retention_delete_events``, ``source``'s from the beginning). Buffers count the
+    statement's plan; the foreign keys' cascades run after it and are in its time only.
+    The plans show the time spent reading (``track_io_timing``) and the WAL written,
+    full-page images included: what removing rows that are no longer in memory costs."""
+    start = RetentionSession.events_start()
+    statements = {
+        "deliveries": ("retention_delete_finished_deliveries", (before, limit)),
+        "events": (
+            "retention_delete_events",
+            (source, before, start.at, start.id, dead_before or start.at, limit),
+        ),
+    }
+    conn = await asyncpg.connect(url, server_settings={"track_io_timing": "on"})
+    found: dict[str, Any] = {}
+    try:
+        for kind, (name, args) in statements.items():
+            explain = f"EXPLAIN (ANALYZE, BUFFERS, WAL) {QUERIES[name]}"
+            rows = await _rolled_back(conn, explain, *args)
+            plan = "\n".join(r[0] for r in rows)
+            found[kind] = {
+                "execution_ms": _execution_ms(plan),
+                "shared_buffers": _shared_buffers(plan),
+                "wal_bytes": _first(plan, r"WAL: .*bytes=(\d+)"),
+                "wal_fpi": _first(plan, r"WAL: .*fpi=(\d+)"),
+                "plan": plan,
+            }
+    finally:
+        await conn.close()
+    return found
+
+
 async def _rolled_back(conn: asyncpg.Connection, sql: str, *args: Any) -> list[Any]:
     transaction = conn.transaction()
     await transaction.start()
@@ -230,6 +278,12 @@ def _shared_buffers(plan: str) -> int:
         if line.strip().startswith("Buffers: shared"):
             return sum(int(n) for n in re.findall(r"(?:hit|read)=(\d+)", line.split("temp")[0]))
     raise ValueError(f"no buffer counts in plan:\n{plan}")
+
+
+def _first(plan: str, pattern: str) -> int:
+    """The first number ``pattern`` captures in ``plan`` (the top node's), 0 if none."""
+    found = re.search(pattern, plan)
+    return int(found.group(1)) if found else 0
 
 
 def _execution_ms(plan: str) -> float:

@@ -28,7 +28,7 @@ def backlog(ctx: Context) -> list[Row]:
     url = ctx.database("bench_w3")
     ctx.log(f"workload 3: storing {p.backlog // 2} events = {p.backlog} pending deliveries")
     seeded = ctx.server.run(db.seed(url, p.backlog // 2, read_requests(ctx.requests_file)))
-    claim = ctx.server.run(db.explain_claim(url, *_claim_args(p), 60.0, p.claim_samples))
+    claim = ctx.server.run(db.explain_claim(url, *claim_args(p), 60.0, p.claim_samples))
     claim.pop("plan")
     gw = _drain(ctx, url, "w3", seeded["pending"], profile="drain")
     transformed = _transformed(ctx)
@@ -122,14 +122,14 @@ def claim_cost(ctx: Context, drain_rate: float | None) -> list[Row]:
     ctx.log(f"workload 6: storing {p.claim_rows:,} pending deliveries")
     seeded = ctx.server.run(db.seed(url, p.claim_rows // 2, read_requests(ctx.requests_file)))
     ctx.log(f"workload 6: stored in {seeded['seconds']:.1f}s; EXPLAIN ANALYZE of the claim")
-    claim = ctx.server.run(db.explain_claim(url, *_claim_args(p), 60.0, p.claim_samples))
+    claim = ctx.server.run(db.explain_claim(url, *claim_args(p), 60.0, p.claim_samples))
     small = ctx.results.get("w3", {}).get("claim_at_backlog", {})
     rate = _windowed_drain(ctx, url)
     ctx.results["w6"] = {"seeded": seeded, "claim": claim, "drain": rate}
     return [
         Row(
             6,
-            f"claim of {_claim_args(p)[0]} with {seeded['pending']:,} pending: execution",
+            f"claim of {claim_args(p)[0]} with {seeded['pending']:,} pending: execution",
             "ms",
             claim["execution_ms_median"],
             small.get("execution_ms_median"),
@@ -200,7 +200,7 @@ def _windowed_drain(ctx: Context, url: str) -> dict[str, Any]:
     }
 
 
-def _claim_args(p: Params) -> tuple[int, int | None]:
+def claim_args(p: Params) -> tuple[int, int | None]:
     """The claim as the dispatcher sends it: up to ``claim_batch`` rows, the shipped
     (or overridden) cap for subscribers without one of their own."""
     return int(p.delivery("claim_batch")), p.delivery("subscriber_max_in_flight")

@@ -37,7 +37,7 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     [result] = tmp_path.glob("smoke-*.json")
     document = json.loads(result.read_text())
     table = document["table"]
-    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6, 7, 8}
+    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6, 7, 8, 9}
     assert all(row["gateway"] is not None for row in table)
     assert document["results"]["w3"]["gateway"]["received"] > 0
     assert (
@@ -45,6 +45,12 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
         == document["results"]["w8"]["seeded"]["pending"]
     )
     assert "ingest saturation" in output
+    grown = document["results"]["w9"]
+    [empty] = grown["runs"]["empty"]
+    assert 0 < empty["expired_seeded"]["events"] < grown["seeded"]["events"]
+    for run in grown["runs"]["grown"] + grown["runs"]["empty"]:
+        assert run["retention"]["deleted"]["events"] > 0
+    assert grown["sizes"]["tables"]["events"]["heap"] > 0
     wal = document["results"]["wal_segments"]
     assert wal["made"] == 4  # 64 MB
     assert wal["kept"] > wal["made"]  # recycled for the workloads, with the one in use
