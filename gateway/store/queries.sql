@@ -95,6 +95,14 @@ WITH input AS (
     ON CONFLICT (subscriber_id, ordering_key)
     DO UPDATE SET unfinished = k.unfinished + EXCLUDED.unfinished
     RETURNING k.subscriber_id, k.ordering_key, k.unfinished
+), held AS (
+    -- the subscribers fanned out to, locked until COMMIT (deliveries have no foreign
+    -- keys: see migration 0017): one deleted meanwhile is skipped and gets nothing, and
+    -- a deletion waits for this statement, then takes its deliveries too
+    SELECT s.id AS subscriber_id
+    FROM subscribers s
+    WHERE s.id = ANY (ARRAY(SELECT DISTINCT subscriber_id FROM targets))
+    FOR KEY SHARE OF s
 ), fanned AS (
     INSERT INTO deliveries (id, event_id, subscriber_id, next_attempt_at, enqueued_at,
                             ordering_key, status)
@@ -105,6 +113,7 @@ WITH input AS (
                  AND row_number() OVER (per_key ORDER BY t.seq) = 1 THEN 'pending'
                 ELSE 'queued' END
     FROM targets t
+    JOIN held USING (subscriber_id)
     LEFT JOIN keyed k USING (subscriber_id, ordering_key)
     WINDOW per_key AS (PARTITION BY t.subscriber_id, t.ordering_key)
     ORDER BY t.seq, t.subscriber_id
@@ -550,10 +559,10 @@ SELECT count(*) FROM gone;
 -- One batch of events of source $1 received before $2, walking (received_at, id) on from
 -- ($3, $4). An event goes only when every delivery it has is finished: succeeded, cancelled,
 -- or dead since before $5 (the dead-letter cutoff); its deliveries and their attempts go
--- with it (ON DELETE CASCADE). Never waits: the finished deliveries of a candidate are
--- locked (SKIP LOCKED) and judged again as they are now, and an event with one that could
--- not be locked (a replay or a settle under way) waits for the next round. Deliveries that
--- are pending or in flight are never locked. Deliveries are reached by event_id only (a
+-- with it (the trigger events_delete_deliveries, then ON DELETE CASCADE). Never waits: the
+-- finished deliveries of a candidate are locked (SKIP LOCKED) and judged again as they are
+-- now, and an event with one that could not be locked (a replay or a settle under way)
+-- waits for the next round. Deliveries that are pending or in flight are never locked. Deliveries are reached by event_id only (a
 -- LATERAL per event, = ANY(ARRAY(…))), never by a scan of the table.
 WITH scanned AS (
     SELECT e.id, e.received_at
@@ -806,6 +815,7 @@ SELECT gateway_id('dlv'), u.event_id, s.id, now(), now(),
 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, subscriber_id, seq)
 JOIN events e ON e.id = u.event_id
 JOIN subscribers s ON s.id = u.subscriber_id
+FOR KEY SHARE OF e, s  -- until COMMIT: no foreign keys (see insert_events' held)
 ON CONFLICT (event_id, subscriber_id) DO NOTHING
 RETURNING id, subscriber_id, ordering_key, status;
 

@@ -51,6 +51,19 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     for run in grown["runs"]["grown"] + grown["runs"]["empty"]:
         assert run["retention"]["deleted"]["events"] > 0
     assert grown["sizes"]["tables"]["events"]["heap"] > 0
+    wal = document["results"]["w1"]["wal_per_stored_event"]
+    assert wal["stored_events"] > 0
+    assert wal["wal"]["Heap"]["records"] >= wal["stored_events"]  # each one's row at least
+    assert wal["bytes"] > 24 * wal["records"] > 0  # a record's header alone is 24 bytes
+    assert wal["full_page_images"] >= 0
+    w2 = document["results"]["w2"]
+    assert w2["disk_flush"]["method"] == document["results"]["postgres"]["wal_sync_method"]
+    assert w2["disk_flush"]["ops_per_s"] > 0
+    assert w2["disk_flush"]["us_per_flush"] > 0
+    assert w2["writer"]["gateway_writer_commit_seconds_count"] > 0
+    figures = {row["figure"]: row["gateway"] for row in table}
+    assert figures["WAL per stored event: bytes"] == round(wal["bytes"], 3)
+    assert figures["the writer's commit: mean / p99 at most"].count(" / ") == 1
     wal = document["results"]["wal_segments"]
     assert wal["made"] == 4  # 64 MB
     assert wal["kept"] > wal["made"]  # recycled for the workloads, with the one in use
