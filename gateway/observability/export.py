@@ -155,9 +155,14 @@ class ExporterProcess:
             body = self._encode(batch)
         except (TypeError, ValueError, OverflowError):
             body, count = self._encodable(batch)
-        if count:
+        if not count:
+            return
+        try:
             pipe.write(_frame(body))
-            self.waiting += count
+        except Exception:  # the exporter's end, not seen yet: nothing takes them
+            self._queue_full.inc(count)
+            return
+        self.waiting += count
 
     def _encodable(self, batch: list[Finished]) -> tuple[bytes, int]:
         """The spans of ``batch`` that can be sent (one has an attribute MessagePack does
@@ -185,13 +190,20 @@ class ExporterProcess:
             process.stdin.close()  # what is written goes first; the exporter sees the end
         if supervisor is None:
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(supervisor), timeout)
-        except TimeoutError:
+        if process is None:  # between two exporters: nothing to wait for
+            supervisor.cancel()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(supervisor), timeout)
+        if not supervisor.done():
+            process = self._process
             if process is not None and process.returncode is None:
                 log.warning("the trace exporter did not finish in %g s: stopped", timeout)
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
+            else:
+                supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
             await supervisor
 
     async def _spawn(self) -> asyncio.subprocess.Process:
@@ -239,6 +251,9 @@ class ExporterProcess:
                 self.restarts += 1
             except OSError as exc:
                 log.warning("could not start the trace exporter: %s", exc)
+                continue
+            if self._closing and self._process.stdin is not None:  # closed meanwhile
+                self._process.stdin.close()
 
     async def _watch(self, process: asyncio.subprocess.Process) -> int:
         """The exporter's reports until it ends; its exit status."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -130,3 +131,15 @@ async def test_a_collector_down_counts_each_span_as_a_failed_export() -> None:
         assert ex.waiting == 0 and count(dropped, "queue_full") == 0
     finally:
         await ex.close(2.0)
+
+
+async def test_closing_while_no_exporter_runs_returns_at_once(collector: Collector) -> None:
+    ex, dropped = exporter(collector.endpoint)
+    await ex.start()
+    os.kill(ex.pid or 0, signal.SIGKILL)
+    await until(lambda: ex.pid is None, 10, what="the exporter's end seen")
+    webhooks(ex, 2)
+    began = time.monotonic()
+    await ex.close(5.0)
+    assert time.monotonic() - began < 1.0
+    assert count(dropped, "queue_full") == 4
