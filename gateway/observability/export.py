@@ -38,6 +38,7 @@ log = logging.getLogger("gateway")
 BATCH_SPANS = 512  # a batch goes to the exporter at this many spans,
 FLUSH_SECONDS = 0.2  # or this long after the last;
 EXPORT_SPANS = 4096  # the exporter sends up to this many in one request (half the queue)
+READY_SECONDS = 10.0  # the gateway waits this long at most for its exporter to start
 RESTART_SECONDS = 0.5  # an exporter that died is started again after this pause,
 RESTART_MAX_SECONDS = 30.0  # doubled while they keep dying, up to this,
 RESTART_RESET_SECONDS = 60.0  # and back to the first once one lived this long
@@ -95,9 +96,10 @@ class ExporterProcess:
 
     A batch goes out when it holds :attr:`batch_size` spans or every
     :data:`FLUSH_SECONDS`, in one write that never blocks. At most ``max_queue_size``
-    spans are handed over and not yet reported exported: a batch beyond that (the
-    exporter behind, or dead) is dropped and counted (``queue_full``), and so is each
-    span of a failed export, or held by an exporter that died (``export_failed``).
+    spans are handed over and not yet in an export (the exporter says when it takes
+    them, and how each export went): a batch beyond that (the exporter behind, or dead)
+    is dropped and counted (``queue_full``), and so is each span of a failed export, or
+    held by an exporter that died (``export_failed``).
     """
 
     def __init__(self, settings: TraceSettings, dropped: Counter) -> None:
@@ -105,8 +107,10 @@ class ExporterProcess:
         self.max_queue_size = settings.max_queue_size
         self.batch_size = max(1, min(BATCH_SPANS, settings.max_queue_size // 4))
         self.export_spans = max(1, min(EXPORT_SPANS, settings.max_queue_size // 2))
-        self.waiting = 0  # spans handed to the exporter and not reported on yet
+        self.waiting = 0  # spans handed to the exporter, not yet in an export
+        self.exporting = 0  # spans in an export under way
         self.restarts = 0
+        self._ready = asyncio.Event()
         self._queue_full = dropped.labels("queue_full")
         self._failed = dropped.labels("export_failed")
         self._batch: list[Finished] = []
@@ -121,7 +125,8 @@ class ExporterProcess:
         return None if self._process is None else self._process.pid
 
     async def start(self) -> None:
-        """Start the exporter process, and the flushes."""
+        """Start the exporter process, and the flushes; wait (a few seconds at most)
+        until it is ready, so that the first spans do not wait behind its imports."""
         try:
             self._process = await self._spawn()
         except OSError as exc:
@@ -131,6 +136,9 @@ class ExporterProcess:
             loop.create_task(self._supervise(), name="trace-exporter"),
             loop.create_task(self._tick(), name="trace-flush"),
         ]
+        if self._process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), READY_SECONDS)
 
     def add(self, span: Finished) -> None:
         """Take a finished span (a batch goes out when it is full)."""
@@ -229,7 +237,7 @@ class ExporterProcess:
             began = time.monotonic()
             if process is not None:
                 status = await self._watch(process)
-                lost, self.waiting = self.waiting, 0
+                lost, self.waiting, self.exporting = self.waiting + self.exporting, 0, 0
                 self._failed.inc(lost)
                 self._process = None
                 if self._closing:
@@ -259,14 +267,20 @@ class ExporterProcess:
         """The exporter's reports until it ends; its exit status."""
         assert process.stdout is not None
         while line := await process.stdout.readline():
-            outcome, _, count = line.partition(b" ")
+            what, _, count = line.partition(b" ")
             try:
                 spans = int(count)
             except ValueError:
                 continue
-            self.waiting = max(0, self.waiting - spans)
-            if outcome != b"ok":
-                self._failed.inc(spans)
+            if what == b"took":
+                self.waiting = max(0, self.waiting - spans)
+                self.exporting += spans
+            elif what == b"ready":
+                self._ready.set()
+            else:
+                self.exporting = max(0, self.exporting - spans)
+                if what != b"ok":
+                    self._failed.inc(spans)
         return await process.wait()
 
     async def _tick(self) -> None:

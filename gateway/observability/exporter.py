@@ -7,8 +7,9 @@ process that traces). Its stdin carries frames, each a 4-byte big-endian length 
 MessagePack body: first the settings (a map), then batches (each a list of
 ``tracing.Finished``). Spans are exported once ``export_spans`` of them are held, or
 :data:`EXPORT_SECONDS` after the first was read (an HTTP request costs about as much as
-encoding 500 spans: few, large exports are cheap). For each export it writes a line,
-``ok N`` or ``failed N``, N the spans it held. The settings come on stdin, not the
+encoding 500 spans: few, large exports are cheap). It writes a line on stdout once its
+exporter is made, ``ready 0``, and two for each export: ``took N`` as it begins (N the
+spans it holds), then ``ok N`` or ``failed N``. The settings come on stdin, not the
 command line, as they hold the collector's credentials; ``OTEL_*`` variables reach the
 SDK's exporter from the environment, as they would in the gateway.
 
@@ -66,8 +67,8 @@ def _read(fd: int, batches: queue.SimpleQueue[list[Any] | None], parent: int) ->
     batches.put(_EOF)
 
 
-def _report(fd: int, ok: bool, count: int) -> None:
-    os.write(fd, b"%s %d\n" % (b"ok" if ok else b"failed", count))
+def _report(fd: int, what: bytes, count: int) -> None:
+    os.write(fd, b"%s %d\n" % (what, count))
 
 
 def serve(calls: int, answers: int) -> None:
@@ -91,6 +92,7 @@ def serve(calls: int, answers: int) -> None:
         settings["export_timeout_seconds"],
         group(settings["service_name"]),
     )
+    _report(answers, b"ready", 0)
     batches: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
     reader = threading.Thread(
         target=_read, args=(calls, batches, os.getppid()), name="spans", daemon=True
@@ -114,11 +116,12 @@ def serve(calls: int, answers: int) -> None:
             if len(held) < size:
                 continue
         if held:
+            _report(answers, b"took", len(held))
             try:
                 ok = exporter.export(held) is SpanExportResult.SUCCESS
             except Exception:
                 ok = False
-            _report(answers, ok, len(held))
+            _report(answers, b"ok" if ok else b"failed", len(held))
             held = []
     exporter.shutdown()
 

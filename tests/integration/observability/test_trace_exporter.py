@@ -112,14 +112,16 @@ async def test_spans_beyond_the_queue_are_dropped_and_counted_without_waiting() 
     ex, dropped = exporter(hung.endpoint, max_queue_size=8)
     try:
         await ex.start()
-        webhooks(ex, 4)  # 8 spans: the queue, its export hanging
+        webhooks(ex, 4)  # 8 spans, in batches of 2: an export of 4, hanging, and 4 behind
+        await until(lambda: ex.exporting == 4, 10, what="the export under way")
+        webhooks(ex, 2)  # the queue is full
         assert (ex.waiting, count(dropped, "queue_full")) == (8, 0)
         webhooks(ex, 3)
         assert (ex.waiting, count(dropped, "queue_full")) == (8, 6)
     finally:
         await ex.close(0.5)
         await hung.stop()
-    assert count(dropped, "export_failed") == 8  # still held when it was stopped
+    assert count(dropped, "export_failed") == 12  # still held when it was stopped
 
 
 async def test_a_collector_down_counts_each_span_as_a_failed_export() -> None:
@@ -128,7 +130,7 @@ async def test_a_collector_down_counts_each_span_as_a_failed_export() -> None:
     try:
         webhooks(ex, 6)
         await until(lambda: count(dropped, "export_failed") == 12, 15, what="12 failed")
-        assert ex.waiting == 0 and count(dropped, "queue_full") == 0
+        assert (ex.waiting, ex.exporting, count(dropped, "queue_full")) == (0, 0, 0)
     finally:
         await ex.close(2.0)
 
