@@ -7,7 +7,8 @@ serialising them (about 15 µs a span), from the SDK's span objects, which would
 be made first. The spans made here are few in shape: ids, a name, a kind, two times,
 flat attributes of strings and numbers, at most a link to the sender's span, a status,
 and one resource and scope shared by all. Those are written as bytes (the resource and
-scope once, then reused); an attribute of another type (an int beyond int64, a mapping)
+scope once, then reused, as are a name and kind, and an attribute equal to the last
+value written for its key); an attribute of another type (an int beyond int64, a mapping)
 leaves its batch to the SDK's encoder, from the SDK's spans made of the same tuples
 (:func:`readable`).
 
@@ -192,24 +193,62 @@ def _error(message: str) -> bytes:
     return _field(_STATUS, text + _CODE + _varint(_ERROR))
 
 
+_HEADS: dict[tuple[str, str], bytes] = {}  # a span's name and kind fields, by both
+_TAILS = {  # its status and flags, for a span without an error: by whether it has a parent
+    False: _EMPTY_STATUS + _LOCAL_PARENT,
+    True: _EMPTY_STATUS + _REMOTE_PARENT,
+}
+_LAST: dict[str, tuple[str | int, bytes]] = {}  # each attribute's last value, written
+
+
+def _head(name: str, kind: str) -> bytes:
+    head = _HEADS.get((name, kind))
+    if head is None:
+        head = (_field(_NAME, name.encode()) if name else b"") + _KINDS[kind]
+        if len(_HEADS) < _KEYS_HELD:
+            _HEADS[(name, kind)] = head
+    return head
+
+
+def _span_attributes(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
+    """A span's attributes onto ``parts``, as :func:`_attributes` writes them; a string
+    or int equal to the last one written for its key (a source, an outcome, a status
+    code) is not written again."""
+    last = _LAST
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is int:
+            held = last.get(key)
+            if held is not None and held[0] == value and type(held[0]) is kind:
+                parts.append(held[1])
+                continue
+            (field,) = _attributes(_ATTRIBUTE, {key: value})
+            if key in last or len(last) < _KEYS_HELD:
+                last[key] = (value, field)
+            parts.append(field)
+        else:
+            parts += _attributes(_ATTRIBUTE, {key: value})
+
+
 def _span(span: Finished) -> bytes:
     trace_id, span_id, parent_id, name, kind, start, end, attributes, link, error = span
     if parent_id is not None:
-        parts = [_IDS_PARENT.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id, _PARENT_ID, parent_id)]
+        ids = _IDS_PARENT.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id, _PARENT_ID, parent_id)
     else:
-        parts = [_ids(trace_id, span_id)]
-    if name:
-        parts.append(_field(_NAME, name.encode()))
-    parts.append(_KINDS[kind])
-    parts.append(_TIMES.pack(_START, start, _END, end))
+        ids = _IDS.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id)
+    parts = [ids, _head(name, kind), _TIMES.pack(_START, start, _END, end)]
     if attributes:
-        parts += _attributes(_ATTRIBUTE, attributes)
+        _span_attributes(parts, attributes)
     if link is not None:
         parts.append(_field(_LINK, _ids(link[0], link[1]) + _SENDER_LINK))
-    parts.append(_EMPTY_STATUS if error is None else _error(error))
-    parts.append(_LOCAL_PARENT if parent_id is None else _REMOTE_PARENT)
+    if error is None:
+        parts.append(_TAILS[parent_id is not None])
+    else:
+        parts.append(_error(error))
+        parts.append(_LOCAL_PARENT if parent_id is None else _REMOTE_PARENT)
     encoded = b"".join(parts)
-    return _SPAN + _varint(len(encoded)) + encoded
+    n = len(encoded)
+    return _SPAN + (_SMALL[n] if n < 0x80 else _varint(n)) + encoded
 
 
 class Group:
