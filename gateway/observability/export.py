@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import sys
 import time
@@ -27,7 +26,6 @@ from gateway.observability.logs import logging_settings
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
-    from gateway.config.tracing import TraceSettings
     from gateway.observability.otlp_encoding import Group
     from gateway.observability.tracing import Finished
 
@@ -102,11 +100,28 @@ class ExporterProcess:
     held by an exporter that died (``export_failed``).
     """
 
-    def __init__(self, settings: TraceSettings, dropped: Counter) -> None:
-        self.settings = settings
-        self.max_queue_size = settings.max_queue_size
-        self.batch_size = max(1, min(BATCH_SPANS, settings.max_queue_size // 4))
-        self.export_spans = max(1, min(EXPORT_SPANS, settings.max_queue_size // 2))
+    def __init__(
+        self,
+        dropped: Counter,
+        *,
+        exporter: Literal["otlp-http", "otlp-grpc"],
+        endpoint: str,
+        headers: Mapping[str, str],
+        service_name: str,
+        export_timeout_seconds: float,
+        max_queue_size: int,
+    ) -> None:
+        self.max_queue_size = max_queue_size
+        self.batch_size = max(1, min(BATCH_SPANS, max_queue_size // 4))
+        self.export_spans = max(1, min(EXPORT_SPANS, max_queue_size // 2))
+        self._settings = {  # what the exporter process is told first
+            "exporter": exporter,
+            "endpoint": endpoint,
+            "headers": dict(headers),
+            "service_name": service_name,
+            "export_timeout_seconds": export_timeout_seconds,
+            "export_spans": self.export_spans,
+        }
         self.waiting = 0  # spans handed to the exporter, not yet in an export
         self.exporting = 0  # spans in an export under way
         self.restarts = 0
@@ -221,10 +236,8 @@ class ExporterProcess:
         )  # fmt: skip
         assert process.stdin is not None
         level, fmt = logging_settings()
-        process.stdin.write(
-            _frame(self._encode({**dataclasses.asdict(self.settings), "log_level": level,
-                                 "log_format": fmt, "export_spans": self.export_spans}))
-        )  # fmt: skip
+        told = {**self._settings, "log_level": level, "log_format": fmt}
+        process.stdin.write(_frame(self._encode(told)))
         return process
 
     async def _supervise(self) -> None:

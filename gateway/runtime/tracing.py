@@ -46,7 +46,15 @@ def check_tracing(config: Config) -> TraceSettings | None:
 async def open_tracing(settings: TraceSettings, metrics: Metrics) -> AsyncIterator[Tracing]:
     """The process's :class:`Tracing`: started first, it stops last (after the writer and
     the dispatcher ended their spans)."""
-    exporter = ExporterProcess(settings, metrics.trace_spans_dropped)
+    exporter = ExporterProcess(
+        metrics.trace_spans_dropped,
+        exporter=settings.exporter,
+        endpoint=settings.endpoint,
+        headers=settings.headers,
+        service_name=settings.service_name,
+        export_timeout_seconds=settings.export_timeout_seconds,
+        max_queue_size=settings.max_queue_size,
+    )
     try:
         await exporter.start()
         log.info(

@@ -14,7 +14,6 @@ import psutil
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from gateway.config.tracing import TraceSettings
 from gateway.observability.export import ExporterProcess
 from gateway.observability.tracing import Tracing
 from testkit.otlp import Collector
@@ -35,14 +34,12 @@ def exporter(endpoint: str, **settings: Any) -> tuple[ExporterProcess, Counter]:
         "exporter": "otlp-http",
         "endpoint": f"{endpoint}/v1/traces",
         "headers": {},
-        "sampling_ratio": 1.0,
-        "inbound": "link",
         "service_name": "exporter-under-test",
         "export_timeout_seconds": 10.0,
         "max_queue_size": 2048,
         **settings,
     }
-    return ExporterProcess(TraceSettings(**fields), dropped), dropped
+    return ExporterProcess(dropped, **fields), dropped
 
 
 def count(dropped: Counter, reason: str) -> float:

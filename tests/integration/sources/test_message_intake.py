@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from gateway.config import SourceConfig, WriterConfig
-from gateway.config.tracing import TraceSettings
 from gateway.domain.receive import AmqpReceive
 from gateway.ingress.messages import MessageIntake, Poisoned, QueuedMessage
 from gateway.ingress.schemes import apply_preset, build_verifier
@@ -106,17 +105,15 @@ async def test_a_sampled_message_is_the_ingest_of_its_trace_continuing_a_trusted
     db: Database,
 ) -> None:
     collector = await Collector().start()
-    settings = TraceSettings(
+    exporter = ExporterProcess(
+        Metrics().trace_spans_dropped,
         exporter="otlp-http",
         endpoint=f"{collector.endpoint}/v1/traces",
         headers={},
-        sampling_ratio=1.0,
-        inbound="trust",
         service_name="gateway-under-test",
         export_timeout_seconds=2.0,
         max_queue_size=64,
     )
-    exporter = ExporterProcess(settings, Metrics().trace_spans_dropped)
     await exporter.start()
     tracing = Tracing(exporter, sampling_ratio=1.0, inbound="trust")
     writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=5, tracing=tracing)
