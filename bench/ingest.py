@@ -172,6 +172,8 @@ def _saturate(
             means = histogram_means(before, histogram_totals(gateway, WRITER_HISTOGRAMS))
             writer[count] = means
             ctx.log(f"  {count} connections, the writer: {_writer_line(means)}")
+            if dropped := trace_spans_dropped(gateway):  # spans not exported cost less
+                ctx.log(f"  trace spans dropped so far: {dropped}")
         rates[count] = result.rate
         if best is None or result.rate > best[0].rate:
             best = (result, cpu.cores)
@@ -398,6 +400,17 @@ QUEUE_HISTOGRAMS = (
 def writer_metrics(gateway: Gateway) -> dict[str, float]:
     """Mean batch size and commit time of the group-commit writer, from /metrics."""
     return histogram_means({}, histogram_totals(gateway, WRITER_HISTOGRAMS))
+
+
+def trace_spans_dropped(gateway: Gateway) -> dict[str, float]:
+    """``gateway_trace_spans_dropped_total`` by reason, those above zero."""
+    try:
+        with urllib.request.urlopen(f"{gateway.admin}/metrics", timeout=5) as r:  # noqa: S310
+            scrape = parse(r.read().decode())
+    except OSError:
+        return {}
+    by = scrape.by("gateway_trace_spans_dropped_total", "reason")
+    return {reason: value for reason, value in by.items() if value}
 
 
 def histogram_totals(

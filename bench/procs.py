@@ -288,13 +288,15 @@ class CpuSplit:
 
 
 def _tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and every process under it, those that ended and were
+    waited for included (a gateway's trace exporter restarted in the phase)."""
     try:
         root = psutil.Process(pid)
         total = 0.0
         for process in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
-                total += times.user + times.system
+                total += times.user + times.system + times.children_user + times.children_system
         return total
     except psutil.Error:
         return 0.0

@@ -1,24 +1,45 @@
-"""Export: spans to an OTLP collector (HTTP or gRPC) through the SDK's batch processor,
-behind a bounded count of spans waiting; a span dropped (the queue full, or its export
-failed) is counted, and the SDK's export loggers speak at most once a minute."""
+"""Export: finished spans handed in batches to a process of their own (``exporter.py``),
+which sends them to an OTLP collector (HTTP or gRPC) with the SDK's own exporters.
+
+The gateway's process only appends each span (a tuple) to a list and, a few times a
+second, writes the list to a pipe: encoding, HTTP and the SDK's export machinery run in
+the exporter process, not under the GIL the event loop needs. A span dropped (too many
+waiting, or its export failed) is counted; the SDK's export loggers speak at most once a
+minute.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
+import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
+import msgspec
 from prometheus_client import Counter
 
+from gateway.observability.logs import logging_settings
+
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import SpanExporter
 
-__all__ = ["counted", "otlp_exporter", "sparse_sdk_logs"]
+    from gateway.observability.otlp_encoding import Group
+    from gateway.observability.tracing import Finished
 
+__all__ = ["ExporterProcess", "otlp_exporter", "sparse_sdk_logs"]
 
+log = logging.getLogger("gateway")
+
+BATCH_SPANS = 512  # a batch goes to the exporter at this many spans,
+FLUSH_SECONDS = 0.2  # or this long after the last;
+EXPORT_SPANS = 4096  # the exporter sends up to this many in one request (half the queue)
+READY_SECONDS = 10.0  # the gateway waits this long at most for its exporter to start
+RESTART_SECONDS = 0.5  # an exporter that died is started again after this pause,
+RESTART_MAX_SECONDS = 30.0  # doubled while they keep dying, up to this,
+RESTART_RESET_SECONDS = 60.0  # and back to the first once one lived this long
 _SDK_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
@@ -56,77 +77,230 @@ def otlp_exporter(
     endpoint: str,
     headers: Mapping[str, str],
     timeout: float,
+    group: Group,
 ) -> SpanExporter:
     """The SDK's OTLP exporter for ``kind``, sending spans encoded by ``otlp_encoding``."""
     from gateway.observability.otlp_encoding import grpc_exporter, http_exporter
 
     if kind == "otlp-grpc":
         secure = endpoint.startswith("https://")
-        return grpc_exporter(endpoint.split("://", 1)[-1], not secure, headers, timeout)
-    return http_exporter(endpoint, headers, timeout)
+        return grpc_exporter(endpoint.split("://", 1)[-1], not secure, headers, timeout, group)
+    return http_exporter(endpoint, headers, timeout, group)
 
 
-def counted(
-    exporter: SpanExporter, dropped: Counter, max_queue_size: int, timeout: float
-) -> SpanProcessor:
-    """The SDK's batch processor behind a count of spans waiting: a span that finds
-    ``max_queue_size`` waiting is dropped (and counted) before the SDK's own queue would
-    drop one silently, and so is every span of a failed export."""
-    from opentelemetry.sdk.trace import SpanProcessor
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
+class ExporterProcess:
+    """Finished spans, handed in batches to the exporter process (``exporter.py``),
+    which this starts, restarts when it dies, and stops; it never blocks the loop.
 
-    class Counting(SpanExporter):
-        def __init__(self) -> None:
-            self.waiting = 0
-            self.lock = threading.Lock()
+    A batch goes out when it holds :attr:`batch_size` spans or every
+    :data:`FLUSH_SECONDS`, in one write that never blocks. At most ``max_queue_size``
+    spans are handed over and not yet in an export (the exporter says when it takes
+    them, and how each export went): a batch beyond that (the exporter behind, or dead)
+    is dropped and counted (``queue_full``), and so is each span of a failed export, or
+    held by an exporter that died (``export_failed``).
+    """
 
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            with self.lock:
-                self.waiting -= len(spans)
+    def __init__(
+        self,
+        dropped: Counter,
+        *,
+        exporter: Literal["otlp-http", "otlp-grpc"],
+        endpoint: str,
+        headers: Mapping[str, str],
+        service_name: str,
+        export_timeout_seconds: float,
+        max_queue_size: int,
+    ) -> None:
+        self.max_queue_size = max_queue_size
+        self.batch_size = max(1, min(BATCH_SPANS, max_queue_size // 4))
+        self.export_spans = max(1, min(EXPORT_SPANS, max_queue_size // 2))
+        self._settings = {  # what the exporter process is told first
+            "exporter": exporter,
+            "endpoint": endpoint,
+            "headers": dict(headers),
+            "service_name": service_name,
+            "export_timeout_seconds": export_timeout_seconds,
+            "export_spans": self.export_spans,
+        }
+        self.waiting = 0  # spans handed to the exporter, not yet in an export
+        self.exporting = 0  # spans in an export under way
+        self.restarts = 0
+        self._ready = asyncio.Event()
+        self._queue_full = dropped.labels("queue_full")
+        self._failed = dropped.labels("export_failed")
+        self._batch: list[Finished] = []
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._process: asyncio.subprocess.Process | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    @property
+    def pid(self) -> int | None:
+        """The exporter process's id, while one runs."""
+        return None if self._process is None else self._process.pid
+
+    async def start(self) -> None:
+        """Start the exporter process, and the flushes; wait (a few seconds at most)
+        until it is ready, so that the first spans do not wait behind its imports."""
+        try:
+            self._process = await self._spawn()
+        except OSError as exc:
+            log.warning("could not start the trace exporter: %s", exc)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._supervise(), name="trace-exporter"),
+            loop.create_task(self._tick(), name="trace-flush"),
+        ]
+        if self._process is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), READY_SECONDS)
+
+    def add(self, span: Finished) -> None:
+        """Take a finished span (a batch goes out when it is full)."""
+        batch = self._batch
+        batch.append(span)
+        if len(batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the spans taken so far to the exporter, or drop and count them."""
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        count = len(batch)
+        process = self._process
+        pipe = None if process is None else process.stdin
+        if pipe is None or pipe.is_closing() or self.waiting + count > self.max_queue_size:
+            self._queue_full.inc(count)
+            return
+        try:
+            body = self._encode(batch)
+        except (TypeError, ValueError, OverflowError):
+            body, count = self._encodable(batch)
+        if not count:
+            return
+        try:
+            pipe.write(_frame(body))
+        except Exception:  # the exporter's end, not seen yet: nothing takes them
+            self._queue_full.inc(count)
+            return
+        self.waiting += count
+
+    def _encodable(self, batch: list[Finished]) -> tuple[bytes, int]:
+        """The spans of ``batch`` that can be sent (one has an attribute MessagePack does
+        not take): the others are counted as failed exports."""
+        kept = []
+        for span in batch:
             try:
-                result = exporter.export(spans)
-            except Exception:
-                result = SpanExportResult.FAILURE
-            if result is not SpanExportResult.SUCCESS:
-                dropped.labels("export_failed").inc(len(spans))
-            return result
+                self._encode(span)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            kept.append(span)
+        self._failed.inc(len(batch) - len(kept))
+        return self._encode(kept), len(kept)
 
-        def shutdown(self) -> None:
-            exporter.shutdown()
+    async def close(self, timeout: float) -> None:
+        """Hand over what is left and let the exporter send it, for at most ``timeout``
+        seconds; then it is stopped (what it still held is counted as failed)."""
+        self._closing = True
+        self.flush()
+        supervisor, ticker = self._tasks or (None, None)
+        if ticker is not None:
+            ticker.cancel()
+        process = self._process
+        if process is not None and process.stdin is not None:
+            process.stdin.close()  # what is written goes first; the exporter sees the end
+        if supervisor is None:
+            return
+        if process is None:  # between two exporters: nothing to wait for
+            supervisor.cancel()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(supervisor), timeout)
+        if not supervisor.done():
+            process = self._process
+            if process is not None and process.returncode is None:
+                log.warning("the trace exporter did not finish in %g s: stopped", timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            else:
+                supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
 
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return exporter.force_flush(timeout_millis)
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.observability.exporter",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdin is not None
+        level, fmt = logging_settings()
+        told = {**self._settings, "log_level": level, "log_format": fmt}
+        process.stdin.write(_frame(self._encode(told)))
+        return process
 
-    counting = Counting()
-    batch = BatchSpanProcessor(
-        counting,
-        max_queue_size=max_queue_size,
-        max_export_batch_size=min(512, max_queue_size),
-        export_timeout_millis=timeout * 1000,
-    )
-
-    class Bounded(SpanProcessor):
-        def on_start(self, span: Any, parent_context: Any = None) -> None:
-            pass
-
-        def on_end(self, span: ReadableSpan) -> None:
-            with counting.lock:
-                full = counting.waiting >= max_queue_size
-                if not full:
-                    counting.waiting += 1
-            if full:
-                dropped.labels("queue_full").inc()
+    async def _supervise(self) -> None:
+        """Read the exporter's reports; when it ends, count what it held as failed and,
+        unless closing, start another (after a pause that doubles while they keep
+        dying)."""
+        delay = RESTART_SECONDS
+        while True:
+            process = self._process
+            began = time.monotonic()
+            if process is not None:
+                status = await self._watch(process)
+                lost, self.waiting, self.exporting = self.waiting + self.exporting, 0, 0
+                self._failed.inc(lost)
+                self._process = None
+                if self._closing:
+                    return
+                log.warning(
+                    "the trace exporter (pid %d) ended with status %s, %d spans unsent; "
+                    "starting another in %g s", process.pid, status, lost, delay,
+                )  # fmt: skip
+            if self._closing:
                 return
-            batch.on_end(span)
+            if time.monotonic() - began > RESTART_RESET_SECONDS:
+                delay = RESTART_SECONDS
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX_SECONDS)
+            if self._closing:
+                return
+            try:
+                self._process = await self._spawn()
+                self.restarts += 1
+            except OSError as exc:
+                log.warning("could not start the trace exporter: %s", exc)
+                continue
+            if self._closing and self._process.stdin is not None:  # closed meanwhile
+                self._process.stdin.close()
 
-        def shutdown(self) -> None:
-            batch.shutdown()  # type: ignore[no-untyped-call]
+    async def _watch(self, process: asyncio.subprocess.Process) -> int:
+        """The exporter's reports until it ends; its exit status."""
+        assert process.stdout is not None
+        while line := await process.stdout.readline():
+            what, _, count = line.partition(b" ")
+            try:
+                spans = int(count)
+            except ValueError:
+                continue
+            if what == b"took":
+                self.waiting = max(0, self.waiting - spans)
+                self.exporting += spans
+            elif what == b"ready":
+                self._ready.set()
+            else:
+                self.exporting = max(0, self.exporting - spans)
+                if what != b"ok":
+                    self._failed.inc(spans)
+        return await process.wait()
 
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return batch.force_flush(timeout_millis)
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
 
-    return Bounded()
+
+def _frame(body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + body

@@ -11,9 +11,10 @@ import orjson
 
 from gateway.domain.privacy import is_secret_header
 
-__all__ = ["REDACTED", "configure_logging", "log_event"]
+__all__ = ["REDACTED", "configure_logging", "log_event", "logging_settings"]
 
 REDACTED = "[redacted]"
+_configured = ["INFO", "json"]
 
 
 def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +60,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    _configured[:] = [level, fmt]
+
+
+def logging_settings() -> tuple[str, str]:
+    """The level and format :func:`configure_logging` was last given (a child process
+    logs as its parent does)."""
+    return _configured[0], _configured[1]
 
 
 def log_event(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:

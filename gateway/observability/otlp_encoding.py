@@ -1,17 +1,20 @@
 """OTLP encoding of the gateway's spans: the ``ExportTraceServiceRequest`` protobuf bytes
-written directly, and the SDK's exporters sending them.
+written directly from the tuples the gateway makes (``tracing.Finished``), and the SDK's
+exporters sending them.
 
 The SDK's encoder builds a protobuf message per span, per attribute and per value before
-serialising them (about 15 µs a span, on the exporting thread, under the GIL the event
-loop needs). The spans made here are few in shape: ids, a name, a kind, two times, flat
-attributes of strings and numbers, at most a link, a status, and one resource and scope
-shared by all. Those are written as bytes (the resource and scope once, then reused);
-anything else (an event, an attribute of another type, an int beyond int64, spans of
-several resources or scopes) is left to the SDK's encoder, for the whole batch.
+serialising them (about 15 µs a span), from the SDK's span objects, which would have to
+be made first. The spans made here are few in shape: ids, a name, a kind, two times,
+flat attributes of strings and numbers, at most a link to the sender's span, a status,
+and one resource and scope shared by all. Those are written as bytes (the resource and
+scope once, then reused, as are a name and kind, and an attribute equal to the last
+value written for its key); an attribute of another type (an int beyond int64, a mapping)
+leaves its batch to the SDK's encoder, from the SDK's spans made of the same tuples
+(:func:`readable`).
 
 The exporters are the SDK's own with only how spans become bytes replaced: retries,
-headers, compression, timeouts and the size limit stay the SDK's. Imported only when
-tracing is on.
+headers, compression, timeouts and the size limit stay the SDK's. Imported only by the
+exporter process (``exporter.py``).
 """
 
 from __future__ import annotations
@@ -29,14 +32,26 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
 from opentelemetry.trace import SpanKind, StatusCode
 
+from gateway import __version__
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanContext, Status
 
-__all__ = ["encode", "grpc_exporter", "http_exporter", "request", "serialized"]
+    from gateway.observability.tracing import Finished
+
+__all__ = [
+    "Group",
+    "encode",
+    "group",
+    "grpc_exporter",
+    "http_exporter",
+    "readable",
+    "request",
+    "serialized",
+]
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _MASK64 = (1 << 64) - 1
@@ -81,33 +96,32 @@ _DOUBLE, _ARRAY, _BYTES = _tag(4, _FIXED64), _tag(5, _LEN), _tag(7, _LEN)
 _ARRAY_VALUE = _tag(1, _LEN)
 _KEY, _VALUE = _tag(1, _LEN), _tag(2, _LEN)
 _TRACE_ID, _SPAN_ID = _tag(1, _LEN) + _SMALL[16], _tag(2, _LEN) + _SMALL[8]
-_IDS = struct.Struct(">2sQQ2sQ")  # trace id (two halves) and span id, big-endian bytes
-_TRACE_STATE, _PARENT_ID = _tag(3, _LEN), _tag(4, _LEN) + _SMALL[8]
-_PARENT = struct.Struct(">2sQ")
-_IDS_PARENT = struct.Struct(">2sQQ2sQ2sQ")  # the ids, then the parent's span id
+_IDS = struct.Struct(">2s16s2sQ")  # trace id and span id, big-endian bytes
+_PARENT_ID = _tag(4, _LEN) + _SMALL[8]
+_IDS_PARENT = struct.Struct(">2s16s2sQ2sQ")  # the ids, then the parent's span id
 _NAME, _ATTRIBUTE = _tag(5, _LEN), _tag(9, _LEN)
-_DROPPED_ATTRIBUTES, _DROPPED_EVENTS = _tag(10, _VARINT), _tag(12, _VARINT)
-_LINK, _DROPPED_LINKS, _STATUS = _tag(13, _LEN), _tag(14, _VARINT), _tag(15, _LEN)
+_LINK, _STATUS = _tag(13, _LEN), _tag(15, _LEN)
 _TIMES = struct.Struct("<BQBQ")  # start (field 7) and end (field 8), fixed64 each
 _START, _END = (7 << 3) | _FIXED64, (8 << 3) | _FIXED64
 _FLAGS = struct.Struct("<2sI")  # field 16, fixed32
 _FLAGS_TAG = _tag(16, _FIXED32)
 _LOCAL_PARENT = _FLAGS.pack(_FLAGS_TAG, _HAS_IS_REMOTE)  # a root's flags too
 _REMOTE_PARENT = _FLAGS.pack(_FLAGS_TAG, _HAS_IS_REMOTE | _IS_REMOTE)
-_LINK_ATTRIBUTE, _LINK_DROPPED = _tag(4, _LEN), _tag(5, _VARINT)
+_LINK_ATTRIBUTE = _tag(4, _LEN)
 _LINK_FLAGS = struct.Struct("<BI")
 _LINK_FLAGS_TAG = (6 << 3) | _FIXED32
+_LINK_ATTRIBUTES = {"gateway.link": "sender"}
 _MESSAGE, _CODE = _tag(2, _LEN), _tag(3, _VARINT)
-_UNSET = StatusCode.UNSET
+_ERROR = StatusCode.ERROR.value
 _EMPTY_STATUS = _STATUS + _SMALL[0]  # the SDK's encoder writes a status always
 _DOUBLE_BYTES = struct.Struct("<d").pack
 _KINDS = {
-    kind: _tag(6, _VARINT) + _varint(PB2Span.SpanKind.Value(f"SPAN_KIND_{kind.name}"))
+    kind.name: _tag(6, _VARINT) + _varint(PB2Span.SpanKind.Value(f"SPAN_KIND_{kind.name}"))
     for kind in SpanKind
 }
 # Message fields of the request and its groups.
 _RESOURCE_SPANS, _RESOURCE, _SCOPE_SPANS = _tag(1, _LEN), _tag(1, _LEN), _tag(2, _LEN)
-_SCOPE, _SPAN, _SCHEMA_URL = _tag(1, _LEN), _tag(2, _LEN), _tag(3, _LEN)
+_SCOPE, _SPAN = _tag(1, _LEN), _tag(2, _LEN)
 _SCOPE_NAME, _SCOPE_VERSION, _SCOPE_ATTRIBUTE = _tag(1, _LEN), _tag(2, _LEN), _tag(3, _LEN)
 
 
@@ -162,104 +176,89 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> list[bytes]:
     return out
 
 
-def _flags(context: SpanContext | None) -> int:
-    if context is not None and context.is_remote:
-        return _HAS_IS_REMOTE | _IS_REMOTE
-    return _HAS_IS_REMOTE
+# A link's fields after its ids: the sender's span, linked as a remote context.
+_SENDER_LINK = b"".join(_attributes(_LINK_ATTRIBUTE, _LINK_ATTRIBUTES)) + _LINK_FLAGS.pack(
+    _LINK_FLAGS_TAG, _HAS_IS_REMOTE | _IS_REMOTE
+)
 
 
-def _ids(trace_id: int, span_id: int) -> bytes:
+def _ids(trace_id: bytes, span_id: int) -> bytes:
     """A span's or a link's trace id and span id fields (fields 1 and 2 of both)."""
-    return _IDS.pack(_TRACE_ID, trace_id >> 64, trace_id & _MASK64, _SPAN_ID, span_id)
+    return _IDS.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id)
 
 
-def _status(status: Status | None) -> bytes:
-    if status is None:
-        return b""
-    message, code = status.description, status.status_code
-    if code is _UNSET and not message:
-        return _EMPTY_STATUS
-    return _field(
-        _STATUS,
-        (_field(_MESSAGE, message.encode()) if message else b"")
-        + (_CODE + _varint(code.value) if code.value else b""),
-    )
+def _error(message: str) -> bytes:
+    """An error status saying ``message``."""
+    text = _field(_MESSAGE, message.encode()) if message else b""
+    return _field(_STATUS, text + _CODE + _varint(_ERROR))
 
 
-def _span(span: ReadableSpan) -> bytes:
-    if span.events:
-        raise _Unsupported
-    context = span.context
-    if context is None:
-        raise _Unsupported
-    parent = span.parent
-    trace_id = context.trace_id
-    trace_state = context.trace_state
-    if parent is not None and not trace_state:
-        parts = [
-            _IDS_PARENT.pack(
-                _TRACE_ID,
-                trace_id >> 64,
-                trace_id & _MASK64,
-                _SPAN_ID,
-                context.span_id,
-                _PARENT_ID,
-                parent.span_id,
-            )
-        ]
+_HEADS: dict[tuple[str, str], bytes] = {}  # a span's name and kind fields, by both
+_TAILS = {  # its status and flags, for a span without an error: by whether it has a parent
+    False: _EMPTY_STATUS + _LOCAL_PARENT,
+    True: _EMPTY_STATUS + _REMOTE_PARENT,
+}
+_LAST: dict[str, tuple[str | int, bytes]] = {}  # each attribute's last value, written
+
+
+def _head(name: str, kind: str) -> bytes:
+    head = _HEADS.get((name, kind))
+    if head is None:
+        head = (_field(_NAME, name.encode()) if name else b"") + _KINDS[kind]
+        if len(_HEADS) < _KEYS_HELD:
+            _HEADS[(name, kind)] = head
+    return head
+
+
+def _span_attributes(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
+    """A span's attributes onto ``parts``, as :func:`_attributes` writes them; a string
+    or int equal to the last one written for its key (a source, an outcome, a status
+    code) is not written again."""
+    last = _LAST
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is int:
+            held = last.get(key)
+            if held is not None and held[0] == value and type(held[0]) is kind:
+                parts.append(held[1])
+                continue
+            (field,) = _attributes(_ATTRIBUTE, {key: value})
+            if key in last or len(last) < _KEYS_HELD:
+                last[key] = (value, field)
+            parts.append(field)
+        else:
+            parts += _attributes(_ATTRIBUTE, {key: value})
+
+
+def _span(span: Finished) -> bytes:
+    trace_id, span_id, parent_id, name, kind, start, end, attributes, link, error = span
+    if parent_id is not None:
+        ids = _IDS_PARENT.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id, _PARENT_ID, parent_id)
     else:
-        parts = [_ids(trace_id, context.span_id)]
-        if trace_state:
-            state = ",".join([f"{k}={v}" for k, v in trace_state.items()])
-            parts.append(_field(_TRACE_STATE, state.encode()))
-        if parent is not None:
-            parts.append(_PARENT.pack(_PARENT_ID, parent.span_id))
-    if span.name:
-        parts.append(_field(_NAME, span.name.encode()))
-    parts.append(_KINDS[span.kind])
-    parts.append(_TIMES.pack(_START, span.start_time or 0, _END, span.end_time or 0))
-    attributes = span.attributes
+        ids = _IDS.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id)
+    parts = [ids, _head(name, kind), _TIMES.pack(_START, start, _END, end)]
     if attributes:
-        parts += _attributes(_ATTRIBUTE, attributes)
-    dropped = span.dropped_attributes
-    if dropped:
-        parts += (_DROPPED_ATTRIBUTES, _varint(dropped))
-    dropped = span.dropped_events
-    if dropped:
-        parts += (_DROPPED_EVENTS, _varint(dropped))
-    for link in span.links:
-        linked = link.context
-        body = [_ids(linked.trace_id, linked.span_id)]
-        if link.attributes:
-            body += _attributes(_LINK_ATTRIBUTE, link.attributes)
-        if link.dropped_attributes:
-            body += (_LINK_DROPPED, _varint(link.dropped_attributes))
-        body.append(_LINK_FLAGS.pack(_LINK_FLAGS_TAG, _flags(linked)))
-        parts.append(_field(_LINK, b"".join(body)))
-    dropped = span.dropped_links
-    if dropped:
-        parts += (_DROPPED_LINKS, _varint(dropped))
-    parts.append(_status(span.status))
-    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
-    encoded = b"".join(parts)
-    return _SPAN + _varint(len(encoded)) + encoded
-
-
-_GROUPS: dict[tuple[int, int], tuple[Resource, InstrumentationScope | None, bytes, bytes]] = {}
-
-
-def _group(resource: Resource, scope: InstrumentationScope | None) -> tuple[bytes, bytes]:
-    """The resource field and the scope field of a group, encoded once: the resource and
-    scope are the gateway's own, made once (the objects are held, so their ids stay
-    theirs)."""
-    held = _GROUPS.get((id(resource), id(scope)))
-    if held is not None:
-        return held[2], held[3]
-    body = b"".join(_attributes(_tag(1, _LEN), resource.attributes))
-    resource_field = _field(_RESOURCE, body)
-    if scope is None:
-        scope_body = b""
+        _span_attributes(parts, attributes)
+    if link is not None:
+        parts.append(_field(_LINK, _ids(link[0], link[1]) + _SENDER_LINK))
+    if error is None:
+        parts.append(_TAILS[parent_id is not None])
     else:
+        parts.append(_error(error))
+        parts.append(_LOCAL_PARENT if parent_id is None else _REMOTE_PARENT)
+    encoded = b"".join(parts)
+    n = len(encoded)
+    return _SPAN + (_SMALL[n] if n < 0x80 else _varint(n)) + encoded
+
+
+class Group:
+    """The resource and instrumentation scope every span of the gateway's is exported
+    with, and their fields, encoded once."""
+
+    def __init__(self, resource: Resource, scope: InstrumentationScope) -> None:
+        self.resource = resource
+        self.scope = scope
+        resource_body = b"".join(_attributes(_tag(1, _LEN), resource.attributes))
         scope_parts = []
         if scope.name:
             scope_parts.append(_field(_SCOPE_NAME, scope.name.encode()))
@@ -267,56 +266,96 @@ def _group(resource: Resource, scope: InstrumentationScope | None) -> tuple[byte
             scope_parts.append(_field(_SCOPE_VERSION, scope.version.encode()))
         if scope.attributes:
             scope_parts += _attributes(_SCOPE_ATTRIBUTE, scope.attributes)
-        scope_body = b"".join(scope_parts)
-    scope_field = _field(_SCOPE, scope_body)
-    if len(_GROUPS) < 4:
-        _GROUPS[(id(resource), id(scope))] = (resource, scope, resource_field, scope_field)
-    return resource_field, scope_field
+        self.resource_field = _field(_RESOURCE, resource_body)
+        self.scope_field = _field(_SCOPE, b"".join(scope_parts))
+        # A schema URL is the SDK encoder's to write.
+        self.lean = not resource.schema_url and not scope.schema_url
 
 
-def encode(spans: Sequence[ReadableSpan]) -> bytes | None:
-    """The ``ExportTraceServiceRequest`` the SDK's encoder would make of ``spans``, as
-    bytes; ``None`` when they hold what is left to the SDK's encoder."""
-    if not spans:
-        return None
-    first = spans[0]
-    resource, scope = first.resource, first.instrumentation_scope
-    if resource.schema_url or (scope is not None and scope.schema_url):
+def group(service_name: str) -> Group:
+    """The gateway's resource (``service_name``, its version, and what the SDK adds: its
+    own attributes, ``OTEL_RESOURCE_ATTRIBUTES``) and instrumentation scope."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    resource = Resource.create({"service.name": service_name, "service.version": __version__})
+    return Group(resource, InstrumentationScope("webhook-gateway", __version__))
+
+
+def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
+    """The ``ExportTraceServiceRequest`` the SDK's encoder would make of ``spans`` (as
+    :func:`readable` makes them), as bytes; ``None`` when they hold what is left to the
+    SDK's encoder."""
+    if not spans or not group.lean:
         return None
     try:
-        body = []
-        for span in spans:
-            if span.resource is not resource or span.instrumentation_scope is not scope:
-                return None
-            body.append(_span(span))
-        resource_field, scope_field = _group(resource, scope)
+        body = b"".join([_span(span) for span in spans])
     except (_Unsupported, UnicodeEncodeError):
         return None
-    scope_spans = _field(_SCOPE_SPANS, scope_field + b"".join(body))
-    return _field(_RESOURCE_SPANS, resource_field + scope_spans)
+    scope_spans = _field(_SCOPE_SPANS, group.scope_field + body)
+    return _field(_RESOURCE_SPANS, group.resource_field + scope_spans)
 
 
-def serialized(spans: Sequence[ReadableSpan]) -> bytes:
+def readable(spans: Sequence[Finished], group: Group) -> list[ReadableSpan]:
+    """``spans`` as the SDK's finished spans: what its encoder writes when this one
+    does not (and what the tests hold the bytes written here to)."""
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Link, SpanContext, Status, TraceFlags
+
+    sampled = TraceFlags(TraceFlags.SAMPLED)
+    unset = Status(StatusCode.UNSET)
+    made = []
+    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error in spans:
+        trace_id = int.from_bytes(trace, "big")
+        parent = None
+        if parent_id is not None:
+            parent = SpanContext(trace_id, parent_id, True, sampled)
+        links = []
+        if link is not None:
+            linked = SpanContext(int.from_bytes(link[0], "big"), link[1], True, sampled)
+            links.append(Link(linked, dict(_LINK_ATTRIBUTES)))
+        made.append(
+            ReadableSpan(
+                name,
+                context=SpanContext(trace_id, span_id, False, sampled),
+                parent=parent,
+                resource=group.resource,
+                attributes=attributes,
+                links=links,
+                kind=SpanKind[kind],
+                status=unset if error is None else Status(StatusCode.ERROR, error),
+                start_time=start,
+                end_time=end,
+                instrumentation_scope=group.scope,
+            )
+        )
+    return made
+
+
+def serialized(spans: Sequence[Finished], group: Group) -> bytes:
     """``spans`` as the request's bytes: written here, or by the SDK's encoder."""
-    lean = encode(spans)
+    lean = encode(spans, group)
     if lean is not None:
         return lean
-    data: bytes = encode_spans(spans).SerializePartialToString()
+    data: bytes = encode_spans(readable(spans, group)).SerializePartialToString()
     return data
 
 
-def request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+def request(spans: Sequence[Finished], group: Group) -> ExportTraceServiceRequest:
     """``spans`` as the request message (gRPC sends a message): the lean bytes parsed,
     or the SDK's encoder."""
-    lean = encode(spans)
+    lean = encode(spans, group)
     if lean is not None:
         parsed: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(lean)
         return parsed
-    return encode_spans(spans)
+    return encode_spans(readable(spans, group))
 
 
-def http_exporter(endpoint: str, headers: Mapping[str, str], timeout: float) -> SpanExporter:
-    """The SDK's OTLP/HTTP exporter, sending the bytes written here."""
+def http_exporter(
+    endpoint: str, headers: Mapping[str, str], timeout: float, group: Group
+) -> SpanExporter:
+    """The SDK's OTLP/HTTP exporter, sending the bytes written here: its ``export``
+    takes the gateway's tuples."""
     from opentelemetry.exporter.otlp.proto.http._common import (
         RequestPayloadTooLargeError,
         _is_request_too_large,
@@ -330,12 +369,12 @@ def http_exporter(endpoint: str, headers: Mapping[str, str], timeout: float) -> 
     class Http(OTLPSpanExporter):
         # The SDK's ``export`` with ``encode_spans(spans)`` replaced by ``serialized``:
         # it has no narrower seam; the rest is its own (size limit, client, metrics).
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        def export(self, spans: Sequence[Finished]) -> SpanExportResult:  # type: ignore[override]
             if self._shutdown:
-                return super().export(spans)
+                return super().export(())
             with self._metrics.export_operation(len(spans)) as result:
                 try:
-                    data = serialized(spans)
+                    data = serialized(spans, group)
                 except Exception as error:
                     logger.error("Failed to encode span batch: %s", error)
                     result.error = error
@@ -364,14 +403,15 @@ def http_exporter(endpoint: str, headers: Mapping[str, str], timeout: float) -> 
 
 
 def grpc_exporter(
-    target: str, insecure: bool, headers: Mapping[str, str], timeout: float
+    target: str, insecure: bool, headers: Mapping[str, str], timeout: float, group: Group
 ) -> SpanExporter:
     """The SDK's OTLP/gRPC exporter, sending the bytes written here (parsed back into
-    the message its stub takes, which the C runtime does cheaply)."""
+    the message its stub takes, which the C runtime does cheaply): its ``export`` takes
+    the gateway's tuples."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     class Grpc(OTLPSpanExporter):
-        def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-            return request(data)
+        def _translate_data(self, data: Sequence[Finished]) -> ExportTraceServiceRequest:  # type: ignore[override]
+            return request(data, group)
 
     return Grpc(endpoint=target, insecure=insecure, headers=dict(headers), timeout=timeout)

@@ -1,11 +1,10 @@
-"""Tracing for a process: its settings checked before anything starts, its provider
-started first and stopped last (what is queued is exported, for a few seconds at most)."""
+"""Tracing for a process: its settings checked before anything starts, its exporter
+process started first and stopped last (what is queued is exported, for
+``export_timeout_seconds`` at most)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from gateway.config import Config, ConfigError
 from gateway.config.tracing import TraceSettings, trace_settings
 from gateway.domain.extras import missing_extra
 from gateway.observability import Metrics
+from gateway.observability.export import ExporterProcess
 from gateway.observability.tracing import Tracing, shown_headers
 
 __all__ = ["check_tracing", "open_tracing"]
@@ -24,7 +24,6 @@ _EXPORTERS = {
     "otlp-http": "opentelemetry.exporter.otlp.proto.http",
     "otlp-grpc": "opentelemetry.exporter.otlp.proto.grpc",
 }
-SHUTDOWN_SECONDS = 5.0
 
 
 def check_tracing(config: Config) -> TraceSettings | None:
@@ -47,16 +46,25 @@ def check_tracing(config: Config) -> TraceSettings | None:
 async def open_tracing(settings: TraceSettings, metrics: Metrics) -> AsyncIterator[Tracing]:
     """The process's :class:`Tracing`: started first, it stops last (after the writer and
     the dispatcher ended their spans)."""
-    tracing = Tracing(metrics.trace_spans_dropped, **dataclasses.asdict(settings))
-    log.info(
-        "tracing on: %s to %s, sampling %g, inbound traceparent %s, headers %s",
-        settings.exporter,
-        settings.endpoint,
-        settings.sampling_ratio,
-        settings.inbound,
-        shown_headers(settings.headers),
+    exporter = ExporterProcess(
+        metrics.trace_spans_dropped,
+        exporter=settings.exporter,
+        endpoint=settings.endpoint,
+        headers=settings.headers,
+        service_name=settings.service_name,
+        export_timeout_seconds=settings.export_timeout_seconds,
+        max_queue_size=settings.max_queue_size,
     )
     try:
-        yield tracing
+        await exporter.start()
+        log.info(
+            "tracing on: %s to %s, sampling %g, inbound traceparent %s, headers %s",
+            settings.exporter,
+            settings.endpoint,
+            settings.sampling_ratio,
+            settings.inbound,
+            shown_headers(settings.headers),
+        )
+        yield Tracing(exporter, sampling_ratio=settings.sampling_ratio, inbound=settings.inbound)
     finally:
-        await asyncio.to_thread(tracing.shutdown, SHUTDOWN_SECONDS)
+        await exporter.close(settings.export_timeout_seconds)

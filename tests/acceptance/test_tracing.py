@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 import pytest
 
 from testkit.adminapi import register
 from testkit.otlp import Collector, ReceivedSpan
+from testkit.polling import until
 from testkit.processes import GatewayProcess, free_port
 from testkit.scrape import Scrape, scrape_until
 from testkit.senders import shopify
@@ -215,3 +218,36 @@ async def test_a_dead_collector_costs_webhooks_nothing_but_dropped_spans(
         assert len(failures) <= 3  # the SDK's export loggers: a line a minute each at most
     finally:
         await hung.stop()
+
+
+def exporter_of(gateway: GatewayProcess) -> psutil.Process:
+    """The gateway's trace exporter process."""
+    (found,) = [
+        child
+        for child in psutil.Process(gateway.pid).children()
+        if "gateway.observability.exporter" in " ".join(child.cmdline())
+    ]
+    return found
+
+
+@pytest.mark.parametrize("ended_by", [signal.SIGTERM, signal.SIGKILL])
+async def test_the_exporter_process_holds_no_listener_and_ends_with_the_gateway(
+    start_gateway: Callable[..., GatewayProcess],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    collector: Collector,
+    ended_by: signal.Signals,
+) -> None:
+    gateway = start_gateway(traced_config(database_url, collector.endpoint))
+    exporter = exporter_of(gateway)
+    assert not [c for c in exporter.net_connections("all") if c.status == psutil.CONN_LISTEN]
+    assert not [c for c in exporter.net_connections("inet")]
+    status, _ = await send_order(http, gateway, ORDER, f"order-ended-{ended_by.name}")
+    assert status == 202
+    if ended_by == signal.SIGTERM:  # what it held is sent before it ends
+        assert await asyncio.to_thread(gateway.stop) == 0
+        names = {s.name for s in collector.spans}
+        assert {"ingest", "checks", "group commit"} <= names
+    else:
+        gateway.kill()
+    await until(lambda: not exporter.is_running(), 10, what="the exporter's end")

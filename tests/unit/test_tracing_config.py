@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter
 
 from gateway.config import ConfigError, load_config
 from gateway.config.tracing import trace_settings
 from gateway.domain.extras import missing_extra
-from gateway.observability.export import counted
 from gateway.observability.tracing import Tracing, parse_traceparent, shown_headers
+from testkit.kept_spans import kept_tracing
 from testkit.readme import readme_block
 
 
@@ -135,19 +133,7 @@ SENDER = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 
 
 def tracing(inbound: str, ratio: float) -> Tracing:
-    registry = CollectorRegistry()
-    dropped = Counter("dropped", "spans", ["reason"], registry=registry)
-    return Tracing(
-        dropped,
-        exporter="otlp-http",
-        endpoint="http://127.0.0.1:9/v1/traces",
-        headers={},
-        sampling_ratio=ratio,
-        inbound=inbound,  # type: ignore[arg-type]
-        service_name="test",
-        export_timeout_seconds=0.1,
-        max_queue_size=8,
-    )
+    return kept_tracing(ratio, inbound)[0]
 
 
 @pytest.mark.parametrize(
@@ -165,11 +151,7 @@ def tracing(inbound: str, ratio: float) -> Tracing:
 def test_sampling_follows_the_inbound_policy(
     inbound: str, ratio: float, header: str | None, decided: object
 ) -> None:
-    t = tracing(inbound, ratio)
-    try:
-        assert t.sample(header) == decided
-    finally:
-        t.shutdown(1.0)
+    assert tracing(inbound, ratio).sample(header) == decided
 
 
 def test_the_readme_tracing_example_is_a_config_the_gateway_reads(tmp_path: Path) -> None:
@@ -184,29 +166,19 @@ def test_the_readme_tracing_example_is_a_config_the_gateway_reads(tmp_path: Path
 
 
 def test_finished_spans_are_what_the_sdk_exporter_encodes() -> None:
-    """Spans are handed to the SDK finished (its ReadableSpan, made here): the encoder of
-    the installed exporter reads every field they are made with."""
+    """Spans are made as tuples; the SDK's spans made of them (what its encoder writes
+    when the lean one does not, and what the lean one is held to) carry every field."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    got: list[Any] = []
+    from gateway.observability.otlp_encoding import group, readable
 
-    class Keep(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            got.extend(spans)
-            return SpanExportResult.SUCCESS
-
-    t = tracing("link", 1.0)
-    t.processor = counted(
-        Keep(), Counter("k", "k", ["reason"], registry=CollectorRegistry()), 8, 1.0
-    )
+    t, keep = kept_tracing()
     root = t.start(
         "ingest", None, 1_000, {"gateway.source": "shop"}, kind="SERVER", link=(*SENDER, True)
     )
     t.span("checks", root, 1_000, 2_000)
     t.end(root, 3_000, {"gateway.outcome": "accepted"}, error="boom")
-    t.shutdown(2.0)
-    encoded = encode_spans(got)
+    encoded = encode_spans(readable(keep.spans, group("test")))
     (resource_spans,) = encoded.resource_spans
     (scope_spans,) = resource_spans.scope_spans
     checks, ingest = scope_spans.spans
@@ -217,6 +189,7 @@ def test_finished_spans_are_what_the_sdk_exporter_encodes() -> None:
     assert (ingest.status.code, ingest.status.message) == (2, "boom")
     assert ingest.kind == 2  # SERVER
     assert ingest.links[0].trace_id.hex() == SENDER[0]
+    assert ingest.links[0].span_id.hex() == SENDER[1]
     assert {a.key: a.value.string_value for a in resource_spans.resource.attributes}[
         "service.name"
     ] == "test"

@@ -3,7 +3,6 @@ scheme and content types, the body limit; the broker's id of the message dedups 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from gateway.ingress.sns import SnsCertificates
 from gateway.ingress.source import Source
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.observability.export import ExporterProcess
 from gateway.observability.tracing import Tracing
 from gateway.store.database import Database
 from gateway.store.events import get_event
@@ -105,17 +105,17 @@ async def test_a_sampled_message_is_the_ingest_of_its_trace_continuing_a_trusted
     db: Database,
 ) -> None:
     collector = await Collector().start()
-    tracing = Tracing(
+    exporter = ExporterProcess(
         Metrics().trace_spans_dropped,
         exporter="otlp-http",
         endpoint=f"{collector.endpoint}/v1/traces",
         headers={},
-        sampling_ratio=1.0,
-        inbound="trust",
         service_name="gateway-under-test",
         export_timeout_seconds=2.0,
         max_queue_size=64,
     )
+    await exporter.start()
+    tracing = Tracing(exporter, sampling_ratio=1.0, inbound="trust")
     writer = GroupCommitWriter(db, WriterConfig(), Metrics(), ack_timeout=5, tracing=tracing)
     writer.start()
     try:
@@ -123,11 +123,10 @@ async def test_a_sampled_message_is_the_ingest_of_its_trace_continuing_a_trusted
         sender = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         message = QueuedMessage("m-traced", {"traceparent": sender}, b'{"n": 7}')
         result = await intake.take(_source(scheme="none"), message)
-        await asyncio.to_thread(tracing.processor.force_flush, 5000)
         spans = await collector.wait_for(lambda s: len(s) >= 3, timeout=10)
     finally:
         await writer.close()
-        await asyncio.to_thread(tracing.shutdown, 2.0)
+        await exporter.close(2.0)
         await collector.stop()
     stored = await get_event(db, result.event_id)
     assert stored.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
