@@ -40,6 +40,7 @@ class Params:
     claim_samples: int = 20
     claim_drain_seconds: float = 20.0
     filter_rounds: int = 2  # workload 7: runs with and without the filtered subscribers
+    trace_rounds: int = 3  # workload 10: runs with tracing off, at 1.0 and at 0.1
     # Workload 9: events already stored (each with two finished deliveries), and how many
     # times the grown and the empty database are measured, alternated. Run it alone
     # (--only 9): the full size takes about an hour and 62 GB of disk (bench/README.md).
@@ -52,7 +53,7 @@ class Params:
     smoke: bool = False
     profile: bool = False
     keep: bool = False
-    workloads: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)  # 9 runs when asked for (--only)
+    workloads: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10)  # 9 runs when asked for (--only)
     overrides: list[str] = dataclasses.field(default_factory=list)
     out: Path = Path(__file__).resolve().parent / "results"
 
@@ -93,10 +94,11 @@ def smoke() -> Params:
         claim_samples=3,
         claim_drain_seconds=1,
         filter_rounds=1,
+        trace_rounds=1,
         growth_events=2000,
         growth_rounds=1,
         profile_seconds=1,
         max_rate=100,
         smoke=True,
-        workloads=(1, 2, 3, 4, 5, 6, 7, 8, 9),
+        workloads=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
     )

@@ -29,7 +29,17 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import brokers, drain, filtered, growth, ingest, payloads, queue_source, report
+from bench import (
+    brokers,
+    drain,
+    filtered,
+    growth,
+    ingest,
+    payloads,
+    queue_source,
+    report,
+    traced,
+)
 from bench.common import Context
 from bench.db import FILTERED, TEMPLATE, Server
 from bench.filters import FILTERS
@@ -93,7 +103,7 @@ def parse(argv: list[str] | None) -> Params:
 def main(argv: list[str] | None = None) -> int:
     params = parse(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the children on the way out
-    if {1, 7, 9} & set(params.workloads):
+    if {1, 7, 9, 10} & set(params.workloads):
         try:
             wrk_path()
         except WrkMissing:
@@ -151,6 +161,8 @@ def _run(params: Params, workdir: Path) -> tuple[list[report.Row], Context]:
             rows += queue_source.sqs_source(ctx)
         if 9 in params.workloads:
             rows += growth.growth(ctx)
+        if 10 in params.workloads:
+            rows += traced.tracing_cost(ctx)
         ctx.results["postgres"] = server.settings()
     finally:
         sink.stop()

@@ -48,7 +48,7 @@ class TracingConfig(Section, frozen=True):
     inbound: Inbound = "link"
     service_name: Annotated[str, Meta(min_length=1)] | None = None
     export_timeout_seconds: Positive = 10.0
-    max_queue_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 2048
+    max_queue_size: Annotated[int, Meta(ge=1, le=1_000_000)] = 8192
 
     def __post_init__(self) -> None:
         if self.endpoint is not None:

@@ -37,14 +37,17 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     [result] = tmp_path.glob("smoke-*.json")
     document = json.loads(result.read_text())
     table = document["table"]
-    assert {row["workload"] for row in table} == {1, 2, 3, 4, 5, 6, 7, 8, 9}
-    assert all(row["gateway"] is not None for row in table)
+    assert {row["workload"] for row in table} == set(range(1, 11))
+    assert [row["figure"] for row in table if row["gateway"] is None] == []
     assert document["results"]["w3"]["gateway"]["received"] > 0
     assert (
         document["results"]["w8"]["gateway"]["depth"]
         == document["results"]["w8"]["seeded"]["pending"]
     )
     assert "ingest saturation" in output
+    traced = document["results"]["w10"]
+    assert set(traced) == {"off-0", "1.0-0", "0.1-0"}
+    assert all(run["rate"] > 0 and run["cpu_us"] for run in traced.values())
     grown = document["results"]["w9"]
     [empty] = grown["runs"]["empty"]
     assert 0 < empty["expired_seeded"]["events"] < grown["seeded"]["events"]
