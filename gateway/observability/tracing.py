@@ -179,12 +179,12 @@ class Tracing:
     ) -> OpenSpan:
         """A span begun at ``start_ns`` (ns since the epoch), child of ``parent`` (a new
         trace's root without one)."""
+        trace_id: bytes
+        parent_id: int | None
         if parent is None:
             trace_id, parent_id = (self._bits(128) or 1).to_bytes(16, "big"), None
-        elif isinstance(parent, OpenSpan):
-            trace_id, parent_id = parent.trace_id, parent.span_id
         else:
-            trace_id, parent_id = bytes.fromhex(parent[0]), int(parent[1], 16)
+            trace_id, parent_id = _ids(parent)
         span_id = self._bits(64) or 1
         return OpenSpan(name, trace_id, span_id, parent_id, start_ns, dict(attributes), kind, link)
 
@@ -200,10 +200,7 @@ class Tracing:
         error: str | None = None,
     ) -> None:
         """A finished span from ``start_ns`` to ``end_ns``."""
-        if isinstance(parent, OpenSpan):
-            trace_id, parent_id = parent.trace_id, parent.span_id
-        else:
-            trace_id, parent_id = bytes.fromhex(parent[0]), int(parent[1], 16)
+        trace_id, parent_id = _ids(parent)
         self._add(
             (
                 trace_id,
@@ -252,12 +249,13 @@ class Tracing:
         ingest span (one batch, many traces)."""
         add, bits = self._add, self._bits
         attributes = {"gateway.batch.size": size}  # one dict for all: it is not changed
-        for trace_id, parent_id, _ in parents:
+        for parent in parents:
+            trace_id, parent_id = _ids(parent)
             add(
                 (
-                    bytes.fromhex(trace_id),
+                    trace_id,
                     bits(64) or 1,
-                    int(parent_id, 16),
+                    parent_id,
                     "group commit",
                     "INTERNAL",
                     start_ns,
@@ -267,3 +265,11 @@ class Tracing:
                     None,
                 )
             )
+
+
+def _ids(parent: Parent | OpenSpan) -> tuple[bytes, int]:
+    """The trace id and span id of ``parent`` (a span under way, or a context in hex), as
+    a child's span holds them."""
+    if isinstance(parent, OpenSpan):
+        return parent.trace_id, parent.span_id
+    return bytes.fromhex(parent[0]), int(parent[1], 16)

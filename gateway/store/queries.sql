@@ -562,8 +562,9 @@ SELECT count(*) FROM gone;
 -- with it (the trigger events_delete_deliveries, then ON DELETE CASCADE). Never waits: the
 -- finished deliveries of a candidate are locked (SKIP LOCKED) and judged again as they are
 -- now, and an event with one that could not be locked (a replay or a settle under way)
--- waits for the next round. Deliveries that are pending or in flight are never locked. Deliveries are reached by event_id only (a
--- LATERAL per event, = ANY(ARRAY(…))), never by a scan of the table.
+-- waits for the next round. Deliveries that are pending or in flight are never locked.
+-- Deliveries are reached by event_id only (a LATERAL per event, = ANY(ARRAY(…))), never
+-- by a scan of the table.
 WITH scanned AS (
     SELECT e.id, e.received_at
     FROM events e
