@@ -5,10 +5,11 @@ writer, which adds the group commit, and into the database."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any
+
+import msgspec
 
 from gateway.observability import log_event
 from gateway.observability.tracing import OpenSpan, Parent, Tracing
@@ -40,18 +41,21 @@ def begin_ingest(
     span = tracing.start("ingest", parent, begun, attributes, kind=kind, link=link)
     tracing.span("checks", span, begun, now)
     trace_id, span_id, _ = span.ids
-    return span, dataclasses.replace(event, trace_id=trace_id, trace_span_id=span_id)
+    return span, msgspec.structs.replace(event, trace_id=trace_id, trace_span_id=span_id)
 
 
 def ingest_stored(
     tracing: Tracing, span: OpenSpan, result: IngestResult, attributes: dict[str, Any]
 ) -> None:
-    """End the ingest span of a stored event (the first copy's id for a duplicate)."""
-    tracing.end(span, attributes={**attributes, "gateway.event.id": result.event_id})
-    log_event(
-        log, logging.DEBUG, "event traced", event_id=result.event_id,
-        source=span.attributes["gateway.source"], trace_id=span.ids[0],
-    )  # fmt: skip
+    """End the ingest span of a stored event (the first copy's id for a duplicate), with
+    ``attributes`` (taken: the span holds them)."""
+    attributes["gateway.event.id"] = result.event_id
+    tracing.end(span, attributes=attributes)
+    if log.isEnabledFor(logging.DEBUG):  # its fields cost more than the check
+        log_event(
+            log, logging.DEBUG, "event traced", event_id=result.event_id,
+            source=span.attributes["gateway.source"], trace_id=span.ids[0],
+        )  # fmt: skip
 
 
 def ingest_failed(

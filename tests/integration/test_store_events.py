@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
+import msgspec
 import pytest
 
 from gateway.config import WriterConfig
@@ -86,7 +86,7 @@ async def test_concurrent_copies_on_separate_connections_store_exactly_one_event
 async def test_a_failing_batch_stores_neither_events_nor_deliveries(db: Database) -> None:
     await subscriber(db)
     good = event("good")
-    broken = dataclasses.replace(event("broken"), headers_json="not json")
+    broken = msgspec.structs.replace(event("broken"), headers_json="not json")
     with pytest.raises(StoreError):
         await insert_batch(db, [good, broken])
     assert await deliveries_store.list_deliveries(db) == []
@@ -145,7 +145,7 @@ def replayable(
 ) -> IngestEvent:
     """An event of a source that remembers bodies for a week, with a body of our choosing."""
     stored = event(external_id, source=source, event_type=event_type)
-    return dataclasses.replace(stored, body=body, replay_window_seconds=WEEK)
+    return msgspec.structs.replace(stored, body=body, replay_window_seconds=WEEK)
 
 
 async def test_the_same_type_and_body_under_a_new_id_is_a_duplicate_of_the_first(
@@ -187,7 +187,7 @@ async def test_the_same_body_as_another_event_type_or_source_is_a_new_event(
 async def test_without_a_window_the_same_body_under_a_new_id_is_a_new_event(
     db: Database,
 ) -> None:
-    off = [dataclasses.replace(replayable(name), replay_window_seconds=0.0) for name in "ab"]
+    off = [msgspec.structs.replace(replayable(name), replay_window_seconds=0.0) for name in "ab"]
     results, _ = await insert_batch(db, off)
     assert [r.duplicate for r in results] == [False, False]
 
@@ -255,7 +255,7 @@ async def test_concurrent_copies_of_a_body_under_new_ids_store_exactly_one_event
 async def test_an_xml_bodys_view_is_stored_with_it_and_other_bodies_have_none(
     db: Database,
 ) -> None:
-    xml = dataclasses.replace(
+    xml = msgspec.structs.replace(
         event("x-1"),
         content_type="application/xml",
         body=b'<order id="7"><line sku="A"/><line sku="B"/></order>',

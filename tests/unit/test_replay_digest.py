@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from gateway.store.events import replay_digest
 from tests.unit.ingress.queued_events import queued_event
 
-REMEMBERED = dataclasses.replace(queued_event(1), replay_window_seconds=60.0)
+REMEMBERED = msgspec.structs.replace(queued_event(1), replay_window_seconds=60.0)
 
 
 def digest(event_type: str | None, body: bytes) -> bytes | None:
-    return replay_digest(dataclasses.replace(REMEMBERED, event_type=event_type, body=body))
+    return replay_digest(msgspec.structs.replace(REMEMBERED, event_type=event_type, body=body))
 
 
 def test_the_same_type_and_body_give_the_same_digest_whatever_the_id() -> None:
-    other = dataclasses.replace(REMEMBERED, id="evt_2", external_id="ext-2")
+    other = msgspec.structs.replace(REMEMBERED, id="evt_2", external_id="ext-2")
     assert replay_digest(REMEMBERED) == replay_digest(other) is not None
 
 
@@ -30,4 +30,4 @@ def test_an_event_type_that_is_no_valid_unicode_still_has_a_digest() -> None:
 
 
 def test_without_a_window_there_is_no_digest() -> None:
-    assert replay_digest(dataclasses.replace(REMEMBERED, replay_window_seconds=0.0)) is None
+    assert replay_digest(msgspec.structs.replace(REMEMBERED, replay_window_seconds=0.0)) is None

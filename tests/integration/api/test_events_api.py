@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import orjson
 from aiohttp.test_utils import TestClient
 
@@ -78,7 +78,7 @@ async def test_an_event_shows_its_deliveries_and_masks_redacted_fields(db: Datab
                 "billing_address": {"zip": "1"},
             }
         )
-        stored = dataclasses.replace(event("pii"), body=body)
+        stored = msgspec.structs.replace(event("pii"), body=body)
         [result], _ = await insert_batch(db, [stored])
         headers = bearer(mint("read"))
         detail = await (
@@ -124,7 +124,7 @@ async def test_an_event_stored_with_its_signature_shows_it_hidden_by_its_sources
 ) -> None:
     await create_source(db, "partner", {"scheme": "hmac", "signature_header": "X-Partner-Mac"})
     headers = {"x-partner-mac": "c2lnbmF0dXJl", "x-hub-signature-256": "sha256=ab", "x-n": "1"}
-    stored = dataclasses.replace(
+    stored = msgspec.structs.replace(
         event("legacy", source="partner"), headers_json=orjson.dumps(headers).decode()
     )
     [result], _ = await insert_batch(db, [stored])
@@ -147,7 +147,7 @@ async def test_an_xml_event_shows_its_view_as_json_and_its_text_unless_a_rule_ma
     try:
         shown = {}
         for source in ("shop", "erp"):
-            stored = dataclasses.replace(
+            stored = msgspec.structs.replace(
                 event(f"x-{source}", source=source),
                 content_type="application/xml",
                 body=xml,

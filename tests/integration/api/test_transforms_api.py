@@ -3,10 +3,10 @@ answers what it would send, or its error; bad input is a problem; nothing is sen
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 from aiohttp.test_utils import TestClient
 
@@ -98,7 +98,7 @@ async def test_a_stored_event_is_shown_to_the_transform_with_the_privacy_rules_a
     client = await admin_client(db, config, authenticator_for(db, config))
     try:
         pii = orjson.dumps({"customer": {"email": "jon@example.com"}})
-        [stored], _ = await insert_batch(db, [dataclasses.replace(event("pii"), body=pii)])
+        [stored], _ = await insert_batch(db, [msgspec.structs.replace(event("pii"), body=pii)])
         source = "function handler(r) { return {body: r.body.customer.email} }"
         status, answer = await post(
             client, {"transform": {"source": source}, "event_id": stored.event_id}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -54,7 +54,7 @@ async def test_the_event_page_escapes_the_body_masks_private_fields_and_hides_si
         await subscriber(db)
         body = orjson.dumps({"id": 1042, "note": PLANTED, "customer": {"email": "jon@example.com"}})
         headers = {"x-shopify-hmac-sha256": "c2lnbmF0dXJl", "x-shopify-topic": "<b>orders</b>"}
-        stored = dataclasses.replace(
+        stored = msgspec.structs.replace(
             event("wh-1042"), body=body, headers_json=orjson.dumps(headers).decode()
         )
         [result], _ = await insert_batch(db, [stored])
@@ -96,8 +96,8 @@ async def test_the_timeline_shows_every_attempt_of_every_subscriber(
 async def test_search_finds_an_event_by_sender_event_id_and_an_order_id_in_its_body(
     console: Client, db: Database, logged_in: Callable[..., Any]
 ) -> None:
-    order = dataclasses.replace(event("wh-abc"), body=orjson.dumps({"order_number": 881042}))
-    other = dataclasses.replace(event("wh-def"), body=orjson.dumps({"order_number": 5}))
+    order = msgspec.structs.replace(event("wh-abc"), body=orjson.dumps({"order_number": 881042}))
+    other = msgspec.structs.replace(event("wh-def"), body=orjson.dumps({"order_number": 5}))
     [found, _], _ = await insert_batch(db, [order, other])
     await logged_in("read")
     by_id = await _text(console, "/console/events?q=wh-abc")
@@ -268,7 +268,7 @@ async def test_the_body_search_does_not_reveal_masked_values(db: Database) -> No
     client: Client = await admin_client(db, config, authenticator_for(db, config))
     try:
         body = orjson.dumps({"order_number": 5501, "customer": {"email": "jon@example.com"}})
-        [stored], _ = await insert_batch(db, [dataclasses.replace(event("wh-pii"), body=body)])
+        [stored], _ = await insert_batch(db, [msgspec.structs.replace(event("wh-pii"), body=body)])
         await log_in(client, mint("read"))
         by_order = await _text(client, "/console/events?q=5501")
         by_email = await _text(client, "/console/events?q=jon@example.com")

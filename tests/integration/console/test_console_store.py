@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import orjson
 import pytest
 
@@ -19,7 +19,7 @@ from tests.integration.console.conftest import settle_due
 async def test_the_body_search_looks_only_inside_its_window(db: Database) -> None:
     body = orjson.dumps({"order_number": 1042})
     [old, new], _ = await insert_batch(
-        db, [dataclasses.replace(event(f"wh-{i}"), body=body) for i in range(2)]
+        db, [msgspec.structs.replace(event(f"wh-{i}"), body=body) for i in range(2)]
     )
     await db.pool.execute(
         "UPDATE events SET received_at = now() - interval '2 days' WHERE id = $1", old.event_id

@@ -5,9 +5,9 @@ that skips an event ends its delivery cancelled. Real subscribers on loopback.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
+import msgspec
 import orjson
 
 from gateway.delivery.signer import sign
@@ -152,7 +152,7 @@ async def test_a_transform_reads_an_xml_body_through_its_json_view(
     }"""
     await subscriber(db, url=server.url, transform=Transform(source=source))
     body = order(2, "1005")
-    xml = dataclasses.replace(
+    xml = msgspec.structs.replace(
         event("1005", body=body),
         content_type="application/xml",
         body_view=orjson.dumps(parse_xml(body).view).decode(),

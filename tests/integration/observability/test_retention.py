@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 
 from gateway.config import RetentionConfig
@@ -264,7 +264,7 @@ async def test_a_body_remembered_against_replays_is_forgotten_with_its_event(
     """The replay window cannot outlast the event: retention takes its digest with it."""
 
     def copy(external_id: str) -> IngestEvent:
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             event(external_id), body=b'{"order": 7}', replay_window_seconds=7 * 86400.0
         )
 
