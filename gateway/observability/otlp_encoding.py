@@ -151,29 +151,29 @@ _KEYS_HELD = 256  # the gateway sets a few dozen keys; an unbounded set is not k
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> list[bytes]:
-    """Each attribute as a ``KeyValue`` field tagged ``tag`` (a short string, the most
+    """Each attribute as a ``KeyValue`` field tagged ``tag``."""
+    return [_attribute(tag, key, value) for key, value in attributes.items()]
+
+
+def _attribute(tag: bytes, key: str, value: Any) -> bytes:
+    """An attribute as a ``KeyValue`` field tagged ``tag`` (a short string, the most
     common value, written inline)."""
-    out = []
-    keys = _KEYS
-    small = _SMALL
-    for key, value in attributes.items():
-        encoded = keys.get(key)
-        if encoded is None:
-            encoded = _field(_KEY, key.encode())
-            if len(keys) < _KEYS_HELD:
-                keys[key] = encoded
-        if type(value) is str:
-            raw = value.encode()
-            n = len(raw)
-            if n < 0x7E:
-                body = encoded + _VALUE + small[n + 2] + _STRING + small[n] + raw
-            else:
-                body = encoded + _field(_VALUE, _field(_STRING, raw))
+    encoded = _KEYS.get(key)
+    if encoded is None:
+        encoded = _field(_KEY, key.encode())
+        if len(_KEYS) < _KEYS_HELD:
+            _KEYS[key] = encoded
+    if type(value) is str:
+        raw = value.encode()
+        n = len(raw)
+        if n < 0x7E:
+            body = encoded + _VALUE + _SMALL[n + 2] + _STRING + _SMALL[n] + raw
         else:
-            body = encoded + _field(_VALUE, _value(value))
-        n = len(body)
-        out.append(tag + (small[n] if n < 0x80 else _varint(n)) + body)
-    return out
+            body = encoded + _field(_VALUE, _field(_STRING, raw))
+    else:
+        body = encoded + _field(_VALUE, _value(value))
+    n = len(body)
+    return tag + (_SMALL[n] if n < 0x80 else _varint(n)) + body
 
 
 # A link's fields after its ids: the sender's span, linked as a remote context.
@@ -211,23 +211,20 @@ def _head(name: str, kind: str) -> bytes:
 
 
 def _span_attributes(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
-    """A span's attributes onto ``parts``, as :func:`_attributes` writes them; a string
+    """A span's attributes onto ``parts``, as :func:`_attribute` writes them; a string
     or int equal to the last one written for its key (a source, an outcome, a status
     code) is not written again."""
     last = _LAST
     for key, value in attributes.items():
+        held = last.get(key)
+        if held is not None and held[0] == value and type(held[0]) is type(value):
+            parts.append(held[1])
+            continue
+        field = _attribute(_ATTRIBUTE, key, value)
         kind = type(value)
-        if kind is str or kind is int:
-            held = last.get(key)
-            if held is not None and held[0] == value and type(held[0]) is kind:
-                parts.append(held[1])
-                continue
-            (field,) = _attributes(_ATTRIBUTE, {key: value})
-            if key in last or len(last) < _KEYS_HELD:
-                last[key] = (value, field)
-            parts.append(field)
-        else:
-            parts += _attributes(_ATTRIBUTE, {key: value})
+        if (kind is str or kind is int) and (held is not None or len(last) < _KEYS_HELD):
+            last[key] = (value, field)
+        parts.append(field)
 
 
 def _span(span: Finished) -> bytes:
