@@ -45,7 +45,7 @@ from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
 from gateway.observability import Children, Metrics
-from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
+from gateway.observability.tracing import TRACEPARENT, OpenSpan, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -224,7 +224,7 @@ class Intake:
         """A sampled webhook's store and answer, in its trace (ingress/traced.py)."""
         span, event = begin_ingest(tracing, event, started, parent, link)
         try:
-            committed = self._submit(event)
+            committed = self._submit(event, span)
             try:
                 result = await committed
             except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
@@ -241,11 +241,13 @@ class Intake:
         ingest_stored(tracing, span, result, answered)
         return outcome
 
-    def _submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
-        """Hand ``event`` to the group-commit writer; its future resolves after the COMMIT.
-        A writer that takes nothing now is a 503."""
+    def _submit(
+        self, event: IngestEvent, span: OpenSpan | None = None
+    ) -> asyncio.Future[IngestResult]:
+        """Hand ``event`` (and a traced one's ingest span) to the group-commit writer; its
+        future resolves after the COMMIT. A writer that takes nothing now is a 503."""
         try:
-            return self.writer.submit(event)
+            return self.writer.submit(event, span)
         except WriterOverloaded:
             raise self._unavailable(OVERLOADED, "overloaded") from None
         except WriterClosed:

@@ -35,7 +35,7 @@ from gateway.ingress.source import Source
 from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
-from gateway.observability.tracing import TRACEPARENT, Parent, Tracing
+from gateway.observability.tracing import TRACEPARENT, OpenSpan, Parent, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -125,7 +125,7 @@ class MessageIntake:
         """A sampled message's store, in its trace (ingress/traced.py)."""
         span, event = begin_ingest(tracing, event, started, parent, link, kind="CONSUMER")
         try:
-            result = await self._store(event)
+            result = await self._store(event, span)
         except NotStoredNow as exc:
             ingest_failed(tracing, span, exc.reason, {"gateway.outcome": "not-stored"})
             raise
@@ -136,13 +136,14 @@ class MessageIntake:
         ingest_stored(tracing, span, result, {"gateway.outcome": outcome})
         return result
 
-    async def _store(self, event: IngestEvent) -> IngestResult:
-        """The writer's answer for ``event``, waiting a little for room in the writer
-        (a reader holds few messages: it is the backpressure, not a refusal)."""
+    async def _store(self, event: IngestEvent, span: OpenSpan | None = None) -> IngestResult:
+        """The writer's answer for ``event`` (traced: ``span`` is its ingest span),
+        waiting a little for room in the writer (a reader holds few messages: it is the
+        backpressure, not a refusal)."""
         deadline = time.monotonic() + OVERLOAD_WAIT_SECONDS
         while True:
             try:
-                committed = self.writer.submit(event)
+                committed = self.writer.submit(event, span)
                 break
             except WriterOverloaded:
                 if time.monotonic() > deadline:

@@ -39,7 +39,7 @@ def begin_ingest(
         "gateway.event.type": event.event_type or "",
     }
     span = tracing.start("ingest", parent, begun, attributes, kind=kind, link=link)
-    tracing.span("checks", span, begun, now)
+    tracing.child(span, "checks", begun, now)
     trace_id, span_id, _ = span.ids
     return span, msgspec.structs.replace(event, trace_id=trace_id, trace_span_id=span_id)
 

@@ -20,7 +20,7 @@ from gateway.config import WriterConfig
 from gateway.domain.filters.judge import Judge
 from gateway.lifecycle.tasks import cancel_and_wait
 from gateway.observability import Metrics
-from gateway.observability.tracing import Parent, Tracing
+from gateway.observability.tracing import OpenSpan, Tracing
 from gateway.store import StoreError, StoreUnavailable
 from gateway.store.database import Database
 from gateway.store.events import insert_batch, notify_deliveries
@@ -43,6 +43,7 @@ class _Item(NamedTuple):
     event: IngestEvent
     answer: asyncio.Future[IngestResult]
     queued_at: float  # time.monotonic()
+    span: OpenSpan | None  # a traced event's ingest span, which its commit is a child of
 
 
 class WriterOverloaded(Exception):
@@ -127,15 +128,18 @@ class GroupCommitWriter:
         if self.ack_timeout is not None:
             self._reaper = asyncio.create_task(self._reap(self.ack_timeout), name="ack-timeouts")
 
-    def submit(self, event: IngestEvent) -> asyncio.Future[IngestResult]:
-        """Queue ``event``; the future resolves after its batch commits."""
+    def submit(
+        self, event: IngestEvent, span: OpenSpan | None = None
+    ) -> asyncio.Future[IngestResult]:
+        """Queue ``event`` (traced: ``span`` is its ingest span); the future resolves
+        after its batch commits."""
         if self._closing:
             raise WriterClosed
         if self.overloaded:
             raise WriterOverloaded
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume)
-        self._waiting.append(_Item(event, future, time.monotonic()))
+        self._waiting.append(_Item(event, future, time.monotonic(), span))
         self.metrics.writer_queue_depth.set(len(self._waiting))
         self._ready.set()
         if len(self._waiting) >= self._spread_at:
@@ -285,16 +289,12 @@ class GroupCommitWriter:
 
 
 def _trace_commit(tracing: Tracing, batch: list[_Item], started: float) -> None:
-    """The commit, as a span of each traced event's trace (from ``started``, a
+    """The commit, as a child of each traced event's ingest span (from ``started``, a
     ``perf_counter`` time, until now)."""
-    parents: list[Parent] = [
-        (e.trace_id, e.trace_span_id, True)
-        for e in (item.event for item in batch)
-        if e.trace_id is not None and e.trace_span_id is not None
-    ]
-    if parents:
+    spans = [item.span for item in batch if item.span is not None]
+    if spans:
         end = time.time_ns()
-        tracing.commits(parents, end - int((time.perf_counter() - started) * 1e9), end, len(batch))
+        tracing.commits(spans, end - int((time.perf_counter() - started) * 1e9), end, len(batch))
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:

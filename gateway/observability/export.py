@@ -129,6 +129,7 @@ class ExporterProcess:
         self._queue_full = dropped.labels("queue_full")
         self._failed = dropped.labels("export_failed")
         self._batch: list[Finished] = []
+        self._children = 0  # the batch's spans exported with their parents (tracing.Child)
         self._encode = msgspec.msgpack.Encoder().encode
         self._process: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,10 +157,13 @@ class ExporterProcess:
                 await asyncio.wait_for(self._ready.wait(), READY_SECONDS)
 
     def add(self, span: Finished) -> None:
-        """Take a finished span (a batch goes out when it is full)."""
+        """Take a finished span (a batch goes out when it holds ``batch_size``, its
+        children counted)."""
         batch = self._batch
         batch.append(span)
-        if len(batch) >= self.batch_size:
+        if span[10]:
+            self._children += len(span[10])
+        if len(batch) + self._children >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
@@ -168,7 +172,8 @@ class ExporterProcess:
         if not batch:
             return
         self._batch = []
-        count = len(batch)
+        count = len(batch) + self._children
+        self._children = 0
         process = self._process
         pipe = None if process is None else process.stdin
         if pipe is None or pipe.is_closing() or self.waiting + count > self.max_queue_size:
@@ -197,8 +202,9 @@ class ExporterProcess:
             except (TypeError, ValueError, OverflowError):
                 continue
             kept.append(span)
-        self._failed.inc(len(batch) - len(kept))
-        return self._encode(kept), len(kept)
+        count = _spans(kept)
+        self._failed.inc(_spans(batch) - count)
+        return self._encode(kept), count
 
     async def close(self, timeout: float) -> None:
         """Hand over what is left and let the exporter send it, for at most ``timeout``
@@ -300,6 +306,11 @@ class ExporterProcess:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             self.flush()
+
+
+def _spans(batch: list[Finished]) -> int:
+    """The spans ``batch`` stands for, its children counted."""
+    return sum(1 + len(span[10] or ()) for span in batch)
 
 
 def _frame(body: bytes) -> bytes:

@@ -5,7 +5,8 @@ went. It ends when stdin closes.
 ``python -m gateway.observability.exporter`` (started by ``export.py``, one per gateway
 process that traces). Its stdin carries frames, each a 4-byte big-endian length and a
 MessagePack body: first the settings (a map), then batches (each a list of
-``tracing.Finished``). Spans are exported once ``export_spans`` of them are held, or
+``tracing.Finished``, whose children become spans of their own here: the counts below
+are of spans). Spans are exported once ``export_spans`` of them are held, or
 :data:`EXPORT_SECONDS` after the first was read (an HTTP request costs about as much as
 encoding 500 spans: few, large exports are cheap). It writes a line on stdout once its
 exporter is made, ``ready 0``, and two for each export: ``took N`` as it begins (N the
@@ -61,9 +62,11 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 def _read(fd: int, batches: queue.SimpleQueue[list[Any] | None], parent: int) -> None:
     """Batches from ``fd`` onto ``batches`` until it ends; then the end, or, when the
     gateway is gone, the process's end."""
+    from gateway.observability.tracing import expanded
+
     decode = msgspec.msgpack.Decoder().decode
     while (body := read_frame(fd)) is not None:
-        batches.put(decode(body))
+        batches.put(expanded(decode(body)))
     if os.getppid() != parent:
         os._exit(0)
     batches.put(_EOF)

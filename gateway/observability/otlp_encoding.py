@@ -228,7 +228,7 @@ def _span_attributes(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
 
 
 def _span(span: Finished) -> bytes:
-    trace_id, span_id, parent_id, name, kind, start, end, attributes, link, error = span
+    trace_id, span_id, parent_id, name, kind, start, end, attributes, link, error, _ = span
     if parent_id is not None:
         ids = _IDS_PARENT.pack(_TRACE_ID, trace_id, _SPAN_ID, span_id, _PARENT_ID, parent_id)
     else:
@@ -282,7 +282,8 @@ def group(service_name: str) -> Group:
 def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
     """The ``ExportTraceServiceRequest`` the SDK's encoder would make of ``spans`` (as
     :func:`readable` makes them), as bytes; ``None`` when they hold what is left to the
-    SDK's encoder."""
+    SDK's encoder. Children (``tracing.Child``) are spans of their own by now
+    (``tracing.expanded``)."""
     if not spans or not group.lean:
         return None
     try:
@@ -302,7 +303,7 @@ def readable(spans: Sequence[Finished], group: Group) -> list[ReadableSpan]:
     sampled = TraceFlags(TraceFlags.SAMPLED)
     unset = Status(StatusCode.UNSET)
     made = []
-    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error in spans:
+    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in spans:
         trace_id = int.from_bytes(trace, "big")
         parent = None
         if parent_id is not None:

@@ -28,11 +28,13 @@ from gateway.domain.privacy import HIDDEN, is_secret_header
 
 __all__ = [
     "TRACEPARENT",
+    "Child",
     "Finished",
     "OpenSpan",
     "Parent",
     "Spans",
     "Tracing",
+    "expanded",
     "parse_traceparent",
     "shown_headers",
 ]
@@ -45,14 +47,30 @@ Inbound = Literal["trust", "link", "ignore"]
 Parent = tuple[str, str, bool]
 """A W3C trace context: trace id and span id (hex), and whether it was sampled."""
 
+Child = tuple[str, int, int, dict[str, Any] | None]
+"""A span that ended within its parent and is exported with it: name, start and end (ns
+since the epoch) and attributes. Nothing refers to its id, so the exporter makes it
+(:func:`expanded`): a webhook's checks and group commit cost no span of their own on
+the way there."""
+
 Finished = tuple[
-    bytes, int, int | None, str, str, int, int, dict[str, Any], tuple[bytes, int] | None, str | None
+    bytes,
+    int,
+    int | None,
+    str,
+    str,
+    int,
+    int,
+    dict[str, Any],
+    tuple[bytes, int] | None,
+    str | None,
+    list[Child] | None,
 ]
 """A finished span: trace id (16 bytes), span id, parent's span id (``None`` for a root),
 name, kind (``SpanKind``'s name), start and end (ns since the epoch), attributes, the
-sender's span it links to (trace id, span id) and, for a failure, its error status's
-message. Ids are what MessagePack carries as they are (a trace id is wider than its
-ints)."""
+sender's span it links to (trace id, span id), for a failure its error status's message,
+and its children (:data:`Child`) or ``None``. Ids are what MessagePack carries as they
+are (a trace id is wider than its ints)."""
 
 
 class Spans(Protocol):
@@ -86,10 +104,12 @@ def shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 class OpenSpan:
     """A span under way: its ids (the trace id as 16 bytes, span ids as ints), its
-    parent's span id, and what it will be exported with."""
+    parent's span id, and what it will be exported with, its children's spans too
+    (``children``, until it ends; ``None`` after)."""
 
     __slots__ = (
         "attributes",
+        "children",
         "kind",
         "link",
         "name",
@@ -118,6 +138,7 @@ class OpenSpan:
         self.attributes = attributes
         self.kind = kind
         self.link = link
+        self.children: list[Child] | None = []
 
     @property
     def ids(self) -> Parent:
@@ -213,8 +234,25 @@ class Tracing:
                 dict(attributes) if attributes else {},
                 None,
                 error,
+                None,
             )
         )
+
+    def child(
+        self,
+        span: OpenSpan,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """A finished span from ``start_ns`` to ``end_ns``, a child of ``span`` exported
+        with it (:data:`Child`); on its own when ``span`` has ended already."""
+        children = span.children
+        if children is not None:
+            children.append((name, start_ns, end_ns, attributes))
+        else:
+            self.span(name, span, start_ns, end_ns, attributes)
 
     def end(
         self,
@@ -228,7 +266,8 @@ class Tracing:
         error status saying ``error``; it goes to the export."""
         if attributes:
             span.attributes.update(attributes)
-        link = span.link
+        link, children = span.link, span.children
+        span.children = None
         self._add(
             (
                 span.trace_id,
@@ -241,30 +280,43 @@ class Tracing:
                 span.attributes,
                 None if link is None else (bytes.fromhex(link[0]), int(link[1], 16)),
                 error,
+                children or None,
             )
         )
 
-    def commits(self, parents: Sequence[Parent], start_ns: int, end_ns: int, size: int) -> None:
+    def commits(self, spans: Sequence[OpenSpan], start_ns: int, end_ns: int, size: int) -> None:
         """The group commit that stored these traced events, as a child of each one's
         ingest span (one batch, many traces)."""
-        add, bits = self._add, self._bits
         attributes = {"gateway.batch.size": size}  # one dict for all: it is not changed
-        for parent in parents:
-            trace_id, parent_id = _ids(parent)
-            add(
-                (
-                    trace_id,
-                    bits(64) or 1,
-                    parent_id,
-                    "group commit",
-                    "INTERNAL",
-                    start_ns,
-                    end_ns,
-                    attributes,
-                    None,
-                    None,
-                )
-            )
+        commit: Child = ("group commit", start_ns, end_ns, attributes)
+        for span in spans:
+            children = span.children
+            if children is not None:
+                children.append(commit)
+            else:
+                self.span("group commit", span, start_ns, end_ns, attributes)
+
+
+def expanded(spans: Sequence[Finished]) -> list[Finished]:
+    """``spans`` with each one's children (:data:`Child`) as spans of their own after it,
+    each given its id here (as the SDK's generator makes one)."""
+    if not any(span[10] for span in spans):
+        return list(spans)
+    bits = random.getrandbits
+    out: list[Finished] = []
+    for span in spans:
+        children = span[10]
+        if not children:
+            out.append(span)
+            continue
+        trace_id, span_id = span[0], span[1]
+        out.append((*span[:10], None))
+        out += [
+            (trace_id, bits(64) or 1, span_id, name, "INTERNAL", start, end, attributes or {},
+             None, None, None)
+            for name, start, end, attributes in children
+        ]  # fmt: skip
+    return out
 
 
 def _ids(parent: Parent | OpenSpan) -> tuple[bytes, int]:

@@ -33,7 +33,7 @@ from gateway.observability.otlp_encoding import (
     readable,
     serialized,
 )
-from gateway.observability.tracing import Finished, Tracing
+from gateway.observability.tracing import Finished, Tracing, expanded
 from testkit.kept_spans import Keep, kept_tracing
 from testkit.otlp import Collector
 
@@ -49,8 +49,9 @@ def tracing() -> tuple[Tracing, Keep]:
 
 
 def finished(t: Tracing, keep: Keep) -> list[Finished]:
+    """The spans kept, as the exporter process encodes them: children made spans."""
     assert keep.spans
-    return keep.spans
+    return expanded(keep.spans)
 
 
 def piped(spans: list[Finished]) -> Any:
@@ -75,8 +76,8 @@ def a_webhook(t: Tracing) -> None:
         kind="SERVER",
         link=(*SENDER, True),
     )
-    t.span("checks", ingest, 1_700_000_000_000_000_000, 1_700_000_000_000_050_000)
-    t.commits([ingest.ids], 1_700_000_000_000_060_000, 1_700_000_000_000_090_000, 17)
+    t.child(ingest, "checks", 1_700_000_000_000_000_000, 1_700_000_000_000_050_000)
+    t.commits([ingest], 1_700_000_000_000_060_000, 1_700_000_000_000_090_000, 17)
     t.end(ingest, 1_700_000_000_000_100_000, {"gateway.outcome": "accepted"})
     attempt = t.start(
         "attempt",
@@ -104,6 +105,35 @@ def test_a_webhooks_spans_encode_to_the_message_the_sdk_encoder_makes() -> None:
     spans = finished(t, keep)
     assert {s[3] for s in spans} >= {"ingest", "checks", "group commit", "attempt", "request"}
     same_message(spans)
+
+
+def test_a_spans_children_arrive_as_its_child_spans_each_with_an_id_of_its_own() -> None:
+    t, keep = tracing()
+    ingest = t.start("ingest", None, 10, {"gateway.source": "shop"}, kind="SERVER")
+    t.child(ingest, "checks", 10, 20)
+    t.commits([ingest], 30, 40, 17)
+    t.end(ingest, 50)
+    assert len(keep.spans) == 1  # one span handed over for three
+    spans = expanded(piped(keep.spans))
+    assert [(s[3], s[4], s[5], s[6], s[7]) for s in spans] == [
+        ("ingest", "SERVER", 10, 50, {"gateway.source": "shop"}),
+        ("checks", "INTERNAL", 10, 20, {}),
+        ("group commit", "INTERNAL", 30, 40, {"gateway.batch.size": 17}),
+    ]
+    assert {s[0] for s in spans} == {ingest.trace_id}
+    assert [s[2] for s in spans] == [None, ingest.span_id, ingest.span_id]
+    assert len({s[1] for s in spans}) == 3 and all(s[10] is None for s in spans)
+    same_message(spans)
+
+
+def test_a_commit_after_its_ingest_span_ended_is_exported_on_its_own() -> None:
+    t, keep = tracing()
+    ingest = t.start("ingest", None, 10, {}, kind="SERVER")
+    t.end(ingest, 20, error="storage is slow; retry later")  # answered 503 before the commit
+    t.commits([ingest], 30, 40, 3)
+    late = keep.spans[1]
+    assert (late[2], late[3], late[5], late[6]) == (ingest.span_id, "group commit", 30, 40)
+    assert keep.spans[0][10] is None
 
 
 def test_every_attribute_type_and_edge_value_encodes_as_the_sdk_encoder_does() -> None:

@@ -47,11 +47,12 @@ def count(dropped: Counter, reason: str) -> float:
 
 
 def webhooks(exporter: ExporterProcess, n: int, name: str = "ingest") -> None:
-    """``n`` traces of two spans each, handed over at once."""
+    """``n`` traces of two spans each (a span and its child, handed over with it), handed
+    over at once."""
     tracing = Tracing(exporter, sampling_ratio=1.0, inbound="link")
     for i in range(n):
         span = tracing.start(name, None, 1_000 + i, {"n": i}, kind="SERVER")
-        tracing.span("checks", span, 1_000 + i, 2_000 + i)
+        tracing.child(span, "checks", 1_000 + i, 2_000 + i)
         tracing.end(span, 3_000 + i)
     exporter.flush()
 
