@@ -12,8 +12,12 @@ less, so a run that dropped any flatters tracing and says so.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import time
 from typing import Any
+
+import psutil
 
 from bench.common import Context, cpu_per, wrk_run
 from bench.ingest import trace_spans_dropped
@@ -39,7 +43,8 @@ def tracing_cost(ctx: Context) -> list[Row]:
             try:
                 if p.warmup_seconds:
                     wrk_run(ctx, gateway.ingest_url, f"{name}-warm", p.warmup_seconds)
-                with ctx.cpu(server=gateway.pid) as cpu:
+                exporter = _ChildrenCpu(gateway.pid)
+                with exporter, ctx.cpu(server=gateway.pid) as cpu:
                     result = wrk_run(ctx, gateway.ingest_url, name, p.saturation_seconds)
                 dropped = trace_spans_dropped(gateway) if tracing["enabled"] else {}
             finally:
@@ -49,11 +54,15 @@ def tracing_cost(ctx: Context) -> list[Row]:
                 "cpu_us": cpu_per(cpu.cores, result.rate),
                 "cpu_cores": cpu.cores,
                 "spans_dropped": dropped,
+                "exporter_us": cpu_per({"exporter": exporter.cores}, result.rate, ("exporter",))
+                if tracing["enabled"]
+                else None,
             }
             runs[kind].append(run)
             ctx.log(
                 f"workload 10, tracing {kind}: {result.rate:.0f} req/s, {run['cpu_us'] or 0:.0f}"
                 f" us of CPU a request; cores used: {cpu.cores}"
+                + (f"; the exporter {run['exporter_us']:.1f} us" if run["exporter_us"] else "")
                 + (f"; spans dropped: {dropped}" if dropped else "")
             )
     ctx.results["w10"] = {f"{kind}-{n}": run for kind in runs for n, run in enumerate(runs[kind])}
@@ -62,6 +71,8 @@ def tracing_cost(ctx: Context) -> list[Row]:
     return [
         Row(10, "CPU per request, tracing at sampling 1.0", "us", full, off, "off",
             "<= 1.15 x", ratio_limit=1.15),
+        Row(10, "  of which the exporter process", "us",
+            _median(runs["1.0"], "exporter_us"), None, "", ""),
         Row(10, "CPU per request, tracing at sampling 0.1", "us", tenth, off, "off",
             "<= 1.03 x", ratio_limit=1.03),
         Row(10, "  trace spans dropped (all runs)", "spans", dropped, None, "", "0",
@@ -72,3 +83,29 @@ def tracing_cost(ctx: Context) -> list[Row]:
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [v for run in runs if (v := run[key]) is not None]
     return statistics.median(values) if values else None
+
+
+class _ChildrenCpu:
+    """The cores used, while the block runs, by the processes under ``pid`` (a tracing
+    gateway's exporter process; ``server`` counts them too)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cores = 0.0
+
+    def _seconds(self) -> float:
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    times = child.cpu_times()
+                    total += times.user + times.system
+        return total
+
+    def __enter__(self) -> _ChildrenCpu:
+        self._start, self._began = self._seconds(), time.monotonic()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        wall = time.monotonic() - self._began
+        self.cores = (self._seconds() - self._start) / wall if wall > 0 else 0.0
