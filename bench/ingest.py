@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -68,6 +69,11 @@ def ingest(ctx: Context) -> list[Row]:
         if 2 not in p.workloads:
             return rows
         rate = p.rate(result.rate * p.latency_fraction)
+        os.sync()  # workload 1's pages written back now, not during workload 2
+        if p.latency_settle_seconds:
+            settle = p.latency_settle_seconds
+            ctx.log(f"workload 2: gateway at {rate:.0f} req/s, {settle:g} s to settle")
+            loadgen(ctx, gateway.ingest_url, "w2-settle", rate, settle)
         ctx.log(f"workload 2: gateway at {rate:.0f} req/s (constant rate)")
         seconds = min(p.profile_seconds, p.latency_seconds)
         before = histogram_totals(gateway, WRITER_HISTOGRAMS, buckets=True)

@@ -71,7 +71,7 @@ def tracing_cost(ctx: Context) -> list[Row]:
     return [
         Row(10, "CPU per request, tracing at sampling 1.0", "us", full, off, "off",
             "<= 1.15 x", ratio_limit=1.15),
-        Row(10, "  of which the exporter process", "us",
+        Row(10, "  CPU of it in the exporter process", "us",
             _median(runs["1.0"], "exporter_us"), None, "", ""),
         Row(10, "CPU per request, tracing at sampling 0.1", "us", tenth, off, "off",
             "<= 1.03 x", ratio_limit=1.03),
