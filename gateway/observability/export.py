@@ -33,7 +33,7 @@ __all__ = ["ExporterProcess", "otlp_exporter", "sparse_sdk_logs"]
 
 log = logging.getLogger("gateway")
 
-BATCH_SPANS = 512  # a batch goes to the exporter at this many spans,
+BATCH_SPANS = 2048  # a batch goes to the exporter at this many spans,
 FLUSH_SECONDS = 0.2  # or this long after the last;
 EXPORT_SPANS = 4096  # the exporter sends up to this many in one request (half the queue)
 READY_SECONDS = 10.0  # the gateway waits this long at most for its exporter to start
