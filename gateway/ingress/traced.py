@@ -1,7 +1,8 @@
 """An event's ingest as the root of its trace (or a child of a trusted sender's span),
 for webhooks and queued messages alike: the ingest span, begun when the request (or the
-message) was, and its checks, made once they are over; its id rides on the event to the
-writer, which adds the group commit, and into the database."""
+message) was, and its checks, a child made once they are over; its id rides on the event
+into the database, and the span itself to the writer, which adds the group commit as
+another child. Both children are handed over with the ingest span when it ends."""
 
 from __future__ import annotations
 

@@ -202,8 +202,8 @@ class ExporterProcess:
             except (TypeError, ValueError, OverflowError):
                 continue
             kept.append(span)
-        count = _spans(kept)
-        self._failed.inc(_spans(batch) - count)
+        count = _span_count(kept)
+        self._failed.inc(_span_count(batch) - count)
         return self._encode(kept), count
 
     async def close(self, timeout: float) -> None:
@@ -308,7 +308,7 @@ class ExporterProcess:
             self.flush()
 
 
-def _spans(batch: list[Finished]) -> int:
+def _span_count(batch: list[Finished]) -> int:
     """The spans ``batch`` stands for, its children counted."""
     return sum(1 + len(span[10] or ()) for span in batch)
 

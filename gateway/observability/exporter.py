@@ -98,7 +98,7 @@ def serve(calls: int, answers: int) -> None:
         group(settings["service_name"]),
     )
     # What start-up made (the SDK, its exporter) lives until the end: out of the
-    # collector's sight, a batch's spans (acyclic tuples) cost it little.
+    # collector's sight, collections walk only the batches' spans, which hold no cycle.
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD)

@@ -143,3 +143,18 @@ async def test_closing_while_no_exporter_runs_returns_at_once(collector: Collect
     await ex.close(5.0)
     assert time.monotonic() - began < 1.0
     assert count(dropped, "queue_full") == 4
+
+
+async def test_a_span_the_pipe_cannot_carry_is_counted_failed_with_its_children(
+    collector: Collector,
+) -> None:
+    ex, dropped = exporter(collector.endpoint)
+    await ex.start()
+    tracing = Tracing(ex, sampling_ratio=1.0, inbound="link")
+    odd = tracing.start("odd", None, 1_000, {"not encodable": object()}, kind="SERVER")
+    tracing.child(odd, "checks", 1_000, 2_000)
+    tracing.end(odd, 3_000)
+    webhooks(ex, 2)  # in the same batch as the odd one
+    await ex.close(10.0)
+    assert count(dropped, "export_failed") == 2  # the span and its child
+    assert sorted(s.name for s in collector.spans) == ["checks", "checks", "ingest", "ingest"]
