@@ -55,14 +55,14 @@ class Context:
             lambda part, role: self.gateway(part, database_url, role), name, self.params.shape
         )
 
-    def cpu(self, **trees: int) -> CpuSplit:
+    def cpu(self, within: dict[str, int] | None = None, **trees: int) -> CpuSplit:
         """Measure the cores used by the named processes, PostgreSQL, the sink (and the
         trace collector, when one runs), the rest."""
         pid = self.server.embedded.server.get_pid()
         own = {**trees, "postgres": pid, "sink": self.sink.child.pid}
         if self.collector is not None:
             own["otlp_collector"] = self.collector.child.pid
-        return CpuSplit(own)
+        return CpuSplit(own, within)
 
     def profile_path(self, name: str) -> Path | None:
         return self.params.out / f"profile-{name}.txt" if self.params.profile else None

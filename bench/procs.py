@@ -258,9 +258,11 @@ class CpuSplit:
     and what the disks wrote meanwhile (:class:`DiskWrites`).
     """
 
-    def __init__(self, trees: dict[str, int]) -> None:
+    def __init__(self, trees: dict[str, int], within: dict[str, int] | None = None) -> None:
         self.trees = trees
+        self.within = within or {}  # trees inside one of ``trees``: reported, not summed
         self.cores: dict[str, float] = {}
+        self.within_cores: dict[str, float] = {}
         self.disk = DiskWrites()
 
     def __enter__(self) -> CpuSplit:
@@ -275,11 +277,12 @@ class CpuSplit:
         wall = time.monotonic() - self._started
         used = {k: (end[k] - self._start[k]) / wall for k in end}
         machine = used.pop("machine")
+        self.within_cores = {k: used.pop(k) for k in self.within}
         used["others"] = machine - sum(used.values())
         self.cores = {k: round(v, 2) for k, v in used.items()}
 
     def _sample(self) -> dict[str, float]:
-        sample = {name: _tree_cpu(pid) for name, pid in self.trees.items()}
+        sample = {name: _tree_cpu(pid) for name, pid in {**self.trees, **self.within}.items()}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         sample["generator"] = children.ru_utime + children.ru_stime
         t = psutil.cpu_times()

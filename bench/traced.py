@@ -12,9 +12,7 @@ less, so a run that dropped any flatters tracing and says so.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
-import time
 from typing import Any
 
 import psutil
@@ -43,8 +41,9 @@ def tracing_cost(ctx: Context) -> list[Row]:
             try:
                 if p.warmup_seconds:
                     wrk_run(ctx, gateway.ingest_url, f"{name}-warm", p.warmup_seconds)
-                exporter = _ChildrenCpu(gateway.pid)
-                with exporter, ctx.cpu(server=gateway.pid) as cpu:
+                children = psutil.Process(gateway.pid).children()  # the exporter, if any
+                within = {"exporter": children[0].pid} if children else {}
+                with ctx.cpu(within, server=gateway.pid) as cpu:
                     result = wrk_run(ctx, gateway.ingest_url, name, p.saturation_seconds)
                 dropped = trace_spans_dropped(gateway) if tracing["enabled"] else {}
             finally:
@@ -54,9 +53,7 @@ def tracing_cost(ctx: Context) -> list[Row]:
                 "cpu_us": cpu_per(cpu.cores, result.rate),
                 "cpu_cores": cpu.cores,
                 "spans_dropped": dropped,
-                "exporter_us": cpu_per({"exporter": exporter.cores}, result.rate, ("exporter",))
-                if tracing["enabled"]
-                else None,
+                "exporter_us": cpu_per(cpu.within_cores, result.rate, ("exporter",)),
             }
             runs[kind].append(run)
             ctx.log(
@@ -83,29 +80,3 @@ def tracing_cost(ctx: Context) -> list[Row]:
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [v for run in runs if (v := run[key]) is not None]
     return statistics.median(values) if values else None
-
-
-class _ChildrenCpu:
-    """The cores used, while the block runs, by the processes under ``pid`` (a tracing
-    gateway's exporter process; ``server`` counts them too)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.cores = 0.0
-
-    def _seconds(self) -> float:
-        total = 0.0
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(self.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    times = child.cpu_times()
-                    total += times.user + times.system
-        return total
-
-    def __enter__(self) -> _ChildrenCpu:
-        self._start, self._began = self._seconds(), time.monotonic()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        wall = time.monotonic() - self._began
-        self.cores = (self._seconds() - self._start) / wall if wall > 0 else 0.0

@@ -288,20 +288,13 @@ class Tracing:
         """The group commit that stored these traced events, as a child of each one's
         ingest span (one batch, many traces)."""
         attributes = {"gateway.batch.size": size}  # one dict for all: it is not changed
-        commit: Child = ("group commit", start_ns, end_ns, attributes)
         for span in spans:
-            children = span.children
-            if children is not None:
-                children.append(commit)
-            else:
-                self.span("group commit", span, start_ns, end_ns, attributes)
+            self.child(span, "group commit", start_ns, end_ns, attributes)
 
 
 def expanded(spans: Sequence[Finished]) -> list[Finished]:
     """``spans`` with each one's children (:data:`Child`) as spans of their own after it,
     each given its id here (as the SDK's generator makes one)."""
-    if not any(span[10] for span in spans):
-        return list(spans)
     bits = random.getrandbits
     out: list[Finished] = []
     for span in spans:
