@@ -66,7 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke = with_config(
         token.add_parser("revoke", help="refuse a token from now on, on every replica")
     )
-    revoke.add_argument("token", metavar="TOKEN_OR_JTI", help="the token itself, or its jti")
+    revoke.add_argument(
+        "token",
+        metavar="TOKEN_OR_JTI",
+        help='the token itself, or its jti (after "--" when the jti begins with "-")',
+    )
     revoke.add_argument("--reason", help="why, kept with the revocation")
     return parser
 

@@ -69,7 +69,8 @@ def signing_key(config: Config) -> str:
 def mint_token(
     api: ApiConfig, key: str, scopes: Iterable[str], ttl_seconds: int, subject: str = "cli"
 ) -> str:
-    """A signed token for ``subject`` with its own random ``jti`` (128 bits), so it can be
+    """A signed token for ``subject`` with its own random ``jti`` (128 bits, in hex: never
+    beginning with ``-``, which a command line would read as an option), so it can be
     revoked on its own."""
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -77,7 +78,7 @@ def mint_token(
         "scope": " ".join(scopes),
         "iat": now,
         "exp": now + ttl_seconds,
-        "jti": secrets.token_urlsafe(16),
+        "jti": secrets.token_hex(16),
     }
     if api.jwt_issuer:
         claims["iss"] = api.jwt_issuer

@@ -52,6 +52,22 @@ class _TextFormatter(logging.Formatter):
         return line
 
 
+class _OneLineFailure(logging.Filter):
+    """The database driver's pool logs every failed reconnection with its traceback; the
+    cause is the database (down, restarting, dropped), not this code, so it is one line:
+    the error's type and message as ``error``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            fields = dict(getattr(record, "fields", None) or {})
+            fields["error"] = f"{type(exc).__name__}: {exc}".strip()
+            record.fields = fields
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """One handler on stderr; JSON lines for machines, or text for a terminal."""
     handler = logging.StreamHandler(sys.stderr)
@@ -60,6 +76,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    pool = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _OneLineFailure) for f in pool.filters):
+        pool.addFilter(_OneLineFailure())
     _configured[:] = [level, fmt]
 
 

@@ -62,7 +62,7 @@ def test_token_create_prints_only_the_token_on_stdout_and_its_jti_on_stderr(
     token, stderr = mint(config_file, "--scope", "read")
     assert token.count(".") == 2 and "\n" not in token
     jti = claims_of(token)["jti"]
-    assert isinstance(jti, str) and len(jti) >= 22
+    assert isinstance(jti, str) and len(bytes.fromhex(jti)) == 16
     assert f"jti {jti}" in stderr
 
 
@@ -168,3 +168,23 @@ async def test_a_bare_jti_can_be_revoked_too(
     assert revoked.returncode == 0, revoked.stderr
     assert "kept for ever" in revoked.stdout
     await _refused_within(http, gateway, token, REFRESH)
+
+
+async def test_a_jti_beginning_with_a_dash_is_revoked_when_given_after_two_dashes(
+    start_gateway: Callable[..., GatewayProcess], database_url: str, http: aiohttp.ClientSession
+) -> None:
+    gateway = start_gateway(base_config(database_url), role="api")
+    config = str(gateway.config_path)
+
+    as_option = run_cli("token", "revoke", "--config", config, "-issued-elsewhere")
+    revoked = run_cli("token", "revoke", "--config", config, "--", "-issued-elsewhere")
+
+    assert as_option.returncode == 2
+    assert '"--"' in run_cli("token", "revoke", "--help").stdout
+    assert revoked.returncode == 0, revoked.stderr
+    async with http.get(
+        f"{gateway.admin}/api/v1/tokens/revoked", headers=bearer(gateway.token("admin"))
+    ) as r:
+        assert r.status == 200, await r.text()
+        listed = [entry["jti"] for entry in (await r.json())["data"]]
+    assert listed == ["-issued-elsewhere"]

@@ -97,6 +97,22 @@ def _configure(stream: io.StringIO, fmt: str, level: str = "INFO") -> None:
     logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_the_database_pools_failed_reconnection_is_one_line_naming_the_error(
+    captured: io.StringIO, fmt: str
+) -> None:
+    _configure(captured, fmt)
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    except OSError:
+        logging.getLogger("asyncpg.pool").warning("Failed to restore the pool", exc_info=True)
+    (line,) = captured.getvalue().splitlines()
+    assert "Traceback" not in line
+    assert "ConnectionRefusedError: [Errno 111] Connect call failed" in line
+    if fmt == "json":
+        assert orjson.loads(line)["error"].startswith("ConnectionRefusedError: ")
+
+
 def test_json_lines_carry_the_fields_and_hide_any_that_names_a_credential(
     captured: io.StringIO,
 ) -> None:
