@@ -1,11 +1,11 @@
 """Export: finished spans handed in batches to a process of their own (``exporter.py``),
 which sends them to an OTLP collector (HTTP or gRPC) with the SDK's own exporters.
 
-The gateway's process only appends each span (a tuple) to a list and, a few times a
-second, writes the list to a pipe: encoding, HTTP and the SDK's export machinery run in
-the exporter process, not under the GIL the event loop needs. A span dropped (too many
-waiting, or its export failed) is counted; the SDK's export loggers speak at most once a
-minute.
+The gateway's process only appends each span (a tuple) to a buffer as MessagePack and, a
+few times a second, writes the buffer to a pipe: OTLP encoding, HTTP and the SDK's export
+machinery run in the exporter process, not under the GIL the event loop needs. A span
+dropped (too many waiting, or its export failed) is counted; the SDK's export loggers
+speak at most once a minute.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import sys
 import time
 from collections.abc import Mapping
@@ -93,11 +94,12 @@ class ExporterProcess:
     which this starts, restarts when it dies, and stops; it never blocks the loop.
 
     A batch goes out when it holds :attr:`batch_size` spans or every
-    :data:`FLUSH_SECONDS`, in one write that never blocks. At most ``max_queue_size``
-    spans are handed over and not yet in an export (the exporter says when it takes
-    them, and how each export went): a batch beyond that (the exporter behind, or dead)
-    is dropped and counted (``queue_full``), and so is each span of a failed export, or
-    held by an exporter that died (``export_failed``).
+    :data:`FLUSH_SECONDS`, in writes that never block. At most ``max_queue_size`` spans
+    are in a batch or handed over and not yet in an export (the exporter says when it
+    takes them, and how each export went): a span beyond that (the exporter behind, or
+    dead) is dropped and counted (``queue_full``), as is a batch that finds no exporter to
+    take it; each span of a failed export, or held by an exporter that died, or that
+    MessagePack cannot carry, is counted too (``export_failed``).
     """
 
     def __init__(
@@ -128,9 +130,14 @@ class ExporterProcess:
         self._ready = asyncio.Event()
         self._queue_full = dropped.labels("queue_full")
         self._failed = dropped.labels("export_failed")
-        self._batch: list[Finished] = []
-        self._children = 0  # the batch's spans exported with their parents (tracing.Child)
-        self._encode = msgspec.msgpack.Encoder().encode
+        # The batch: its spans as MessagePack, one after another (a span dies as it ends,
+        # young, instead of waiting for the batch among the objects the collector walks),
+        # how many were added, and the spans they stand for, their children counted.
+        self._buffer = bytearray()
+        self._added = 0
+        self._count = 0
+        encoder = msgspec.msgpack.Encoder()
+        self._encode, self._encode_into = encoder.encode, encoder.encode_into
         self._process: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -157,54 +164,45 @@ class ExporterProcess:
                 await asyncio.wait_for(self._ready.wait(), READY_SECONDS)
 
     def add(self, span: Finished) -> None:
-        """Take a finished span (a batch goes out when it holds ``batch_size``, its
-        children counted)."""
-        batch = self._batch
-        batch.append(span)
-        if span[10]:
-            self._children += len(span[10])
-        if len(batch) + self._children >= self.batch_size:
+        """Take a finished span (a batch goes out when it holds ``batch_size``, children
+        counted); one that finds the queue full, or that MessagePack cannot carry, is
+        dropped and counted."""
+        children = span[10]
+        count = 1 + len(children) if children else 1
+        if self.waiting + self._count + count > self.max_queue_size:
+            self._queue_full.inc(count)
+            return
+        buffer = self._buffer
+        size = len(buffer)
+        try:
+            self._encode_into(span, buffer, -1)
+        except (TypeError, ValueError, OverflowError):  # an attribute of a type it lacks
+            del buffer[size:]
+            self._failed.inc(count)
+            return
+        self._added += 1
+        self._count += count
+        if self._count >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         """Hand the spans taken so far to the exporter, or drop and count them."""
-        batch = self._batch
-        if not batch:
+        if not self._added:
             return
-        self._batch = []
-        count = len(batch) + self._children
-        self._children = 0
+        buffer, added, count = self._buffer, self._added, self._count
+        self._buffer, self._added, self._count = bytearray(), 0, 0
         process = self._process
         pipe = None if process is None else process.stdin
-        if pipe is None or pipe.is_closing() or self.waiting + count > self.max_queue_size:
+        if pipe is None or pipe.is_closing():
             self._queue_full.inc(count)
             return
-        try:
-            body = self._encode(batch)
-        except (TypeError, ValueError, OverflowError):
-            body, count = self._encodable(batch)
-        if not count:
-            return
-        try:
-            pipe.write(_frame(body))
+        try:  # a frame holding one MessagePack array of the spans
+            pipe.write(_FRAME_HEAD.pack(len(buffer) + 5, _ARRAY32, added))
+            pipe.write(buffer)
         except Exception:  # the exporter's end, not seen yet: nothing takes them
             self._queue_full.inc(count)
             return
         self.waiting += count
-
-    def _encodable(self, batch: list[Finished]) -> tuple[bytes, int]:
-        """The spans of ``batch`` that can be sent (one has an attribute MessagePack does
-        not take): the others are counted as failed exports."""
-        kept = []
-        for span in batch:
-            try:
-                self._encode(span)
-            except (TypeError, ValueError, OverflowError):
-                continue
-            kept.append(span)
-        count = _span_count(kept)
-        self._failed.inc(_span_count(batch) - count)
-        return self._encode(kept), count
 
     async def close(self, timeout: float) -> None:
         """Hand over what is left and let the exporter send it, for at most ``timeout``
@@ -308,9 +306,8 @@ class ExporterProcess:
             self.flush()
 
 
-def _span_count(batch: list[Finished]) -> int:
-    """The spans ``batch`` stands for, its children counted."""
-    return sum(1 + len(span[10] or ()) for span in batch)
+_FRAME_HEAD = struct.Struct(">IBI")  # a frame's length, then an array's head: its type,
+_ARRAY32 = 0xDD  # MessagePack's array of up to 2**32 items, and its length
 
 
 def _frame(body: bytes) -> bytes:

@@ -57,6 +57,18 @@ def webhooks(exporter: ExporterProcess, n: int, name: str = "ingest") -> None:
     exporter.flush()
 
 
+async def test_the_benchs_discarding_collector_counts_every_span_and_keeps_none() -> None:
+    discarding = await Collector("discard").start()
+    try:
+        ex, _ = exporter(discarding.endpoint)
+        await ex.start()
+        webhooks(ex, 900)
+        await ex.close(10.0)
+    finally:
+        await discarding.stop()
+    assert (discarding.span_count, discarding.spans) == (1800, [])
+
+
 async def test_closing_delivers_every_span_handed_over_to_a_real_receiver(
     collector: Collector,
 ) -> None:
