@@ -5,14 +5,14 @@ went. It ends when stdin closes.
 ``python -m gateway.observability.exporter`` (started by ``export.py``, one per gateway
 process that traces). Its stdin carries frames, each a 4-byte big-endian length and a
 MessagePack body: first the settings (a map), then batches (each a list of
-``tracing.Finished``, whose children become spans of their own here: the counts below
-are of spans). Spans are exported once ``export_spans`` of them are held, or
-:data:`EXPORT_SECONDS` after the first was read (an HTTP request costs about as much as
-encoding 500 spans: few, large exports are cheap). It writes a line on stdout once its
-exporter is made, ``ready 0``, and two for each export: ``took N`` as it begins (N the
-spans it holds), then ``ok N`` or ``failed N``. The settings come on stdin, not the
-command line, as they hold the collector's credentials; ``OTEL_*`` variables reach the
-SDK's exporter from the environment, as they would in the gateway.
+``tracing.Finished``, whose children become spans of their own as they are encoded: the
+counts below are of spans, children included). Spans are exported once ``export_spans``
+of them are held, or :data:`EXPORT_SECONDS` after the first was read (an HTTP request
+costs about as much as encoding 500 spans: few, large exports are cheap). It writes a
+line on stdout once its exporter is made, ``ready 0``, and two for each export: ``took N``
+as it begins (N the spans it holds), then ``ok N`` or ``failed N``. The settings come on
+stdin, not the command line, as they hold the collector's credentials; ``OTEL_*``
+variables reach the SDK's exporter from the environment, as they would in the gateway.
 
 A thread reads stdin while the main thread exports, so a closed stdin is seen at once:
 when the gateway closed it, what was read is exported and the process ends; when the
@@ -59,14 +59,15 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _read(fd: int, batches: queue.SimpleQueue[list[Any] | None], parent: int) -> None:
-    """Batches from ``fd`` onto ``batches`` until it ends; then the end, or, when the
-    gateway is gone, the process's end."""
-    from gateway.observability.tracing import expanded
+def _read(fd: int, batches: queue.SimpleQueue[tuple[list[Any], int] | None], parent: int) -> None:
+    """Batches from ``fd`` onto ``batches``, each with the spans it stands for, until it
+    ends; then the end, or, when the gateway is gone, the process's end."""
+    from gateway.observability.tracing import span_count
 
     decode = msgspec.msgpack.Decoder().decode
     while (body := read_frame(fd)) is not None:
-        batches.put(expanded(decode(body)))
+        spans = decode(body)
+        batches.put((spans, span_count(spans)))
     if os.getppid() != parent:
         os._exit(0)
     batches.put(_EOF)
@@ -103,36 +104,38 @@ def serve(calls: int, answers: int) -> None:
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD)
     _report(answers, b"ready", 0)
-    batches: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+    batches: queue.SimpleQueue[tuple[list[Any], int] | None] = queue.SimpleQueue()
     reader = threading.Thread(
         target=_read, args=(calls, batches, os.getppid()), name="spans", daemon=True
     )
     reader.start()
     size = settings["export_spans"]
     held: list[Any] = []
+    count = 0  # the spans held stand for, their children counted
     due = 0.0
     ended = False
     while not ended:
         try:
-            spans = batches.get(timeout=max(0.0, due - time.monotonic()) if held else None)
+            batch = batches.get(timeout=max(0.0, due - time.monotonic()) if held else None)
         except queue.Empty:
-            spans = []
-        if spans is _EOF:
+            batch = ([], 0)
+        if batch is _EOF:
             ended = True
-        elif spans:
+        elif batch[0]:
             if not held:
                 due = time.monotonic() + EXPORT_SECONDS
-            held += spans
-            if len(held) < size:
+            held += batch[0]
+            count += batch[1]
+            if count < size:
                 continue
         if held:
-            _report(answers, b"took", len(held))
+            _report(answers, b"took", count)
             try:
                 ok = exporter.export(held) is SpanExportResult.SUCCESS
             except Exception:
                 ok = False
-            _report(answers, b"ok" if ok else b"failed", len(held))
-            held = []
+            _report(answers, b"ok" if ok else b"failed", count)
+            held, count = [], 0
     exporter.shutdown()
 
 

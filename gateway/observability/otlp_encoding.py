@@ -20,6 +20,7 @@ exporter process (``exporter.py``).
 from __future__ import annotations
 
 import logging
+import random
 import struct
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
 from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway import __version__
+from gateway.observability.tracing import CHILD_KIND, Finished, expanded, span_count
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-    from gateway.observability.tracing import Finished
 
 __all__ = [
     "Group",
@@ -211,31 +212,23 @@ def _head(name: str, kind: str) -> bytes:
 
 
 def _spans(spans: Sequence[Finished]) -> bytes:
-    """The ``spans`` fields of a ``ScopeSpans``, each span's attributes as
-    :func:`_attribute` writes them, but for a string or int equal to the last one written
-    for its key (a source, an outcome, a status code), which is not written again. One
-    loop with everything it needs held locally: this is the exporter's hottest code."""
+    """The ``spans`` fields of a ``ScopeSpans``: each span, then its children
+    (``tracing.Child``) as spans of their own, each given its id here, in the order
+    ``tracing.expanded`` gives them theirs (what the SDK's encoder writes of its spans).
+    One loop with everything it needs held locally: this is the exporter's hottest code."""
     out: list[bytes] = []
     add = out.extend
-    heads, last, small = _HEADS, _LAST, _SMALL
+    heads, small, bits = _HEADS, _SMALL, random.getrandbits
     ids_of, ids_with_parent, times = _IDS.pack, _IDS_PARENT.pack, _TIMES.pack
-    for trace_id, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in spans:
+    kid_tail = _TAILS[True]
+    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, kids in spans:
         if parent_id is not None:
-            ids = ids_with_parent(_TRACE_ID, trace_id, _SPAN_ID, span_id, _PARENT_ID, parent_id)
+            ids = ids_with_parent(_TRACE_ID, trace, _SPAN_ID, span_id, _PARENT_ID, parent_id)
         else:
-            ids = ids_of(_TRACE_ID, trace_id, _SPAN_ID, span_id)
+            ids = ids_of(_TRACE_ID, trace, _SPAN_ID, span_id)
         parts = [ids, heads.get((name, kind)) or _head(name, kind), times(_START, start, _END, end)]
-        for key, value in attributes.items():
-            held = last.get(key)
-            if held is not None and held[0] == value and type(held[0]) is type(value):
-                parts.append(held[1])
-                continue
-            field = _attribute(_ATTRIBUTE, key, value)
-            if (type(value) is str or type(value) is int) and (
-                held is not None or len(last) < _KEYS_HELD
-            ):
-                last[key] = (value, field)
-            parts.append(field)
+        if attributes:
+            _attributes_once(parts, attributes)
         if link is not None:
             parts.append(_field(_LINK, _ids(link[0], link[1]) + _SENDER_LINK))
         if error is None:
@@ -246,7 +239,38 @@ def _spans(spans: Sequence[Finished]) -> bytes:
         encoded = b"".join(parts)
         n = len(encoded)
         add((_SPAN, small[n] if n < 0x80 else _varint(n), encoded))
+        if kids:
+            for kid, begun, ended, given in kids:
+                ids = ids_with_parent(
+                    _TRACE_ID, trace, _SPAN_ID, bits(64) or 1, _PARENT_ID, span_id
+                )
+                head = heads.get((kid, CHILD_KIND)) or _head(kid, CHILD_KIND)
+                parts = [ids, head, times(_START, begun, _END, ended)]
+                if given:
+                    _attributes_once(parts, given)
+                parts.append(kid_tail)
+                encoded = b"".join(parts)
+                n = len(encoded)
+                add((_SPAN, small[n] if n < 0x80 else _varint(n), encoded))
     return b"".join(out)
+
+
+def _attributes_once(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
+    """Each attribute onto ``parts`` as :func:`_attribute` writes it, but for a string or
+    int equal to the last one written for its key (a source, an outcome, a status code),
+    which is not written again."""
+    last = _LAST
+    for key, value in attributes.items():
+        held = last.get(key)
+        if held is not None and held[0] == value and type(held[0]) is type(value):
+            parts.append(held[1])
+            continue
+        field = _attribute(_ATTRIBUTE, key, value)
+        if (type(value) is str or type(value) is int) and (
+            held is not None or len(last) < _KEYS_HELD
+        ):
+            last[key] = (value, field)
+        parts.append(field)
 
 
 class Group:
@@ -283,8 +307,7 @@ def group(service_name: str) -> Group:
 def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
     """The ``ExportTraceServiceRequest`` the SDK's encoder would make of ``spans`` (as
     :func:`readable` makes them), as bytes; ``None`` when they hold what is left to the
-    SDK's encoder. Children (``tracing.Child``) are spans of their own by now
-    (``tracing.expanded``)."""
+    SDK's encoder. Children (``tracing.Child``) are written as spans of their own."""
     if not spans or not group.lean:
         return None
     try:
@@ -296,15 +319,18 @@ def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
 
 
 def readable(spans: Sequence[Finished], group: Group) -> list[ReadableSpan]:
-    """``spans`` as the SDK's finished spans: what its encoder writes when this one
-    does not (and what the tests hold the bytes written here to)."""
+    """``spans``, their children as spans of their own (``tracing.expanded``), as the
+    SDK's finished spans: what its encoder writes when this one does not (and what the
+    tests hold the bytes written here to)."""
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.trace import Link, SpanContext, Status, TraceFlags
 
     sampled = TraceFlags(TraceFlags.SAMPLED)
     unset = Status(StatusCode.UNSET)
     made = []
-    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in spans:
+    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in expanded(
+        spans
+    ):
         trace_id = int.from_bytes(trace, "big")
         parent = None
         if parent_id is not None:
@@ -371,7 +397,7 @@ def http_exporter(
         def export(self, spans: Sequence[Finished]) -> SpanExportResult:  # type: ignore[override]
             if self._shutdown:
                 return super().export(())
-            with self._metrics.export_operation(len(spans)) as result:
+            with self._metrics.export_operation(span_count(spans)) as result:
                 try:
                     data = serialized(spans, group)
                 except Exception as error:

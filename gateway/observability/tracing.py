@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, Protocol
 from gateway.domain.privacy import HIDDEN, is_secret_header
 
 __all__ = [
+    "CHILD_KIND",
     "TRACEPARENT",
     "Child",
     "Finished",
@@ -37,6 +38,7 @@ __all__ = [
     "expanded",
     "parse_traceparent",
     "shown_headers",
+    "span_count",
 ]
 
 TRACEPARENT: Final = "traceparent"
@@ -49,9 +51,10 @@ Parent = tuple[str, str, bool]
 
 Child = tuple[str, int, int, dict[str, Any] | None]
 """A span that ended within its parent and is exported with it: name, start and end (ns
-since the epoch) and attributes. Nothing refers to its id, so the exporter makes it
-(:func:`expanded`): a webhook's checks and group commit cost no span of their own on
-the way there."""
+since the epoch) and attributes; its kind is :data:`CHILD_KIND`. Nothing refers to its
+id, so the exporter makes it (:func:`expanded`, and the encoder as it writes): a
+webhook's checks and group commit cost no span of their own on the way there."""
+CHILD_KIND: Final = "INTERNAL"
 
 Finished = tuple[
     bytes,
@@ -292,6 +295,11 @@ class Tracing:
             self.child(span, "group commit", start_ns, end_ns, attributes)
 
 
+def span_count(spans: Sequence[Finished]) -> int:
+    """The spans ``spans`` stand for: each, and each one's children."""
+    return len(spans) + sum(len(span[10]) for span in spans if span[10])
+
+
 def expanded(spans: Sequence[Finished]) -> list[Finished]:
     """``spans`` with each one's children (:data:`Child`) as spans of their own after it,
     each given its id here (as the SDK's generator makes one)."""
@@ -305,7 +313,7 @@ def expanded(spans: Sequence[Finished]) -> list[Finished]:
         trace_id, span_id = span[0], span[1]
         out.append((*span[:10], None))
         out += [
-            (trace_id, bits(64) or 1, span_id, name, "INTERNAL", start, end, attributes or {},
+            (trace_id, bits(64) or 1, span_id, name, CHILD_KIND, start, end, attributes or {},
              None, None, None)
             for name, start, end, attributes in children
         ]  # fmt: skip

@@ -1,0 +1,24 @@
+"""``python -m bench.otlp_cost`` still runs end to end (a tiny batch; its figures are
+printed, never judged here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.timeout(120)]
+
+
+def test_the_otlp_encoding_bench_prints_a_figure_for_each_way() -> None:
+    command = [sys.executable, "-m", "bench.otlp_cost", "--batch", "64", "--rounds", "10"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^6\d spans a batch", done.stdout, re.M)
+    for way in ("pipe  read", "http  sdk ", "http  lean", "grpc  sdk ", "grpc  lean"):
+        assert re.search(rf"^{way} +\d+ µs a batch +[\d.]+ µs a span$", done.stdout, re.M), way
