@@ -37,7 +37,7 @@ import msgspec
 _HEAD = 4
 EXPORT_SECONDS = 1.0  # spans are exported once this many are held, or this long after
 _EOF = None
-GC_THRESHOLD = 10_000  # allocations between young collections (the default is 700)
+GC_THRESHOLD = 100_000  # allocations between young collections (the default is 700)
 
 
 def read_frame(fd: int) -> bytes | None:
