@@ -45,7 +45,7 @@ class Params:
     claim_samples: int = 20
     claim_drain_seconds: float = 20.0
     filter_rounds: int = 2  # workload 7: runs with and without the filtered subscribers
-    trace_rounds: int = 3  # workload 10: runs with tracing off, at 1.0 and at 0.1
+    trace_rounds: int = 5  # workload 10: runs with tracing off, at 1.0 and at 0.1
     # Workload 9: events already stored (each with two finished deliveries), and how many
     # times the grown and the empty database are measured, alternated. Run it alone
     # (--only 9): the full size takes about an hour and 62 GB of disk (bench/README.md).
