@@ -168,7 +168,7 @@ class ExporterProcess:
         counted); one that finds the queue full, or that MessagePack cannot carry, is
         dropped and counted."""
         children = span[10]
-        count = 1 + len(children) if children else 1
+        count = 1 + len(children) if children else 1  # tracing.span_count, for one span
         if self.waiting + self._count + count > self.max_queue_size:
             self._queue_full.inc(count)
             return

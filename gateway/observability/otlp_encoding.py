@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-
 __all__ = [
     "Group",
     "encode",
@@ -328,9 +327,8 @@ def readable(spans: Sequence[Finished], group: Group) -> list[ReadableSpan]:
     sampled = TraceFlags(TraceFlags.SAMPLED)
     unset = Status(StatusCode.UNSET)
     made = []
-    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in expanded(
-        spans
-    ):
+    flat = expanded(spans)
+    for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, _ in flat:
         trace_id = int.from_bytes(trace, "big")
         parent = None
         if parent_id is not None:
