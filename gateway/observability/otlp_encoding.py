@@ -50,9 +50,11 @@ __all__ = [
     "http_exporter",
     "readable",
     "request",
+    "requests",
     "serialized",
 ]
 
+GRPC_MESSAGE_BYTES = 4 * 1024 * 1024 - 1024  # a gRPC server takes 4 MiB by default
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _MASK64 = (1 << 64) - 1
 _HAS_IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
@@ -367,11 +369,29 @@ def serialized(spans: Sequence[Finished], group: Group) -> bytes:
 def request(spans: Sequence[Finished], group: Group) -> ExportTraceServiceRequest:
     """``spans`` as the request message (gRPC sends a message): the lean bytes parsed,
     or the SDK's encoder."""
+    return _request(spans, group)[0]
+
+
+def _request(spans: Sequence[Finished], group: Group) -> tuple[ExportTraceServiceRequest, int]:
+    """The request message of ``spans``, and its size in bytes."""
     lean = encode(spans, group)
     if lean is not None:
         parsed: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(lean)
-        return parsed
-    return encode_spans(readable(spans, group))
+        return parsed, len(lean)
+    message = encode_spans(readable(spans, group))
+    return message, message.ByteSize()
+
+
+def requests(
+    spans: Sequence[Finished], group: Group, limit: int
+) -> list[tuple[ExportTraceServiceRequest, int]]:
+    """``spans`` as request messages of at most ``limit`` bytes each (halved until they
+    fit; a span alone goes as it is), each with the spans it holds, children counted."""
+    message, size = _request(spans, group)
+    if size <= limit or len(spans) == 1:
+        return [(message, span_count(spans))]
+    half = len(spans) // 2
+    return requests(spans[:half], group, limit) + requests(spans[half:], group, limit)
 
 
 def http_exporter(
@@ -432,9 +452,25 @@ def grpc_exporter(
     the message its stub takes, which the C runtime does cheaply): its ``export`` takes
     the gateway's tuples."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
 
     class Grpc(OTLPSpanExporter):
-        def _translate_data(self, data: Sequence[Finished]) -> ExportTraceServiceRequest:  # type: ignore[override]
-            return request(data, group)
+        # The SDK's export (its retries, metrics) of each message in turn, each within
+        # what a gRPC server takes by default: the data it passes to the two methods
+        # below is a message made here, and the spans it holds.
+        def export(self, spans: Sequence[Finished]) -> SpanExportResult:  # type: ignore[override]
+            result = SpanExportResult.SUCCESS
+            for prepared in requests(spans, group, GRPC_MESSAGE_BYTES):
+                if self._export(prepared) is not SpanExportResult.SUCCESS:  # type: ignore[arg-type]
+                    result = SpanExportResult.FAILURE
+            return result
+
+        def _translate_data(  # type: ignore[override]
+            self, data: tuple[ExportTraceServiceRequest, int]
+        ) -> ExportTraceServiceRequest:
+            return data[0]
+
+        def _count_data(self, data: tuple[ExportTraceServiceRequest, int]) -> int:  # type: ignore[override]
+            return data[1]
 
     return Grpc(endpoint=target, insecure=insecure, headers=dict(headers), timeout=timeout)

@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from gateway.observability.otlp_encoding import (
+    GRPC_MESSAGE_BYTES,
     Group,
     encode,
     group,
@@ -328,3 +329,46 @@ def test_the_grpc_exporter_sends_the_message_the_sdk_encoder_makes(
         with child_ids(seed):
             expected.append(encode_spans(readable(batch, GROUP)))
     assert received == expected
+
+
+def test_the_grpc_exporter_splits_a_batch_a_grpc_server_would_refuse_as_too_large(
+    grpc_receiver: tuple[int, list[ExportTraceServiceRequest]],
+) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as rpc
+
+    port, received = grpc_receiver
+    t, keep = tracing()
+    wide = "x" * 508  # with the number: the longest value the ingress extracts (512)
+    for n in range(4096):
+        longest = {"gateway.event.external_id": f"{n:04d}{wide}", "gateway.event.type": wide}
+        ingest = t.start("ingest", None, n + 1, longest)
+        t.child(ingest, "checks", n + 1, n + 2)
+        t.end(ingest, n + 3)
+    spans = finished(t, keep)
+    whole = encode(spans, GROUP)
+    assert whole is not None and len(whole) > GRPC_MESSAGE_BYTES
+    as_one = ExportTraceServiceRequest.FromString(whole)
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        pytest.raises(grpc.RpcError) as refused,  # as one message, it is refused
+    ):
+        rpc.TraceServiceStub(channel).Export(as_one, timeout=10)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    exporter = grpc_exporter(f"127.0.0.1:{port}", True, {}, 10.0, GROUP)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS  # type: ignore[arg-type]
+    finally:
+        exporter.shutdown()
+    assert len(received) >= 2
+    assert all(message.ByteSize() <= GRPC_MESSAGE_BYTES for message in received)
+    got = [
+        span
+        for message in received
+        for group_spans in message.resource_spans
+        for scope in group_spans.scope_spans
+        for span in scope.spans
+    ]
+    assert len(got) == span_count(spans) == 8192
+    assert len({span.span_id for span in got}) == 8192
