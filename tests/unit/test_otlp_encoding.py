@@ -372,3 +372,13 @@ def test_the_grpc_exporter_splits_a_batch_a_grpc_server_would_refuse_as_too_larg
     ]
     assert len(got) == span_count(spans) == 8192
     assert len({span.span_id for span in got}) == 8192
+
+
+def test_lengths_and_numbers_are_written_as_protobufs_varints() -> None:
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    from gateway.observability.otlp_encoding import _varint
+
+    edges = [0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF, 0x200000, 1 << 32, (1 << 64) - 1]
+    for n in [*range(0, 0x4100), *edges]:
+        assert _varint(n) == _VarintBytes(n), n
