@@ -12,9 +12,10 @@ value written for its key); an attribute of another type (an int beyond int64, a
 leaves its batch to the SDK's encoder, from the SDK's spans made of the same tuples
 (:func:`readable`).
 
-The exporters are the SDK's own with only how spans become bytes replaced: retries,
-headers, compression, timeouts and the size limit stay the SDK's. Imported only by the
-exporter process (``exporter.py``).
+The exporters are the SDK's own with only how spans become bytes replaced, and over gRPC
+an export split into messages a gRPC server takes (:data:`GRPC_MESSAGE_BYTES`): retries,
+headers, compression, timeouts and the HTTP size limit stay the SDK's. Imported only by
+the exporter process (``exporter.py``).
 """
 
 from __future__ import annotations
