@@ -1,11 +1,16 @@
 """A real OTLP/HTTP trace receiver on loopback: it decodes each ``ExportTraceServiceRequest``
 (opentelemetry-proto) and keeps its spans, or, told to, discards them (the bench's
-collector) or never answers (a hung collector)."""
+collector) or never answers (a hung collector); and a real OTLP/gRPC receiver, gRPC's own
+server with its defaults (:func:`grpc_receiver`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import threading
+from collections.abc import Iterator
+from concurrent import futures
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +22,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from testkit.sinks import listen
 
-__all__ = ["Collector", "ReceivedSpan"]
+__all__ = ["Collector", "ReceivedSpan", "grpc_receiver"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +120,32 @@ def _spans(request: ExportTraceServiceRequest) -> Any:
                     links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
                     service=str(resource.get("service.name", "")),
                 )
+
+
+@contextlib.contextmanager
+def grpc_receiver() -> Iterator[tuple[int, list[ExportTraceServiceRequest]]]:
+    """A gRPC trace service on 127.0.0.1 (its port, and the requests it took, in order),
+    with gRPC's defaults: a message over 4 MiB is refused (``RESOURCE_EXHAUSTED``)."""
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as rpc
+
+    received: list[ExportTraceServiceRequest] = []
+    lock = threading.Lock()
+
+    class Receiver(rpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
+            with lock:
+                received.append(request)
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    rpc.add_TraceServiceServicer_to_server(Receiver(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield port, received
+    finally:
+        server.stop(None)
 
 
 async def _serve(port: int, mode: str) -> None:

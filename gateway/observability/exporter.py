@@ -9,8 +9,9 @@ MessagePack body: first the settings (a map), then batches (each a list of
 counts below are of spans, children included). Spans are exported once ``export_spans``
 of them are held, or :data:`EXPORT_SECONDS` after the first was read (an HTTP request
 costs about as much as encoding 500 spans: few, large exports are cheap). It writes a
-line on stdout once its exporter is made, ``ready 0``, and two for each export: ``took N``
-as it begins (N the spans it holds), then ``ok N`` or ``failed N``. The settings come on
+line on stdout once its exporter is made, ``ready 0``, and for each export ``took N`` as
+it begins (N the spans it holds), then ``ok N`` or ``failed N``, or both when part of it
+failed (over gRPC it goes in several messages when large: ``failed_spans``). The settings come on
 stdin, not the command line, as they hold the collector's credentials; ``OTEL_*``
 variables reach the SDK's exporter from the environment, as they would in the gateway.
 
@@ -132,9 +133,13 @@ def serve(calls: int, answers: int) -> None:
             _report(answers, b"took", count)
             try:
                 ok = exporter.export(held) is SpanExportResult.SUCCESS
+                failed = 0 if ok else min(count, getattr(exporter, "failed_spans", count))
             except Exception:
-                ok = False
-            _report(answers, b"ok" if ok else b"failed", count)
+                failed = count
+            if failed < count:
+                _report(answers, b"ok", count - failed)
+            if failed:
+                _report(answers, b"failed", failed)
             held, count = [], 0
     exporter.shutdown()
 

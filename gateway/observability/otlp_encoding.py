@@ -453,20 +453,23 @@ def grpc_exporter(
 ) -> SpanExporter:
     """The SDK's OTLP/gRPC exporter, sending the bytes written here (parsed back into
     the message its stub takes, which the C runtime does cheaply): its ``export`` takes
-    the gateway's tuples."""
+    the gateway's tuples, and says after a failure how many of their spans failed
+    (``failed_spans``)."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     class Grpc(OTLPSpanExporter):
+        failed_spans = 0  # of the last export, which fails when any of its messages does
+
         # The SDK's export (its retries, metrics) of each message in turn, each within
         # what a gRPC server takes by default: the data it passes to the two methods
         # below is a message made here, and the spans it holds.
         def export(self, spans: Sequence[Finished]) -> SpanExportResult:  # type: ignore[override]
-            result = SpanExportResult.SUCCESS
+            self.failed_spans = 0
             for prepared in requests(spans, group, GRPC_MESSAGE_BYTES):
                 if self._export(prepared) is not SpanExportResult.SUCCESS:  # type: ignore[arg-type]
-                    result = SpanExportResult.FAILURE
-            return result
+                    self.failed_spans += prepared[1]
+            return SpanExportResult.FAILURE if self.failed_spans else SpanExportResult.SUCCESS
 
         def _translate_data(  # type: ignore[override]
             self, data: tuple[ExportTraceServiceRequest, int]

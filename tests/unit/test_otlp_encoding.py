@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import threading
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import msgspec
@@ -20,7 +18,6 @@ from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -37,6 +34,7 @@ from gateway.observability.otlp_encoding import (
     serialized,
 )
 from gateway.observability.tracing import Finished, Tracing, expanded, span_count
+from testkit import otlp
 from testkit.kept_spans import Keep, kept_tracing
 from testkit.otlp import Collector
 
@@ -288,24 +286,8 @@ async def test_the_http_exporter_sends_lean_and_fallback_batches_a_receiver_deco
 
 @pytest.fixture
 def grpc_receiver() -> Iterator[tuple[int, list[ExportTraceServiceRequest]]]:
-    import grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as rpc
-
-    received: list[ExportTraceServiceRequest] = []
-    lock = threading.Lock()
-
-    class Receiver(rpc.TraceServiceServicer):  # type: ignore[misc]
-        def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
-            with lock:
-                received.append(request)
-            return ExportTraceServiceResponse()
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    rpc.add_TraceServiceServicer_to_server(Receiver(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield port, received
-    server.stop(None)
+    with otlp.grpc_receiver() as receiver:
+        yield receiver
 
 
 def test_the_grpc_exporter_sends_the_message_the_sdk_encoder_makes(

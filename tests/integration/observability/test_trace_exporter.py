@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from gateway.observability.export import ExporterProcess
 from gateway.observability.tracing import Tracing
+from testkit import otlp
 from testkit.otlp import Collector
 from testkit.polling import until
 from testkit.processes import free_port
@@ -29,10 +30,13 @@ async def collector() -> AsyncIterator[Collector]:
 
 
 def exporter(endpoint: str, **settings: Any) -> tuple[ExporterProcess, Counter]:
+    """An exporter for the collector at ``endpoint`` (its base URL), over OTLP/HTTP
+    unless ``settings`` say otherwise."""
     dropped = Counter("dropped", "spans", ["reason"], registry=CollectorRegistry())
+    grpc = settings.get("exporter") == "otlp-grpc"
     fields: dict[str, Any] = {
         "exporter": "otlp-http",
-        "endpoint": f"{endpoint}/v1/traces",
+        "endpoint": endpoint if grpc else f"{endpoint}/v1/traces",
         "headers": {},
         "service_name": "exporter-under-test",
         "export_timeout_seconds": 10.0,
@@ -170,3 +174,27 @@ async def test_a_span_the_pipe_cannot_carry_is_counted_failed_with_its_children(
     await ex.close(10.0)
     assert count(dropped, "export_failed") == 2  # the span and its child
     assert sorted(s.name for s in collector.spans) == ["checks", "checks", "ingest", "ingest"]
+
+
+async def test_a_grpc_export_refused_in_part_counts_only_the_spans_refused() -> None:
+    with otlp.grpc_receiver() as (port, received):
+        # a refused message is retried until the export's time is up
+        ex, dropped = exporter(
+            f"http://127.0.0.1:{port}", exporter="otlp-grpc", export_timeout_seconds=2.0
+        )
+        await ex.start()
+        tracing = Tracing(ex, sampling_ratio=1.0, inbound="link")
+        huge = tracing.start("huge", None, 1_000, {"too long": "x" * (5 << 20)}, kind="SERVER")
+        tracing.child(huge, "checks", 1_000, 2_000)
+        tracing.end(huge, 3_000)
+        webhooks(ex, 9)  # in the same batch: 18 spans a gRPC server takes
+        await ex.close(15.0)
+    got = [
+        span.name
+        for message in received
+        for group in message.resource_spans
+        for scope in group.scope_spans
+        for span in scope.spans
+    ]
+    assert sorted(got) == ["checks"] * 9 + ["ingest"] * 9
+    assert count(dropped, "export_failed") == 2  # the span too large, and its child
