@@ -387,12 +387,13 @@ def _request(spans: Sequence[Finished], group: Group) -> tuple[ExportTraceServic
 
 def requests(
     spans: Sequence[Finished], group: Group, limit: int
-) -> list[tuple[ExportTraceServiceRequest, int]]:
+) -> list[tuple[ExportTraceServiceRequest, int, int]]:
     """``spans`` as request messages of at most ``limit`` bytes each (halved until they
-    fit; a span alone goes as it is), each with the spans it holds, children counted."""
+    fit; a span alone is as large as it is), each with the spans it holds (children
+    counted) and its size in bytes."""
     message, size = _request(spans, group)
     if size <= limit or len(spans) == 1:
-        return [(message, span_count(spans))]
+        return [(message, span_count(spans), size)]
     half = len(spans) // 2
     return requests(spans[:half], group, limit) + requests(spans[half:], group, limit)
 
@@ -463,20 +464,22 @@ def grpc_exporter(
 
         # The SDK's export (its retries, metrics) of each message in turn, each within
         # what a gRPC server takes by default: the data it passes to the two methods
-        # below is a message made here, and the spans it holds.
+        # below is a message made here, the spans it holds and its size. A span too
+        # large alone fails at once (the SDK would retry its refusal until the timeout).
         def export(self, spans: Sequence[Finished]) -> SpanExportResult:  # type: ignore[override]
             self.failed_spans = 0
             for prepared in requests(spans, group, GRPC_MESSAGE_BYTES):
-                if self._export(prepared) is not SpanExportResult.SUCCESS:  # type: ignore[arg-type]
+                too_large = prepared[2] > GRPC_MESSAGE_BYTES
+                if too_large or self._export(prepared) is not SpanExportResult.SUCCESS:  # type: ignore[arg-type]
                     self.failed_spans += prepared[1]
             return SpanExportResult.FAILURE if self.failed_spans else SpanExportResult.SUCCESS
 
         def _translate_data(  # type: ignore[override]
-            self, data: tuple[ExportTraceServiceRequest, int]
+            self, data: tuple[ExportTraceServiceRequest, int, int]
         ) -> ExportTraceServiceRequest:
             return data[0]
 
-        def _count_data(self, data: tuple[ExportTraceServiceRequest, int]) -> int:  # type: ignore[override]
+        def _count_data(self, data: tuple[ExportTraceServiceRequest, int, int]) -> int:  # type: ignore[override]
             return data[1]
 
     return Grpc(endpoint=target, insecure=insecure, headers=dict(headers), timeout=timeout)
