@@ -11,9 +11,10 @@ of them are held, or :data:`EXPORT_SECONDS` after the first was read (an HTTP re
 costs about as much as encoding 500 spans: few, large exports are cheap). It writes a
 line on stdout once its exporter is made, ``ready 0``, and for each export ``took N`` as
 it begins (N the spans it holds), then ``ok N`` or ``failed N``, or both when part of it
-failed (over gRPC it goes in several messages when large: ``failed_spans``). The settings come on
-stdin, not the command line, as they hold the collector's credentials; ``OTEL_*``
-variables reach the SDK's exporter from the environment, as they would in the gateway.
+failed (a large export goes over gRPC in several messages: ``failed_spans``). The
+settings come on stdin, not the command line, as they hold the collector's credentials;
+``OTEL_*`` variables reach the SDK's exporter from the environment, as they would in the
+gateway.
 
 A thread reads stdin while the main thread exports, so a closed stdin is seen at once:
 when the gateway closed it, what was read is exported and the process ends; when the

@@ -372,30 +372,27 @@ def serialized(spans: Sequence[Finished], group: Group) -> bytes:
 def request(spans: Sequence[Finished], group: Group) -> ExportTraceServiceRequest:
     """``spans`` as the request message (gRPC sends a message): the lean bytes parsed,
     or the SDK's encoder."""
-    return _request(spans, group)[0]
-
-
-def _request(spans: Sequence[Finished], group: Group) -> tuple[ExportTraceServiceRequest, int]:
-    """The request message of ``spans``, and its size in bytes."""
-    lean = encode(spans, group)
-    if lean is not None:
-        parsed: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(lean)
-        return parsed, len(lean)
-    message = encode_spans(readable(spans, group))
-    return message, message.ByteSize()
+    return requests(spans, group, None)[0][0]
 
 
 def requests(
-    spans: Sequence[Finished], group: Group, limit: int
+    spans: Sequence[Finished], group: Group, limit: int | None
 ) -> list[tuple[ExportTraceServiceRequest, int, int]]:
     """``spans`` as request messages of at most ``limit`` bytes each (halved until they
     fit; a span alone is as large as it is), each with the spans it holds (children
     counted) and its size in bytes."""
-    message, size = _request(spans, group)
-    if size <= limit or len(spans) == 1:
-        return [(message, span_count(spans), size)]
-    half = len(spans) // 2
-    return requests(spans[:half], group, limit) + requests(spans[half:], group, limit)
+    lean = encode(spans, group)
+    if lean is None:
+        message = encode_spans(readable(spans, group))
+        size = message.ByteSize()
+    else:
+        size = len(lean)
+    if limit is not None and size > limit and len(spans) > 1:
+        half = len(spans) // 2
+        return requests(spans[:half], group, limit) + requests(spans[half:], group, limit)
+    if lean is not None:
+        message = ExportTraceServiceRequest.FromString(lean)
+    return [(message, span_count(spans), size)]
 
 
 def http_exporter(
