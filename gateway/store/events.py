@@ -193,9 +193,12 @@ async def list_events(
     limit: int = 100,
 ) -> list[EventSummary]:
     """Newest first; ``before`` is the id of the last event of the previous page."""
+    sources = [source] if source is not None else None
+    if external_id is not None and sources is None:  # the dedup key leads with the source
+        sources = [r["source"] for r in await db.fetch("event_sources")]
     rows = await db.fetch(
         "list_events",
-        source,
+        sources,
         event_type_like,
         external_id,
         received_from,

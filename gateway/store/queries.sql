@@ -419,11 +419,24 @@ SELECT version_num FROM alembic_version;
 -- name: database_exists
 SELECT 1 FROM pg_database WHERE datname = $1;
 
+-- name: event_sources
+-- The sources events are stored under, in order: a loose scan, one descent of an index
+-- led by the source for each (PostgreSQL before 18 has no skip scan to do it itself).
+WITH RECURSIVE s(source) AS (
+    (SELECT source FROM events ORDER BY source LIMIT 1)
+  UNION ALL
+    SELECT (SELECT e.source FROM events e WHERE e.source > s.source ORDER BY e.source LIMIT 1)
+    FROM s WHERE s.source IS NOT NULL
+)
+SELECT source FROM s WHERE source IS NOT NULL;
+
 -- name: list_events
+-- $1: the sources to search, or NULL for all. A sender's id ($3) is found through the
+-- dedup key (source, external_id), so a search by it names the sources (event_sources).
 SELECT id, source, external_id, event_type, ordering_key, received_at, content_type,
        octet_length(body) AS size, trace_id
 FROM events
-WHERE ($1::text IS NULL OR source = $1)
+WHERE ($1::text[] IS NULL OR source = ANY ($1))
   AND ($2::text IS NULL OR event_type LIKE $2)
   AND ($3::text IS NULL OR external_id = $3)
   AND ($4::timestamptz IS NULL OR received_at >= $4)
