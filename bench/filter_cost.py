@@ -1,6 +1,6 @@
 """What content filters cost an event: in PostgreSQL, in the ingress, and interpreted.
 
-    .venv/bin/python -m bench.filter_cost [--batches 500] [--batch 64] [--rounds 2]
+    .venv/bin/python -m bench.filter_cost [--batches 500] [--batch 64] [--rounds 2] [--uuid-ids]
 
 Starts the embedded server in a temporary directory under /tmp and migrates a template
 holding the bench's two subscribers, then stores ``batches`` x ``batch`` realistic
@@ -10,7 +10,10 @@ those two and once with the ten filtered subscribers of bench/filters.py beside 
 run is made as the ingress makes it: with the verdicts of the filters it read from the
 database (``judge``), and once more without them (``--no-judge``: PostgreSQL evaluates
 every filter). The figures, per event: the CPU time of the backend that ran the
-statements (``/proc``), and that of the verdicts in this process.
+statements (``/proc``), the WAL it wrote, and the CPU time of the verdicts in this
+process. Senders' ids come in order (a round's tag, then a counter, as workload 1 sends
+them), or with ``--uuid-ids`` as random UUIDs, as Shopify's are: each lands anywhere in
+the indexes on them.
 
 Python, interpreted (the way not taken): the same orders parsed with orjson and the same
 ten filters evaluated by ``gateway.domain.filters.holds``, per event.
@@ -24,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import orjson
@@ -66,11 +70,11 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def _sql(
-    url: str, bodies: list[bytes], batch: int, tag: str, judged: bool
+    url: str, bodies: list[bytes], batch: int, tag: str, judged: bool, uuid_ids: bool
 ) -> dict[str, float]:
     events = [
-        IngestEvent(new_id("evt"), SOURCE, f"{tag}-{n}", TOPIC, None, "application/json",
-                    HEADERS, body)
+        IngestEvent(new_id("evt"), SOURCE, str(uuid.uuid4()) if uuid_ids else f"{tag}-{n}",
+                    TOPIC, None, "application/json", HEADERS, body)
         for n, body in enumerate(bodies)
     ]  # fmt: skip
     db = await Database.connect(url, min_size=1, max_size=1, generic_plans=True)
@@ -78,18 +82,21 @@ async def _sql(
         judge = Judge(await filters_in_force(db)) if judged else None
         judging = _judging(judge, events)
         backend = await _backend(db)  # a pool of one: every statement runs there
+        wal = await _wal_position(db)
         cpu, started = _cpu_seconds(backend), time.perf_counter()
         created = 0
         for at in range(0, len(events), batch):
             _, made = await insert_batch(db, events[at : at + batch], judge)
             created += made
         seconds, cpu = time.perf_counter() - started, _cpu_seconds(backend) - cpu
+        wal = await _wal_position(db) - wal
     finally:
         await db.close()
     n = len(events)
     return {
         "backend_cpu_us_per_event": round(cpu / n * 1e6, 1),
         "verdicts_cpu_us_per_event": round(judging / n * 1e6, 1),
+        "wal_bytes_per_event": round(wal / n),
         "wall_us_per_event": round(seconds / n * 1e6, 1),
         "deliveries_per_event": round(created / n, 2),
     }
@@ -103,6 +110,11 @@ def _judging(judge: Judge | None, events: list[IngestEvent]) -> float:
     for e in events:
         judge.verdicts(e.source, e.id, e.event_type, e.headers_json, e.body, e.body_view)
     return time.process_time() - started
+
+
+async def _wal_position(db: Database) -> int:
+    async with db.transaction() as conn:
+        return int(await conn.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'"))
 
 
 async def _backend(db: Database) -> int:
@@ -128,6 +140,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-judge", action="store_true", help="also without verdicts")
+    parser.add_argument("--uuid-ids", action="store_true", help="senders' ids random UUIDs")
     args = parser.parse_args()
     bodies = [s.body for s in generate(args.batches * args.batch)]
     workdir = Path(tempfile.mkdtemp(prefix="filter-cost-", dir="/tmp"))
@@ -142,7 +155,9 @@ def main() -> None:
             for judged in ways:
                 for filtered in (False, True):
                     url = server.create("filter_run", f"filters_{int(filtered)}")
-                    figures = asyncio.run(_sql(url, bodies, args.batch, f"r{round_}", judged))
+                    figures = asyncio.run(
+                        _sql(url, bodies, args.batch, f"r{round_}", judged, args.uuid_ids)
+                    )
                     label = ("10 filters" if filtered else "no filter ") + (
                         "" if judged else ", no verdicts"
                     )
