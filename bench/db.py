@@ -175,6 +175,10 @@ class Server:
         self.run(self._admin(f"CREATE DATABASE {name}{clause}"))
         return self.url(name)
 
+    def checkpoint(self) -> None:
+        """A checkpoint now: the next change to each page writes its full-page image."""
+        self.run(self._admin("CHECKPOINT"))
+
     def drop(self, name: str) -> None:
         self.run(self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 

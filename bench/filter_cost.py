@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import orjson
@@ -35,21 +33,11 @@ import orjson
 from bench.db import Server
 from bench.filters import FILTERS
 from bench.payloads import SOURCE, TOPIC, generate
+from bench.storecost import HEADERS, store_cost
 from gateway.domain.filters import holds, parse_filter
-from gateway.domain.filters.judge import Judge
-from gateway.domain.ids import new_id
 from gateway.store.database import Database
-from gateway.store.events import insert_batch
-from gateway.store.filters import filters_in_force
 from gateway.store.migrate import upgrade_to_head
-from gateway.store.records import IngestEvent
 from testkit.factories import subscriber
-
-HEADERS = (
-    '{"content-type": "application/json", "x-shopify-topic": "orders/create", '
-    '"x-shopify-shop-domain": "bench-shop.myshopify.com"}'
-)
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 async def _template(url: str, filtered: bool) -> None:
@@ -62,64 +50,6 @@ async def _template(url: str, filtered: bool) -> None:
             await subscriber(db, f"warehouse-{n}", f"http://127.0.0.1:9/f{n}", filter=spec)
     finally:
         await db.close()
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
-
-async def _sql(
-    url: str, bodies: list[bytes], batch: int, tag: str, judged: bool, uuid_ids: bool
-) -> dict[str, float]:
-    events = [
-        IngestEvent(new_id("evt"), SOURCE, str(uuid.uuid4()) if uuid_ids else f"{tag}-{n}",
-                    TOPIC, None, "application/json", HEADERS, body)
-        for n, body in enumerate(bodies)
-    ]  # fmt: skip
-    db = await Database.connect(url, min_size=1, max_size=1, generic_plans=True)
-    try:
-        judge = Judge(await filters_in_force(db)) if judged else None
-        judging = _judging(judge, events)
-        backend = await _backend(db)  # a pool of one: every statement runs there
-        wal = await _wal_position(db)
-        cpu, started = _cpu_seconds(backend), time.perf_counter()
-        created = 0
-        for at in range(0, len(events), batch):
-            _, made = await insert_batch(db, events[at : at + batch], judge)
-            created += made
-        seconds, cpu = time.perf_counter() - started, _cpu_seconds(backend) - cpu
-        wal = await _wal_position(db) - wal
-    finally:
-        await db.close()
-    n = len(events)
-    return {
-        "backend_cpu_us_per_event": round(cpu / n * 1e6, 1),
-        "verdicts_cpu_us_per_event": round(judging / n * 1e6, 1),
-        "wal_bytes_per_event": round(wal / n),
-        "wall_us_per_event": round(seconds / n * 1e6, 1),
-        "deliveries_per_event": round(created / n, 2),
-    }
-
-
-def _judging(judge: Judge | None, events: list[IngestEvent]) -> float:
-    """The CPU seconds the verdicts on ``events`` take in this process."""
-    if judge is None:
-        return 0.0
-    started = time.process_time()
-    for e in events:
-        judge.verdicts(e.source, e.id, e.event_type, e.headers_json, e.body, e.body_view)
-    return time.process_time() - started
-
-
-async def _wal_position(db: Database) -> int:
-    async with db.transaction() as conn:
-        return int(await conn.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'"))
-
-
-async def _backend(db: Database) -> int:
-    async with db.transaction() as conn:
-        return int(conn.get_server_pid())
 
 
 def _python(bodies: list[bytes]) -> dict[str, float]:
@@ -156,7 +86,7 @@ def main() -> None:
                 for filtered in (False, True):
                     url = server.create("filter_run", f"filters_{int(filtered)}")
                     figures = asyncio.run(
-                        _sql(url, bodies, args.batch, f"r{round_}", judged, args.uuid_ids)
+                        store_cost(url, bodies, args.batch, f"r{round_}", judged, args.uuid_ids)
                     )
                     label = ("10 filters" if filtered else "no filter ") + (
                         "" if judged else ", no verdicts"

@@ -8,6 +8,11 @@ template (the two subscribers only), alternated ``growth_rounds`` times:
 - ingest saturation, workload 1's way (wrk at ``wrk_connections``, ``--role ingress``);
 - the claim with workload 3's backlog pending on top: median of ``claim_samples``
   ``EXPLAIN ANALYZE`` runs, rolled back, and the buffers it touched;
+- ``growth_insert_events`` events whose senders' ids are random UUIDs (as Shopify's
+  are), stored just after a checkpoint by the writer's ``insert_batch`` in SQL alone
+  (bench/storecost.py): the backend's CPU and the WAL an event. Each index leaf such an
+  id lands on writes a full-page image the first time it changes after a checkpoint,
+  and a grown database has many more leaves than one cycle's events share;
 - one round of the gateway's retention (``gateway.maintenance.retention``, the shipped
   ``[retention]`` settings and any ``--set retention.…``) removing what is older than
   the window, while wrk saturates the ingress again. On the empty side the history's
@@ -34,6 +39,7 @@ from bench.gateway import apply_overrides
 from bench.history import Window, relation_sizes, seed_history, vacuum
 from bench.payloads import SOURCE, Signed, read_requests
 from bench.report import Row
+from bench.storecost import store_cost
 from gateway.config import DatabaseConfig, RetentionConfig
 from gateway.maintenance.retention import Retention
 from gateway.observability import Metrics
@@ -49,6 +55,7 @@ BYTES_PER_EVENT = 2900
 """Disk an event of the history takes with its two deliveries, all their indexes and
 maps (2.63 GB a million events, measured at 1 and 3 million), with a margin; the check
 before seeding uses it."""
+RANDOM_IDS_BATCH = 64  # events a statement, as the writer's batches come at saturation
 WAL_HEADROOM = 8 * 1024 * MB  # the embedded server's max_wal_size and min_wal_size, and more
 
 
@@ -128,6 +135,12 @@ def _measure(
         f"workload 9, {kind}: claim {claim['execution_ms_median']:.2f} ms,"
         f" {claim['shared_buffers']} buffers ({claim['pending']:,} pending)"
     )
+    stored = _random_ids_after_checkpoint(ctx, url, name)
+    ctx.log(
+        f"workload 9, {kind}: random ids after a checkpoint,"
+        f" {stored['backend_cpu_us_per_event']:.0f} us and"
+        f" {stored['wal_bytes_per_event']:,} WAL bytes an event (SQL alone)"
+    )
     gateway = ctx.gateway(name, url, "ingress")
     try:
         if p.warmup_seconds:
@@ -174,9 +187,23 @@ def _measure(
         "ingest": {**ingest, "cpu_cores": cpu.cores},
         "claim": {k: v for k, v in claim.items() if k != "plan"},
         "claim_plan": claim["plan"],
+        "random_ids": stored,
         "pending_seeded": pending["pending"],
         "retention": removed,
     }
+
+
+def _random_ids_after_checkpoint(ctx: Context, url: str, tag: str) -> dict[str, float]:
+    """``growth_insert_events`` events with random ids stored on ``url`` right after a
+    checkpoint, 64 a statement as the writer's batches come at saturation."""
+    requests = read_requests(ctx.requests_file)
+    count = ctx.params.growth_insert_events
+    bodies = [requests[n % len(requests)].body for n in range(count)]
+    ctx.server.checkpoint()
+    figures: dict[str, float] = ctx.server.run(
+        store_cost(url, bodies, RANDOM_IDS_BATCH, tag, judged=False, uuid_ids=True)
+    )
+    return figures
 
 
 def _dead_before(window: Window, config: RetentionConfig) -> datetime | None:
@@ -269,6 +296,11 @@ def _rows(
         Row(9, "  shared buffers the claim touched", "buffers",
             _median(grown, "claim", "shared_buffers"), _median(empty, "claim", "shared_buffers"),
             "empty"),
+        Row(9, "random ids after a checkpoint, SQL alone: CPU an event", "us",
+            _median(grown, "random_ids", "backend_cpu_us_per_event"),
+            _median(empty, "random_ids", "backend_cpu_us_per_event"), "empty"),
+        Row(9, "  WAL an event", "bytes", _median(grown, "random_ids", "wal_bytes_per_event"),
+            _median(empty, "random_ids", "wal_bytes_per_event"), "empty"),
         Row(9, f"retention, {stored}: rows removed", "rows/s",
             _median(grown, "retention", "rate"), _median(empty, "retention", "rate"),
             "those rows alone", ">= 0.9 x", ratio_goal=0.9),

@@ -51,6 +51,7 @@ class Params:
     # (--only 9): the full size takes about an hour and 62 GB of disk (bench/README.md).
     growth_events: int = 10_000_000
     growth_rounds: int = 2
+    growth_insert_events: int = 20_000  # random ids stored after a checkpoint, SQL alone
     profile_seconds: float = 15.0
     shape: str = "split"  # workloads 4 and 5: the chart's default, or "all" (make serve)
     saturation_rate: float = 0.0  # for 2 and 5 without 1: the gateway's saturation (req/s)
@@ -103,6 +104,7 @@ def smoke() -> Params:
         trace_rounds=1,
         growth_events=2000,
         growth_rounds=1,
+        growth_insert_events=256,
         profile_seconds=1,
         max_rate=100,
         smoke=True,
