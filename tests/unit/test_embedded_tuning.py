@@ -19,3 +19,7 @@ def test_shared_buffers_are_a_sixteenth_of_memory_within_bounds() -> None:
     assert tuning(1 * GB)["shared_buffers"] == "128MB"
     assert tuning(4 * GB)["shared_buffers"] == "256MB"
     assert tuning(64 * GB)["shared_buffers"] == "512MB"
+
+
+def test_full_page_images_are_never_compressed_with_pglz() -> None:
+    assert tuning(4 * GB)["wal_compression"] not in ("on", "pglz")
