@@ -195,7 +195,7 @@ def _measure(
 
 def _random_ids_after_checkpoint(ctx: Context, url: str, tag: str) -> dict[str, float]:
     """``growth_insert_events`` events with random ids stored on ``url`` right after a
-    checkpoint, 64 a statement as the writer's batches come at saturation."""
+    checkpoint."""
     requests = read_requests(ctx.requests_file)
     count = ctx.params.growth_insert_events
     bodies = [requests[n % len(requests)].body for n in range(count)]
