@@ -262,6 +262,12 @@ WITH candidates AS MATERIALIZED (
     JOIN room r USING (subscriber_id)
     WHERE f.subscriber_id = t.subscriber_id
     RETURNING 1
+), claimed_events AS MATERIALIZED (
+    -- each event once, however many of its deliveries were claimed
+    SELECT e.id, e.source, e.external_id, e.event_type, e.received_at, e.content_type,
+           e.headers, e.body, e.body_view, e.trace_id, e.trace_span_id
+    FROM events e
+    WHERE e.id = ANY (ARRAY(SELECT DISTINCT event_id FROM claimed))
 )
 SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueued_at,
        c.ordering_key, e.source, e.external_id, e.event_type, e.received_at, e.content_type,
@@ -275,7 +281,7 @@ SELECT c.id, c.event_id, c.subscriber_id, c.attempts, c.total_attempts, c.enqueu
            AS body_view,
        c.next_attempt_at AS due_at, e.trace_id, e.trace_span_id, s.send_traceparent
 FROM claimed c
-JOIN events e ON e.id = c.event_id
+JOIN claimed_events e ON e.id = c.event_id
 JOIN subscribers s ON s.id = c.subscriber_id;
 
 -- name: finish_deliveries
