@@ -24,6 +24,8 @@
    ``FOR UPDATE SKIP LOCKED``; the oldest ``batch`` of them overall.
 5. **claimed**, **flow**: lease them and charge an attempt; add them to ``in_flight``,
    take their tokens, and turn a probing circuit half-open with the probe's lease.
+6. **claimed_events**: their events, each read once (one scan of ``events_pkey`` over
+   their ids), however many of its deliveries were claimed.
 
 Cost: one index probe per active subscriber, plus at most ``batch`` flow rows and about
 ``batch`` deliveries: O(subscribers + batch), whatever the backlog. A paused, disabled,
