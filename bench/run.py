@@ -91,6 +91,8 @@ def parse(argv: list[str] | None) -> Params:
             setattr(params, field.name, given)
     if args.only:
         params.workloads = tuple(int(w) for w in args.only.split(","))
+        if 2 in params.workloads and 1 not in params.workloads:
+            parser.error("workload 2 runs in workload 1's phase, at half its rate: --only 1,2")
     params.overrides = list(args.set)
     params.profile = args.profile
     params.shape = args.shape
