@@ -129,13 +129,14 @@ def _measure(
     name = f"w9-{kind}-{round_}"
     grown = kind == "grown"
     url = ctx.server.create(DATABASE, GROWN if grown else TEMPLATE, file_copy=grown)
-    pending = ctx.server.run(db.seed(url, p.backlog // 2, read_requests(ctx.requests_file)))
+    requests = read_requests(ctx.requests_file)
+    pending = ctx.server.run(db.seed(url, p.backlog // 2, requests))
     claim = ctx.server.run(db.explain_claim(url, *claim_args(p), 60.0, p.claim_samples))
     ctx.log(
         f"workload 9, {kind}: claim {claim['execution_ms_median']:.2f} ms,"
         f" {claim['shared_buffers']} buffers ({claim['pending']:,} pending)"
     )
-    stored = _random_ids_after_checkpoint(ctx, url, name)
+    stored = _random_ids_after_checkpoint(ctx, url, name, requests)
     ctx.log(
         f"workload 9, {kind}: random ids after a checkpoint,"
         f" {stored['backend_cpu_us_per_event']:.0f} us and"
@@ -193,10 +194,11 @@ def _measure(
     }
 
 
-def _random_ids_after_checkpoint(ctx: Context, url: str, tag: str) -> dict[str, float]:
-    """``growth_insert_events`` events with random ids stored on ``url`` right after a
-    checkpoint."""
-    requests = read_requests(ctx.requests_file)
+def _random_ids_after_checkpoint(
+    ctx: Context, url: str, tag: str, requests: list[Signed]
+) -> dict[str, float]:
+    """``growth_insert_events`` of ``requests``' bodies, with random ids, stored on
+    ``url`` right after a checkpoint."""
     count = ctx.params.growth_insert_events
     bodies = [requests[n % len(requests)].body for n in range(count)]
     ctx.server.checkpoint()

@@ -48,7 +48,7 @@ class Params:
     trace_rounds: int = 5  # workload 10: runs with tracing off, at 1.0 and at 0.1
     # Workload 9: events already stored (each with two finished deliveries), and how many
     # times the grown and the empty database are measured, alternated. Run it alone
-    # (--only 9): the full size takes about an hour and 62 GB of disk (bench/README.md).
+    # (--only 9): the full size takes about 20 minutes and 62 GB of disk (bench/README.md).
     growth_events: int = 10_000_000
     growth_rounds: int = 2
     growth_insert_events: int = 20_000  # random ids stored after a checkpoint, SQL alone
