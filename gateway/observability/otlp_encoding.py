@@ -215,14 +215,15 @@ def _head(name: str, kind: str) -> bytes:
     return head
 
 
-def _spans(spans: Sequence[Finished]) -> bytes:
-    """The ``spans`` fields of a ``ScopeSpans``: each span, then its children
+def _spans(spans: Sequence[Finished]) -> list[bytes]:
+    """The ``spans`` fields of a ``ScopeSpans``, in parts: each span, then its children
     (``tracing.Child``) as spans of their own, each given its id here, in the order
     ``tracing.expanded`` gives them theirs (what the SDK's encoder writes of its spans).
-    One loop with everything it needs held locally: this is the exporter's hottest code."""
+    One loop with everything it needs held locally: this is the exporter's hottest code.
+    A child's parts are not joined: its length is known from its name's (:func:`_kid`)."""
     out: list[bytes] = []
     add = out.extend
-    heads, small, bits = _HEADS, _SMALL, random.getrandbits
+    heads, lengths, kids_of, bits = _HEADS, _LENGTHS, _KIDS, random.getrandbits
     ids_of, ids_with_parent, times = _IDS.pack, _IDS_PARENT.pack, _TIMES.pack
     kid_tail = _TAILS[True]
     for trace, span_id, parent_id, name, kind, start, end, attributes, link, error, kids in spans:
@@ -242,39 +243,85 @@ def _spans(spans: Sequence[Finished]) -> bytes:
             parts.append(_LOCAL_PARENT if parent_id is None else _REMOTE_PARENT)
         encoded = b"".join(parts)
         n = len(encoded)
-        add((_SPAN, small[n] if n < 0x80 else _varint(n), encoded))
+        add((_SPAN, lengths[n] if n < _LENGTHS_HELD else _varint(n), encoded))
         if kids:
             for kid, begun, ended, given in kids:
                 ids = ids_with_parent(
                     _TRACE_ID, trace, _SPAN_ID, bits(64) or 1, _PARENT_ID, span_id
                 )
-                head = heads.get((kid, CHILD_KIND)) or _head(kid, CHILD_KIND)
-                parts = [ids, head, times(_START, begun, _END, ended)]
+                head, fixed = kids_of.get(kid) or _kid(kid)
                 if given:
+                    parts = []
                     _attributes_once(parts, given)
-                parts.append(kid_tail)
-                encoded = b"".join(parts)
-                n = len(encoded)
-                add((_SPAN, small[n] if n < 0x80 else _varint(n), encoded))
-    return b"".join(out)
+                    given_bytes = b"".join(parts)
+                    n = fixed + len(given_bytes)
+                    length = lengths[n] if n < _LENGTHS_HELD else _varint(n)
+                    add((_SPAN, length, ids, head, times(_START, begun, _END, ended),
+                         given_bytes, kid_tail))  # fmt: skip
+                else:
+                    add((_SPAN, lengths[fixed], ids, head, times(_START, begun, _END, ended),
+                         kid_tail))  # fmt: skip
+    return out
+
+
+_LENGTHS_HELD = 0x1000  # a span's length as a varint, for every length below this
+_LENGTHS = [_varint(n) for n in range(_LENGTHS_HELD)]
+_KIDS: dict[str, tuple[bytes, int]] = {}  # by a child's name: its name and kind fields,
+# and its length without attributes (ids with its parent's, times, status and flags)
+
+
+def _kid(name: str) -> tuple[bytes, int]:
+    """A child's name and kind fields, and its length without attributes (:data:`_KIDS`)."""
+    head = _head(name, CHILD_KIND)
+    made = head, _IDS_PARENT.size + len(head) + _TIMES.size + len(_TAILS[True])
+    if len(_KIDS) < _KEYS_HELD:
+        _KIDS[name] = made
+    return made
 
 
 def _attributes_once(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
     """Each attribute onto ``parts`` as :func:`_attribute` writes it, but for a string or
     int equal to the last one written for its key (a source, an outcome, a status code),
-    which is not written again."""
-    last = _LAST
+    which is not written again, and a short string, written after its key's prefix for
+    its length (an event's ids: one concatenation)."""
+    last, prefixes_of = _LAST, _PREFIXES
     for key, value in attributes.items():
         held = last.get(key)
         if held is not None and held[0] == value and type(held[0]) is type(value):
             parts.append(held[1])
             continue
-        field = _attribute(_ATTRIBUTE, key, value)
+        if type(value) is str:
+            raw = value.encode()
+            prefixes = prefixes_of.get(key)
+            if prefixes is None:
+                prefixes = _prefixes(key)
+            n = len(raw)
+            field = prefixes[n] + raw if n < len(prefixes) else _attribute(_ATTRIBUTE, key, value)
+        else:
+            field = _attribute(_ATTRIBUTE, key, value)
         if (type(value) is str or type(value) is int) and (
             held is not None or len(last) < _KEYS_HELD
         ):
             last[key] = (value, field)
         parts.append(field)
+
+
+_PREFIXES: dict[str, list[bytes]] = {}  # by key: a string attribute's bytes before it, by length
+
+
+def _prefixes(key: str) -> list[bytes]:
+    """What :func:`_attribute` writes before a string value of ``key``, for each length
+    short enough that the whole field's length takes one byte (some 90 lengths)."""
+    encoded = _KEYS.get(key) or _field(_KEY, key.encode())
+    room = 0x80 - (len(encoded) + 4)  # the field's body: key, value tag and length, string
+    made = [
+        _ATTRIBUTE + _SMALL[len(encoded) + 4 + n] + encoded + _VALUE + _SMALL[n + 2] + _STRING
+        + _SMALL[n]
+        for n in range(max(0, min(room, 0x7E)))
+    ]  # fmt: skip
+    if len(_PREFIXES) < _KEYS_HELD:
+        _PREFIXES[key] = made
+    return made
 
 
 class Group:
@@ -315,11 +362,18 @@ def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
     if not spans or not group.lean:
         return None
     try:
-        body = _spans(spans)
+        body = b"".join(_spans(spans))  # the parts read once (their lengths alone would too)
     except (_Unsupported, UnicodeEncodeError):
         return None
-    scope_spans = _field(_SCOPE_SPANS, group.scope_field + body)
-    return _field(_RESOURCE_SPANS, group.resource_field + scope_spans)
+    scope_spans = len(group.scope_field) + len(body)
+    scope_length = _varint(scope_spans)
+    resource_spans = len(group.resource_field) + len(_SCOPE_SPANS) + len(scope_length) + scope_spans
+    return b"".join(
+        (
+            _RESOURCE_SPANS, _varint(resource_spans), group.resource_field,
+            _SCOPE_SPANS, scope_length, group.scope_field, body,
+        )
+    )  # fmt: skip
 
 
 def readable(spans: Sequence[Finished], group: Group) -> list[ReadableSpan]:

@@ -187,6 +187,17 @@ def test_every_attribute_type_and_edge_value_encodes_as_the_sdk_encoder_does() -
     same_message(finished(t, keep))
 
 
+def test_strings_of_every_length_near_a_boundary_encode_as_the_sdk_encoder_does() -> None:
+    t, keep = tracing()
+    for key in ("k", "gateway.event.external_id", "ключ " * 20, "x" * 130):
+        for n in [*range(0, 130), 4_095, 4_096, 5_000]:
+            root = t.start("ingest", None, 0, {key: "é" * (n // 2) + "x" * (n % 2)}, kind="SERVER")
+            t.child(root, "checks", 1, 2)
+            t.child(root, "wide child", 1, 2, {key: "y" * n})
+            t.end(root, 3)
+    same_message(finished(t, keep))
+
+
 scalars = st.one_of(
     st.text(),
     st.booleans(),
