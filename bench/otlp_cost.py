@@ -11,21 +11,36 @@ process reads them (MessagePack), then encodes that batch ``rounds`` times each 
 alternating, and prints the median per batch and per span: for OTLP/HTTP (the request's
 bytes) and for OTLP/gRPC (the request's message; the lean bytes parsed back), and what
 reading the batch off the pipe costs. In process, one thread; no network.
+
+    .venv/bin/python -m bench.otlp_cost --process 60000 [--process-rounds 5]
+
+instead runs the exporter process itself (``gateway.observability.exporter``) on a file of
+the frames the gateway would send it for that many webhooks (each an ingest span with its
+checks and group commit, the spans workload 10 exports), sending to the bench's
+discarding collector on loopback, and prints its CPU (user, system) and minor page
+faults a webhook: the medians of the rounds, less those of a process given its settings
+alone (its imports and start-up).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from gateway.observability.export import ExporterProcess, batch_head
 from gateway.observability.otlp_encoding import encode, group, readable, request
-from gateway.observability.tracing import Finished, span_count
+from gateway.observability.tracing import Finished, Tracing, span_count
 from testkit.kept_spans import kept_tracing
 
 SENDER = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
@@ -88,11 +103,107 @@ def _median_us(fn: Callable[[], Any], rounds: int) -> float:
     return statistics.median(times) * 1e6
 
 
+def ingest_frames(webhooks: int, endpoint: str) -> bytes:
+    """What the gateway writes down the exporter's pipe for ``webhooks`` traced webhooks:
+    the settings, then batches of the ingest spans, each with its two children."""
+    from prometheus_client import CollectorRegistry, Counter
+
+    dropped = Counter("dropped", "", ["reason"], registry=CollectorRegistry())
+    exporter = ExporterProcess(
+        dropped, exporter="otlp-http", endpoint=f"{endpoint}/v1/traces", headers={},
+        service_name="webhook-gateway", export_timeout_seconds=10.0, max_queue_size=8192,
+    )  # fmt: skip
+    frames = [exporter.settings_frame()]
+    batch: list[Finished] = []
+
+    class Frames:
+        def add(self, span: Finished) -> None:
+            batch.append(span)
+            if span_count(batch) >= exporter.batch_size:
+                flush()
+
+    encoder = msgspec.msgpack.Encoder()
+
+    def flush() -> None:
+        body = bytearray()
+        for span in batch:
+            encoder.encode_into(span, body, -1)
+        frames.extend((batch_head(body, len(batch)), bytes(body)))
+        batch.clear()
+
+    t = Tracing(Frames(), sampling_ratio=1.0, inbound="link")
+    now = time.time_ns()
+    for n in range(webhooks):
+        attributes = {
+            "gateway.source": "shopify",
+            "gateway.event.id": f"01JDX{n:021d}",
+            "gateway.event.external_id": f"{n * 7919:032x}",
+            "gateway.event.type": "orders/create",
+        }
+        ingest = t.start("ingest", None, now, attributes, kind="SERVER")
+        t.child(ingest, "checks", now, now + 40_000)
+        t.commits([ingest], now + 50_000, now + 900_000, 64)
+        answered = {"http.response.status_code": 202, "gateway.outcome": "accepted"}
+        t.end(ingest, now + 1_000_000, answered)
+    if batch:
+        flush()
+    return b"".join(frames)
+
+
+def _exporter_run(frames: Path) -> tuple[float, float, float]:
+    """The exporter process's CPU (user, system, s) and minor page faults, fed ``frames``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with frames.open("rb") as calls:
+        command = [sys.executable, "-m", "gateway.observability.exporter"]
+        done = subprocess.run(command, stdin=calls, capture_output=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0 and b"failed" not in done.stdout, done.stdout + done.stderr
+    return (
+        after.ru_utime - before.ru_utime,
+        after.ru_stime - before.ru_stime,
+        after.ru_minflt - before.ru_minflt,
+    )
+
+
+def exporter_cost(webhooks: int, rounds: int) -> None:
+    """Print what the exporter process costs a webhook (see the module's docstring)."""
+    from bench.procs import TraceCollector
+
+    with tempfile.TemporaryDirectory(prefix="otlp-cost-") as scratch:
+        workdir = Path(scratch)
+        collector = TraceCollector(workdir)
+        try:
+            full = ingest_frames(webhooks, collector.endpoint)
+            empty = ingest_frames(0, collector.endpoint)
+            (workdir / "full").write_bytes(full)
+            (workdir / "empty").write_bytes(empty)
+            runs: dict[str, list[tuple[float, float, float]]] = {"full": [], "empty": []}
+            for _ in range(rounds):  # alternating, so a busy moment falls on each alike
+                for name in runs:
+                    runs[name].append(_exporter_run(workdir / name))
+        finally:
+            collector.stop()
+    print(f"the exporter process, {webhooks} webhooks (three spans each), median of {rounds}")
+    for i, label in enumerate(("user", "system")):
+        full_s = statistics.median(r[i] for r in runs["full"])
+        empty_s = statistics.median(r[i] for r in runs["empty"])
+        print(f"{label:6}  {(full_s - empty_s) / webhooks * 1e6:6.2f} µs a webhook")
+    faults = statistics.median(r[2] for r in runs["full"]) - statistics.median(
+        r[2] for r in runs["empty"]
+    )
+    print(f"faults  {faults / webhooks:6.2f} minor page faults a webhook")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--process", type=int, default=0, metavar="WEBHOOKS")
+    parser.add_argument("--process-rounds", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.process:
+        exporter_cost(args.process, args.process_rounds)
+        return
     piped = msgspec.msgpack.encode(spans(args.batch))
     batch = msgspec.msgpack.decode(piped)
     g = group("webhook-gateway")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from gateway.observability.otlp_encoding import Group
     from gateway.observability.tracing import Finished
 
-__all__ = ["ExporterProcess", "otlp_exporter", "sparse_sdk_logs"]
+__all__ = ["ExporterProcess", "batch_head", "otlp_exporter", "sparse_sdk_logs"]
 
 log = logging.getLogger("gateway")
 
@@ -196,8 +196,8 @@ class ExporterProcess:
         if pipe is None or pipe.is_closing():
             self._queue_full.inc(count)
             return
-        try:  # a frame holding one MessagePack array of the spans
-            pipe.write(_FRAME_HEAD.pack(len(buffer) + 5, _ARRAY32, added))
+        try:
+            pipe.write(batch_head(buffer, added))
             pipe.write(buffer)
         except Exception:  # the exporter's end, not seen yet: nothing takes them
             self._queue_full.inc(count)
@@ -239,10 +239,13 @@ class ExporterProcess:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert process.stdin is not None
-        level, fmt = logging_settings()
-        told = {**self._settings, "log_level": level, "log_format": fmt}
-        process.stdin.write(_frame(self._encode(told)))
+        process.stdin.write(self.settings_frame())
         return process
+
+    def settings_frame(self) -> bytes:
+        """The exporter process's first frame: its settings, the logs' as the gateway's."""
+        level, fmt = logging_settings()
+        return _frame(self._encode({**self._settings, "log_level": level, "log_format": fmt}))
 
     async def _supervise(self) -> None:
         """Read the exporter's reports; when it ends, count what it held as failed and,
@@ -312,3 +315,9 @@ _ARRAY32 = 0xDD  # MessagePack's array of up to 2**32 items, and its length
 
 def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + body
+
+
+def batch_head(spans: bytes | bytearray, count: int) -> bytes:
+    """The head of a batch's frame, whose body is one MessagePack array of ``count``
+    spans: ``spans``, each encoded after the other."""
+    return _FRAME_HEAD.pack(len(spans) + 5, _ARRAY32, count)

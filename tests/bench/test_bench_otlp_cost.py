@@ -22,3 +22,21 @@ def test_the_otlp_encoding_bench_prints_a_figure_for_each_way() -> None:
     assert re.search(r"^6\d spans a batch", done.stdout, re.M)
     for way in ("pipe  read", "http  sdk ", "http  lean", "grpc  sdk ", "grpc  lean"):
         assert re.search(rf"^{way} +\d+ µs a batch +[\d.]+ µs a span$", done.stdout, re.M), way
+
+
+def test_the_exporter_process_bench_prints_its_cpu_and_faults_a_webhook() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.otlp_cost",
+        "--process",
+        "3000",
+        "--process-rounds",
+        "1",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the exporter process, 3000 webhooks (three spans each), median of 1" in done.stdout
+    for part in ("user  ", "system"):
+        assert re.search(rf"^{part} +-?[\d.]+ µs a webhook$", done.stdout, re.M), part
+    assert re.search(r"^faults +-?[\d.]+ minor page faults a webhook$", done.stdout, re.M)
