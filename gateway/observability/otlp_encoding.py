@@ -203,7 +203,8 @@ _TAILS = {  # its status and flags, for a span without an error: by whether it h
     False: _EMPTY_STATUS + _LOCAL_PARENT,
     True: _EMPTY_STATUS + _REMOTE_PARENT,
 }
-_LAST: dict[str, tuple[str | int, bytes]] = {}  # each attribute's last value, written
+_HELD: dict[str, dict[str | int, bytes]] = {}  # by key: its string and int values, written
+_VALUES_HELD = 64  # a key's values held (its first ones: a sender's id is never met again)
 
 
 def _head(name: str, kind: str) -> bytes:
@@ -281,16 +282,19 @@ def _kid(name: str) -> tuple[bytes, int]:
 
 def _attributes_once(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
     """Each attribute onto ``parts`` as :func:`_attribute` writes it, but for a string or
-    int equal to the last one written for its key (a source, an outcome, a status code),
+    int written before for its key (a source, an event type, an outcome, a status code),
     which is not written again, and a short string, written after its key's prefix for
     its length (an event's ids: one concatenation)."""
-    last, prefixes_of = _LAST, _PREFIXES
+    held_of, prefixes_of = _HELD, _PREFIXES
     for key, value in attributes.items():
-        held = last.get(key)
-        if held is not None and held[0] == value and type(held[0]) is type(value):
-            parts.append(held[1])
-            continue
-        if type(value) is str:
+        held = held_of.get(key)
+        kind = type(value)
+        if held is not None and (kind is str or kind is int):  # True == 1.0 == 1: not held
+            field = held.get(value)
+            if field is not None:
+                parts.append(field)
+                continue
+        if kind is str:
             raw = value.encode()
             prefixes = prefixes_of.get(key)
             if prefixes is None:
@@ -299,10 +303,11 @@ def _attributes_once(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
             field = prefixes[n] + raw if n < len(prefixes) else _attribute(_ATTRIBUTE, key, value)
         else:
             field = _attribute(_ATTRIBUTE, key, value)
-        if (type(value) is str or type(value) is int) and (
-            held is not None or len(last) < _KEYS_HELD
-        ):
-            last[key] = (value, field)
+        if kind is str or kind is int:
+            if held is None and len(held_of) < _KEYS_HELD:
+                held = held_of[key] = {}
+            if held is not None and len(held) < _VALUES_HELD:
+                held[value] = field
         parts.append(field)
 
 

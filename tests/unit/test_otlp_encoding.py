@@ -198,6 +198,17 @@ def test_strings_of_every_length_near_a_boundary_encode_as_the_sdk_encoder_does(
     same_message(finished(t, keep))
 
 
+def test_values_met_before_under_a_key_encode_as_their_own_type_not_an_equal_ones() -> None:
+    t, keep = tracing()
+    values = [1, True, 1.0, "1", 0, False, 0.0, "", 2**63 - 1, "shopify", "woo", "shopify"]
+    for round_ in range(3):
+        for n, value in enumerate(values):
+            root = t.start("ingest", None, n, {"k": value, "type": f"orders/{n % 5}"})
+            t.child(root, "group commit", n, n + 1, {"gateway.batch.size": n % 3 + round_})
+            t.end(root, n + 2)
+    same_message(finished(t, keep))
+
+
 scalars = st.one_of(
     st.text(),
     st.booleans(),
