@@ -20,6 +20,13 @@ checks and group commit, the spans workload 10 exports), sending to the bench's
 discarding collector on loopback, and prints its CPU (user, system) and minor page
 faults a webhook: the medians of the rounds, less those of a process given its settings
 alone (its imports and start-up).
+
+    .venv/bin/python -m bench.otlp_cost --loop 100000
+
+instead times what a traced webhook costs the gateway's event loop, from the sampling
+decision to its spans' hand-over (``Tracing.sample``, ``begin_ingest``, the group
+commit's child, ``ingest_stored`` and ``ExporterProcess.add`` encoding the span into its
+batch), the best of five repeats.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -194,13 +202,51 @@ def exporter_cost(webhooks: int, rounds: int) -> None:
     print(f"faults  {faults / webhooks:6.2f} minor page faults a webhook")
 
 
+def loop_cost(webhooks: int) -> None:
+    """Print what a traced webhook costs the loop (see the module's docstring)."""
+    from prometheus_client import CollectorRegistry, Counter
+
+    from gateway.ingress.traced import begin_ingest, ingest_stored
+    from gateway.store.records import IngestEvent, IngestResult
+
+    dropped = Counter("dropped", "", ["reason"], registry=CollectorRegistry())
+    exporter = ExporterProcess(  # never started: each full batch is dropped and counted
+        dropped, exporter="otlp-http", endpoint="http://127.0.0.1:9/v1/traces", headers={},
+        service_name="webhook-gateway", export_timeout_seconds=10.0, max_queue_size=8192,
+    )  # fmt: skip
+    tracing = Tracing(exporter, sampling_ratio=1.0, inbound="link")
+    event = IngestEvent(
+        id="evt_01JDX00000000000000000001", source="shopify",
+        external_id="0123456789abcdef0123456789abcdef", event_type="orders/create",
+        ordering_key=None, content_type="application/json", headers_json="{}", body=b"{}",
+    )  # fmt: skip
+    stored = IngestResult(event_id=event.id, duplicate=False)
+
+    def one() -> None:
+        started = time.perf_counter()
+        sampled = tracing.sample(None)
+        assert sampled is not None
+        span, _ = begin_ingest(tracing, event, started, *sampled)
+        committed = time.time_ns()
+        tracing.commits([span], committed - 1_000_000, committed, 64)
+        answered = {"http.response.status_code": 202, "gateway.outcome": "accepted"}
+        ingest_stored(tracing, span, stored, answered)
+
+    best = min(timeit.repeat(one, number=webhooks, repeat=5))
+    print(f"a traced webhook on the loop  {best / webhooks * 1e6:6.2f} µs ({webhooks} webhooks)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--process", type=int, default=0, metavar="WEBHOOKS")
     parser.add_argument("--process-rounds", type=int, default=5)
+    parser.add_argument("--loop", type=int, default=0, metavar="WEBHOOKS")
     args = parser.parse_args(argv)
+    if args.loop:
+        loop_cost(args.loop)
+        return
     if args.process:
         exporter_cost(args.process, args.process_rounds)
         return

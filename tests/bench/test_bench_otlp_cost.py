@@ -40,3 +40,12 @@ def test_the_exporter_process_bench_prints_its_cpu_and_faults_a_webhook() -> Non
     for part in ("user  ", "system"):
         assert re.search(rf"^{part} +-?[\d.]+ µs a webhook$", done.stdout, re.M), part
     assert re.search(r"^faults +-?[\d.]+ minor page faults a webhook$", done.stdout, re.M)
+
+
+def test_the_loops_share_of_a_traced_webhook_is_printed() -> None:
+    command = [sys.executable, "-m", "bench.otlp_cost", "--loop", "2000"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(
+        r"^a traced webhook on the loop +[\d.]+ µs \(2000 webhooks\)$", done.stdout, re.M
+    )
