@@ -16,7 +16,10 @@ template (the two subscribers only), alternated ``growth_rounds`` times:
 - one round of the gateway's retention (``gateway.maintenance.retention``, the shipped
   ``[retention]`` settings and any ``--set retention.…``) removing what is older than
   the window, while wrk saturates the ingress again. On the empty side the history's
-  rows old enough to go are stored first, alone; both sides are VACUUMed before it.
+  rows old enough to go are stored first, alone; both sides are VACUUMed before it, and
+  checkpointed: the rows retention removes were stored checkpoints ago, so each page it
+  changes first writes its full-page image (on the empty side, without the checkpoint,
+  they would be seconds old, which month-old rows never are).
 
 The table and index sizes are read from the grown template before any measurement.
 """
@@ -160,12 +163,14 @@ def _measure(
             expired = ctx.server.run(
                 seed_history(url, window, *_history_args(ctx), expired_only=True)
             )
+        ctx.server.checkpoint()  # the rows to go written checkpoints ago, as in production
         batches = ctx.server.run(
             db.explain_retention(
                 url, SOURCE, window.expired_before, _dead_before(window, retention),
                 retention.batch_size,
             )
         )  # fmt: skip
+        ctx.server.checkpoint()  # again: the explained batches changed pages, rolled back
         removed = _retention_under_load(ctx, gateway, url, f"{name}-retention", window, retention)
     finally:
         gateway.stop()
