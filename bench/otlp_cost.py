@@ -46,7 +46,7 @@ from typing import Any
 import msgspec
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-from gateway.observability.export import ExporterProcess, batch_head
+from gateway.observability.export import ExporterProcess
 from gateway.observability.otlp_encoding import encode, group, readable, request
 from gateway.observability.tracing import Finished, Tracing, span_count
 from testkit.kept_spans import kept_tracing
@@ -111,50 +111,62 @@ def _median_us(fn: Callable[[], Any], rounds: int) -> float:
     return statistics.median(times) * 1e6
 
 
-def ingest_frames(webhooks: int, endpoint: str) -> bytes:
-    """What the gateway writes down the exporter's pipe for ``webhooks`` traced webhooks:
-    the settings, then batches of the ingest spans, each with its two children."""
+def _exporter(endpoint: str) -> ExporterProcess:
+    """An exporter as the gateway makes one, never started: what it is given is kept in
+    its batch, and each full batch dropped and counted."""
     from prometheus_client import CollectorRegistry, Counter
 
     dropped = Counter("dropped", "", ["reason"], registry=CollectorRegistry())
-    exporter = ExporterProcess(
+    return ExporterProcess(
         dropped, exporter="otlp-http", endpoint=f"{endpoint}/v1/traces", headers={},
         service_name="webhook-gateway", export_timeout_seconds=10.0, max_queue_size=8192,
     )  # fmt: skip
-    frames = [exporter.settings_frame()]
-    batch: list[Finished] = []
 
-    class Frames:
-        def add(self, span: Finished) -> None:
-            batch.append(span)
-            if span_count(batch) >= exporter.batch_size:
-                flush()
 
-    encoder = msgspec.msgpack.Encoder()
+def _webhooks(count: int) -> list[tuple[Any, Any]]:
+    """``count`` events as the ingress stores them, each with its writer's result."""
+    from gateway.store.records import IngestEvent, IngestResult
 
-    def flush() -> None:
-        body = bytearray()
-        for span in batch:
-            encoder.encode_into(span, body, -1)
-        frames.extend((batch_head(body, len(batch)), bytes(body)))
-        batch.clear()
+    made = []
+    for n in range(count):
+        event = IngestEvent(
+            id=f"evt_01JDX{n:021d}", source="shopify", external_id=f"{n * 7919:032x}",
+            event_type="orders/create", ordering_key=None, content_type="application/json",
+            headers_json="{}", body=b"{}",
+        )  # fmt: skip
+        made.append((event, IngestResult(event_id=event.id, duplicate=False)))
+    return made
 
-    t = Tracing(Frames(), sampling_ratio=1.0, inbound="link")
-    now = time.time_ns()
-    for n in range(webhooks):
-        attributes = {
-            "gateway.source": "shopify",
-            "gateway.event.id": f"01JDX{n:021d}",
-            "gateway.event.external_id": f"{n * 7919:032x}",
-            "gateway.event.type": "orders/create",
-        }
-        ingest = t.start("ingest", None, now, attributes, kind="SERVER")
-        t.child(ingest, "checks", now, now + 40_000)
-        t.commits([ingest], now + 50_000, now + 900_000, 64)
+
+def _traced(tracing: Tracing, webhooks: list[tuple[Any, Any]]) -> None:
+    """Each webhook's spans as the ingress makes them: sampled, its ingest span begun
+    with its checks, its group commit, and the span ended and handed over."""
+    from gateway.ingress.traced import begin_ingest, ingest_stored
+
+    for event, stored in webhooks:
+        started = time.perf_counter()
+        sampled = tracing.sample(None)
+        assert sampled is not None
+        span, _ = begin_ingest(tracing, event, started, *sampled)
+        committed = time.time_ns()
+        tracing.commits([span], committed - 1_000_000, committed, 64)
         answered = {"http.response.status_code": 202, "gateway.outcome": "accepted"}
-        t.end(ingest, now + 1_000_000, answered)
-    if batch:
-        flush()
+        ingest_stored(tracing, span, stored, answered)
+
+
+def ingest_frames(webhooks: int, endpoint: str) -> bytes:
+    """What the gateway writes down the exporter's pipe for ``webhooks`` traced webhooks:
+    the settings, then its batches (each frame as ``ExporterProcess.flush`` writes it)."""
+    exporter = _exporter(endpoint)
+    frames = [exporter.settings_frame()]
+
+    def flush() -> None:  # the batch kept, where the gateway writes it down the pipe
+        if (taken := exporter.take()) is not None:
+            frames.extend(taken[:2])
+
+    exporter.flush = flush  # type: ignore[method-assign]
+    _traced(Tracing(exporter, sampling_ratio=1.0, inbound="link"), _webhooks(webhooks))
+    flush()
     return b"".join(frames)
 
 
@@ -204,35 +216,9 @@ def exporter_cost(webhooks: int, rounds: int) -> None:
 
 def loop_cost(webhooks: int) -> None:
     """Print what a traced webhook costs the loop (see the module's docstring)."""
-    from prometheus_client import CollectorRegistry, Counter
-
-    from gateway.ingress.traced import begin_ingest, ingest_stored
-    from gateway.store.records import IngestEvent, IngestResult
-
-    dropped = Counter("dropped", "", ["reason"], registry=CollectorRegistry())
-    exporter = ExporterProcess(  # never started: each full batch is dropped and counted
-        dropped, exporter="otlp-http", endpoint="http://127.0.0.1:9/v1/traces", headers={},
-        service_name="webhook-gateway", export_timeout_seconds=10.0, max_queue_size=8192,
-    )  # fmt: skip
-    tracing = Tracing(exporter, sampling_ratio=1.0, inbound="link")
-    event = IngestEvent(
-        id="evt_01JDX00000000000000000001", source="shopify",
-        external_id="0123456789abcdef0123456789abcdef", event_type="orders/create",
-        ordering_key=None, content_type="application/json", headers_json="{}", body=b"{}",
-    )  # fmt: skip
-    stored = IngestResult(event_id=event.id, duplicate=False)
-
-    def one() -> None:
-        started = time.perf_counter()
-        sampled = tracing.sample(None)
-        assert sampled is not None
-        span, _ = begin_ingest(tracing, event, started, *sampled)
-        committed = time.time_ns()
-        tracing.commits([span], committed - 1_000_000, committed, 64)
-        answered = {"http.response.status_code": 202, "gateway.outcome": "accepted"}
-        ingest_stored(tracing, span, stored, answered)
-
-    best = min(timeit.repeat(one, number=webhooks, repeat=5))
+    tracing = Tracing(_exporter("http://127.0.0.1:9"), sampling_ratio=1.0, inbound="link")
+    made = _webhooks(webhooks)
+    best = min(timeit.repeat(lambda: _traced(tracing, made), number=1, repeat=5))
     print(f"a traced webhook on the loop  {best / webhooks * 1e6:6.2f} µs ({webhooks} webhooks)")
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from gateway.observability.otlp_encoding import Group
     from gateway.observability.tracing import Finished
 
-__all__ = ["ExporterProcess", "batch_head", "otlp_exporter", "sparse_sdk_logs"]
+__all__ = ["ExporterProcess", "otlp_exporter", "sparse_sdk_logs"]
 
 log = logging.getLogger("gateway")
 
@@ -187,22 +187,31 @@ class ExporterProcess:
 
     def flush(self) -> None:
         """Hand the spans taken so far to the exporter, or drop and count them."""
-        if not self._added:
+        taken = self.take()
+        if taken is None:
             return
-        buffer, added, count = self._buffer, self._added, self._count
-        self._buffer, self._added, self._count = bytearray(), 0, 0
+        head, buffer, count = taken
         process = self._process
         pipe = None if process is None else process.stdin
         if pipe is None or pipe.is_closing():
             self._queue_full.inc(count)
             return
         try:
-            pipe.write(batch_head(buffer, added))
+            pipe.write(head)
             pipe.write(buffer)
         except Exception:  # the exporter's end, not seen yet: nothing takes them
             self._queue_full.inc(count)
             return
         self.waiting += count
+
+    def take(self) -> tuple[bytes, bytearray, int] | None:
+        """The batch so far, which it no longer holds: its frame's head and body (the
+        spans as MessagePack) and the spans they stand for; ``None`` when it is empty."""
+        if not self._added:
+            return None
+        buffer, added, count = self._buffer, self._added, self._count
+        self._buffer, self._added, self._count = bytearray(), 0, 0
+        return _batch_head(buffer, added), buffer, count
 
     async def close(self, timeout: float) -> None:
         """Hand over what is left and let the exporter send it, for at most ``timeout``
@@ -317,7 +326,7 @@ def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def batch_head(spans: bytes | bytearray, count: int) -> bytes:
+def _batch_head(spans: bytes | bytearray, count: int) -> bytes:
     """The head of a batch's frame, whose body is one MessagePack array of ``count``
     spans: ``spans``, each encoded after the other."""
     return _FRAME_HEAD.pack(len(spans) + 5, _ARRAY32, count)
