@@ -260,8 +260,8 @@ def _spans(spans: Sequence[Finished]) -> list[bytes]:
                     add((_SPAN, length, ids, head, times(_START, begun, _END, ended),
                          given_bytes, kid_tail))  # fmt: skip
                 else:
-                    add((_SPAN, lengths[fixed], ids, head, times(_START, begun, _END, ended),
-                         kid_tail))  # fmt: skip
+                    length = lengths[fixed] if fixed < _LENGTHS_HELD else _varint(fixed)
+                    add((_SPAN, length, ids, head, times(_START, begun, _END, ended), kid_tail))
     return out
 
 
@@ -367,7 +367,7 @@ def encode(spans: Sequence[Finished], group: Group) -> bytes | None:
     if not spans or not group.lean:
         return None
     try:
-        body = b"".join(_spans(spans))  # the parts read once (their lengths alone would too)
+        body = b"".join(_spans(spans))  # one pass over the parts; the head's lengths from it
     except (_Unsupported, UnicodeEncodeError):
         return None
     scope_spans = len(group.scope_field) + len(body)

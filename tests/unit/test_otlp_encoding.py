@@ -195,6 +195,9 @@ def test_strings_of_every_length_near_a_boundary_encode_as_the_sdk_encoder_does(
             t.child(root, "checks", 1, 2)
             t.child(root, "wide child", 1, 2, {key: "y" * n})
             t.end(root, 3)
+    root = t.start("ingest", None, 0, {}, kind="SERVER")
+    t.child(root, "a child's name of 5,000 bytes " + "n" * 4_970, 1, 2)
+    t.end(root, 3)
     same_message(finished(t, keep))
 
 
