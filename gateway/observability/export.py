@@ -211,7 +211,8 @@ class ExporterProcess:
             return None
         buffer, added, count = self._buffer, self._added, self._count
         self._buffer, self._added, self._count = bytearray(), 0, 0
-        return _batch_head(buffer, added), buffer, count
+        # The frame's body is one MessagePack array of the spans, encoded one after another.
+        return _FRAME_HEAD.pack(len(buffer) + 5, _ARRAY32, added), buffer, count
 
     async def close(self, timeout: float) -> None:
         """Hand over what is left and let the exporter send it, for at most ``timeout``
@@ -324,9 +325,3 @@ _ARRAY32 = 0xDD  # MessagePack's array of up to 2**32 items, and its length
 
 def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + body
-
-
-def _batch_head(spans: bytes | bytearray, count: int) -> bytes:
-    """The head of a batch's frame, whose body is one MessagePack array of ``count``
-    spans: ``spans``, each encoded after the other."""
-    return _FRAME_HEAD.pack(len(spans) + 5, _ARRAY32, count)

@@ -161,24 +161,13 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> list[bytes]:
 
 
 def _attribute(tag: bytes, key: str, value: Any) -> bytes:
-    """An attribute as a ``KeyValue`` field tagged ``tag`` (a short string, the most
-    common value, written inline)."""
+    """An attribute as a ``KeyValue`` field tagged ``tag``."""
     encoded = _KEYS.get(key)
     if encoded is None:
         encoded = _field(_KEY, key.encode())
         if len(_KEYS) < _KEYS_HELD:
             _KEYS[key] = encoded
-    if type(value) is str:
-        raw = value.encode()
-        n = len(raw)
-        if n < 0x7E:
-            body = encoded + _VALUE + _SMALL[n + 2] + _STRING + _SMALL[n] + raw
-        else:
-            body = encoded + _field(_VALUE, _field(_STRING, raw))
-    else:
-        body = encoded + _field(_VALUE, _value(value))
-    n = len(body)
-    return tag + (_SMALL[n] if n < 0x80 else _varint(n)) + body
+    return _field(tag, encoded + _field(_VALUE, _value(value)))
 
 
 # A link's fields after its ids: the sender's span, linked as a remote context.
@@ -251,17 +240,15 @@ def _spans(spans: Sequence[Finished]) -> list[bytes]:
                     _TRACE_ID, trace, _SPAN_ID, bits(64) or 1, _PARENT_ID, span_id
                 )
                 head, fixed = kids_of.get(kid) or _kid(kid)
+                given_bytes = b""
                 if given:
                     parts = []
                     _attributes_once(parts, given)
                     given_bytes = b"".join(parts)
-                    n = fixed + len(given_bytes)
-                    length = lengths[n] if n < _LENGTHS_HELD else _varint(n)
-                    add((_SPAN, length, ids, head, times(_START, begun, _END, ended),
-                         given_bytes, kid_tail))  # fmt: skip
-                else:
-                    length = lengths[fixed] if fixed < _LENGTHS_HELD else _varint(fixed)
-                    add((_SPAN, length, ids, head, times(_START, begun, _END, ended), kid_tail))
+                n = fixed + len(given_bytes)
+                length = lengths[n] if n < _LENGTHS_HELD else _varint(n)
+                add((_SPAN, length, ids, head, times(_START, begun, _END, ended), given_bytes,
+                     kid_tail))  # fmt: skip
     return out
 
 
@@ -312,18 +299,13 @@ def _attributes_once(parts: list[bytes], attributes: Mapping[str, Any]) -> None:
 
 
 _PREFIXES: dict[str, list[bytes]] = {}  # by key: a string attribute's bytes before it, by length
+_PREFIXED = 0x80  # string lengths (in bytes) a key's prefixes are held for
 
 
 def _prefixes(key: str) -> list[bytes]:
     """What :func:`_attribute` writes before a string value of ``key``, for each length
-    short enough that the whole field's length takes one byte (some 90 lengths)."""
-    encoded = _KEYS.get(key) or _field(_KEY, key.encode())
-    room = 0x80 - (len(encoded) + 4)  # the field's body: key, value tag and length, string
-    made = [
-        _ATTRIBUTE + _SMALL[len(encoded) + 4 + n] + encoded + _VALUE + _SMALL[n + 2] + _STRING
-        + _SMALL[n]
-        for n in range(max(0, min(room, 0x7E)))
-    ]  # fmt: skip
+    below :data:`_PREFIXED`: its field of that many bytes, less them."""
+    made = [_attribute(_ATTRIBUTE, key, "\0" * n)[: -n or None] for n in range(_PREFIXED)]
     if len(_PREFIXES) < _KEYS_HELD:
         _PREFIXES[key] = made
     return made
