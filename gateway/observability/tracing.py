@@ -146,12 +146,12 @@ class OpenSpan:
     @property
     def ids(self) -> Parent:
         """Its trace id and span id, as hex (a context a child or a header names)."""
-        return self.trace_id.hex(), f"{self.span_id:016x}", True
+        return self.trace_id.hex(), self.span_id.to_bytes(8).hex(), True  # half a format's cost
 
     @property
     def traceparent(self) -> str:
         """The W3C ``traceparent`` header naming this span."""
-        return f"00-{self.trace_id.hex()}-{self.span_id:016x}-01"
+        return f"00-{self.trace_id.hex()}-{self.span_id.to_bytes(8).hex()}-01"
 
 
 class Tracing:

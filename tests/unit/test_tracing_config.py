@@ -193,3 +193,17 @@ def test_finished_spans_are_what_the_sdk_exporter_encodes() -> None:
     assert {a.key: a.value.string_value for a in resource_spans.resource.attributes}[
         "service.name"
     ] == "test"
+
+
+@pytest.mark.parametrize("span_id", [1, 0xABC, 2**63, 2**64 - 1])
+def test_a_span_is_named_by_sixteen_hex_digits_whatever_its_id(span_id: int) -> None:
+    """A span id is 8 bytes: a small one keeps its leading zeros, in the context a child
+    names and in the ``traceparent`` a subscriber is sent, and reads back as itself."""
+    from gateway.observability.tracing import OpenSpan
+
+    trace_id = bytes(range(1, 17))
+    span = OpenSpan("attempt", trace_id, span_id, None, 1, {}, "CLIENT", None)
+    context = (trace_id.hex(), f"{span_id:016x}", True)
+    assert span.ids == context
+    assert span.traceparent == f"00-{context[0]}-{context[1]}-01"
+    assert parse_traceparent(span.traceparent) == context
