@@ -65,7 +65,7 @@ def parse(argv: list[str] | None) -> Params:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="record the gateway with py-spy during workloads 1 to 5",
+        help="record the gateway with py-spy during workloads 1 to 5 and 10",
     )
     parser.add_argument(
         "--shape",
@@ -207,6 +207,8 @@ PROFILED = {
     "e2e-worker": "workload 4, the worker",
     "burst-server": "workload 5, the process taking webhooks",
     "burst-worker": "workload 5, the worker",
+    "w10-off-0": "workload 10, tracing off (its first round)",
+    "w10-1.0-0": "workload 10, tracing at sampling 1.0 (its first round)",
 }
 
 

@@ -2,10 +2,13 @@
 
 Workload 1's saturation (wrk at ``wrk_connections``, after the warm-up) on a gateway with
 tracing off, at ``sampling_ratio`` 1.0 and at 0.1, alternated ``trace_rounds`` times in
-the same run, each on a fresh clone, exporting to the harness's discarding OTLP collector.
-The figure is the CPU per request (the ingress process with its exporter process, and
-PostgreSQL), the median of the rounds: the machine's speed drifts by more than the
-effect between separate runs, so only settings measured side by side compare. Spans
+the same run, each on a fresh clone, exporting to the harness's discarding OTLP collector;
+each round begins with the setting after the one the round before began with, so none is
+always the first after a pause or always behind the same neighbour. The figure is the
+CPU per request (the ingress process with its exporter process, and PostgreSQL), the
+median of the rounds: the machine's speed drifts by more than the effect between
+separate runs, so only settings measured side by side compare. With ``--profile`` each
+run is recorded with py-spy (``profile-w10-<setting>-<round>.txt``). Spans
 dropped are counted (``gateway_trace_spans_dropped_total``): a span not exported costs
 less, so a run that dropped any flatters tracing and says so.
 """
@@ -19,6 +22,7 @@ import psutil
 
 from bench.common import Context, cpu_per, wrk_run
 from bench.ingest import trace_spans_dropped
+from bench.procs import profiled
 from bench.report import Row
 
 __all__ = ["tracing_cost"]
@@ -33,8 +37,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
 def tracing_cost(ctx: Context) -> list[Row]:
     p = ctx.params
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SETTINGS}
+    kinds = list(SETTINGS)
     for round_ in range(p.trace_rounds):
-        for kind, tracing in SETTINGS.items():
+        turn = round_ % len(kinds)
+        for kind in kinds[turn:] + kinds[:turn]:
+            tracing = SETTINGS[kind]
             name = f"w10-{kind}-{round_}"
             url = ctx.database("bench_w10")
             gateway = ctx.gateway(name, url, "ingress", {"tracing": dict(tracing)})
@@ -43,7 +50,9 @@ def tracing_cost(ctx: Context) -> list[Row]:
                     wrk_run(ctx, gateway.ingest_url, f"{name}-warm", p.warmup_seconds)
                 children = psutil.Process(gateway.pid).children()  # the exporter, if any
                 within = {"exporter": children[0].pid} if children else {}
-                with ctx.cpu(within, server=gateway.pid) as cpu:
+                seconds = min(p.profile_seconds, p.saturation_seconds)
+                profile = profiled(gateway.pid, ctx.profile_path(name), seconds)
+                with profile, ctx.cpu(within, server=gateway.pid) as cpu:
                     result = wrk_run(ctx, gateway.ingest_url, name, p.saturation_seconds)
                 dropped = trace_spans_dropped(gateway) if tracing["enabled"] else {}
             finally:
