@@ -41,11 +41,11 @@ from gateway.ingress.outcome import PING, Outcome, failed, refusal, stored
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import woocommerce
 from gateway.ingress.source import Source
-from gateway.ingress.traced import begin_ingest, ingest_failed, ingest_stored
+from gateway.ingress.traced import begin_ingest, ingest_raised, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
 from gateway.observability import Children, Metrics
-from gateway.observability.tracing import TRACEPARENT, OpenSpan, Parent, Tracing
+from gateway.observability.tracing import TRACEPARENT, OpenSpan, Tracing
 from gateway.store import StoreError
 from gateway.store.records import IngestEvent, IngestResult
 
@@ -190,15 +190,27 @@ class Intake:
             self.on_signature_failure(cfg.name)
             raise Problem(401, exc.reason, kind="signature-invalid") from None
         event = event_from(arrival.headers, cfg, body)
-        if self.tracing is not None:
-            sampled = self.tracing.sample(arrival.headers.get(TRACEPARENT))
-            if sampled is not None:
-                return await self._traced(self.tracing, event, started, *sampled)
-        committed = self._submit(event)
+        tracing, span = self.tracing, None
+        if tracing is not None:
+            sampled = tracing.sample(arrival.headers.get(TRACEPARENT))
+            if sampled is not None:  # its store and answer in its trace (ingress/traced.py)
+                span, event = begin_ingest(tracing, event, started, *sampled)
         try:
-            return stored(await committed)
-        except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
-            raise self._failed(exc) from None
+            committed = self._submit(event, span)
+            try:
+                result = await committed
+            except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
+                raise self._failed(exc) from None
+        except BaseException as exc:
+            if span is not None and tracing is not None:
+                ingest_raised(tracing, span, exc)
+            raise
+        outcome = stored(result)
+        if span is not None and tracing is not None:
+            status, label = outcome.status, outcome.label
+            answered = {"http.response.status_code": status, "gateway.outcome": label}
+            ingest_stored(tracing, span, result, answered)
+        return outcome
 
     def _failed(self, exc: BaseException) -> BaseException:
         """The 503 that stands for the writer's failure to answer (a cancellation of the
@@ -212,34 +224,6 @@ class Intake:
             if task is not None and task.cancelling():
                 return exc
         return self._storage_unavailable()
-
-    async def _traced(
-        self,
-        tracing: Tracing,
-        event: IngestEvent,
-        started: float,
-        parent: Parent | None,
-        link: Parent | None,
-    ) -> Outcome:
-        """A sampled webhook's store and answer, in its trace (ingress/traced.py)."""
-        span, event = begin_ingest(tracing, event, started, parent, link)
-        try:
-            committed = self._submit(event, span)
-            try:
-                result = await committed
-            except (WriterTimedOut, StoreError, asyncio.CancelledError) as exc:
-                raise self._failed(exc) from None
-        except Problem as problem:
-            failure = {"http.response.status_code": problem.status, "gateway.outcome": problem.kind}
-            ingest_failed(tracing, span, problem.detail, failure)
-            raise
-        except BaseException as exc:
-            ingest_failed(tracing, span, type(exc).__name__)
-            raise
-        outcome = stored(result)
-        answered = {"http.response.status_code": outcome.status, "gateway.outcome": outcome.label}
-        ingest_stored(tracing, span, result, answered)
-        return outcome
 
     def _submit(
         self, event: IngestEvent, span: OpenSpan | None = None

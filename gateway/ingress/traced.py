@@ -12,11 +12,12 @@ from typing import Any
 
 import msgspec
 
+from gateway.http.problems import Problem
 from gateway.observability import log_event
 from gateway.observability.tracing import OpenSpan, Parent, Tracing
 from gateway.store.records import IngestEvent, IngestResult
 
-__all__ = ["begin_ingest", "ingest_failed", "ingest_stored"]
+__all__ = ["begin_ingest", "ingest_failed", "ingest_raised", "ingest_stored"]
 
 log = logging.getLogger("gateway.ingress")
 
@@ -64,3 +65,13 @@ def ingest_failed(
 ) -> None:
     """End the ingest span of an event that was not stored, saying why."""
     tracing.end(span, attributes=attributes, error=error)
+
+
+def ingest_raised(tracing: Tracing, span: OpenSpan, exc: BaseException) -> None:
+    """End the ingest span of a webhook whose store raised ``exc``: a refusal (a 503)
+    with its status and kind, anything else by its type."""
+    if isinstance(exc, Problem):
+        answered = {"http.response.status_code": exc.status, "gateway.outcome": exc.kind}
+        ingest_failed(tracing, span, exc.detail, answered)
+    else:
+        ingest_failed(tracing, span, type(exc).__name__)

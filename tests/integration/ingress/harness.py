@@ -25,6 +25,7 @@ from gateway.ingress.slowclients import GuardedRunner
 from gateway.ingress.source import build_sources
 from gateway.ingress.writer import GroupCommitWriter
 from gateway.observability import Metrics
+from gateway.observability.tracing import Tracing
 from gateway.runtime import early_answers
 from gateway.runtime.apps import build_ingress_app
 from gateway.store.database import Database
@@ -50,6 +51,7 @@ class Ingress:
         db: Database,
         sources: tuple[SourceConfig, ...],
         host: str,
+        tracing: Tracing | None = None,
         **ingress: Any,
     ) -> None:
         self.db = db
@@ -57,13 +59,15 @@ class Ingress:
         self.metrics = Metrics()
         config = IngressConfig(**ingress)
         self.writer = GroupCommitWriter(  # with the ack timeout, as ``serve`` makes it
-            db, WriterConfig(batch_wait_ms=0), self.metrics, ack_timeout=config.ack_timeout_seconds
-        )
+            db, WriterConfig(batch_wait_ms=0), self.metrics, ack_timeout=config.ack_timeout_seconds,
+            tracing=tracing,
+        )  # fmt: skip
         self.state = Intake(
             config,
             build_sources(Config(sources=sources)),
             self.writer,
             self.metrics,
+            tracing=tracing,
         )
         self.runner = GuardedRunner(
             build_ingress_app(self.state),
