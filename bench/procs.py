@@ -279,7 +279,9 @@ class CpuSplit:
         machine = used.pop("machine")
         self.within_cores = {k: used.pop(k) for k in self.within}
         used["others"] = machine - sum(used.values())
-        self.cores = {k: round(v, 2) for k, v in used.items()}
+        # To a ten-thousandth of a core: CPU per request is computed from these, and at a
+        # hundredth the rounding alone moved a ratio of two such figures by up to 0.8 %.
+        self.cores = {k: round(v, 4) for k, v in used.items()}
 
     def _sample(self) -> dict[str, float]:
         sample = {name: _tree_cpu(pid) for name, pid in {**self.trees, **self.within}.items()}
