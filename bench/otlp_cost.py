@@ -141,7 +141,7 @@ def _webhooks(count: int) -> list[tuple[Any, Any]]:
 def _traced(tracing: Tracing, webhooks: list[tuple[Any, Any]]) -> None:
     """Each webhook's spans as the ingress makes them: sampled, its ingest span begun
     with its checks, its group commit, and the span ended and handed over."""
-    from gateway.ingress.traced import begin_ingest, ingest_stored
+    from gateway.ingress.traced import answered, begin_ingest, ingest_stored
 
     for event, stored in webhooks:
         started = time.perf_counter()
@@ -150,8 +150,7 @@ def _traced(tracing: Tracing, webhooks: list[tuple[Any, Any]]) -> None:
         span, _ = begin_ingest(tracing, event, started, *sampled)
         committed = time.time_ns()
         tracing.commits([span], committed - 1_000_000, committed, 64)
-        answered = {"http.response.status_code": 202, "gateway.outcome": "accepted"}
-        ingest_stored(tracing, span, stored, answered)
+        ingest_stored(tracing, span, stored, answered(202, "accepted"))
 
 
 def ingest_frames(webhooks: int, endpoint: str) -> bytes:

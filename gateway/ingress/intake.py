@@ -41,7 +41,7 @@ from gateway.ingress.outcome import PING, Outcome, failed, refusal, stored
 from gateway.ingress.registry import find_source
 from gateway.ingress.schemes import woocommerce
 from gateway.ingress.source import Source
-from gateway.ingress.traced import begin_ingest, ingest_raised, ingest_stored
+from gateway.ingress.traced import answered, begin_ingest, ingest_raised, ingest_stored
 from gateway.ingress.verify import VerificationFailed
 from gateway.ingress.writer import GroupCommitWriter, WriterClosed, WriterOverloaded, WriterTimedOut
 from gateway.observability import Children, Metrics
@@ -207,9 +207,7 @@ class Intake:
             raise
         outcome = stored(result)
         if span is not None and tracing is not None:
-            status, label = outcome.status, outcome.label
-            answered = {"http.response.status_code": status, "gateway.outcome": label}
-            ingest_stored(tracing, span, result, answered)
+            ingest_stored(tracing, span, result, answered(outcome.status, outcome.label))
         return outcome
 
     def _failed(self, exc: BaseException) -> BaseException:

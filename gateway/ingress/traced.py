@@ -17,7 +17,7 @@ from gateway.observability import log_event
 from gateway.observability.tracing import OpenSpan, Parent, Tracing
 from gateway.store.records import IngestEvent, IngestResult
 
-__all__ = ["begin_ingest", "ingest_failed", "ingest_raised", "ingest_stored"]
+__all__ = ["answered", "begin_ingest", "ingest_failed", "ingest_raised", "ingest_stored"]
 
 log = logging.getLogger("gateway.ingress")
 
@@ -71,7 +71,12 @@ def ingest_raised(tracing: Tracing, span: OpenSpan, exc: BaseException) -> None:
     """End the ingest span of a webhook whose store raised ``exc``: a refusal (a 503)
     with its status and kind, anything else by its type."""
     if isinstance(exc, Problem):
-        answered = {"http.response.status_code": exc.status, "gateway.outcome": exc.kind}
-        ingest_failed(tracing, span, exc.detail, answered)
+        ingest_failed(tracing, span, exc.detail, answered(exc.status, exc.kind))
     else:
         ingest_failed(tracing, span, type(exc).__name__)
+
+
+def answered(status: int, outcome: str) -> dict[str, Any]:
+    """A webhook's answer as its ingest span carries it: the HTTP status and the
+    outcome's name (a fresh dict: the span takes it)."""
+    return {"http.response.status_code": status, "gateway.outcome": outcome}

@@ -151,7 +151,8 @@ class OpenSpan:
     @property
     def traceparent(self) -> str:
         """The W3C ``traceparent`` header naming this span."""
-        return f"00-{self.trace_id.hex()}-{self.span_id.to_bytes(8).hex()}-01"
+        trace_id, span_id, _ = self.ids
+        return f"00-{trace_id}-{span_id}-01"
 
 
 class Tracing:
