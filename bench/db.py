@@ -267,45 +267,67 @@ async def seed(url: str, events: int, bodies: list[Signed]) -> dict[str, Any]:
 async def explain_claim(
     url: str, limit: int, cap: int | None, lease: float, samples: int
 ) -> dict[str, Any]:
-    """EXPLAIN ANALYZE the gateway's claim statement, each run rolled back.
+    """``explain_claims`` on one database."""
+    return (await explain_claims({"": url}, limit, cap, lease, samples))[""]
+
+
+async def explain_claims(
+    urls: dict[str, str], limit: int, cap: int | None, lease: float, samples: int
+) -> dict[str, dict[str, Any]]:
+    """EXPLAIN ANALYZE the gateway's claim statement on each database, each run rolled back.
 
     The figure is the median execution time with per-node timing off; the plan kept
-    (with timing and buffers) is from one more run.
+    (with timing and buffers) is from one more run. With several databases, their
+    samples alternate, each round in the other order: the machine's speed moves within
+    a minute, so databases measured one after the other would differ by that too.
 
     The statement is prepared once and run as the gateway's worker runs it: on a
     connection that plans each statement once (``plan_cache_mode =
     force_generic_plan``, as its claims pool does).
     """
-    conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_generic_plan"})
-    try:
-        await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
-        cap_sql = "NULL" if cap is None else str(int(cap))
-        execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', {cap_sql})"
-        plans, round_trips = [], []
-        for _ in range(samples):  # per-node timing off: it would inflate the total
-            rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, TIMING OFF) {execute}")
-            plans.append("\n".join(r[0] for r in rows))
-        rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, BUFFERS) {execute}")
-        timed = "\n".join(r[0] for r in rows)
-        for _ in range(samples):
-            t0 = time.perf_counter()
-            claimed = await _rolled_back(conn, execute)
-            round_trips.append((time.perf_counter() - t0) * 1000)
-        pending = await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
-    finally:
-        await conn.close()
-    times = [_execution_ms(plan) for plan in plans]
-    return {
-        "pending": pending,
-        "limit": limit,
-        "claimed": len(claimed),
-        "execution_ms_median": statistics.median(times),
-        "execution_ms_max": max(times),
-        "round_trip_ms_median": statistics.median(round_trips),
-        "uses_partial_index": "deliveries_due_idx" in timed,
-        "shared_buffers": _shared_buffers(timed),
-        "plan": timed,
+    cap_sql = "NULL" if cap is None else str(int(cap))
+    execute = f"EXECUTE bench_claim({int(limit)}, {float(lease)}, 'bench', {cap_sql})"
+    conns = {
+        name: await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_generic_plan"})
+        for name, url in urls.items()
     }
+    try:
+        for conn in conns.values():
+            await conn.execute(f"PREPARE bench_claim AS {QUERIES['claim_deliveries']}")
+        order = list(conns)
+        times: dict[str, list[float]] = {name: [] for name in conns}
+        for _ in range(samples):  # per-node timing off: it would inflate the total
+            for name in order:
+                rows = await _rolled_back(conns[name], f"EXPLAIN (ANALYZE, TIMING OFF) {execute}")
+                times[name].append(_execution_ms("\n".join(r[0] for r in rows)))
+            order.reverse()
+        found = {}
+        for name, conn in conns.items():
+            rows = await _rolled_back(conn, f"EXPLAIN (ANALYZE, BUFFERS) {execute}")
+            timed = "\n".join(r[0] for r in rows)
+            round_trips = []
+            for _ in range(samples):
+                t0 = time.perf_counter()
+                claimed = await _rolled_back(conn, execute)
+                round_trips.append((time.perf_counter() - t0) * 1000)
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM deliveries WHERE status = 'pending'"
+            )
+            found[name] = {
+                "pending": pending,
+                "limit": limit,
+                "claimed": len(claimed),
+                "execution_ms_median": statistics.median(times[name]),
+                "execution_ms_max": max(times[name]),
+                "round_trip_ms_median": statistics.median(round_trips),
+                "uses_partial_index": "deliveries_due_idx" in timed,
+                "shared_buffers": _shared_buffers(timed),
+                "plan": timed,
+            }
+    finally:
+        for conn in conns.values():
+            await conn.close()
+    return found
 
 
 async def explain_retention(

@@ -7,7 +7,9 @@ template (the two subscribers only), alternated ``growth_rounds`` times:
 
 - ingest saturation, workload 1's way (wrk at ``wrk_connections``, ``--role ingress``);
 - the claim with workload 3's backlog pending on top: median of ``claim_samples``
-  ``EXPLAIN ANALYZE`` runs, rolled back, and the buffers it touched;
+  ``EXPLAIN ANALYZE`` runs, rolled back, and the buffers it touched; measured on the
+  grown copy and on an empty database side by side, their runs alternated (the
+  machine's speed moves between the minutes of one round and the next);
 - ``growth_insert_events`` events whose senders' ids are random UUIDs (as Shopify's
   are), stored just after a checkpoint by the writer's ``insert_batch`` in SQL alone
   (bench/storecost.py): the backend's CPU and the WAL an event. Each index leaf such an
@@ -52,6 +54,8 @@ __all__ = ["growth"]
 
 GROWN = "bench_template_grown"
 DATABASE = "bench_w9"
+CLAIMED_EMPTY = "bench_w9_claim"
+"""An empty database the claim runs on beside the grown copy, their samples alternated."""
 MB = 1024 * 1024
 
 BYTES_PER_EVENT = 2900
@@ -76,11 +80,15 @@ def growth(ctx: Context) -> list[Row]:
     runs: dict[str, list[dict[str, Any]]] = {"empty": [], "grown": []}
     try:
         for round_ in range(p.growth_rounds):
-            for kind in runs:
-                runs[kind].append(_measure(ctx, kind, round_, window, retention))
+            measured = {kind: _measure(ctx, kind, round_, window, retention) for kind in runs}
+            claims = measured["grown"].pop("claims")
+            for kind, run in measured.items():
+                run["claim"] = {k: v for k, v in claims[kind].items() if k != "plan"}
+                run["claim_plan"] = claims[kind]["plan"]
+                runs[kind].append(run)
     finally:
         if not p.keep:  # many GB: given back at once
-            for name in (DATABASE, GROWN):
+            for name in (DATABASE, CLAIMED_EMPTY, GROWN):
                 ctx.server.drop(name)
     ctx.results["w9"] = {"seeded": seeded, "sizes": sizes, "runs": runs}
     return _rows(p.growth_events, retention.batch_size, runs, sizes)
@@ -134,11 +142,7 @@ def _measure(
     url = ctx.server.create(DATABASE, GROWN if grown else TEMPLATE, file_copy=grown)
     requests = read_requests(ctx.requests_file)
     pending = ctx.server.run(db.seed(url, p.backlog // 2, requests))
-    claim = ctx.server.run(db.explain_claim(url, *claim_args(p), 60.0, p.claim_samples))
-    ctx.log(
-        f"workload 9, {kind}: claim {claim['execution_ms_median']:.2f} ms,"
-        f" {claim['shared_buffers']} buffers ({claim['pending']:,} pending)"
-    )
+    claims = _claims(ctx, url, requests) if grown else None
     stored = _random_ids_after_checkpoint(ctx, url, name, requests)
     ctx.log(
         f"workload 9, {kind}: random ids after a checkpoint,"
@@ -191,12 +195,32 @@ def _measure(
         },
         "retention_plans": {k: b["plan"] for k, b in batches.items()},
         "ingest": {**ingest, "cpu_cores": cpu.cores},
-        "claim": {k: v for k, v in claim.items() if k != "plan"},
-        "claim_plan": claim["plan"],
+        **({"claims": claims} if claims else {}),
         "random_ids": stored,
         "pending_seeded": pending["pending"],
         "retention": removed,
     }
+
+
+def _claims(ctx: Context, url: str, requests: list[Signed]) -> dict[str, dict[str, Any]]:
+    """The claim on the grown copy at ``url`` and on an empty one, their samples
+    alternated (``db.explain_claims``), each with the same backlog pending."""
+    p = ctx.params
+    empty = ctx.server.create(CLAIMED_EMPTY, TEMPLATE)
+    try:
+        ctx.server.run(db.seed(empty, p.backlog // 2, requests))
+        urls = {"grown": url, "empty": empty}
+        claims: dict[str, dict[str, Any]] = ctx.server.run(
+            db.explain_claims(urls, *claim_args(p), 60.0, p.claim_samples)
+        )
+    finally:
+        ctx.server.drop(CLAIMED_EMPTY)
+    for kind, claim in claims.items():
+        ctx.log(
+            f"workload 9, {kind}: claim {claim['execution_ms_median']:.2f} ms,"
+            f" {claim['shared_buffers']} buffers ({claim['pending']:,} pending)"
+        )
+    return claims
 
 
 def _random_ids_after_checkpoint(

@@ -57,6 +57,10 @@ def test_smoke_run_measures_every_workload(tmp_path: Path) -> None:
     assert empty["expired_seeded"]["expired_events"] == grown["seeded"]["expired_events"] > 0
     for run in grown["runs"]["grown"] + grown["runs"]["empty"]:
         assert run["retention"]["deleted"]["events"] > 0
+        # each side's claim, measured beside the other's, on the same backlog
+        assert run["claim"]["pending"] == run["pending_seeded"] > 0
+        assert run["claim"]["claimed"] > 0
+        assert "deliveries_due_idx" in run["claim_plan"]
     assert grown["sizes"]["tables"]["events"]["heap"] > 0
     wal = document["results"]["w1"]["wal_per_stored_event"]
     assert wal["stored_events"] > 0
