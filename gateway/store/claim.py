@@ -23,7 +23,11 @@
 4. **picked**: for each, its oldest due deliveries from the same index, up to its room,
    ``FOR UPDATE SKIP LOCKED``; the oldest ``batch`` of them overall.
 5. **claimed**, **flow**: lease them and charge an attempt; add them to ``in_flight``,
-   take their tokens, and turn a probing circuit half-open with the probe's lease.
+   take their tokens, and turn a probing circuit half-open with the probe's lease. A
+   claimed row is updated where **picked** locked it (its ``ctid``), not looked up again
+   through ``deliveries_pkey``, whose depth grows with every delivery kept. A row
+   another claimer changed after this statement's snapshot (and left pending) is then
+   locked but not updated: it stays pending, for the next claim.
 6. **claimed_events**: their events, each read once (one scan of ``events_pkey`` over
    their ids), however many of its deliveries were claimed.
 

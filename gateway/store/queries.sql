@@ -221,10 +221,10 @@ WITH candidates AS MATERIALIZED (
            greatest(1, ceil($1::float8 / count(*) OVER ()))::int AS share
     FROM ready r
 ), picked AS (
-    SELECT p.id, p.next_attempt_at
+    SELECT p.row_at, p.next_attempt_at
     FROM room r
     CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at
+        SELECT d.ctid AS row_at, d.next_attempt_at
         FROM deliveries d
         WHERE d.subscriber_id = r.subscriber_id AND d.status = 'pending'
           AND d.next_attempt_at <= now()
@@ -244,7 +244,7 @@ WITH candidates AS MATERIALIZED (
         total_attempts = d.total_attempts + 1,
         updated_at = now()
     FROM picked p
-    WHERE d.id = p.id
+    WHERE d.ctid = p.row_at  -- the row version just locked: no look-up by key
     RETURNING d.id, d.event_id, d.subscriber_id, d.attempts, d.total_attempts, d.enqueued_at,
               d.ordering_key, d.next_attempt_at
 ), taken AS (

@@ -99,9 +99,11 @@ async def test_a_large_paused_backlog_is_never_read_by_the_claim(db: Database) -
         for n in _nodes(plan)
         if n.get("Relation Name") == "deliveries"
     )
-    # The claim read one probe, then the 64 rows it took (picked, then updated by key),
-    # never one of the 20,000 older paused ones.
+    # The claim read one probe, then the 64 rows it took (picked, then updated where it
+    # locked them), never one of the 20,000 older paused ones.
     assert touched <= 4 * 64, touched
+    # Nor looked its rows up again by key: an index as deep as every delivery ever kept.
+    assert "deliveries_pkey" not in {n.get("Index Name") for n in _nodes(plan)}
     claimed = await claim.claim(db, 64, 30, "t")
     assert len(claimed) == 64
     assert {c.subscriber_id for c in claimed} == {active.id}
