@@ -9,7 +9,8 @@ template (the two subscribers only), alternated ``growth_rounds`` times:
 - the claim with workload 3's backlog pending on top: median of ``claim_samples``
   ``EXPLAIN ANALYZE`` runs, rolled back, and the buffers it touched; measured on the
   grown copy and on an empty database side by side, their runs alternated (the
-  machine's speed moves between the minutes of one round and the next);
+  machine's speed moves between the minutes of one round and the next), both VACUUMed
+  once the backlog is stored (autovacuum would reach the empty side's first);
 - ``growth_insert_events`` events whose senders' ids are random UUIDs (as Shopify's
   are), stored just after a checkpoint by the writer's ``insert_batch`` in SQL alone
   (bench/storecost.py): the backend's CPU and the WAL an event. Each index leaf such an
@@ -214,8 +215,8 @@ def _claims(ctx: Context, url: str, requests: list[Signed]) -> dict[str, dict[st
     empty = ctx.server.create(CLAIMED_EMPTY, TEMPLATE)
     try:
         ctx.server.run(db.seed(empty, p.backlog // 2, requests))
-        urls = {"grown": url, "empty": empty}
         ctx.server.run(vacuum(empty))  # as the grown copy was (see _measure)
+        urls = {"grown": url, "empty": empty}
         claims: dict[str, dict[str, Any]] = ctx.server.run(
             db.explain_claims(urls, *claim_args(p), 60.0, p.claim_samples)
         )
